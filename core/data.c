@@ -1,0 +1,686 @@
+/* data.c: dataset loading, synthetic generators and seeded splits. */
+#include "data.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "err.h"
+#include "rng.h"
+
+#define IDX_MAX_DIMS 4
+#define SYNTH_MAX_DIM 100000
+
+void data_opts_defaults(struct data_opts *o)
+{
+	o->n_train = 0;
+	o->n_val = -1;
+	o->n_test = -1;
+	o->seed = 1;
+}
+
+void dataset_free(struct dataset *d)
+{
+	struct split *s[] = { &d->train, &d->val, &d->test };
+	for (int i = 0; i < 3; i++) {
+		free(s[i]->x);
+		free(s[i]->y);
+	}
+	memset(d, 0, sizeof(*d));
+}
+
+/* ---- IDX ---- */
+
+static uint32_t be32(const unsigned char *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* Read exactly n bytes; -1 with a message naming the file on a short read or a gzip error. */
+static int gz_read_exact(gzFile f, const char *path, void *buf, size_t n, const char *what)
+{
+	unsigned char *p = buf;
+	while (n > 0) {
+		unsigned chunk = n > (1u << 30) ? (1u << 30) : (unsigned)n;
+		int got = gzread(f, p, chunk);
+		if (got < 0) {
+			int code;
+			const char *msg = gzerror(f, &code);
+			return ds_fail("%s: corrupt file while reading the %s (%s); download or "
+				       "reinstall it",
+				       path, what, msg);
+		}
+		if (got == 0)
+			return ds_fail("%s: file is truncated: the %s ends early; download or "
+				       "reinstall it",
+				       path, what);
+		p += got;
+		n -= (size_t)got;
+	}
+	return 0;
+}
+
+int idx_read(const char *path, int want_dims, unsigned char **data, size_t *count,
+	     size_t *item_size)
+{
+	*data = NULL;
+	gzFile f = gzopen(path, "rb");
+	if (!f)
+		return ds_fail("cannot open %s: %s", path, strerror(errno ? errno : ENOENT));
+	unsigned char head[4 + 4 * IDX_MAX_DIMS];
+	if (gz_read_exact(f, path, head, 4, "header"))
+		goto fail;
+	uint32_t magic = be32(head);
+	int dims = (int)(magic & 0xff);
+	if ((magic >> 8) != 0x08 || dims < 1 || dims > IDX_MAX_DIMS)
+		goto bad_magic;
+	if (dims != want_dims) {
+		ds_fail("%s: expected an IDX file of %d dimension(s) (magic 0x%08x) but it has %d "
+			"(magic 0x%08x)",
+			path, want_dims, 0x0800u | (unsigned)want_dims, dims, magic);
+		goto fail;
+	}
+	if (gz_read_exact(f, path, head + 4, 4 * (size_t)dims, "header"))
+		goto fail;
+	size_t n = be32(head + 4), item = 1;
+	for (int i = 1; i < dims; i++) {
+		uint32_t s = be32(head + 4 + 4 * i);
+		if (s == 0 || item > (SIZE_MAX >> 2) / s) {
+			ds_fail("%s: bad dimension %u in the header", path, s);
+			goto fail;
+		}
+		item *= s;
+	}
+	if (n == 0 || n > SIZE_MAX / 4 / item) {
+		ds_fail("%s: bad item count %zu in the header", path, n);
+		goto fail;
+	}
+	*data = malloc(n * item);
+	if (!*data) {
+		ds_fail("%s: out of memory for %zu items", path, n);
+		goto fail;
+	}
+	if (gz_read_exact(f, path, *data, n * item, "data"))
+		goto fail;
+	unsigned char extra;
+	if (gzread(f, &extra, 1) != 0) {
+		ds_fail("%s: more data than the header announces (%zu items of %zu bytes); the file "
+			"is corrupt",
+			path, n, item);
+		goto fail;
+	}
+	gzclose(f);
+	*count = n;
+	*item_size = item;
+	return 0;
+bad_magic:
+	ds_fail("%s: not an IDX ubyte file (magic number 0x%08x, expected 0x0000080%d)", path,
+		magic, want_dims);
+fail:
+	free(*data);
+	*data = NULL;
+	gzclose(f);
+	return -1;
+}
+
+/* ---- splitting ---- */
+
+static int split_alloc(struct split *s, size_t n, int dim, int labelled)
+{
+	s->n = n;
+	s->dim = dim;
+	s->x = malloc(sizeof(float) * (n ? n : 1) * dim);
+	s->y = labelled ? malloc(sizeof(int) * (n ? n : 1)) : NULL;
+	if (!s->x || (labelled && !s->y))
+		return ds_fail("out of memory for %zu examples of %d features", n, dim);
+	return 0;
+}
+
+/* Copy rows idx[0..n-1] of (x, y) into s. */
+static int split_take(struct split *s, const float *x, const int *y, int dim, const int *idx,
+		      size_t n)
+{
+	if (split_alloc(s, n, dim, y != NULL))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(s->x + i * dim, x + (size_t)idx[i] * dim, sizeof(float) * dim);
+		if (y)
+			s->y[i] = y[idx[i]];
+	}
+	return 0;
+}
+
+static size_t limit(long want, size_t have)
+{
+	return want > 0 && (size_t)want < have ? (size_t)want : have;
+}
+
+/* Shuffle all n rows with the seed, then deal validation, test and training splits. n_val and
+ * n_test of -1 mean 10% each; test_x given means the test split comes from there instead. */
+static int split_pool(struct dataset *d, const float *x, const int *y, size_t n,
+		      const struct data_opts *o, const char *what)
+{
+	size_t n_val = o->n_val >= 0 ? (size_t)o->n_val : n / 10;
+	size_t n_test = o->n_test >= 0 ? (size_t)o->n_test : n / 10;
+	if (n_val + n_test >= n)
+		return ds_fail("%s has %zu examples: too few for %zu validation and %zu test "
+			       "examples plus training data",
+			       what, n, n_val, n_test);
+	int *idx = malloc(sizeof(int) * n);
+	if (!idx)
+		return ds_fail("out of memory shuffling %zu examples", n);
+	for (size_t i = 0; i < n; i++)
+		idx[i] = (int)i;
+	struct rng r;
+	rng_seed(&r, o->seed ^ 0x5eed5a1175ULL);
+	rng_shuffle(&r, idx, n);
+	size_t n_train = limit(o->n_train, n - n_val - n_test);
+	int rc = split_take(&d->val, x, y, d->dim, idx, n_val) ||
+		 split_take(&d->test, x, y, d->dim, idx + n_val, n_test) ||
+		 split_take(&d->train, x, y, d->dim, idx + n_val + n_test, n_train);
+	free(idx);
+	return rc ? -1 : 0;
+}
+
+/* ---- IDX datasets ---- */
+
+/* Images (and labels) of an IDX pair as floats in [0, 1]. */
+static int load_idx_pair(const char *images, const char *labels, float **x, int **y, size_t *n,
+			 int *dim, int *n_classes)
+{
+	unsigned char *pix = NULL, *lab = NULL;
+	size_t count, item, n_lab, lab_item;
+	*x = NULL;
+	*y = NULL;
+	if (idx_read(images, 3, &pix, &count, &item))
+		return -1;
+	if (labels) {
+		if (idx_read(labels, 1, &lab, &n_lab, &lab_item)) {
+			free(pix);
+			return -1;
+		}
+		if (n_lab != count) {
+			free(pix);
+			free(lab);
+			return ds_fail("%s has %zu labels but %s has %zu images: the files do not "
+				       "belong together",
+				       labels, n_lab, images, count);
+		}
+	}
+	*x = malloc(sizeof(float) * count * item);
+	if (lab)
+		*y = malloc(sizeof(int) * count);
+	if (!*x || (lab && !*y)) {
+		free(pix);
+		free(lab);
+		free(*x);
+		free(*y);
+		return ds_fail("out of memory loading %s", images);
+	}
+	for (size_t i = 0; i < count * item; i++)
+		(*x)[i] = (float)pix[i] / 255.0f;
+	*n_classes = 0;
+	for (size_t i = 0; lab && i < count; i++) {
+		(*y)[i] = lab[i];
+		if (lab[i] + 1 > *n_classes)
+			*n_classes = lab[i] + 1;
+	}
+	free(pix);
+	free(lab);
+	*n = count;
+	*dim = (int)item;
+	return 0;
+}
+
+static int load_fashion(struct dataset *d, const char *dir, const struct data_opts *o)
+{
+	char tr_x[4096], tr_y[4096], te_x[4096], te_y[4096];
+	snprintf(tr_x, sizeof(tr_x), "%s/train-images-idx3-ubyte.gz", dir);
+	snprintf(tr_y, sizeof(tr_y), "%s/train-labels-idx1-ubyte.gz", dir);
+	snprintf(te_x, sizeof(te_x), "%s/t10k-images-idx3-ubyte.gz", dir);
+	snprintf(te_y, sizeof(te_y), "%s/t10k-labels-idx1-ubyte.gz", dir);
+	FILE *probe = fopen(tr_x, "rb");
+	if (!probe)
+		return ds_fail("cannot open %s: %s (install Fashion-MNIST with 'make deps' or "
+			       "'apt-get install dataset-fashion-mnist')",
+			       tr_x, strerror(errno));
+	fclose(probe);
+	float *x, *tx;
+	int *y, *ty, dim, tdim, classes, tclasses;
+	size_t n, tn;
+	if (load_idx_pair(tr_x, tr_y, &x, &y, &n, &dim, &classes))
+		return -1;
+	if (load_idx_pair(te_x, te_y, &tx, &ty, &tn, &tdim, &tclasses)) {
+		free(x);
+		free(y);
+		return -1;
+	}
+	int rc = 0;
+	if (tdim != dim)
+		rc = ds_fail("%s has %d pixels per image but %s has %d", te_x, tdim, tr_x, dim);
+	d->dim = dim;
+	d->n_classes = classes > tclasses ? classes : tclasses;
+	d->unit_range = 1;
+	/* validation comes from the training file (5000 by default), test from the test file */
+	struct data_opts split = *o;
+	split.n_val = o->n_val >= 0 ? o->n_val : 5000;
+	split.n_test = 0;
+	if (!rc)
+		rc = split_pool(d, x, y, n, &split, tr_x);
+	if (!rc) {
+		/* the test file in its own order, cut to n_test when that is given */
+		size_t keep = o->n_test >= 0 && (size_t)o->n_test < tn ? (size_t)o->n_test : tn;
+		int *idx = malloc(sizeof(int) * tn);
+		rc = idx ? 0 : ds_fail("out of memory loading %s", te_x);
+		for (size_t i = 0; !rc && i < tn; i++)
+			idx[i] = (int)i;
+		free(d->test.x);
+		free(d->test.y);
+		d->test.x = NULL;
+		d->test.y = NULL;
+		if (!rc)
+			rc = split_take(&d->test, tx, ty, dim, idx, keep);
+		free(idx);
+	}
+	free(x);
+	free(y);
+	free(tx);
+	free(ty);
+	return rc;
+}
+
+/* ---- CSV ---- */
+
+static int load_csv(struct dataset *d, const char *arg, const struct data_opts *o)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s", arg);
+	int label_col = 0; /* 0 none, 1 first, 2 last */
+	char *opt = strstr(path, ",label=");
+	if (opt) {
+		*opt = '\0';
+		const char *v = opt + 7;
+		if (!strcmp(v, "first"))
+			label_col = 1;
+		else if (!strcmp(v, "last"))
+			label_col = 2;
+		else if (strcmp(v, "none"))
+			return ds_fail("csv:%s: label= takes first, last or none (got '%s')", path,
+				       v);
+	}
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return ds_fail("cannot open %s: %s", path, strerror(errno));
+	size_t cap = 1024, n = 0, line_no = 0, len = 0;
+	int cols = -1;
+	float *x = NULL;
+	int *y = NULL;
+	char *line = NULL;
+	double *row = NULL;
+	size_t row_cap = 0;
+	int rc = 0;
+	while (getline(&line, &len, f) != -1) {
+		line_no++;
+		char *p = line;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\n' || *p == '\r' || *p == '\0')
+			continue;
+		size_t c = 0;
+		char *end;
+		int bad = 0;
+		for (;;) {
+			if (c == row_cap) {
+				row_cap = row_cap ? 2 * row_cap : 64;
+				double *t = realloc(row, sizeof(double) * row_cap);
+				if (!t) {
+					rc = ds_fail("out of memory reading %s", path);
+					goto done;
+				}
+				row = t;
+			}
+			errno = 0;
+			row[c] = strtod(p, &end);
+			if (end == p || !isfinite(row[c])) {
+				bad = 1;
+				break;
+			}
+			c++;
+			p = end;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (*p == ',') {
+				p++;
+				continue;
+			}
+			if (*p == '\n' || *p == '\r' || *p == '\0')
+				break;
+			bad = 1;
+			break;
+		}
+		if (bad) {
+			if (n == 0 && cols < 0 && line_no == 1)
+				continue; /* a header line */
+			rc = ds_fail("%s:%zu: column %zu is not a number", path, line_no, c + 1);
+			goto done;
+		}
+		int feats = (int)c - (label_col ? 1 : 0);
+		if (cols < 0) {
+			if (feats < 1) {
+				rc = ds_fail("%s:%zu: no feature columns", path, line_no);
+				goto done;
+			}
+			cols = feats;
+			x = malloc(sizeof(float) * cap * cols);
+			y = label_col ? malloc(sizeof(int) * cap) : NULL;
+		} else if (feats != cols) {
+			rc = ds_fail("%s:%zu: %zu columns where the first row had %d", path,
+				     line_no, c, cols + (label_col ? 1 : 0));
+			goto done;
+		}
+		if (n == cap) {
+			cap *= 2;
+			float *tx = realloc(x, sizeof(float) * cap * cols);
+			if (tx)
+				x = tx;
+			int *ty = label_col ? realloc(y, sizeof(int) * cap) : NULL;
+			if (ty)
+				y = ty;
+			if (!tx || (label_col && !ty)) {
+				rc = ds_fail("out of memory reading %s", path);
+				goto done;
+			}
+		}
+		if (!x || (label_col && !y)) {
+			rc = ds_fail("out of memory reading %s", path);
+			goto done;
+		}
+		const double *feat = row + (label_col == 1 ? 1 : 0);
+		for (int j = 0; j < cols; j++)
+			x[n * cols + j] = (float)feat[j];
+		if (label_col) {
+			double v = label_col == 1 ? row[0] : row[c - 1];
+			if (v < 0 || v != floor(v) || v > 1e6) {
+				rc = ds_fail("%s:%zu: the label %g is not a class number (0, 1, ...)",
+					     path, line_no, v);
+				goto done;
+			}
+			y[n] = (int)v;
+			if (y[n] + 1 > d->n_classes)
+				d->n_classes = y[n] + 1;
+		}
+		n++;
+	}
+	if (ferror(f)) {
+		rc = ds_fail("cannot read %s: %s", path, strerror(errno));
+		goto done;
+	}
+	if (n == 0) {
+		rc = ds_fail("%s: no data rows", path);
+		goto done;
+	}
+	d->dim = cols;
+	d->unit_range = 1;
+	for (size_t i = 0; i < n * cols; i++)
+		if (x[i] < 0.0f || x[i] > 1.0f) {
+			d->unit_range = 0;
+			break;
+		}
+	rc = split_pool(d, x, y, n, o, path);
+done:
+	fclose(f);
+	free(line);
+	free(row);
+	free(x);
+	free(y);
+	return rc;
+}
+
+/* ---- synthetic sets ---- */
+
+struct synth_params {
+	long d, D, n;
+	double noise;
+};
+
+/* Parse "key=value,..." with the keys allowed for a generator. */
+static int parse_params(const char *kind, const char *text, struct synth_params *p,
+			const char *allowed)
+{
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%s", text ? text : "");
+	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		if (!eq)
+			return ds_fail("%s: expected key=value, got '%s' (keys: %s)", kind, tok,
+				       allowed);
+		*eq = '\0';
+		const char *key = tok, *val = eq + 1;
+		char *end;
+		errno = 0;
+		double v = strtod(val, &end);
+		if (end == val || *end || errno || !isfinite(v))
+			return ds_fail("%s: %s=%s is not a number", kind, key, val);
+		int known = 0;
+		char keys[128];
+		snprintf(keys, sizeof(keys), ",%s,", allowed);
+		char probe[64];
+		snprintf(probe, sizeof(probe), ",%s,", key);
+		if (strstr(keys, probe))
+			known = 1;
+		if (!known)
+			return ds_fail("%s: unknown key '%s' (keys: %s)", kind, key, allowed);
+		if (!strcmp(key, "noise")) {
+			if (v < 0)
+				return ds_fail("%s: noise must be >= 0 (got %g)", kind, v);
+			p->noise = v;
+			continue;
+		}
+		if (v != floor(v) || v < 1 || v > 1e8)
+			return ds_fail("%s: %s must be a positive whole number (got %s)", kind, key,
+				       val);
+		if (!strcmp(key, "d"))
+			p->d = (long)v;
+		else if (!strcmp(key, "D"))
+			p->D = (long)v;
+		else
+			p->n = (long)v;
+	}
+	return 0;
+}
+
+/* Rows of B (d, D) orthonormal, by Gram-Schmidt on Gaussian vectors. */
+static void random_orthonormal(struct rng *r, int d, int D, double *B)
+{
+	for (int i = 0; i < d; i++) {
+		double *b = B + (size_t)i * D;
+		double norm;
+		do {
+			for (int j = 0; j < D; j++)
+				b[j] = rng_normal(r);
+			for (int k = 0; k < i; k++) {
+				const double *q = B + (size_t)k * D;
+				double dot = 0;
+				for (int j = 0; j < D; j++)
+					dot += b[j] * q[j];
+				for (int j = 0; j < D; j++)
+					b[j] -= dot * q[j];
+			}
+			norm = 0;
+			for (int j = 0; j < D; j++)
+				norm += b[j] * b[j];
+			norm = sqrt(norm);
+		} while (norm < 1e-6);
+		for (int j = 0; j < D; j++)
+			b[j] /= norm;
+	}
+}
+
+/* x (D) = sum_i u_i B_i: a point of R^m (m = rows of B) carried into R^D. */
+static void embed(const double *u, int m, const double *B, int D, float *x)
+{
+	for (int j = 0; j < D; j++) {
+		double s = 0;
+		for (int i = 0; i < m; i++)
+			s += u[i] * B[(size_t)i * D + j];
+		x[j] = (float)s;
+	}
+}
+
+static int load_synthetic(struct dataset *d, const char *kind, const char *params,
+			  const struct data_opts *o)
+{
+	struct synth_params p = { .d = 2, .D = 0, .n = 4000, .noise = 0.0 };
+	int intrinsic, m; /* m: coordinates of the generator before embedding in R^D */
+	if (!strcmp(kind, "affine")) {
+		p.d = 5;
+		if (parse_params(kind, params, &p, "d,D,n,noise"))
+			return -1;
+		if (!p.D)
+			p.D = 10 * p.d;
+		intrinsic = (int)p.d;
+		m = (int)p.d;
+	} else if (!strcmp(kind, "sphere")) {
+		if (parse_params(kind, params, &p, "d,D,n,noise"))
+			return -1;
+		intrinsic = (int)p.d;
+		m = (int)p.d + 1;
+	} else {
+		if (parse_params(kind, params, &p, "D,n,noise"))
+			return -1;
+		intrinsic = 2;
+		m = 3;
+	}
+	if (!p.D)
+		p.D = m;
+	if (p.D < m || p.D > SYNTH_MAX_DIM)
+		return ds_fail("%s: D must be between %d and %d (got %ld)", kind, m, SYNTH_MAX_DIM,
+			       p.D);
+	if ((size_t)p.n * (size_t)p.D > ((size_t)1 << 31))
+		return ds_fail("%s: n*D = %ld*%ld is too large", kind, p.n, p.D);
+	int D = (int)p.D;
+	size_t n = (size_t)p.n;
+	float *x = malloc(sizeof(float) * n * D);
+	double *B = malloc(sizeof(double) * (size_t)m * D);
+	double *u = malloc(sizeof(double) * (m + 1));
+	double *offset = calloc(D, sizeof(double));
+	int rc = 0;
+	if (!x || !B || !u || !offset) {
+		rc = ds_fail("out of memory generating %s", kind);
+		goto done;
+	}
+	struct rng r;
+	rng_seed(&r, o->seed);
+	if (!strcmp(kind, "affine") || D > m) {
+		random_orthonormal(&r, m, D, B);
+	} else {
+		for (int i = 0; i < m; i++)
+			for (int j = 0; j < D; j++)
+				B[(size_t)i * D + j] = i == j;
+	}
+	if (!strcmp(kind, "affine"))
+		for (int j = 0; j < D; j++)
+			offset[j] = rng_normal(&r);
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(kind, "affine")) {
+			for (int k = 0; k < m; k++)
+				u[k] = rng_normal(&r);
+		} else if (!strcmp(kind, "sphere")) {
+			double norm;
+			do {
+				norm = 0;
+				for (int k = 0; k < m; k++) {
+					u[k] = rng_normal(&r);
+					norm += u[k] * u[k];
+				}
+			} while (norm < 1e-12);
+			for (int k = 0; k < m; k++)
+				u[k] /= sqrt(norm);
+		} else {
+			double t = 1.5 * M_PI * (1.0 + 2.0 * rng_uniform(&r));
+			double h = 21.0 * rng_uniform(&r);
+			u[0] = t * cos(t);
+			u[1] = h;
+			u[2] = t * sin(t);
+		}
+		float *row = x + i * D;
+		embed(u, m, B, D, row);
+		for (int j = 0; j < D; j++)
+			row[j] += (float)(offset[j] + p.noise * (p.noise > 0 ? rng_normal(&r) : 0));
+	}
+	d->dim = D;
+	d->true_dim = intrinsic;
+	rc = split_pool(d, x, NULL, n, o, kind);
+done:
+	free(x);
+	free(B);
+	free(u);
+	free(offset);
+	return rc;
+}
+
+/* ---- SPEC dispatch ---- */
+
+int dataset_load(struct dataset *d, const char *spec, const struct data_opts *o)
+{
+	memset(d, 0, sizeof(*d));
+	d->true_dim = -1;
+	char kind[64];
+	const char *colon = strchr(spec, ':');
+	size_t klen = colon ? (size_t)(colon - spec) : strlen(spec);
+	if (klen >= sizeof(kind))
+		klen = sizeof(kind) - 1;
+	memcpy(kind, spec, klen);
+	kind[klen] = '\0';
+	const char *arg = colon ? colon + 1 : NULL;
+	snprintf(d->name, sizeof(d->name), "%s", kind);
+	int rc;
+	if (!strcmp(kind, "fashion-mnist")) {
+		const char *dir = FASHION_MNIST_DIR;
+		if (arg && !strncmp(arg, "dir=", 4))
+			dir = arg + 4;
+		else if (arg && *arg)
+			return ds_fail("fashion-mnist takes no parameter but dir=PATH (got '%s')",
+				       arg);
+		rc = load_fashion(d, dir, o);
+	} else if (!strcmp(kind, "idx") || !strcmp(kind, "csv")) {
+		if (!arg || !*arg)
+			return ds_fail("%s needs a path: %s:PATH", kind, kind);
+		if (!strcmp(kind, "csv")) {
+			rc = load_csv(d, arg, o);
+		} else {
+			char images[4096];
+			snprintf(images, sizeof(images), "%s", arg);
+			char *comma = strchr(images, ',');
+			const char *labels = NULL;
+			if (comma) {
+				*comma = '\0';
+				labels = comma + 1;
+			}
+			float *x;
+			int *y;
+			size_t n;
+			rc = load_idx_pair(images, labels, &x, &y, &n, &d->dim, &d->n_classes);
+			if (!rc) {
+				d->unit_range = 1;
+				rc = split_pool(d, x, y, n, o, images);
+				free(x);
+				free(y);
+			}
+		}
+	} else if (!strcmp(kind, "affine") || !strcmp(kind, "sphere") ||
+		   !strcmp(kind, "swissroll")) {
+		rc = load_synthetic(d, kind, arg, o);
+	} else {
+		return ds_fail("unknown dataset '%s' (known: fashion-mnist, idx:IMAGES[,LABELS], "
+			       "csv:PATH, affine:..., sphere:..., swissroll:...)",
+			       kind);
+	}
+	if (rc)
+		dataset_free(d);
+	return rc;
+}

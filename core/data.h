@@ -1,0 +1,54 @@
+/* data.h: datasets by SPEC: Fashion-MNIST, IDX pairs, CSV, synthetic sets of known dimension.
+ *
+ * SPEC is one of
+ *   fashion-mnist[:dir=PATH]          Debian's dataset-fashion-mnist (gzipped IDX)
+ *   idx:IMAGES[,LABELS]               any IDX (ubyte) image file, optional label file, gz or not
+ *   csv:PATH[,label=first|last]       numbers separated by commas, optional header line
+ *   affine:d=5,D=50,n=4000,noise=0.01 x = c + B z + noise e: B (D, d) orthonormal, z, e ~ N(0, I)
+ *   sphere:d=2,D=3,n=4000,noise=0    uniform on the unit d-sphere, embedded in R^D
+ *   swissroll:D=3,n=4000,noise=0     scikit-learn's Swiss roll (dimension 2), embedded in R^D
+ * Image pixels are scaled to [0, 1]. Splits are fixed by the seed. */
+#ifndef DS_DATA_H
+#define DS_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+struct split {
+	size_t n;        /* examples */
+	int dim;         /* features per example */
+	float *x;        /* (n, dim) */
+	int *y;          /* (n) class labels, or NULL */
+};
+
+struct dataset {
+	char name[64];          /* the SPEC's kind: fashion-mnist, idx, csv, affine, ... */
+	int dim;                /* features */
+	int n_classes;          /* 0 when unlabelled */
+	double true_dim;        /* intrinsic dimension of a synthetic set, -1 when unknown */
+	int unit_range;         /* every feature lies in [0, 1] (sigmoid output fits) */
+	struct split train, val, test;
+};
+
+struct data_opts {
+	long n_train;           /* keep at most this many training examples (0: all) */
+	long n_val;             /* validation examples (-1: the default for the kind) */
+	long n_test;            /* test examples (-1: the default for the kind) */
+	uint64_t seed;          /* shuffles, splits and synthetic draws */
+};
+
+void data_opts_defaults(struct data_opts *o);
+
+/* Load SPEC into d; 0, or -1 with ds_errmsg() naming the file or key and what to do. */
+int dataset_load(struct dataset *d, const char *spec, const struct data_opts *o);
+void dataset_free(struct dataset *d);
+
+/* Read an IDX file (gzipped or plain): ubyte data with magic 0x0801 (labels) or 0x0803
+ * (images). *data is malloc'd (count * item_size bytes); item_size is the product of the
+ * dimensions after the first. Checks the magic number, the sizes and that nothing is missing. */
+int idx_read(const char *path, int want_dims, unsigned char **data, size_t *count,
+	     size_t *item_size);
+
+#endif

@@ -1,0 +1,47 @@
+/* flops.h: the FLOP counter (DESIGN.md section 3), split by phase, incremented where work is done.
+ *
+ * One FLOP is one floating-point add or multiply; a fused multiply-add counts 2.
+ * Dense forward on B rows: 2*B*in*out + B*out (bias). Backward: dW and dX GEMMs, each
+ * 2*B*in*out, plus B*out for the bias gradient; dX of the first layer is neither computed nor
+ * counted. Element-wise work has its own column, with the per-element costs below. */
+#ifndef DS_FLOPS_H
+#define DS_FLOPS_H
+
+#include <stdint.h>
+
+struct flops {
+	uint64_t train_gemm;     /* GEMMs (and bias adds) of training steps */
+	uint64_t eval_gemm;      /* GEMMs of evaluation passes: validation, test, latent codes */
+	uint64_t elementwise;    /* activations, losses, penalties, gradient sums, optimiser */
+	uint64_t overhead;       /* a strategy's own work: kNN, eigen-decompositions, probes */
+};
+
+/* Element-wise costs, FLOPs per element (comparisons and selects count 1). */
+enum {
+	FLOPS_RELU = 1,              /* max(x, 0) */
+	FLOPS_RELU_BACKWARD = 1,     /* dy * [y > 0] */
+	FLOPS_SIGMOID = 4,           /* negate, exp, add, divide */
+	FLOPS_SIGMOID_BACKWARD = 3,  /* dy * y * (1 - y) */
+	FLOPS_MSE = 3,               /* difference, square, accumulate */
+	FLOPS_MSE_GRAD = 2,          /* scale * difference */
+	FLOPS_BCE = 7,               /* two logs, two products, 1-x, 1-y, accumulate */
+	FLOPS_BCE_GRAD = 5,          /* (y - x) / (y (1 - y)) * scale */
+	FLOPS_ADAM = 12,             /* two moment updates (7), sqrt, add, divide, scale, subtract */
+	FLOPS_MASK = 1,              /* latent code times its mask */
+	FLOPS_GRAD_SUM = 1           /* adding one chunk's gradient into the total */
+};
+
+static inline uint64_t flops_total(const struct flops *f)
+{
+	return f->train_gemm + f->eval_gemm + f->elementwise + f->overhead;
+}
+
+static inline void flops_add(struct flops *to, const struct flops *from)
+{
+	to->train_gemm += from->train_gemm;
+	to->eval_gemm += from->eval_gemm;
+	to->elementwise += from->elementwise;
+	to->overhead += from->overhead;
+}
+
+#endif

@@ -1,0 +1,252 @@
+/* model.c: the autoencoder's parameters, passes and latent truncation. */
+#include "model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "flops.h"
+
+/* ---- construction ---- */
+
+static int layout(struct ae *m)
+{
+	const struct ae_arch *a = &m->arch;
+	if (a->input_dim <= 0 || a->latent <= 0)
+		return ds_fail("input and latent widths must be positive (got %d and %d)",
+			       a->input_dim, a->latent);
+	if (a->n_hidden < 0 || a->n_hidden > AE_MAX_HIDDEN)
+		return ds_fail("between 0 and %d hidden layers are supported (got %d)",
+			       AE_MAX_HIDDEN, a->n_hidden);
+	int n = a->n_hidden;
+	m->n_layers = 2 * (n + 1);
+	m->latent_layer = n;
+	m->width[0] = a->input_dim;
+	for (int i = 0; i < n; i++) {
+		if (a->hidden[i] <= 0)
+			return ds_fail("hidden width %d must be positive (got %d)", i + 1,
+				       a->hidden[i]);
+		m->width[i + 1] = a->hidden[i];
+		m->width[m->n_layers - 1 - i] = a->hidden[i];
+	}
+	m->width[n + 1] = a->latent;
+	m->width[m->n_layers] = a->input_dim;
+	size_t off = 0;
+	for (int l = 0; l < m->n_layers; l++) {
+		size_t in = (size_t)m->width[l], out = (size_t)m->width[l + 1];
+		if (in > (1u << 24) || out > (1u << 24) || off > SIZE_MAX / 8 - in * out - out)
+			return ds_fail("architecture too large (layer %d is %zu x %zu)", l, out, in);
+		m->w_off[l] = off;
+		off += in * out;
+		m->b_off[l] = off;
+		off += out;
+	}
+	m->n_params = off;
+	return 0;
+}
+
+struct ae *ae_new(const struct ae_arch *arch)
+{
+	struct ae *m = calloc(1, sizeof(*m));
+	if (!m) {
+		ds_fail("out of memory allocating a model");
+		return NULL;
+	}
+	m->arch = *arch;
+	if (layout(m)) {
+		free(m);
+		return NULL;
+	}
+	m->params = calloc(m->n_params, sizeof(float));
+	m->grad = calloc(m->n_params, sizeof(float));
+	m->adam_m = calloc(m->n_params, sizeof(float));
+	m->adam_v = calloc(m->n_params, sizeof(float));
+	m->latent_mask = malloc(sizeof(float) * arch->latent);
+	if (!m->params || !m->grad || !m->adam_m || !m->adam_v || !m->latent_mask) {
+		ds_fail("out of memory allocating %zu parameters", m->n_params);
+		ae_delete(m);
+		return NULL;
+	}
+	for (int k = 0; k < arch->latent; k++)
+		m->latent_mask[k] = 1.0f;
+	return m;
+}
+
+void ae_delete(struct ae *m)
+{
+	if (!m)
+		return;
+	free(m->params);
+	free(m->grad);
+	free(m->adam_m);
+	free(m->adam_v);
+	free(m->latent_mask);
+	free(m);
+}
+
+void ae_init(struct ae *m, struct rng *r)
+{
+	for (int l = 0; l < m->n_layers; l++) {
+		int in = m->width[l], out = m->width[l + 1];
+		double bound = 1.0 / sqrt((double)in);
+		float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
+		for (size_t i = 0; i < (size_t)in * out; i++)
+			W[i] = (float)((2.0 * rng_uniform(r) - 1.0) * bound);
+		for (int j = 0; j < out; j++)
+			b[j] = (float)((2.0 * rng_uniform(r) - 1.0) * bound);
+	}
+	memset(m->adam_m, 0, sizeof(float) * m->n_params);
+	memset(m->adam_v, 0, sizeof(float) * m->n_params);
+	m->adam_t = 0;
+	for (int k = 0; k < m->arch.latent; k++)
+		m->latent_mask[k] = 1.0f;
+}
+
+/* Copy layer l of a parameter-shaped buffer from model `from` into model `to`, whose latent
+ * width may be smaller: only the leading rows or columns that `to` has are taken. */
+static void copy_layer(const struct ae *from, const float *src, const struct ae *to, float *dst,
+		       int l)
+{
+	int in = to->width[l], out = to->width[l + 1], from_in = from->width[l];
+	const float *W = src + from->w_off[l];
+	float *W2 = dst + to->w_off[l];
+	for (int j = 0; j < out; j++)
+		memcpy(W2 + (size_t)j * in, W + (size_t)j * from_in, sizeof(float) * in);
+	memcpy(dst + to->b_off[l], src + from->b_off[l], sizeof(float) * out);
+}
+
+struct ae *ae_truncate(const struct ae *m, int keep)
+{
+	if (keep < 1 || keep > m->arch.latent) {
+		ds_fail("cannot cut the latent layer to %d units (it has %d)", keep, m->arch.latent);
+		return NULL;
+	}
+	struct ae_arch arch = m->arch;
+	arch.latent = keep;
+	struct ae *t = ae_new(&arch);
+	if (!t)
+		return NULL;
+	for (int l = 0; l < m->n_layers; l++) {
+		copy_layer(m, m->params, t, t->params, l);
+		copy_layer(m, m->adam_m, t, t->adam_m, l);
+		copy_layer(m, m->adam_v, t, t->adam_v, l);
+	}
+	memcpy(t->latent_mask, m->latent_mask, sizeof(float) * keep);
+	t->adam_t = m->adam_t;
+	return t;
+}
+
+/* ---- workspace ---- */
+
+struct ae_work *ae_work_new(const struct ae *m, int max_rows)
+{
+	struct ae_work *w = calloc(1, sizeof(*w));
+	if (!w) {
+		ds_fail("out of memory allocating a workspace");
+		return NULL;
+	}
+	w->max_rows = max_rows;
+	int widest = 0;
+	int ok = 1;
+	for (int l = 0; l <= m->n_layers; l++)
+		widest = m->width[l] > widest ? m->width[l] : widest;
+	for (int l = 1; l <= m->n_layers; l++)
+		ok &= (w->act[l] = malloc(sizeof(float) * max_rows * m->width[l])) != NULL;
+	for (int i = 0; i < 2; i++)
+		ok &= (w->delta[i] = malloc(sizeof(float) * max_rows * widest)) != NULL;
+	if (!ok) {
+		ae_work_delete(w);
+		ds_fail("out of memory allocating a workspace for %d rows", max_rows);
+		return NULL;
+	}
+	return w;
+}
+
+void ae_work_delete(struct ae_work *w)
+{
+	if (!w)
+		return;
+	for (int l = 0; l <= AE_MAX_LAYERS; l++)
+		free(w->act[l]);
+	free(w->delta[0]);
+	free(w->delta[1]);
+	free(w);
+}
+
+/* ---- passes ---- */
+
+static enum act layer_act(const struct ae *m, int l)
+{
+	if (l == m->n_layers - 1)
+		return m->arch.output_act;
+	if (l == m->latent_layer)
+		return m->arch.latent_act;
+	return m->arch.hidden_act;
+}
+
+/* h (rows, K) *= mask, on codes going forward and on their gradient going back */
+static void apply_mask(const struct ae *m, int rows, float *h, uint64_t *elementwise)
+{
+	int K = m->arch.latent;
+	for (int r = 0; r < rows; r++)
+		for (int k = 0; k < K; k++)
+			h[(size_t)r * K + k] *= m->latent_mask[k];
+	*elementwise += (uint64_t)rows * K * FLOPS_MASK;
+}
+
+const float *ae_forward(const struct ae *m, struct ae_work *w, const float *x, int rows,
+			uint64_t *gemm, uint64_t *elementwise)
+{
+	const float *in = x;
+	for (int l = 0; l < m->n_layers; l++) {
+		float *out = w->act[l + 1];
+		int n_out = m->width[l + 1];
+		dense_forward(rows, m->width[l], n_out, in, m->params + m->w_off[l],
+			      m->params + m->b_off[l], out, gemm);
+		act_forward(layer_act(m, l), (size_t)rows * n_out, out, elementwise);
+		if (l == m->latent_layer)
+			apply_mask(m, rows, out, elementwise);
+		in = out;
+	}
+	return w->act[m->n_layers];
+}
+
+const float *ae_codes(const struct ae *m, const struct ae_work *w)
+{
+	return w->act[m->latent_layer + 1];
+}
+
+double ae_backward(const struct ae *m, struct ae_work *w, const float *x, int rows,
+		   enum loss loss, float scale, const struct latent_penalty *penalty,
+		   float penalty_scale, double *penalty_sum, float *grad, uint64_t *gemm,
+		   uint64_t *elementwise)
+{
+	int L = m->n_layers, D = m->width[L];
+	float *delta = w->delta[0], *next = w->delta[1];
+	double loss_sum = loss_forward_backward(loss, (size_t)rows * D, w->act[L], x, delta, scale,
+						elementwise);
+	if (penalty_sum)
+		*penalty_sum = 0.0;
+	for (int l = L - 1; l >= 0; l--) {
+		int in = m->width[l], out = m->width[l + 1];
+		const float *y = w->act[l + 1];
+		if (l == m->latent_layer) {
+			if (penalty && penalty->apply) {
+				double p = penalty->apply(penalty->ctx, rows, out, y, delta,
+							  penalty_scale, elementwise);
+				if (penalty_sum)
+					*penalty_sum = p;
+			}
+			apply_mask(m, rows, delta, elementwise);
+		}
+		act_backward(layer_act(m, l), (size_t)rows * out, y, delta, elementwise);
+		const float *input = l == 0 ? x : w->act[l];
+		dense_backward(rows, in, out, input, m->params + m->w_off[l], delta,
+			       l == 0 ? NULL : next, grad + m->w_off[l], grad + m->b_off[l], gemm);
+		float *t = delta;
+		delta = next;
+		next = t;
+	}
+	return loss_sum;
+}

@@ -1,0 +1,85 @@
+/* model.h: the autoencoder D - h1 - ... - hn - K - hn - ... - h1 - D on dense layers.
+ *
+ * All parameters live in one buffer (layer by layer: W (out, in), then b (out)); the gradient
+ * and Adam's moments are buffers of the same layout. The latent layer's output, after its
+ * activation, is multiplied by a per-unit mask (1 keep, 0 drop). */
+#ifndef DS_MODEL_H
+#define DS_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nn.h"
+#include "rng.h"
+
+#define AE_MAX_HIDDEN 8
+#define AE_MAX_LAYERS (2 * AE_MAX_HIDDEN + 2)
+
+struct ae_arch {
+	int input_dim;                  /* D */
+	int n_hidden;                   /* encoder hidden layers, mirrored in the decoder */
+	int hidden[AE_MAX_HIDDEN];      /* h1..hn, widest first by convention */
+	int latent;                     /* K */
+	enum act hidden_act;            /* every hidden layer */
+	enum act latent_act;            /* the code layer */
+	enum act output_act;            /* the reconstruction */
+};
+
+struct ae {
+	struct ae_arch arch;
+	int n_layers;                   /* dense layers: 2 * (n_hidden + 1) */
+	int latent_layer;               /* index of the layer whose output is the code */
+	int width[AE_MAX_LAYERS + 1];   /* width[l] -> width[l + 1] is layer l */
+	size_t w_off[AE_MAX_LAYERS];    /* where W_l starts in params (floats) */
+	size_t b_off[AE_MAX_LAYERS];    /* where b_l starts in params (floats) */
+	size_t n_params;
+	float *params;                  /* (n_params) */
+	float *grad;                    /* (n_params) gradient of the last step */
+	float *adam_m;                  /* (n_params) first moment */
+	float *adam_v;                  /* (n_params) second moment */
+	long adam_t;                    /* Adam steps taken */
+	float *latent_mask;             /* (K) */
+};
+
+/* Scratch space for forward and backward passes over up to max_rows rows. */
+struct ae_work {
+	int max_rows;
+	float *act[AE_MAX_LAYERS + 1];  /* act[l + 1] (rows, width[l + 1]): output of layer l */
+	float *delta[2];                /* (rows, max width) ping-pong gradients */
+};
+
+/* Penalty on the latent codes h (rows, K), added to the loss by a strategy (e.g. SOSAE). */
+struct latent_penalty {
+	/* Add scale * dP/dh to dh and return P summed over the rows; count element-wise FLOPs. */
+	double (*apply)(void *ctx, int rows, int K, const float *h, float *dh, float scale,
+			uint64_t *elementwise);
+	void *ctx;
+};
+
+/* Checks the architecture (positive widths, at most AE_MAX_HIDDEN hidden layers, size
+ * overflow); NULL with ds_errmsg() on failure. Parameters are zero until ae_init. */
+struct ae *ae_new(const struct ae_arch *arch);
+void ae_delete(struct ae *m);
+/* PyTorch's nn.Linear default: W and b uniform on +-1/sqrt(in); Adam state and mask reset. */
+void ae_init(struct ae *m, struct rng *r);
+/* A new model keeping latent units 0..keep-1 (encoder's last-layer rows, decoder's first-layer
+ * columns), parameters, Adam state and mask copied; NULL with ds_errmsg() on failure. */
+struct ae *ae_truncate(const struct ae *m, int keep);
+
+struct ae_work *ae_work_new(const struct ae *m, int max_rows);
+void ae_work_delete(struct ae_work *w);
+
+/* Forward pass of x (rows, D); returns the reconstruction (rows, D) held in w. */
+const float *ae_forward(const struct ae *m, struct ae_work *w, const float *x, int rows,
+			uint64_t *gemm, uint64_t *elementwise);
+/* The latent codes (rows, K) of the last forward pass. */
+const float *ae_codes(const struct ae *m, const struct ae_work *w);
+/* After ae_forward on the same x: loss (scaled by scale, e.g. 1/(batch*D) for the mean) and
+ * optional penalty (scaled by penalty_scale, e.g. 1/batch), back-propagated into grad
+ * (n_params, overwritten). Returns the unscaled loss sum; *penalty_sum gets the penalty. */
+double ae_backward(const struct ae *m, struct ae_work *w, const float *x, int rows,
+		   enum loss loss, float scale, const struct latent_penalty *penalty,
+		   float penalty_scale, double *penalty_sum, float *grad, uint64_t *gemm,
+		   uint64_t *elementwise);
+
+#endif

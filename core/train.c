@@ -1,0 +1,275 @@
+/* train.c: the training loop, parallel over the chunks of each batch, deterministic. */
+#include "train.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "err.h"
+
+#define EVAL_ROWS 256      /* rows per evaluation block */
+
+static double now_seconds(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+void train_cfg_defaults(struct train_cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->epochs = 10;
+	c->batch = 256;
+	c->chunks = TRAIN_DEFAULT_CHUNKS;
+	c->threads = 1;
+	c->adam = (struct adam){ .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f };
+	c->loss = LOSS_MSE;
+}
+
+/* ---- evaluation ---- */
+
+/* Forward every block of s; per-block error sums are added in block order. */
+int ae_encode(const struct ae *m, const struct split *s, int threads, float *codes, double *mse,
+	      struct flops *f)
+{
+	if (s->n == 0) {
+		if (mse)
+			*mse = NAN;
+		return 0;
+	}
+	int D = m->width[0], K = m->arch.latent;
+	size_t n_blocks = (s->n + EVAL_ROWS - 1) / EVAL_ROWS;
+	double *block_sum = calloc(n_blocks, sizeof(double));
+	uint64_t gemm = 0, elementwise = 0;
+	int failed = block_sum == NULL;
+	if (threads < 1)
+		threads = 1;
+#pragma omp parallel num_threads(threads) reduction(+ : gemm, elementwise) if (!failed)
+	{
+		struct ae_work *w = ae_work_new(m, EVAL_ROWS);
+		if (!w) {
+#pragma omp atomic write
+			failed = 1;
+		}
+#pragma omp for schedule(static)
+		for (size_t b = 0; b < n_blocks; b++) {
+			if (!w)
+				continue;
+			size_t first = b * EVAL_ROWS;
+			int rows = (int)(s->n - first < EVAL_ROWS ? s->n - first : EVAL_ROWS);
+			const float *x = s->x + first * D;
+			const float *y = ae_forward(m, w, x, rows, &gemm, &elementwise);
+			block_sum[b] = loss_forward_backward(LOSS_MSE, (size_t)rows * D, y, x, NULL,
+							     0.0f, &elementwise);
+			if (codes)
+				memcpy(codes + first * K, ae_codes(m, w),
+				       sizeof(float) * rows * K);
+		}
+		ae_work_delete(w);
+	}
+	if (failed) {
+		free(block_sum);
+		return ds_fail("out of memory evaluating %zu examples", s->n);
+	}
+	double total = 0.0;
+	for (size_t b = 0; b < n_blocks; b++)
+		total += block_sum[b];
+	free(block_sum);
+	f->eval_gemm += gemm;
+	f->elementwise += elementwise;
+	if (mse)
+		*mse = total / ((double)s->n * D);
+	return 0;
+}
+
+double ae_eval_mse(const struct ae *m, const struct split *s, int threads, struct flops *f)
+{
+	double mse = NAN;
+	if (ae_encode(m, s, threads, NULL, &mse, f))
+		return NAN;
+	return mse;
+}
+
+/* ---- training ---- */
+
+struct chunk {
+	struct ae_work *work;
+	float *grad;             /* (n_params) this chunk's gradient */
+	float *x;                /* (rows, D) gathered examples */
+	double loss_sum;
+	double penalty_sum;
+	uint64_t gemm;
+	uint64_t elementwise;
+};
+
+struct trainer {
+	int n_chunks;
+	int chunk_rows;          /* rows of a full chunk */
+	struct chunk *chunk;
+	int *order;              /* (n_train) shuffled example indices */
+};
+
+static void trainer_free(struct trainer *t)
+{
+	if (t->chunk)
+		for (int c = 0; c < t->n_chunks; c++) {
+			ae_work_delete(t->chunk[c].work);
+			free(t->chunk[c].grad);
+			free(t->chunk[c].x);
+		}
+	free(t->chunk);
+	free(t->order);
+}
+
+static int trainer_init(struct trainer *t, const struct ae *m, const struct train_cfg *c,
+			size_t n_train)
+{
+	memset(t, 0, sizeof(*t));
+	t->n_chunks = c->chunks;
+	t->chunk_rows = (c->batch + c->chunks - 1) / c->chunks;
+	t->chunk = calloc(t->n_chunks, sizeof(struct chunk));
+	t->order = malloc(sizeof(int) * n_train);
+	if (!t->chunk || !t->order)
+		goto oom;
+	for (int i = 0; i < t->n_chunks; i++) {
+		struct chunk *ch = &t->chunk[i];
+		ch->work = ae_work_new(m, t->chunk_rows);
+		ch->grad = malloc(sizeof(float) * m->n_params);
+		ch->x = malloc(sizeof(float) * t->chunk_rows * m->width[0]);
+		if (!ch->work || !ch->grad || !ch->x)
+			goto oom;
+	}
+	for (size_t i = 0; i < n_train; i++)
+		t->order[i] = (int)i;
+	return 0;
+oom:
+	trainer_free(t);
+	return ds_fail("out of memory setting up training (%zu parameters, batch %d)",
+		       m->n_params, c->batch);
+}
+
+static int check_cfg(const struct ae *m, const struct split *train, const struct train_cfg *c)
+{
+	if (c->epochs < 0 || c->batch < 1 || c->chunks < 1 || c->chunks > c->batch)
+		return ds_fail("bad training settings: epochs %d, batch %d, chunks %d (need epochs "
+			       ">= 0, batch >= 1, 1 <= chunks <= batch)",
+			       c->epochs, c->batch, c->chunks);
+	if (!(c->adam.lr > 0.0f))
+		return ds_fail("learning rate must be positive (got %g)", (double)c->adam.lr);
+	if (train->n == 0)
+		return ds_fail("the training split is empty");
+	if (train->dim != m->width[0])
+		return ds_fail("data has %d features but the model expects %d", train->dim,
+			       m->width[0]);
+	if (train->n > (size_t)INT32_MAX)
+		return ds_fail("too many training examples (%zu)", train->n);
+	return 0;
+}
+
+/* One optimisation step on examples order[first .. first+rows-1]. */
+static void train_step(struct ae *m, struct trainer *t, const struct split *train,
+		       const struct train_cfg *c, size_t first, int rows)
+{
+	int D = m->width[0];
+	float scale = 1.0f / ((float)rows * (float)D);   /* mean over the batch's elements */
+	float penalty_scale = 1.0f / (float)rows;         /* mean over the batch's examples */
+	int per_chunk = (rows + t->n_chunks - 1) / t->n_chunks;
+	size_t n = m->n_params;
+	uint64_t adam_flops = 0;
+	m->adam_t++;
+#pragma omp parallel num_threads(c->threads)
+	{
+#pragma omp for schedule(static)
+		for (int i = 0; i < t->n_chunks; i++) {
+			struct chunk *ch = &t->chunk[i];
+			int lo = i * per_chunk;
+			int r = rows - lo < per_chunk ? rows - lo : per_chunk;
+			ch->loss_sum = ch->penalty_sum = 0.0;
+			if (r <= 0) {
+				memset(ch->grad, 0, sizeof(float) * n);
+				continue;
+			}
+			for (int j = 0; j < r; j++)
+				memcpy(ch->x + (size_t)j * D,
+				       train->x + (size_t)t->order[first + lo + j] * D,
+				       sizeof(float) * D);
+			ae_forward(m, ch->work, ch->x, r, &ch->gemm, &ch->elementwise);
+			ch->loss_sum = ae_backward(m, ch->work, ch->x, r, c->loss, scale, c->penalty,
+						   penalty_scale, &ch->penalty_sum, ch->grad,
+						   &ch->gemm, &ch->elementwise);
+		}
+		/* the gradient is the chunks' sum, always in chunk order; then Adam */
+#pragma omp for schedule(static)
+		for (size_t p = 0; p < n; p++) {
+			float g = t->chunk[0].grad[p];
+			for (int i = 1; i < t->n_chunks; i++)
+				g += t->chunk[i].grad[p];
+			m->grad[p] = g;
+		}
+#pragma omp for schedule(static) reduction(+ : adam_flops)
+		for (int part = 0; part < 64; part++) {
+			size_t lo = n * part / 64, hi = n * (part + 1) / 64;
+			adam_update(&c->adam, m->adam_t, hi - lo, m->params + lo, m->grad + lo,
+				    m->adam_m + lo, m->adam_v + lo, &adam_flops);
+		}
+	}
+	t->chunk[0].elementwise += adam_flops + (uint64_t)(t->n_chunks - 1) * n * FLOPS_GRAD_SUM;
+}
+
+int ae_train(struct ae *m, const struct split *train, const struct split *val,
+	     const struct train_cfg *c, struct rng *r, struct flops *f)
+{
+	if (check_cfg(m, train, c))
+		return -1;
+	struct trainer t;
+	if (trainer_init(&t, m, c, train->n))
+		return -1;
+	int threads = c->threads < 1 ? 1 : c->threads;
+	struct train_cfg cfg = *c;
+	cfg.threads = threads;
+	int epoch;
+	for (epoch = 1; epoch <= c->epochs; epoch++) {
+		double t0 = now_seconds();
+		rng_shuffle(r, t.order, train->n);
+		double loss_sum = 0.0, penalty_sum = 0.0;
+		for (size_t first = 0; first < train->n; first += (size_t)c->batch) {
+			int rows = (int)(train->n - first < (size_t)c->batch ? train->n - first
+									  : (size_t)c->batch);
+			train_step(m, &t, train, &cfg, first, rows);
+			for (int i = 0; i < t.n_chunks; i++) {
+				loss_sum += t.chunk[i].loss_sum;
+				penalty_sum += t.chunk[i].penalty_sum;
+			}
+		}
+		double t1 = now_seconds();
+		for (int i = 0; i < t.n_chunks; i++) {
+			f->train_gemm += t.chunk[i].gemm;
+			f->elementwise += t.chunk[i].elementwise;
+			t.chunk[i].gemm = t.chunk[i].elementwise = 0;
+		}
+		struct epoch_report e = {
+			.epoch = epoch,
+			.train_loss = loss_sum / ((double)train->n * m->width[0]),
+			.penalty = penalty_sum / (double)train->n,
+			.val_mse = val && val->n ? ae_eval_mse(m, val, threads, f) : NAN,
+			.train_seconds = t1 - t0,
+			.images_per_s = (double)train->n / (t1 - t0),
+		};
+		e.seconds = now_seconds() - t0;
+		e.flops = *f;
+		int stop = c->on_epoch ? c->on_epoch(c->ctx, &e, m) : 0;
+		if (!isfinite(e.train_loss)) {
+			trainer_free(&t);
+			return ds_fail("training diverged at epoch %d: the loss is %g (try a smaller "
+				       "learning rate)",
+				       epoch, e.train_loss);
+		}
+		if (stop)
+			break;
+	}
+	trainer_free(&t);
+	return epoch > c->epochs ? c->epochs : epoch;
+}

@@ -1,0 +1,60 @@
+/* train.h: mini-batch training with Adam, evaluation passes and latent codes.
+ *
+ * Each batch is cut into a fixed number of chunks (`chunks`); chunks run on OpenMP threads with
+ * one BLAS thread each, and their gradients are added in chunk order. The result therefore
+ * depends on the seed, batch and chunk count, never on the number of threads. */
+#ifndef DS_TRAIN_H
+#define DS_TRAIN_H
+
+#include <stdint.h>
+
+#include "data.h"
+#include "flops.h"
+#include "model.h"
+#include "nn.h"
+#include "rng.h"
+
+struct epoch_report {
+	int epoch;              /* 1-based */
+	double train_loss;      /* mean loss per element over the epoch's batches */
+	double penalty;         /* mean latent penalty per example (0 without one) */
+	double val_mse;         /* mean squared error per element on the validation split */
+	double seconds;         /* wall time of this epoch, validation included */
+	double train_seconds;   /* wall time of this epoch's training steps alone */
+	double images_per_s;    /* training examples per second (validation excluded) */
+	struct flops flops;     /* everything counted so far by this training run */
+};
+
+struct train_cfg {
+	int epochs;
+	int batch;
+	int chunks;                             /* fixed split of every batch (>= 1) */
+	int threads;                            /* OpenMP threads for the chunks */
+	struct adam adam;
+	enum loss loss;
+	const struct latent_penalty *penalty;   /* NULL for a plain autoencoder */
+	/* Called after every epoch; a non-zero return stops training early (not an error). */
+	int (*on_epoch)(void *ctx, const struct epoch_report *e, struct ae *m);
+	void *ctx;
+};
+
+#define TRAIN_DEFAULT_CHUNKS 2
+
+/* Defaults: PyTorch's Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8), batch 256, MSE, 10 epochs. */
+void train_cfg_defaults(struct train_cfg *c);
+
+/* Train m on train (shuffled every epoch with r), evaluating val after every epoch; FLOPs are
+ * added to *f. Returns the epochs run, or -1 with ds_errmsg() (bad settings, out of memory,
+ * a loss that became NaN or infinite: the message names the epoch). */
+int ae_train(struct ae *m, const struct split *train, const struct split *val,
+	     const struct train_cfg *c, struct rng *r, struct flops *f);
+
+/* Mean squared reconstruction error per element over split s, counted as evaluation. */
+double ae_eval_mse(const struct ae *m, const struct split *s, int threads, struct flops *f);
+
+/* Latent codes of every example of s into codes (s->n, K), counted as evaluation; also the
+ * reconstruction MSE when mse is not NULL. Returns 0, or -1 with ds_errmsg(). */
+int ae_encode(const struct ae *m, const struct split *s, int threads, float *codes, double *mse,
+	      struct flops *f);
+
+#endif

@@ -1,0 +1,452 @@
+/* dimsearch.c: the command line: dispatches to the commands and owns every exit code. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/blas.h"
+#include "core/data.h"
+#include "core/err.h"
+#include "core/flops.h"
+#include "core/model.h"
+#include "core/train.h"
+
+#define DIMSEARCH_VERSION "0.1.0"
+
+enum { EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+static const char *prog = "dimsearch";
+
+/* ---- small helpers ---- */
+
+__attribute__((format(printf, 1, 2))) static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static int parse_long(const char *opt, const char *text, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(text, &end, 10);
+	if (end == text || *end || errno || v < lo || v > hi) {
+		usage_error("%s takes a whole number from %ld to %ld (got '%s')", opt, lo, hi, text);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_double(const char *opt, const char *text, double lo, double hi, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end);
+	if (end == text || *end || errno || !isfinite(v) || v < lo || v > hi) {
+		usage_error("%s takes a number from %g to %g (got '%s')", opt, lo, hi, text);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* "512,256" into widths; returns the count or -1 */
+static int parse_widths(const char *opt, const char *text, int *widths, int max)
+{
+	if (!strcmp(text, "") || !strcmp(text, "none"))
+		return 0;
+	int n = 0;
+	const char *p = text;
+	while (*p) {
+		char *end;
+		errno = 0;
+		long v = strtol(p, &end, 10);
+		if (end == p || errno || v < 1 || v > 1 << 20 || (*end && *end != ',') || n == max) {
+			usage_error("%s takes up to %d comma-separated widths, e.g. 512,256 (got '%s')",
+				    opt, max, text);
+			return -1;
+		}
+		widths[n++] = (int)v;
+		p = *end ? end + 1 : end;
+	}
+	return n;
+}
+
+static int default_threads(void)
+{
+	int n = omp_get_num_procs();
+	return n > 0 ? n : 1;
+}
+
+/* ---- train ---- */
+
+struct train_opts {
+	const char *dataset;
+	long latent;
+	int hidden[AE_MAX_HIDDEN];
+	int n_hidden;
+	enum act hidden_act, latent_act, output_act;
+	int output_act_given;
+	enum loss loss;
+	long epochs, batch, chunks, threads;
+	double lr;
+	long seed;
+	struct data_opts data;
+	int json, quiet;
+};
+
+static void train_help(FILE *out)
+{
+	fprintf(out,
+		"usage: %s train --dataset SPEC --latent K [options]\n"
+		"\n"
+		"Train one autoencoder D-h1-...-K-...-h1-D and report its reconstruction error,\n"
+		"speed and FLOPs. Progress goes to stderr, one line per epoch.\n"
+		"\n"
+		"  --dataset SPEC     fashion-mnist | idx:IMAGES[,LABELS] | csv:PATH[,label=last]\n"
+		"                     | affine:d=5,D=50,n=4000,noise=0.01 | sphere:d=2,D=3,n=4000\n"
+		"                     | swissroll:D=3,n=4000,noise=0\n"
+		"  --latent K         latent width (required)\n"
+		"  --hidden LIST      encoder hidden widths, mirrored in the decoder (512,256)\n"
+		"  --hidden-act A     relu | sigmoid | identity (relu)\n"
+		"  --latent-act A     activation of the code layer (relu)\n"
+		"  --output-act A     (sigmoid when the data lies in [0,1], else identity)\n"
+		"  --loss L           mse | bce (mse)\n"
+		"  --epochs E         (10)\n"
+		"  --batch B          (256)\n"
+		"  --lr X             Adam step size (0.001)\n"
+		"  --seed S           initialisation, shuffling, splits and synthetic data (1)\n"
+		"  --n-train N        keep at most N training examples (all)\n"
+		"  --n-val N          validation examples (Fashion-MNIST 5000, others 10%%)\n"
+		"  --n-test N         test examples (Fashion-MNIST 10000, others 10%%)\n"
+		"  --threads T        OpenMP threads (%d, all cores); results do not depend on T\n"
+		"  --chunks C         each batch is split into C chunks for the threads (%d);\n"
+		"                     results depend on C, so keep it fixed when comparing\n"
+		"  --json             print a JSON summary as the last line of stdout\n"
+		"  --quiet            no per-epoch progress\n"
+		"  -h, --help         this help\n",
+		prog, default_threads(), TRAIN_DEFAULT_CHUNKS);
+}
+
+static int train_parse(int argc, char **argv, struct train_opts *o)
+{
+	enum { O_HIDDEN = 256, O_HACT, O_LACT, O_OACT, O_LOSS, O_EPOCHS, O_BATCH, O_LR, O_SEED,
+	       O_NTRAIN, O_NVAL, O_NTEST, O_THREADS, O_CHUNKS, O_JSON, O_QUIET, O_DATASET,
+	       O_LATENT };
+	static const struct option opts[] = {
+		{ "dataset", required_argument, NULL, O_DATASET },
+		{ "latent", required_argument, NULL, O_LATENT },
+		{ "hidden", required_argument, NULL, O_HIDDEN },
+		{ "hidden-act", required_argument, NULL, O_HACT },
+		{ "latent-act", required_argument, NULL, O_LACT },
+		{ "output-act", required_argument, NULL, O_OACT },
+		{ "loss", required_argument, NULL, O_LOSS },
+		{ "epochs", required_argument, NULL, O_EPOCHS },
+		{ "batch", required_argument, NULL, O_BATCH },
+		{ "lr", required_argument, NULL, O_LR },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "n-train", required_argument, NULL, O_NTRAIN },
+		{ "n-val", required_argument, NULL, O_NVAL },
+		{ "n-test", required_argument, NULL, O_NTEST },
+		{ "threads", required_argument, NULL, O_THREADS },
+		{ "chunks", required_argument, NULL, O_CHUNKS },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "quiet", no_argument, NULL, O_QUIET },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	memset(o, 0, sizeof(*o));
+	o->hidden[0] = 512;
+	o->hidden[1] = 256;
+	o->n_hidden = 2;
+	o->hidden_act = o->latent_act = ACT_RELU;
+	o->loss = LOSS_MSE;
+	o->epochs = 10;
+	o->batch = 256;
+	o->chunks = TRAIN_DEFAULT_CHUNKS;
+	o->threads = default_threads();
+	o->lr = 1e-3;
+	o->seed = 1;
+	data_opts_defaults(&o->data);
+	opterr = 0;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "option";
+		switch (c) {
+		case O_DATASET: o->dataset = optarg; break;
+		case O_LATENT:
+			if (parse_long("--latent", optarg, 1, 1 << 20, &o->latent))
+				return -1;
+			break;
+		case O_HIDDEN:
+			if ((o->n_hidden = parse_widths("--hidden", optarg, o->hidden,
+							AE_MAX_HIDDEN)) < 0)
+				return -1;
+			break;
+		case O_HACT:
+		case O_LACT:
+		case O_OACT: {
+			enum act a;
+			if (act_parse(optarg, &a)) {
+				usage_error("%s takes relu, sigmoid or identity (got '%s')", name,
+					    optarg);
+				return -1;
+			}
+			if (c == O_HACT)
+				o->hidden_act = a;
+			else if (c == O_LACT)
+				o->latent_act = a;
+			else {
+				o->output_act = a;
+				o->output_act_given = 1;
+			}
+			break;
+		}
+		case O_LOSS:
+			if (loss_parse(optarg, &o->loss)) {
+				usage_error("--loss takes mse or bce (got '%s')", optarg);
+				return -1;
+			}
+			break;
+		case O_EPOCHS:
+			if (parse_long("--epochs", optarg, 1, 1000000, &o->epochs))
+				return -1;
+			break;
+		case O_BATCH:
+			if (parse_long("--batch", optarg, 1, 1 << 20, &o->batch))
+				return -1;
+			break;
+		case O_LR:
+			if (parse_double("--lr", optarg, 1e-12, 1e6, &o->lr))
+				return -1;
+			break;
+		case O_SEED:
+			if (parse_long("--seed", optarg, 0, INT64_MAX, &o->seed))
+				return -1;
+			o->data.seed = (uint64_t)o->seed;
+			break;
+		case O_NTRAIN:
+			if (parse_long("--n-train", optarg, 1, INT32_MAX, &o->data.n_train))
+				return -1;
+			break;
+		case O_NVAL:
+			if (parse_long("--n-val", optarg, 0, INT32_MAX, &o->data.n_val))
+				return -1;
+			break;
+		case O_NTEST:
+			if (parse_long("--n-test", optarg, 0, INT32_MAX, &o->data.n_test))
+				return -1;
+			break;
+		case O_THREADS:
+			if (parse_long("--threads", optarg, 1, 1024, &o->threads))
+				return -1;
+			break;
+		case O_CHUNKS:
+			if (parse_long("--chunks", optarg, 1, 1024, &o->chunks))
+				return -1;
+			break;
+		case O_JSON: o->json = 1; break;
+		case O_QUIET: o->quiet = 1; break;
+		case 'h': train_help(stdout); exit(0);
+		case ':':
+			usage_error("%s needs a value (see '%s train --help')", argv[optind - 1],
+				    prog);
+			return -1;
+		default:
+			usage_error("unknown option '%s' (see '%s train --help')", argv[optind - 1],
+				    prog);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		usage_error("unexpected argument '%s' (see '%s train --help')", argv[optind], prog);
+		return -1;
+	}
+	if (!o->dataset || !o->latent) {
+		usage_error("train needs --dataset SPEC and --latent K (see '%s train --help')",
+			    prog);
+		return -1;
+	}
+	if (o->chunks > o->batch) {
+		usage_error("--chunks (%ld) cannot exceed --batch (%ld)", o->chunks, o->batch);
+		return -1;
+	}
+	return 0;
+}
+
+struct progress {
+	int epochs;
+	int quiet;
+	double train_seconds;
+	double seconds;
+	int epochs_run;
+	double last_train_loss;
+	double last_val_mse;
+};
+
+static int train_progress(void *ctx, const struct epoch_report *e, struct ae *m)
+{
+	(void)m;
+	struct progress *p = ctx;
+	p->train_seconds += e->train_seconds;
+	p->seconds += e->seconds;
+	p->epochs_run = e->epoch;
+	p->last_train_loss = e->train_loss;
+	p->last_val_mse = e->val_mse;
+	if (!p->quiet)
+		fprintf(stderr, "epoch %*d/%d  loss %.6f  val_mse %.6f  %8.0f img/s  %6.2f s\n",
+			p->epochs >= 100 ? 3 : 2, e->epoch, p->epochs, e->train_loss, e->val_mse,
+			e->images_per_s, e->seconds);
+	return 0;
+}
+
+static int cmd_train(int argc, char **argv)
+{
+	struct train_opts o;
+	if (train_parse(argc, argv, &o))
+		return EXIT_USAGE;
+	omp_set_max_active_levels(1);
+	struct dataset d;
+	if (dataset_load(&d, o.dataset, &o.data)) {
+		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+		return EXIT_USAGE;
+	}
+	struct ae_arch arch = {
+		.input_dim = d.dim,
+		.n_hidden = o.n_hidden,
+		.latent = (int)o.latent,
+		.hidden_act = o.hidden_act,
+		.latent_act = o.latent_act,
+		.output_act = o.output_act_given ? o.output_act
+						 : (d.unit_range ? ACT_SIGMOID : ACT_IDENTITY),
+	};
+	memcpy(arch.hidden, o.hidden, sizeof(arch.hidden));
+	struct ae *m = ae_new(&arch);
+	if (!m) {
+		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+		dataset_free(&d);
+		return EXIT_USAGE;
+	}
+	struct rng r;
+	rng_seed(&r, (uint64_t)o.seed);
+	ae_init(m, &r);
+	struct progress prog_state = { .epochs = (int)o.epochs, .quiet = o.quiet };
+	struct train_cfg c;
+	train_cfg_defaults(&c);
+	c.epochs = (int)o.epochs;
+	c.batch = (int)o.batch;
+	c.chunks = (int)o.chunks;
+	c.threads = (int)o.threads;
+	c.adam.lr = (float)o.lr;
+	c.loss = o.loss;
+	c.on_epoch = train_progress;
+	c.ctx = &prog_state;
+	if (!o.quiet) {
+		char kernel[256];
+		blas_describe(kernel, sizeof(kernel));
+		fprintf(stderr,
+			"%s: %s, %zu train / %zu val / %zu test, D=%d; %zu parameters; %ld threads, "
+			"%ld chunks; BLAS kernel %s\n",
+			prog, o.dataset, d.train.n, d.val.n, d.test.n, d.dim, m->n_params,
+			o.threads, o.chunks, kernel);
+	}
+	struct flops f = { 0 };
+	int rc = ae_train(m, &d.train, &d.val, &c, &r, &f);
+	if (rc < 0) {
+		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+		ae_delete(m);
+		dataset_free(&d);
+		return EXIT_FAILED;
+	}
+	double train_mse = ae_eval_mse(m, &d.train, c.threads, &f);
+	double val_mse = ae_eval_mse(m, &d.val, c.threads, &f);
+	double test_mse = ae_eval_mse(m, &d.test, c.threads, &f);
+	double ips = prog_state.train_seconds > 0
+			     ? (double)d.train.n * prog_state.epochs_run / prog_state.train_seconds
+			     : 0.0;
+	double gflops = prog_state.train_seconds > 0
+				? (double)f.train_gemm / prog_state.train_seconds / 1e9
+				: 0.0;
+	printf("latent %ld, %d epochs: MSE train %.6f, val %.6f, test %.6f; %.0f images/s, "
+	       "%.1f GFLOP/s (training GEMMs), %.2f s\n",
+	       o.latent, prog_state.epochs_run, train_mse, val_mse, test_mse, ips, gflops,
+	       prog_state.seconds);
+	printf("FLOPs: training GEMM %.4g, evaluation GEMM %.4g, element-wise %.4g, total %.4g\n",
+	       (double)f.train_gemm, (double)f.eval_gemm, (double)f.elementwise,
+	       (double)flops_total(&f));
+	if (o.json)
+		printf("{\"dataset\":\"%s\",\"latent\":%ld,\"epochs\":%d,\"batch\":%ld,"
+		       "\"threads\":%ld,\"chunks\":%ld,\"seed\":%ld,\"n_train\":%zu,"
+		       "\"train_mse\":%.9g,\"val_mse\":%.9g,\"test_mse\":%.9g,"
+		       "\"flops_train_gemm\":%llu,\"flops_eval_gemm\":%llu,"
+		       "\"flops_elementwise\":%llu,\"images_per_s\":%.1f,"
+		       "\"train_gemm_gflops_per_s\":%.2f,\"seconds\":%.3f,"
+		       "\"blas_core\":\"%s\"}\n",
+		       d.name, o.latent, prog_state.epochs_run, o.batch, o.threads, o.chunks, o.seed,
+		       d.train.n, train_mse, val_mse, test_mse, (unsigned long long)f.train_gemm,
+		       (unsigned long long)f.eval_gemm, (unsigned long long)f.elementwise, ips,
+		       gflops, prog_state.seconds, blas_core_name());
+	ae_delete(m);
+	dataset_free(&d);
+	return 0;
+}
+
+/* ---- dispatch ---- */
+
+static void main_help(FILE *out)
+{
+	fprintf(out,
+		"usage: %s COMMAND [options]\n"
+		"\n"
+		"How wide should an autoencoder's latent layer be, and what does finding out cost?\n"
+		"\n"
+		"commands:\n"
+		"  train      train one autoencoder; report MSE, images/s and FLOPs\n"
+		"\n"
+		"  --version  version and the BLAS kernel in use\n"
+		"  --help     this help; '%s COMMAND --help' for a command's options\n",
+		prog, prog);
+}
+
+static void print_version(void)
+{
+	char kernel[256];
+	blas_describe(kernel, sizeof(kernel));
+	printf("dimsearch %s\n", DIMSEARCH_VERSION);
+	printf("BLAS: %s\n", blas_config());
+	printf("BLAS kernel: %s\n", kernel);
+	printf("threads: %d (OpenMP; one BLAS thread each)\n", default_threads());
+}
+
+int main(int argc, char **argv)
+{
+	blas_select_kernel(argv);
+	blas_single_thread();
+	if (argc < 2) {
+		main_help(stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		main_help(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+		print_version();
+		return 0;
+	}
+	if (!strcmp(cmd, "train"))
+		return cmd_train(argc - 1, argv + 1);
+	usage_error("unknown command '%s' (see '%s --help')", cmd, prog);
+	return EXIT_USAGE;
+}
