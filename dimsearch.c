@@ -180,7 +180,7 @@ static int train_parse(int argc, char **argv, struct train_opts *o)
 	opterr = 0;
 	optind = 1;
 	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "option";
 		switch (c) {
 		case O_DATASET: o->dataset = optarg; break;

@@ -1,0 +1,320 @@
+/* test_data.c: the IDX reader, CSV, synthetic generators, splits, and Fashion-MNIST. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../core/data.h"
+#include "../core/err.h"
+
+static unsigned char pixels[30 * 4 * 3];
+static unsigned char labels[30];
+
+static void make_pair(const char *img, const char *lab, int gz)
+{
+	for (size_t i = 0; i < sizeof(pixels); i++)
+		pixels[i] = (unsigned char)(i * 7 % 256);
+	for (int i = 0; i < 30; i++)
+		labels[i] = (unsigned char)(i % 3);
+	uint32_t idims[] = { 30, 4, 3 }, ldims[] = { 30 };
+	write_idx(img, 3, idims, pixels, gz, 0);
+	write_idx(lab, 1, ldims, labels, gz, 0);
+}
+
+static void test_idx_valid_plain_and_gz(void **state)
+{
+	(void)state;
+	for (int gz = 0; gz <= 1; gz++) {
+		const char *img = gz ? "img.gz" : "img";
+		char ipath[512], lpath[512];
+		snprintf(ipath, sizeof(ipath), "%s", tmp_path(img));
+		snprintf(lpath, sizeof(lpath), "%s", tmp_path(gz ? "lab.gz" : "lab"));
+		make_pair(ipath, lpath, gz);
+		unsigned char *data;
+		size_t n, item;
+		assert_int_equal(idx_read(ipath, 3, &data, &n, &item), 0);
+		assert_int_equal(n, 30);
+		assert_int_equal(item, 12);
+		assert_memory_equal(data, pixels, sizeof(pixels));
+		free(data);
+		char spec[1100];
+		snprintf(spec, sizeof(spec), "idx:%s,%s", ipath, lpath);
+		struct dataset d;
+		struct data_opts o;
+		data_opts_defaults(&o);
+		o.n_val = 5;
+		o.n_test = 5;
+		assert_int_equal(dataset_load(&d, spec, &o), 0);
+		assert_int_equal(d.dim, 12);
+		assert_int_equal(d.n_classes, 3);
+		assert_int_equal(d.train.n + d.val.n + d.test.n, 30);
+		assert_int_equal(d.val.n, 5);
+		/* pixels scaled to [0, 1], labels carried with their rows */
+		for (size_t i = 0; i < d.train.n * 12; i++)
+			assert_true(d.train.x[i] >= 0.0f && d.train.x[i] <= 1.0f);
+		for (size_t i = 0; i < d.train.n; i++) {
+			int found = 0;
+			for (int j = 0; j < 30 && !found; j++)
+				found = fabsf(d.train.x[i * 12] - pixels[j * 12] / 255.0f) < 1e-7f &&
+					fabsf(d.train.x[i * 12 + 1] - pixels[j * 12 + 1] / 255.0f) <
+						1e-7f &&
+					d.train.y[i] == labels[j];
+			assert_true(found);
+		}
+		dataset_free(&d);
+	}
+}
+
+static void test_idx_truncated(void **state)
+{
+	(void)state;
+	const char *p = tmp_path("trunc.idx");
+	char path[512];
+	snprintf(path, sizeof(path), "%s", p);
+	uint32_t dims[] = { 30, 4, 3 };
+	write_idx(path, 3, dims, pixels, 0, 0);
+	/* cut the file short */
+	FILE *f = fopen(path, "r+b");
+	assert_non_null(f);
+	assert_int_equal(ftruncate(fileno(f), 16 + 100), 0);
+	fclose(f);
+	unsigned char *data;
+	size_t n, item;
+	assert_int_equal(idx_read(path, 3, &data, &n, &item), -1);
+	assert_non_null(strstr(ds_errmsg(), "truncated"));
+	assert_non_null(strstr(ds_errmsg(), path));
+	assert_null(data);
+}
+
+static void test_idx_wrong_magic_and_mismatch(void **state)
+{
+	(void)state;
+	char path[512], lab[512];
+	snprintf(path, sizeof(path), "%s", tmp_path("magic.idx"));
+	uint32_t dims[] = { 30, 4, 3 };
+	write_idx(path, 3, dims, pixels, 0, 0x00000d03); /* float data: not supported */
+	unsigned char *data;
+	size_t n, item;
+	assert_int_equal(idx_read(path, 3, &data, &n, &item), -1);
+	assert_non_null(strstr(ds_errmsg(), "magic"));
+	write_idx(path, 3, dims, pixels, 0, 0x12345678);
+	assert_int_equal(idx_read(path, 3, &data, &n, &item), -1);
+	assert_non_null(strstr(ds_errmsg(), "not an IDX"));
+	/* a label file given where images are expected */
+	snprintf(lab, sizeof(lab), "%s", tmp_path("lab29"));
+	uint32_t ldims[] = { 29 };
+	write_idx(lab, 1, ldims, labels, 0, 0);
+	assert_int_equal(idx_read(lab, 3, &data, &n, &item), -1);
+	assert_non_null(strstr(ds_errmsg(), "expected an IDX file of 3"));
+	/* 29 labels for 30 images */
+	write_idx(path, 3, dims, pixels, 0, 0);
+	char spec[1100];
+	snprintf(spec, sizeof(spec), "idx:%s,%s", path, lab);
+	struct dataset d;
+	struct data_opts o;
+	data_opts_defaults(&o);
+	assert_int_equal(dataset_load(&d, spec, &o), -1);
+	assert_non_null(strstr(ds_errmsg(), "29 labels"));
+	/* missing file */
+	assert_int_equal(dataset_load(&d, "idx:/nonexistent/file.gz", &o), -1);
+	assert_non_null(strstr(ds_errmsg(), "/nonexistent/file.gz"));
+}
+
+static void test_corrupt_gzip(void **state)
+{
+	(void)state;
+	char path[512];
+	snprintf(path, sizeof(path), "%s", tmp_path("corrupt.gz"));
+	uint32_t dims[] = { 30, 4, 3 };
+	write_idx(path, 3, dims, pixels, 1, 0);
+	FILE *f = fopen(path, "r+b");
+	assert_non_null(f);
+	fseek(f, 30, SEEK_SET); /* inside the deflate stream */
+	unsigned char junk[8] = { 0xff, 0x00, 0xff, 0x13, 0x37, 0xde, 0xad, 0x00 };
+	fwrite(junk, 1, sizeof(junk), f);
+	fclose(f);
+	unsigned char *data;
+	size_t n, item;
+	assert_int_equal(idx_read(path, 3, &data, &n, &item), -1);
+	assert_non_null(strstr(ds_errmsg(), path));
+}
+
+static void test_csv(void **state)
+{
+	(void)state;
+	char path[512];
+	snprintf(path, sizeof(path), "%s", tmp_path("data.csv"));
+	FILE *f = fopen(path, "w");
+	fprintf(f, "a,b,c,label\n");
+	for (int i = 0; i < 40; i++)
+		fprintf(f, "%g, %g,%g,%d\n", i * 0.5, -1.0 * i, 2.0, i % 4);
+	fclose(f);
+	char spec[600];
+	snprintf(spec, sizeof(spec), "csv:%s,label=last", path);
+	struct dataset d;
+	struct data_opts o;
+	data_opts_defaults(&o);
+	assert_int_equal(dataset_load(&d, spec, &o), 0);
+	assert_int_equal(d.dim, 3);
+	assert_int_equal(d.n_classes, 4);
+	assert_int_equal(d.train.n + d.val.n + d.test.n, 40);
+	assert_false(d.unit_range);
+	for (size_t i = 0; i < d.train.n; i++) {
+		float a = d.train.x[i * 3];
+		assert_float_equal(d.train.x[i * 3 + 1], -2 * a, 1e-6);
+		assert_int_equal(d.train.y[i], (int)lroundf(2 * a) % 4);
+	}
+	dataset_free(&d);
+	/* ragged row and a non-number, each named by line */
+	f = fopen(path, "w");
+	fprintf(f, "1,2,3\n4,5,6\n7,8\n");
+	fclose(f);
+	snprintf(spec, sizeof(spec), "csv:%s", path);
+	assert_int_equal(dataset_load(&d, spec, &o), -1);
+	assert_non_null(strstr(ds_errmsg(), ":3:"));
+	f = fopen(path, "w");
+	fprintf(f, "1,2,3\n4,x,6\n");
+	fclose(f);
+	assert_int_equal(dataset_load(&d, spec, &o), -1);
+	assert_non_null(strstr(ds_errmsg(), ":2: column 2"));
+}
+
+static void test_synthetic_geometry(void **state)
+{
+	(void)state;
+	struct data_opts o;
+	data_opts_defaults(&o);
+	struct dataset d;
+	/* sphere: unit norm in R^3 (D = d + 1) */
+	assert_int_equal(dataset_load(&d, "sphere:d=2,n=500", &o), 0);
+	assert_int_equal(d.dim, 3);
+	assert_true(d.true_dim == 2);
+	for (size_t i = 0; i < d.train.n; i++) {
+		double s = 0;
+		for (int j = 0; j < 3; j++)
+			s += d.train.x[i * 3 + j] * d.train.x[i * 3 + j];
+		assert_float_equal(s, 1.0, 1e-5);
+	}
+	dataset_free(&d);
+	/* embedded sphere keeps its norm too */
+	assert_int_equal(dataset_load(&d, "sphere:d=3,D=10,n=300", &o), 0);
+	assert_int_equal(d.dim, 10);
+	for (size_t i = 0; i < d.val.n; i++) {
+		double s = 0;
+		for (int j = 0; j < 10; j++)
+			s += d.val.x[i * 10 + j] * d.val.x[i * 10 + j];
+		assert_float_equal(s, 1.0, 1e-5);
+	}
+	dataset_free(&d);
+	/* affine without noise: differences of points span exactly d dimensions, checked by
+	 * Gram-Schmidt on differences from the first point */
+	assert_int_equal(dataset_load(&d, "affine:d=3,D=8,n=200,noise=0", &o), 0);
+	assert_int_equal(d.dim, 8);
+	double basis[8][8];
+	int rank = 0;
+	for (size_t i = 1; i < d.train.n && rank < 8; i++) {
+		double v[8];
+		for (int j = 0; j < 8; j++)
+			v[j] = (double)d.train.x[i * 8 + j] - d.train.x[j];
+		for (int k = 0; k < rank; k++) {
+			double dot = 0;
+			for (int j = 0; j < 8; j++)
+				dot += v[j] * basis[k][j];
+			for (int j = 0; j < 8; j++)
+				v[j] -= dot * basis[k][j];
+		}
+		double norm = 0;
+		for (int j = 0; j < 8; j++)
+			norm += v[j] * v[j];
+		if (sqrt(norm) > 1e-3) {
+			for (int j = 0; j < 8; j++)
+				basis[rank][j] = v[j] / sqrt(norm);
+			rank++;
+		}
+	}
+	assert_int_equal(rank, 3);
+	dataset_free(&d);
+	/* Swiss roll in R^3: radius from the axis equals the angle t in [1.5 pi, 4.5 pi] */
+	assert_int_equal(dataset_load(&d, "swissroll:n=400", &o), 0);
+	for (size_t i = 0; i < d.train.n; i++) {
+		double x = d.train.x[i * 3], z = d.train.x[i * 3 + 2];
+		double t = sqrt(x * x + z * z);
+		assert_true(t >= 1.5 * M_PI - 1e-4 && t <= 4.5 * M_PI + 1e-4);
+		assert_float_equal(cos(t) * t, x, 1e-3);
+	}
+	dataset_free(&d);
+	/* bad parameters are named */
+	assert_int_equal(dataset_load(&d, "affine:d=3,q=2", &o), -1);
+	assert_non_null(strstr(ds_errmsg(), "unknown key 'q'"));
+	assert_int_equal(dataset_load(&d, "affine:d=9,D=4", &o), -1);
+	assert_int_equal(dataset_load(&d, "mystery", &o), -1);
+	assert_non_null(strstr(ds_errmsg(), "unknown dataset"));
+}
+
+static void test_splits_fixed_by_seed(void **state)
+{
+	(void)state;
+	struct data_opts o;
+	data_opts_defaults(&o);
+	o.seed = 9;
+	o.n_train = 100;
+	struct dataset a, b;
+	assert_int_equal(dataset_load(&a, "affine:d=2,D=5,n=1000,noise=0.1", &o), 0);
+	assert_int_equal(dataset_load(&b, "affine:d=2,D=5,n=1000,noise=0.1", &o), 0);
+	assert_int_equal(a.train.n, 100);
+	assert_int_equal(a.val.n, 100);
+	assert_memory_equal(a.train.x, b.train.x, sizeof(float) * 100 * 5);
+	assert_memory_equal(a.test.x, b.test.x, sizeof(float) * a.test.n * 5);
+	dataset_free(&b);
+	o.seed = 10;
+	assert_int_equal(dataset_load(&b, "affine:d=2,D=5,n=1000,noise=0.1", &o), 0);
+	assert_true(memcmp(a.train.x, b.train.x, sizeof(float) * 100 * 5) != 0);
+	dataset_free(&a);
+	dataset_free(&b);
+}
+
+static void test_fashion_mnist(void **state)
+{
+	(void)state;
+	if (!file_exists(FASHION_MNIST_DIR "/train-images-idx3-ubyte.gz")) {
+		print_message("Fashion-MNIST not installed; skipped\n");
+		skip();
+	}
+	struct data_opts o;
+	data_opts_defaults(&o);
+	o.n_train = 1000;
+	o.n_test = 500;
+	struct dataset d;
+	assert_int_equal(dataset_load(&d, "fashion-mnist", &o), 0);
+	assert_int_equal(d.dim, 784);
+	assert_int_equal(d.n_classes, 10);
+	assert_int_equal(d.train.n, 1000);
+	assert_int_equal(d.val.n, 5000);
+	assert_int_equal(d.test.n, 500);
+	int count[10] = { 0 };
+	for (size_t i = 0; i < d.val.n; i++)
+		count[d.val.y[i]]++;
+	for (int c = 0; c < 10; c++) /* 5000 of a balanced 60000: about 500 each */
+		assert_true(count[c] > 400 && count[c] < 600);
+	dataset_free(&d);
+	assert_int_equal(dataset_load(&d, "fashion-mnist:dir=/nonexistent", &o), -1);
+	assert_non_null(strstr(ds_errmsg(), "dataset-fashion-mnist"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_idx_valid_plain_and_gz),
+		cmocka_unit_test(test_idx_truncated),
+		cmocka_unit_test(test_idx_wrong_magic_and_mismatch),
+		cmocka_unit_test(test_corrupt_gzip),
+		cmocka_unit_test(test_csv),
+		cmocka_unit_test(test_synthetic_geometry),
+		cmocka_unit_test(test_splits_fixed_by_seed),
+		cmocka_unit_test(test_fashion_mnist),
+	};
+	return cmocka_run_group_tests_name("data", tests, NULL, NULL);
+}

@@ -1,0 +1,308 @@
+/* test_model.c: whole-model back-propagation against finite differences, latent truncation,
+ * and the FLOP counter against the closed form of DESIGN.md section 3. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/data.h"
+#include "../core/flops.h"
+#include "../core/model.h"
+#include "../core/train.h"
+
+#define FD_STEP 1e-6
+#define GRAD_TOL 1e-3   /* relative error of the whole float gradient against double FD */
+
+/* ---- a double-precision reference of the model's loss ---- */
+
+static double act_d(enum act a, double z)
+{
+	return a == ACT_RELU ? (z > 0 ? z : 0) : a == ACT_SIGMOID ? 1 / (1 + exp(-z)) : z;
+}
+
+struct ref {
+	const struct ae *m;
+	double *params;              /* double copy of m->params */
+	const float *x;
+	int rows;
+	enum loss loss;
+	double scale;
+	double l1;                   /* weight of an L1 penalty on the codes (0: none) */
+};
+
+static double ref_loss(void *p)
+{
+	struct ref *c = p;
+	const struct ae *m = c->m;
+	int widest = 0;
+	for (int l = 0; l <= m->n_layers; l++)
+		widest = m->width[l] > widest ? m->width[l] : widest;
+	double *a = malloc(sizeof(double) * widest), *b = malloc(sizeof(double) * widest);
+	double total = 0;
+	for (int r = 0; r < c->rows; r++) {
+		int D = m->width[0];
+		for (int i = 0; i < D; i++)
+			a[i] = c->x[r * D + i];
+		for (int l = 0; l < m->n_layers; l++) {
+			int in = m->width[l], out = m->width[l + 1];
+			const double *W = c->params + m->w_off[l], *bias = c->params + m->b_off[l];
+			enum act act = l == m->n_layers - 1 ? m->arch.output_act
+				       : l == m->latent_layer ? m->arch.latent_act
+							      : m->arch.hidden_act;
+			for (int j = 0; j < out; j++) {
+				double z = bias[j];
+				for (int i = 0; i < in; i++)
+					z += W[j * in + i] * a[i];
+				b[j] = act_d(act, z);
+				if (l == m->latent_layer) {
+					b[j] *= m->latent_mask[j];
+					total += c->l1 * fabs(b[j]) / c->rows;
+				}
+			}
+			double *t = a;
+			a = b;
+			b = t;
+		}
+		for (int i = 0; i < D; i++) {
+			double y = a[i], t = c->x[r * D + i];
+			total += c->scale * (c->loss == LOSS_MSE
+						     ? (y - t) * (y - t)
+						     : -(t * log(y) + (1 - t) * log(1 - y)));
+		}
+	}
+	free(a);
+	free(b);
+	return total;
+}
+
+/* an L1 penalty through the strategy hook: P = l1 * sum |h| */
+static double l1_apply(void *ctx, int rows, int K, const float *h, float *dh, float scale,
+		       uint64_t *elementwise)
+{
+	double w = *(double *)ctx, sum = 0;
+	for (int i = 0; i < rows * K; i++) {
+		sum += w * fabs(h[i]);
+		dh[i] += (float)(scale * w * (h[i] > 0 ? 1 : h[i] < 0 ? -1 : 0));
+	}
+	*elementwise += 2ull * rows * K;
+	return sum;
+}
+
+static void check_model_gradient(enum act hidden, enum act latent, enum act output,
+				 enum loss loss, double l1, int mask_last)
+{
+	struct ae_arch arch = { .input_dim = 6, .n_hidden = 2, .hidden = { 5, 4 }, .latent = 3,
+				.hidden_act = hidden, .latent_act = latent,
+				.output_act = output };
+	struct ae *m = ae_new(&arch);
+	assert_non_null(m);
+	struct rng r;
+	rng_seed(&r, 7);
+	ae_init(m, &r);
+	if (mask_last)
+		m->latent_mask[2] = 0.0f;
+	int rows = 4;
+	float x[4 * 6];
+	for (int i = 0; i < rows * 6; i++)
+		x[i] = (float)(0.05 + 0.9 * rng_uniform(&r));
+	struct ae_work *w = ae_work_new(m, rows);
+	float *grad = calloc(m->n_params, sizeof(float));
+	uint64_t gemm = 0, ew = 0;
+	float scale = 1.0f / (rows * 6);
+	struct latent_penalty pen = { l1_apply, &l1 };
+	ae_forward(m, w, x, rows, &gemm, &ew);
+	double penalty = 0;
+	ae_backward(m, w, x, rows, loss, scale, l1 > 0 ? &pen : NULL, 1.0f / rows, &penalty, grad,
+		    &gemm, &ew);
+	struct ref c = { m, malloc(sizeof(double) * m->n_params), x, rows, loss, scale, l1 };
+	for (size_t i = 0; i < m->n_params; i++)
+		c.params[i] = m->params[i];
+	double *fd = malloc(sizeof(double) * m->n_params);
+	double *ours = malloc(sizeof(double) * m->n_params);
+	for (size_t i = 0; i < m->n_params; i++) {
+		double keep = c.params[i];
+		c.params[i] = keep + FD_STEP;
+		double up = ref_loss(&c);
+		c.params[i] = keep - FD_STEP;
+		double down = ref_loss(&c);
+		c.params[i] = keep;
+		fd[i] = (up - down) / (2 * FD_STEP);
+		ours[i] = grad[i];
+	}
+	double err = rel_err(ours, fd, m->n_params);
+	if (err >= GRAD_TOL)
+		print_error("gradient relative error %g (hidden %s latent %s output %s loss %s)\n",
+			    err, act_name(hidden), act_name(latent), act_name(output),
+			    loss_name(loss));
+	assert_true(err < GRAD_TOL);
+	if (mask_last) /* a masked unit's incoming weights get no gradient */
+		for (int j = 0; j < 4; j++)
+			assert_true(grad[m->w_off[m->latent_layer] + 2 * 4 + j] == 0.0f);
+	free(fd);
+	free(ours);
+	free(c.params);
+	free(grad);
+	ae_work_delete(w);
+	ae_delete(m);
+}
+
+static void test_model_gradient_mse(void **state)
+{
+	(void)state;
+	check_model_gradient(ACT_SIGMOID, ACT_IDENTITY, ACT_IDENTITY, LOSS_MSE, 0, 0);
+	check_model_gradient(ACT_RELU, ACT_RELU, ACT_SIGMOID, LOSS_MSE, 0, 0);
+}
+
+static void test_model_gradient_bce_mask_penalty(void **state)
+{
+	(void)state;
+	check_model_gradient(ACT_SIGMOID, ACT_SIGMOID, ACT_SIGMOID, LOSS_BCE, 0, 1);
+	check_model_gradient(ACT_SIGMOID, ACT_RELU, ACT_SIGMOID, LOSS_MSE, 0.3, 0);
+}
+
+/* ---- truncation ---- */
+
+static void test_truncation_is_lossless(void **state)
+{
+	(void)state;
+	struct ae_arch arch = { .input_dim = 12, .n_hidden = 1, .hidden = { 10 }, .latent = 7,
+				.hidden_act = ACT_RELU, .latent_act = ACT_RELU,
+				.output_act = ACT_SIGMOID };
+	struct ae *m = ae_new(&arch);
+	struct rng r;
+	rng_seed(&r, 3);
+	ae_init(m, &r);
+	int keep = 4, rows = 9;
+	for (int k = keep; k < 7; k++)
+		m->latent_mask[k] = 0.0f;
+	float x[9 * 12];
+	for (int i = 0; i < rows * 12; i++)
+		x[i] = (float)rng_uniform(&r);
+	struct ae *t = ae_truncate(m, keep);
+	assert_non_null(t);
+	assert_int_equal(t->arch.latent, keep);
+	assert_true(t->n_params < m->n_params);
+	struct ae_work *wm = ae_work_new(m, rows), *wt = ae_work_new(t, rows);
+	uint64_t g = 0, e = 0;
+	const float *ym = ae_forward(m, wm, x, rows, &g, &e);
+	const float *yt = ae_forward(t, wt, x, rows, &g, &e);
+	assert_memory_equal(ym, yt, sizeof(float) * rows * 12);
+	const float *cm = ae_codes(m, wm), *ct = ae_codes(t, wt);
+	for (int i = 0; i < rows; i++)
+		for (int k = 0; k < keep; k++)
+			assert_true(cm[i * 7 + k] == ct[i * keep + k]);
+	assert_null(ae_truncate(m, 0));
+	assert_null(ae_truncate(m, 8));
+	ae_work_delete(wm);
+	ae_work_delete(wt);
+	ae_delete(t);
+	ae_delete(m);
+}
+
+static void test_bad_architecture_rejected(void **state)
+{
+	(void)state;
+	struct ae_arch arch = { .input_dim = 12, .n_hidden = 1, .hidden = { 0 }, .latent = 3 };
+	assert_null(ae_new(&arch));
+	arch.hidden[0] = 5;
+	arch.latent = 0;
+	assert_null(ae_new(&arch));
+	arch.latent = 2;
+	arch.n_hidden = AE_MAX_HIDDEN + 1;
+	assert_null(ae_new(&arch));
+}
+
+/* ---- FLOP counter ---- */
+
+/* DESIGN.md section 3 written out: one training step on B rows, one evaluation of B rows */
+static uint64_t closed_form_train_step(const int *width, int n_layers, uint64_t B)
+{
+	uint64_t total = 0;
+	for (int l = 0; l < n_layers; l++) {
+		uint64_t in = width[l], out = width[l + 1];
+		total += 2 * B * in * out + B * out;          /* forward and bias */
+		total += 2 * B * in * out + B * out;          /* dW and the bias gradient */
+		if (l > 0)
+			total += 2 * B * in * out;            /* dX, skipped for the first layer */
+	}
+	return total;
+}
+
+static uint64_t closed_form_eval(const int *width, int n_layers, uint64_t B)
+{
+	uint64_t total = 0;
+	for (int l = 0; l < n_layers; l++)
+		total += 2 * B * width[l] * width[l + 1] + B * width[l + 1];
+	return total;
+}
+
+static void check_flops(int D, int n_hidden, const int *hidden, int K, int n_train, int n_val,
+			int batch, int chunks, int epochs)
+{
+	struct ae_arch arch = { .input_dim = D, .n_hidden = n_hidden, .latent = K,
+				.hidden_act = ACT_RELU, .latent_act = ACT_RELU,
+				.output_act = ACT_SIGMOID };
+	if (n_hidden)
+		memcpy(arch.hidden, hidden, sizeof(int) * n_hidden);
+	int width[AE_MAX_LAYERS + 1], L = 2 * (n_hidden + 1);
+	width[0] = width[L] = D;
+	for (int i = 0; i < n_hidden; i++)
+		width[i + 1] = width[L - 1 - i] = hidden[i];
+	width[n_hidden + 1] = K;
+	struct ae *m = ae_new(&arch);
+	struct rng r;
+	rng_seed(&r, 5);
+	ae_init(m, &r);
+	struct split train = { .n = n_train, .dim = D, .x = malloc(sizeof(float) * n_train * D) };
+	struct split val = { .n = n_val, .dim = D, .x = malloc(sizeof(float) * n_val * D) };
+	for (int i = 0; i < n_train * D; i++)
+		train.x[i] = (float)rng_uniform(&r);
+	for (int i = 0; i < n_val * D; i++)
+		val.x[i] = (float)rng_uniform(&r);
+	struct train_cfg c;
+	train_cfg_defaults(&c);
+	c.epochs = epochs;
+	c.batch = batch;
+	c.chunks = chunks;
+	struct flops f = { 0 };
+	assert_int_equal(ae_train(m, &train, &val, &c, &r, &f), epochs);
+	uint64_t want = 0;
+	for (int first = 0; first < n_train; first += batch)
+		want += closed_form_train_step(width, L,
+					       n_train - first < batch ? n_train - first : batch);
+	want *= epochs;
+	assert_int_equal(f.train_gemm, want);
+	assert_int_equal(f.eval_gemm, epochs * closed_form_eval(width, L, n_val));
+	/* an evaluation pass alone */
+	struct flops e = { 0 };
+	ae_eval_mse(m, &val, 2, &e);
+	assert_int_equal(e.eval_gemm, closed_form_eval(width, L, n_val));
+	assert_int_equal(e.train_gemm, 0);
+	free(train.x);
+	free(val.x);
+	ae_delete(m);
+}
+
+static void test_flops_closed_form(void **state)
+{
+	(void)state;
+	/* 50 = 3 * 16 + 2: a ragged last batch; two architectures, one and two chunks */
+	int h2[] = { 16, 8 };
+	check_flops(20, 2, h2, 4, 50, 11, 16, 2, 2);
+	check_flops(20, 0, NULL, 3, 50, 7, 16, 1, 1);
+	int h1[] = { 31 };
+	check_flops(17, 1, h1, 5, 300, 257, 64, 3, 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_model_gradient_mse),
+		cmocka_unit_test(test_model_gradient_bce_mask_penalty),
+		cmocka_unit_test(test_truncation_is_lossless),
+		cmocka_unit_test(test_bad_architecture_rejected),
+		cmocka_unit_test(test_flops_closed_form),
+	};
+	return cmocka_run_group_tests_name("model", tests, NULL, NULL);
+}

@@ -1,0 +1,26 @@
+/* testutil.h: helpers shared by the cmocka tests: temp files, IDX writers, error measures. */
+#ifndef DS_TESTUTIL_H
+#define DS_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+/* A path inside this process's scratch folder (made on first use, removed at exit). */
+const char *tmp_path(const char *name);
+
+/* Write an IDX ubyte file: dims sizes (dims[0] items), data of prod(dims) bytes; gzipped when
+ * gz is set. magic_override replaces the magic number when non-zero. */
+void write_idx(const char *path, int n_dims, const uint32_t *dims, const unsigned char *data,
+	       int gz, uint32_t magic_override);
+
+/* ||a - b|| / max(||b||, 1e-30) */
+double rel_err(const double *a, const double *b, size_t n);
+
+/* Whether a file exists. */
+int file_exists(const char *path);
+
+#endif
