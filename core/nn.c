@@ -121,11 +121,13 @@ void act_forward(enum act a, size_t n, float *y, uint64_t *elementwise)
 	case ACT_IDENTITY:
 		return;
 	case ACT_RELU:
+#pragma omp simd
 		for (size_t i = 0; i < n; i++)
 			y[i] = y[i] > 0.0f ? y[i] : 0.0f;
 		*elementwise += n * FLOPS_RELU;
 		return;
 	case ACT_SIGMOID:
+#pragma omp simd
 		for (size_t i = 0; i < n; i++)
 			y[i] = 1.0f / (1.0f + expf(-y[i]));
 		*elementwise += n * FLOPS_SIGMOID;
@@ -139,11 +141,13 @@ void act_backward(enum act a, size_t n, const float *y, float *dy, uint64_t *ele
 	case ACT_IDENTITY:
 		return;
 	case ACT_RELU:
+#pragma omp simd
 		for (size_t i = 0; i < n; i++)
 			dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 		*elementwise += n * FLOPS_RELU_BACKWARD;
 		return;
 	case ACT_SIGMOID:
+#pragma omp simd
 		for (size_t i = 0; i < n; i++)
 			dy[i] *= y[i] * (1.0f - y[i]);
 		*elementwise += n * FLOPS_SIGMOID_BACKWARD;
@@ -164,6 +168,7 @@ double loss_forward_backward(enum loss l, size_t n, const float *y, const float 
 {
 	double sum = 0.0;
 	if (l == LOSS_MSE) {
+#pragma omp simd reduction(+ : sum)
 		for (size_t i = 0; i < n; i++) {
 			float d = y[i] - x[i];
 			sum += (double)d * d;
@@ -195,6 +200,7 @@ void adam_update(const struct adam *opt, long t, size_t n, float *p, const float
 	float bias2 = 1.0f - powf(b2, (float)t);
 	float step = opt->lr / bias1;
 	float inv_sqrt_bias2 = 1.0f / sqrtf(bias2);
+#pragma omp simd
 	for (size_t i = 0; i < n; i++) {
 		m[i] = b1 * m[i] + (1.0f - b1) * g[i];
 		v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];

@@ -9,7 +9,8 @@
 
 #include "err.h"
 
-#define EVAL_ROWS 256      /* rows per evaluation block */
+#define EVAL_ROWS 256          /* rows per evaluation block */
+#define OPTIMISER_SLICES 256   /* parameter slices for the gradient sum and Adam */
 
 static double now_seconds(void)
 {
@@ -201,19 +202,21 @@ static void train_step(struct ae *m, struct trainer *t, const struct split *trai
 						   penalty_scale, &ch->penalty_sum, ch->grad,
 						   &ch->gemm, &ch->elementwise);
 		}
-		/* the gradient is the chunks' sum, always in chunk order; then Adam */
-#pragma omp for schedule(static)
-		for (size_t p = 0; p < n; p++) {
-			float g = t->chunk[0].grad[p];
-			for (int i = 1; i < t->n_chunks; i++)
-				g += t->chunk[i].grad[p];
-			m->grad[p] = g;
-		}
+		/* the gradient is the chunks' sum, always in chunk order, then Adam on it; one
+		 * pass over the parameters, in slices small enough to stay in cache */
 #pragma omp for schedule(static) reduction(+ : adam_flops)
-		for (int part = 0; part < 64; part++) {
-			size_t lo = n * part / 64, hi = n * (part + 1) / 64;
-			adam_update(&c->adam, m->adam_t, hi - lo, m->params + lo, m->grad + lo,
-				    m->adam_m + lo, m->adam_v + lo, &adam_flops);
+		for (int part = 0; part < OPTIMISER_SLICES; part++) {
+			size_t lo = n * part / OPTIMISER_SLICES, hi = n * (part + 1) / OPTIMISER_SLICES;
+			float *g = m->grad + lo;
+			memcpy(g, t->chunk[0].grad + lo, sizeof(float) * (hi - lo));
+			for (int i = 1; i < t->n_chunks; i++) {
+				const float *gi = t->chunk[i].grad + lo;
+#pragma omp simd
+				for (size_t p = 0; p < hi - lo; p++)
+					g[p] += gi[p];
+			}
+			adam_update(&c->adam, m->adam_t, hi - lo, m->params + lo, g, m->adam_m + lo,
+				    m->adam_v + lo, &adam_flops);
 		}
 	}
 	t->chunk[0].elementwise += adam_flops + (uint64_t)(t->n_chunks - 1) * n * FLOPS_GRAD_SUM;

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# make bench: training speed of the 784-512-256-32-256-512-784 autoencoder on Fashion-MNIST
+# (ReLU, sigmoid output, MSE, Adam, batch 256) on 1 and 2 cores, next to the sgemm ceiling of
+# the same shapes and, when python3-torch is installed, the PyTorch peer in ../shared/bench.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+epochs=${BENCH_EPOCHS:-3}
+echo "== sgemm ceiling"
+build/bench_sgemm 256 2 32
+echo
+echo "== dimsearch train, $epochs epochs (images/s and GFLOP/s exclude validation passes)"
+for t in 1 2; do
+  json=$(./dimsearch train --dataset fashion-mnist --latent 32 --epochs "$epochs" --threads "$t" \
+           --quiet --json | tail -n 1)
+  ips=$(printf '%s' "$json" | sed 's/.*"images_per_s":\([0-9.]*\).*/\1/')
+  gf=$(printf '%s' "$json" | sed 's/.*"train_gemm_gflops_per_s":\([0-9.]*\).*/\1/')
+  mse=$(printf '%s' "$json" | sed 's/.*"test_mse":\([0-9.e-]*\).*/\1/')
+  printf 'dimsearch, %d core%s: %8.0f images/s  %6.1f GFLOP/s  test MSE %s\n' "$t" \
+    "$([ "$t" -gt 1 ] && echo s || echo ' ')" "$ips" "$gf" "$mse"
+done
+peer=../shared/bench/peer_torch_ae.py
+echo
+if [ -f "$peer" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  echo "== PyTorch peer ($peer), same model, $epochs epochs"
+  for t in 1 2; do
+    /usr/bin/python3 "$peer" --threads "$t" --latent 32 --epochs "$epochs" | grep '^RESULT' || true
+  done
+else
+  echo "== PyTorch peer skipped: install python3-torch python3-numpy and keep ../shared/bench beside the checkout"
+fi
