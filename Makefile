@@ -5,7 +5,7 @@
 #   make bench    training speed on Fashion-MNIST (1 and 2 cores) next to raw sgemm
 
 CC       := gcc
-PKGS     := openblas zlib cmocka
+PKGS     := openblas zlib cmocka sqlite3 inih
 WARN     := -Wall -Wextra -Wpedantic
 ifeq ($(CI),true)
 WARN     += -Werror
@@ -21,7 +21,7 @@ SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 DEB_PACKAGES := gcc make libopenblas-dev libsqlite3-dev libinih-dev libcmocka-dev zlib1g-dev \
                 pkg-config gnuplot-nox sqlite3 dataset-fashion-mnist
 
-LIB_SRC  := $(wildcard core/*.c)
+LIB_SRC  := $(wildcard core/*.c search/*.c baselines/*.c results/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=build/tests/%)
 ASAN_TESTS := $(TEST_SRC:tests/%.c=build/asan/tests/%)
@@ -31,11 +31,11 @@ ASAN_TESTS := $(TEST_SRC:tests/%.c=build/asan/tests/%)
 all: dimsearch
 
 # ---- objects: build/ plain, build/asan/ sanitized ----
-build/%.o: %.c $(wildcard core/*.h)
+build/%.o: %.c $(wildcard core/*.h search/*.h baselines/*.h results/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
-build/asan/%.o: %.c $(wildcard core/*.h)
+build/asan/%.o: %.c $(wildcard core/*.h search/*.h baselines/*.h results/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -O1 $(SANITIZE) $(PKG_CFLAGS) -c $< -o $@
 

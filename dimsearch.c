@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,10 @@
 #include "core/flops.h"
 #include "core/model.h"
 #include "core/train.h"
+#include "results/report.h"
+#include "results/store.h"
+#include "search/experiment.h"
+#include "search/scheduler.h"
 
 #define DIMSEARCH_VERSION "0.1.0"
 
@@ -79,6 +84,17 @@ static int parse_widths(const char *opt, const char *text, int *widths, int max)
 		p = *end ? end + 1 : end;
 	}
 	return n;
+}
+
+/* getopt_long's ':' and '?' as one message, for every command */
+static void bad_option(int c, char **argv, const char *command)
+{
+	if (c == ':')
+		usage_error("%s needs a value (see '%s %s --help')", argv[optind - 1], prog,
+			    command);
+	else
+		usage_error("unknown option '%s' (see '%s %s --help')", argv[optind - 1], prog,
+			    command);
 }
 
 static int default_threads(void)
@@ -258,13 +274,8 @@ static int train_parse(int argc, char **argv, struct train_opts *o)
 		case O_JSON: o->json = 1; break;
 		case O_QUIET: o->quiet = 1; break;
 		case 'h': train_help(stdout); exit(0);
-		case ':':
-			usage_error("%s needs a value (see '%s train --help')", argv[optind - 1],
-				    prog);
-			return -1;
 		default:
-			usage_error("unknown option '%s' (see '%s train --help')", argv[optind - 1],
-				    prog);
+			bad_option(c, argv, "train");
 			return -1;
 		}
 	}
@@ -401,6 +412,230 @@ static int cmd_train(int argc, char **argv)
 	return 0;
 }
 
+/* ---- signals ---- */
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* First Ctrl-C or SIGTERM: finish cleanly (running trials are marked interrupted); a second
+ * one kills at once (SA_RESETHAND restores the default action). */
+static void catch_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* ---- run ---- */
+
+#define MAX_SELECTED 64
+
+static void run_help(FILE *out)
+{
+	fprintf(out,
+		"usage: %s run [--config FILE] [--experiment NAME ...] [--db PATH] [--threads N]\n"
+		"              [--quiet]\n"
+		"\n"
+		"Run experiments from the configuration file, store every trial, epoch and decision\n"
+		"in the database, then print the comparison. Trials already complete are not run\n"
+		"again, so an interrupted run continues where it stopped.\n"
+		"\n"
+		"  --config FILE      experiments file (experiments.ini)\n"
+		"  --experiment NAME  an experiment (a section of the file); repeat for more (quick)\n"
+		"  --db PATH          results database (%s)\n"
+		"  --threads N        cores to use (%d, all); results do not depend on N\n"
+		"  --quiet            no progress on stderr\n"
+		"  -h, --help         this help\n"
+		"\n"
+		"Ctrl-C stops cleanly (a second Ctrl-C stops at once); run again to continue.\n",
+		prog, STORE_DEFAULT_PATH, default_threads());
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	enum { O_CONFIG = 256, O_EXPERIMENT, O_DB, O_THREADS, O_QUIET };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ "experiment", required_argument, NULL, O_EXPERIMENT },
+		{ "db", required_argument, NULL, O_DB },
+		{ "threads", required_argument, NULL, O_THREADS },
+		{ "quiet", no_argument, NULL, O_QUIET },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = "experiments.ini", *db = STORE_DEFAULT_PATH;
+	const char *selected[MAX_SELECTED];
+	int n_selected = 0, quiet = 0, c;
+	long threads = default_threads();
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_CONFIG: config = optarg; break;
+		case O_DB: db = optarg; break;
+		case O_EXPERIMENT:
+			if (n_selected == MAX_SELECTED) {
+				usage_error("at most %d experiments at once", MAX_SELECTED);
+				return EXIT_USAGE;
+			}
+			selected[n_selected++] = optarg;
+			break;
+		case O_THREADS:
+			if (parse_long("--threads", optarg, 1, 1024, &threads))
+				return EXIT_USAGE;
+			break;
+		case O_QUIET: quiet = 1; break;
+		case 'h': run_help(stdout); return 0;
+		default: bad_option(c, argv, "run"); return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		usage_error("unexpected argument '%s' (experiments are named with --experiment)",
+			    argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (n_selected == 0)
+		selected[n_selected++] = "quick";
+	struct experiment_file f;
+	if (experiments_load(&f, config)) {
+		fprintf(stderr, "%s", f.errors ? f.errors : "");
+		fprintf(stderr, "%s: %d problem%s in %s; nothing was run\n", prog, f.n_errors,
+			f.n_errors == 1 ? "" : "s", config);
+		experiments_free(&f);
+		return EXIT_USAGE;
+	}
+	for (int i = 0; i < n_selected; i++)
+		if (!experiments_find(&f, selected[i])) {
+			char known[2048] = "";
+			for (int k = 0; k < f.n_exp; k++) {
+				strncat(known, f.exp[k].name, sizeof(known) - strlen(known) - 3);
+				if (k + 1 < f.n_exp)
+					strcat(known, ", ");
+			}
+			usage_error("no experiment '%s' in %s (known: %s)", selected[i], config,
+				    known);
+			experiments_free(&f);
+			return EXIT_USAGE;
+		}
+	struct store *s = store_open(db, 1);
+	if (!s) {
+		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+		experiments_free(&f);
+		return EXIT_USAGE;
+	}
+	omp_set_max_active_levels(2);
+	catch_signals();
+	struct run_options o = { .threads = (int)threads, .quiet = quiet, .stop = &stop_requested };
+	int status = 0;
+	for (int i = 0; i < n_selected && !stop_requested; i++) {
+		const struct experiment *e = experiments_find(&f, selected[i]);
+		struct run_result r;
+		if (run_experiment(s, e, &o, &r)) {
+			fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+			status = EXIT_FAILED;
+			break;
+		}
+		if (r.interrupted) {
+			fprintf(stderr,
+				"%s: interrupted; %d of %d trials of [%s] are stored as complete. "
+				"Run the same command again to continue.\n",
+				prog, r.already_complete + r.completed, r.trials, e->name);
+			status = 130;
+			break;
+		}
+		if (r.undecided)
+			status = EXIT_FAILED;
+		if (!quiet)
+			fputc('\n', stdout);
+		if (report_print(s, e->name, REPORT_TABLE, stdout) < 0) {
+			fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+			status = EXIT_FAILED;
+		}
+	}
+	if (stop_requested && status == 0)
+		status = 130;
+	store_close(s);
+	experiments_free(&f);
+	return status;
+}
+
+/* ---- report ---- */
+
+static void report_help(FILE *out)
+{
+	fprintf(out,
+		"usage: %s report [--db PATH] [--experiment NAME] [--format table|csv|json]\n"
+		"\n"
+		"Print the comparison of strategies from the database alone (the view\n"
+		"v_comparison): chosen K, tuning and delivery FLOPs, the ratio to grid search,\n"
+		"test MSE, probe accuracy and seconds, for the newest configuration of each\n"
+		"experiment.\n"
+		"\n"
+		"  --db PATH          results database (%s)\n"
+		"  --experiment NAME  one experiment (all)\n"
+		"  --format F         table, csv, or json: one object per line (table)\n"
+		"  -h, --help         this help\n",
+		prog, STORE_DEFAULT_PATH);
+}
+
+static int cmd_report(int argc, char **argv)
+{
+	enum { O_DB = 256, O_EXPERIMENT, O_FORMAT };
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, O_DB },
+		{ "experiment", required_argument, NULL, O_EXPERIMENT },
+		{ "format", required_argument, NULL, O_FORMAT },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *db = STORE_DEFAULT_PATH, *experiment = NULL;
+	enum report_format format = REPORT_TABLE;
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_DB: db = optarg; break;
+		case O_EXPERIMENT: experiment = optarg; break;
+		case O_FORMAT:
+			if (report_format_parse(optarg, &format)) {
+				usage_error("--format takes table, csv or json (got '%s')", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h': report_help(stdout); return 0;
+		default: bad_option(c, argv, "report"); return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		usage_error("unexpected argument '%s' (see '%s report --help')", argv[optind], prog);
+		return EXIT_USAGE;
+	}
+	struct store *s = store_open(db, 0);
+	if (!s) {
+		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+		return EXIT_USAGE;
+	}
+	int rows = report_print(s, experiment, format, stdout);
+	if (rows < 0)
+		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+	else if (rows == 0)
+		fprintf(stderr, "%s: no decisions in %s%s%s yet (run 'dimsearch run%s%s')\n", prog,
+			db, experiment ? " for experiment " : "", experiment ? experiment : "",
+			experiment ? " --experiment " : "", experiment ? experiment : "");
+	store_close(s);
+	return rows < 0 ? EXIT_FAILED : rows == 0 ? EXIT_USAGE : 0;
+}
+
 /* ---- dispatch ---- */
 
 static void main_help(FILE *out)
@@ -411,6 +646,8 @@ static void main_help(FILE *out)
 		"How wide should an autoencoder's latent layer be, and what does finding out cost?\n"
 		"\n"
 		"commands:\n"
+		"  run        run experiments from experiments.ini into the results database\n"
+		"  report     print the comparison of strategies from the database\n"
 		"  train      train one autoencoder; report MSE, images/s and FLOPs\n"
 		"\n"
 		"  --version  version and the BLAS kernel in use\n"
@@ -447,6 +684,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "train"))
 		return cmd_train(argc - 1, argv + 1);
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "report"))
+		return cmd_report(argc - 1, argv + 1);
 	usage_error("unknown command '%s' (see '%s --help')", cmd, prog);
 	return EXIT_USAGE;
 }

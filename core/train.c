@@ -241,6 +241,10 @@ int ae_train(struct ae *m, const struct split *train, const struct split *val,
 		for (size_t first = 0; first < train->n; first += (size_t)c->batch) {
 			int rows = (int)(train->n - first < (size_t)c->batch ? train->n - first
 									  : (size_t)c->batch);
+			if (c->stop && *c->stop) {
+				trainer_free(&t);
+				return TRAIN_INTERRUPTED;
+			}
 			train_step(m, &t, train, &cfg, first, rows);
 			for (int i = 0; i < t.n_chunks; i++) {
 				loss_sum += t.chunk[i].loss_sum;

@@ -6,6 +6,7 @@
 #ifndef DS_TRAIN_H
 #define DS_TRAIN_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "data.h"
@@ -36,7 +37,12 @@ struct train_cfg {
 	/* Called after every epoch; a non-zero return stops training early (not an error). */
 	int (*on_epoch)(void *ctx, const struct epoch_report *e, struct ae *m);
 	void *ctx;
+	/* When set and non-zero (e.g. by a SIGINT handler), training stops after the current
+	 * batch and ae_train returns TRAIN_INTERRUPTED. */
+	const volatile sig_atomic_t *stop;
 };
+
+#define TRAIN_INTERRUPTED (-2)
 
 #define TRAIN_DEFAULT_CHUNKS 2
 
@@ -44,8 +50,9 @@ struct train_cfg {
 void train_cfg_defaults(struct train_cfg *c);
 
 /* Train m on train (shuffled every epoch with r), evaluating val after every epoch; FLOPs are
- * added to *f. Returns the epochs run, or -1 with ds_errmsg() (bad settings, out of memory,
- * a loss that became NaN or infinite: the message names the epoch). */
+ * added to *f. Returns the epochs run, TRAIN_INTERRUPTED when *stop was raised, or -1 with
+ * ds_errmsg() (bad settings, out of memory, a loss that became NaN or infinite: the message
+ * names the epoch). */
 int ae_train(struct ae *m, const struct split *train, const struct split *val,
 	     const struct train_cfg *c, struct rng *r, struct flops *f);
 

@@ -1,0 +1,189 @@
+/* report.c: v_comparison as a table a researcher reads, or as CSV / JSON for tools. */
+#include "report.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/err.h"
+
+int report_format_parse(const char *s, enum report_format *f)
+{
+	if (!strcmp(s, "table"))
+		*f = REPORT_TABLE;
+	else if (!strcmp(s, "csv"))
+		*f = REPORT_CSV;
+	else if (!strcmp(s, "json"))
+		*f = REPORT_JSON;
+	else
+		return -1;
+	return 0;
+}
+
+void report_flop_note(FILE *out)
+{
+	fprintf(out,
+		"FLOPs: one floating-point add or multiply (a fused multiply-add is 2), counted "
+		"where the work is done.\n"
+		"tuning = everything a strategy ran before naming K (training, validation, its own "
+		"overhead); delivery = a\n"
+		"training run at the chosen K when the strategy did not already hold that model. "
+		"Test evaluation and the probe\n"
+		"are not counted. grid/x = grid search's tuning FLOPs divided by the strategy's.\n");
+}
+
+struct printer {
+	enum report_format f;
+	FILE *out;
+	int rows;
+	char experiment[128];
+};
+
+static int column(int ncol, char **names, const char *want)
+{
+	for (int i = 0; i < ncol; i++)
+		if (!strcmp(names[i], want))
+			return i;
+	return -1;
+}
+
+static const char *value(int ncol, char **names, char **values, const char *name)
+{
+	int i = column(ncol, names, name);
+	return i >= 0 && values[i] ? values[i] : NULL;
+}
+
+static int is_number(const char *s)
+{
+	if (!s || !*s)
+		return 0;
+	char *end;
+	strtod(s, &end);
+	return *end == '\0';
+}
+
+static void json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(out, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(out, "\\u%04x", *s);
+		else
+			fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static void csv_field(FILE *out, const char *s)
+{
+	if (!s)
+		return;
+	if (!strpbrk(s, ",\"\n")) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static int print_row(void *ctx, int ncol, char **names, char **values)
+{
+	struct printer *p = ctx;
+	if (p->f == REPORT_JSON) {
+		fputc('{', p->out);
+		for (int i = 0; i < ncol; i++) {
+			if (i)
+				fputc(',', p->out);
+			json_string(p->out, names[i]);
+			fputc(':', p->out);
+			if (!values[i])
+				fputs("null", p->out);
+			else if (is_number(values[i]))
+				fputs(values[i], p->out);
+			else
+				json_string(p->out, values[i]);
+		}
+		fputs("}\n", p->out);
+		p->rows++;
+		return 0;
+	}
+	if (p->f == REPORT_CSV) {
+		if (p->rows == 0) {
+			for (int i = 0; i < ncol; i++) {
+				if (i)
+					fputc(',', p->out);
+				csv_field(p->out, names[i]);
+			}
+			fputc('\n', p->out);
+		}
+		for (int i = 0; i < ncol; i++) {
+			if (i)
+				fputc(',', p->out);
+			csv_field(p->out, values[i]);
+		}
+		fputc('\n', p->out);
+		p->rows++;
+		return 0;
+	}
+	const char *exp = value(ncol, names, values, "experiment");
+	if (!exp)
+		exp = "";
+	if (p->rows == 0 || strcmp(exp, p->experiment)) {
+		if (p->rows)
+			fputc('\n', p->out);
+		snprintf(p->experiment, sizeof(p->experiment), "%s", exp);
+		fprintf(p->out, "experiment %s: %s\n", exp,
+			value(ncol, names, values, "dataset") ? value(ncol, names, values, "dataset")
+							       : "");
+		fprintf(p->out, "%-10s %9s %14s %9s %15s %10s %9s %9s\n", "strategy", "K",
+			"tuning FLOPs", "grid/x", "delivery FLOPs", "test MSE", "probe acc",
+			"seconds");
+	}
+	const char *k = value(ncol, names, values, "chosen_k");
+	const char *kmin = value(ncol, names, values, "k_min");
+	const char *kmax = value(ncol, names, values, "k_max");
+	char kbuf[48];
+	if (kmin && kmax && strcmp(kmin, kmax))
+		snprintf(kbuf, sizeof(kbuf), "%s (%s-%s)", k ? k : "?", kmin, kmax);
+	else
+		snprintf(kbuf, sizeof(kbuf), "%s", k ? k : "?");
+	const char *ratio = value(ncol, names, values, "ratio_to_grid");
+	const char *probe = value(ncol, names, values, "probe_accuracy");
+	const char *mse = value(ncol, names, values, "test_mse");
+	const char *tune = value(ncol, names, values, "tuning_flops");
+	const char *del = value(ncol, names, values, "delivery_flops");
+	const char *sec = value(ncol, names, values, "seconds");
+	char ratio_s[32] = "-", probe_s[32] = "-", mse_s[32] = "NaN";
+	if (ratio)
+		snprintf(ratio_s, sizeof(ratio_s), "%.1fx", atof(ratio));
+	if (probe)
+		snprintf(probe_s, sizeof(probe_s), "%.1f%%", 100 * atof(probe));
+	if (mse)
+		snprintf(mse_s, sizeof(mse_s), "%.5f", atof(mse));
+	fprintf(p->out, "%-10s %9s %14.4g %9s %15.4g %10s %9s %9.1f\n",
+		value(ncol, names, values, "strategy"), kbuf, tune ? atof(tune) : 0.0, ratio_s,
+		del ? atof(del) : 0.0, mse_s, probe_s, sec ? atof(sec) : 0.0);
+	p->rows++;
+	return 0;
+}
+
+int report_print(struct store *s, const char *experiment, enum report_format f, FILE *out)
+{
+	struct printer p = { .f = f, .out = out };
+	const char *sql = experiment ? "SELECT * FROM v_comparison WHERE experiment = ?"
+				     : "SELECT * FROM v_comparison";
+	if (store_query(s, sql, experiment, print_row, &p))
+		return -1;
+	if (f == REPORT_TABLE && p.rows > 0) {
+		fputc('\n', out);
+		report_flop_note(out);
+	}
+	return p.rows;
+}

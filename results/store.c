@@ -1,0 +1,648 @@
+/* store.c: schema, versioning and every write of the results database. */
+#include "store.h"
+
+#include <errno.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../core/err.h"
+
+#define APPLICATION_ID 0x64696d73 /* "dims" */
+
+struct store {
+	sqlite3 *db;
+	char path[1024];
+};
+
+static const char *state_names[] = { "waiting", "running", "complete", "failed",
+				     "interrupted" };
+
+const char *trial_state_name(enum trial_state s)
+{
+	return state_names[s];
+}
+
+static enum trial_state state_parse(const char *s)
+{
+	for (int i = 0; i < 5; i++)
+		if (s && !strcmp(s, state_names[i]))
+			return (enum trial_state)i;
+	return TRIAL_WAITING;
+}
+
+/* ---- schema ---- */
+
+/* one statement per string; views show the newest configuration of each name */
+static const char *schema_v1[] = {
+	"CREATE TABLE experiment (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  name TEXT NOT NULL,\n"
+	"  hash TEXT NOT NULL UNIQUE,            -- of the resolved settings\n"
+	"  dataset TEXT NOT NULL,\n"
+	"  config TEXT NOT NULL,                 -- every resolved setting, key = value\n"
+	"  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))\n"
+	");\n",
+	"CREATE TABLE trial (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  experiment_id INTEGER NOT NULL REFERENCES experiment(id),\n"
+	"  trial_key TEXT NOT NULL,\n"
+	"  strategy TEXT NOT NULL,\n"
+	"  role TEXT NOT NULL,                   -- search | delivery\n"
+	"  latent INTEGER NOT NULL,\n"
+	"  seed INTEGER NOT NULL,\n"
+	"  params TEXT NOT NULL DEFAULT '{}',\n"
+	"  state TEXT NOT NULL CHECK (state IN\n"
+	"    ('waiting', 'running', 'complete', 'failed', 'interrupted')),\n"
+	"  epochs_run INTEGER NOT NULL DEFAULT 0,\n"
+	"  train_mse REAL, val_mse REAL, test_mse REAL, probe_accuracy REAL,\n"
+	"  nan_mask INTEGER NOT NULL DEFAULT 0,  -- 1 train, 2 val, 4 test, 8 probe were NaN\n"
+	"  flops_train_gemm INTEGER NOT NULL DEFAULT 0,\n"
+	"  flops_eval_gemm INTEGER NOT NULL DEFAULT 0,\n"
+	"  flops_elementwise INTEGER NOT NULL DEFAULT 0,\n"
+	"  flops_overhead INTEGER NOT NULL DEFAULT 0,\n"
+	"  flops_report INTEGER NOT NULL DEFAULT 0,\n"
+	"  seconds REAL,\n"
+	"  error TEXT,\n"
+	"  details TEXT,\n"
+	"  started_at TEXT,\n"
+	"  finished_at TEXT,\n"
+	"  UNIQUE (experiment_id, trial_key)\n"
+	");\n",
+	"CREATE TABLE epoch (\n"
+	"  trial_id INTEGER NOT NULL REFERENCES trial(id) ON DELETE CASCADE,\n"
+	"  epoch INTEGER NOT NULL,\n"
+	"  train_loss REAL, penalty REAL, val_mse REAL,\n"
+	"  active_latent INTEGER,\n"
+	"  nan_mask INTEGER NOT NULL DEFAULT 0,  -- 1 loss, 2 val, 4 penalty were NaN\n"
+	"  flops_tuning INTEGER NOT NULL,        -- spent by the trial so far\n"
+	"  seconds REAL NOT NULL,                -- since the trial started\n"
+	"  PRIMARY KEY (trial_id, epoch)\n"
+	");\n",
+	"CREATE TABLE decision (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  experiment_id INTEGER NOT NULL REFERENCES experiment(id),\n"
+	"  strategy TEXT NOT NULL,\n"
+	"  seed INTEGER NOT NULL,\n"
+	"  chosen_latent INTEGER NOT NULL,\n"
+	"  tuning_flops INTEGER NOT NULL,\n"
+	"  delivery_flops INTEGER NOT NULL,\n"
+	"  report_flops INTEGER NOT NULL,\n"
+	"  test_mse REAL, probe_accuracy REAL,\n"
+	"  nan_mask INTEGER NOT NULL DEFAULT 0,\n"
+	"  seconds REAL NOT NULL,\n"
+	"  details TEXT,\n"
+	"  decided_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),\n"
+	"  UNIQUE (experiment_id, strategy, seed)\n"
+	");\n",
+	"CREATE INDEX trial_by_experiment ON trial(experiment_id, strategy);\n",
+	"CREATE VIEW v_latest AS\n"
+	"  SELECT name, max(id) AS experiment_id FROM experiment GROUP BY name;\n",
+	"CREATE VIEW v_comparison AS\n"
+	"  WITH agg AS (\n"
+	"    SELECT e.name AS experiment, e.dataset, e.id AS experiment_id, d.strategy,\n"
+	"      count(*) AS seeds,\n"
+	"      CAST(round(avg(d.chosen_latent)) AS INTEGER) AS chosen_k,\n"
+	"      min(d.chosen_latent) AS k_min, max(d.chosen_latent) AS k_max,\n"
+	"      avg(d.tuning_flops) AS tuning_flops, avg(d.delivery_flops) AS delivery_flops,\n"
+	"      avg(d.test_mse) AS test_mse, avg(d.probe_accuracy) AS probe_accuracy,\n"
+	"      avg(d.seconds) AS seconds\n"
+	"    FROM decision d JOIN experiment e ON e.id = d.experiment_id\n"
+	"    JOIN v_latest l ON l.experiment_id = e.id\n"
+	"    GROUP BY e.id, d.strategy)\n"
+	"  SELECT a.experiment, a.dataset, a.strategy, a.chosen_k, a.k_min, a.k_max, a.seeds,\n"
+	"    CAST(a.tuning_flops AS INTEGER) AS tuning_flops,\n"
+	"    CAST(a.delivery_flops AS INTEGER) AS delivery_flops,\n"
+	"    g.tuning_flops / a.tuning_flops AS ratio_to_grid,\n"
+	"    a.test_mse, a.probe_accuracy, a.seconds\n"
+	"  FROM agg a LEFT JOIN agg g\n"
+	"    ON g.experiment_id = a.experiment_id AND g.strategy = 'grid'\n"
+	"  ORDER BY a.experiment, a.strategy <> 'grid', a.strategy;\n",
+	"CREATE VIEW v_grid_curve AS\n"
+	"  SELECT e.name AS experiment, t.seed, t.latent, t.val_mse, t.test_mse, t.train_mse,\n"
+	"    t.probe_accuracy, t.flops_train_gemm + t.flops_eval_gemm + t.flops_elementwise\n"
+	"      + t.flops_overhead AS tuning_flops\n"
+	"  FROM trial t JOIN v_latest l ON l.experiment_id = t.experiment_id\n"
+	"  JOIN experiment e ON e.id = t.experiment_id\n"
+	"  WHERE t.strategy = 'grid' AND t.state = 'complete'\n"
+	"  ORDER BY e.name, t.seed, t.latent;\n",
+	"CREATE VIEW v_epochs AS\n"
+	"  SELECT e.name AS experiment, t.strategy, t.trial_key, t.latent, t.seed, t.state,\n"
+	"    p.epoch, p.train_loss, p.penalty, p.val_mse, p.active_latent, p.nan_mask,\n"
+	"    p.flops_tuning, p.seconds\n"
+	"  FROM epoch p JOIN trial t ON t.id = p.trial_id\n"
+	"  JOIN v_latest l ON l.experiment_id = t.experiment_id\n"
+	"  JOIN experiment e ON e.id = t.experiment_id\n"
+	"  ORDER BY e.name, t.strategy, t.latent, t.seed, p.epoch;\n",
+	NULL,
+};
+
+/* ---- helpers ---- */
+
+static int fail_db(struct store *s, const char *what)
+{
+	int code = sqlite3_extended_errcode(s->db);
+	const char *hint = "";
+	if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
+		hint = " (another process holds the database locked; wait for it or use --db)";
+	else if ((code & 0xff) == SQLITE_READONLY)
+		hint = " (the file or its folder is read-only; use --db to write elsewhere)";
+	else if ((code & 0xff) == SQLITE_FULL)
+		hint = " (the disk is full; free space and run again: stored results are kept)";
+	else if ((code & 0xff) == SQLITE_IOERR)
+		hint = " (a write failed; check the disk, then run again)";
+	return ds_fail("%s: %s: %s%s", s->path, what, sqlite3_errmsg(s->db), hint);
+}
+
+static int exec(struct store *s, const char *sql, const char *what)
+{
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return fail_db(s, what);
+	return 0;
+}
+
+static int begin(struct store *s)
+{
+	return exec(s, "BEGIN IMMEDIATE", "cannot start a write");
+}
+
+static int commit(struct store *s)
+{
+	if (exec(s, "COMMIT", "cannot commit")) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static void rollback(struct store *s)
+{
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static sqlite3_stmt *prepare(struct store *s, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		fail_db(s, "cannot prepare a statement");
+		return NULL;
+	}
+	return st;
+}
+
+/* Bind a double; NaN becomes NULL and sets its bit in *mask. */
+static void bind_real(sqlite3_stmt *st, int i, double v, int *mask, int bit)
+{
+	if (isnan(v)) {
+		sqlite3_bind_null(st, i);
+		*mask |= bit;
+	} else {
+		sqlite3_bind_double(st, i, v);
+	}
+}
+
+static double column_real(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+static void column_text(sqlite3_stmt *st, int i, char *out, size_t size)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	snprintf(out, size, "%s", t ? (const char *)t : "");
+}
+
+/* Run a prepared write to completion and free it. */
+static int step_done(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail_db(s, what);
+	return 0;
+}
+
+/* ---- open ---- */
+
+static int pragma_int(struct store *s, const char *sql, int *out)
+{
+	sqlite3_stmt *st = prepare(s, sql);
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st);
+	*out = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail_db(s, "cannot read the schema");
+	return 0;
+}
+
+static int make_parent_folder(const char *path)
+{
+	char dir[1024];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	struct stat st;
+	if (stat(dir, &st) == 0)
+		return 0;
+	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+		return ds_fail("cannot create the folder %s for %s: %s", dir, path,
+			       strerror(errno));
+	return 0;
+}
+
+static int setup(struct store *s, int create)
+{
+	int app = 0, version = 0, tables = 0;
+	if (pragma_int(s, "PRAGMA application_id", &app) ||
+	    pragma_int(s, "PRAGMA user_version", &version) ||
+	    pragma_int(s, "SELECT count(*) FROM sqlite_master", &tables))
+		return -1;
+	if (tables > 0 && app != APPLICATION_ID)
+		return ds_fail("%s is an SQLite database but not a dimsearch one; use --db to "
+			       "choose another file",
+			       s->path);
+	if (version > STORE_SCHEMA_VERSION)
+		return ds_fail("%s was written by a newer dimsearch (schema %d; this build knows "
+			       "up to %d): update dimsearch or use another --db",
+			       s->path, version, STORE_SCHEMA_VERSION);
+	if (sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK)
+		return fail_db(s, "cannot set the busy timeout");
+	if (create && exec(s, "PRAGMA journal_mode = WAL", "cannot switch to WAL"))
+		return -1;
+	if (exec(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL",
+		 "cannot configure the connection"))
+		return -1;
+	if (version == STORE_SCHEMA_VERSION)
+		return 0;
+	if (!create)
+		return ds_fail("%s holds no dimsearch results yet; run 'dimsearch run' first",
+			       s->path);
+	if (begin(s))
+		return -1;
+	char set[128];
+	snprintf(set, sizeof(set), "PRAGMA application_id = %d; PRAGMA user_version = %d",
+		 APPLICATION_ID, STORE_SCHEMA_VERSION);
+	for (int i = 0; schema_v1[i]; i++)
+		if (exec(s, schema_v1[i], "cannot create the schema")) {
+			rollback(s);
+			return -1;
+		}
+	if (exec(s, set, "cannot record the schema version")) {
+		rollback(s);
+		return -1;
+	}
+	return commit(s);
+}
+
+struct store *store_open(const char *path, int create)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	if (!s) {
+		ds_fail("out of memory opening %s", path);
+		return NULL;
+	}
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	if (create && make_parent_folder(path)) {
+		free(s);
+		return NULL;
+	}
+	struct stat st;
+	if (!create && stat(path, &st) != 0) {
+		ds_fail("cannot open %s: %s (run 'dimsearch run' first, or name another --db)",
+			path, strerror(errno));
+		free(s);
+		return NULL;
+	}
+	int flags = create ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
+	if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		fail_db(s, "cannot open");
+		store_close(s);
+		return NULL;
+	}
+	if (setup(s, create)) {
+		store_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	sqlite3_close(s->db);
+	free(s);
+}
+
+const char *store_path(const struct store *s)
+{
+	return s->path;
+}
+
+/* ---- experiments ---- */
+
+int store_experiment(struct store *s, const char *name, const char *hash, const char *dataset,
+		     const char *config, long *experiment_id)
+{
+	if (begin(s))
+		return -1;
+	sqlite3_stmt *st = prepare(s, "INSERT INTO experiment (name, hash, dataset, config) "
+				      "VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING");
+	if (!st)
+		goto fail;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, dataset, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, config, -1, SQLITE_TRANSIENT);
+	if (step_done(s, st, "cannot record the experiment"))
+		goto fail;
+	st = prepare(s, "SELECT id FROM experiment WHERE hash = ?");
+	if (!st)
+		goto fail;
+	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		fail_db(s, "cannot find the experiment just recorded");
+		goto fail;
+	}
+	*experiment_id = (long)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return commit(s);
+fail:
+	rollback(s);
+	return -1;
+}
+
+int store_latest_experiment(struct store *s, const char *name, long *experiment_id)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT max(id) FROM experiment WHERE name = ?");
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(st);
+	*experiment_id = rc == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return fail_db(s, "cannot read experiments");
+	return 0;
+}
+
+/* ---- trials ---- */
+
+int store_trial_get(struct store *s, long experiment_id, const char *key,
+		    struct trial_record *t)
+{
+	sqlite3_stmt *st = prepare(
+		s, "SELECT id, strategy, role, latent, seed, params, state, epochs_run, train_mse, "
+		   "val_mse, test_mse, probe_accuracy, nan_mask, flops_train_gemm, "
+		   "flops_eval_gemm, flops_elementwise, flops_overhead, flops_report, seconds, "
+		   "error, details FROM trial WHERE experiment_id = ? AND trial_key = ?");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, experiment_id);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		sqlite3_finalize(st);
+		return 0;
+	}
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return fail_db(s, "cannot read a trial");
+	}
+	memset(t, 0, sizeof(*t));
+	snprintf(t->key, sizeof(t->key), "%s", key);
+	t->id = (long)sqlite3_column_int64(st, 0);
+	column_text(st, 1, t->strategy, sizeof(t->strategy));
+	column_text(st, 2, t->role, sizeof(t->role));
+	t->latent = sqlite3_column_int(st, 3);
+	t->seed = (long)sqlite3_column_int64(st, 4);
+	column_text(st, 5, t->params, sizeof(t->params));
+	t->state = state_parse((const char *)sqlite3_column_text(st, 6));
+	t->epochs_run = sqlite3_column_int(st, 7);
+	t->train_mse = column_real(st, 8);
+	t->val_mse = column_real(st, 9);
+	t->test_mse = column_real(st, 10);
+	t->probe_accuracy = column_real(st, 11);
+	t->flops.train_gemm = (uint64_t)sqlite3_column_int64(st, 13);
+	t->flops.eval_gemm = (uint64_t)sqlite3_column_int64(st, 14);
+	t->flops.elementwise = (uint64_t)sqlite3_column_int64(st, 15);
+	t->flops.overhead = (uint64_t)sqlite3_column_int64(st, 16);
+	t->flops.report = (uint64_t)sqlite3_column_int64(st, 17);
+	t->seconds = column_real(st, 18);
+	column_text(st, 19, t->error, sizeof(t->error));
+	column_text(st, 20, t->details, sizeof(t->details));
+	sqlite3_finalize(st);
+	return 1;
+}
+
+int store_trial_begin(struct store *s, long experiment_id, struct trial_record *t)
+{
+	if (begin(s))
+		return -1;
+	sqlite3_stmt *st = prepare(
+		s, "INSERT INTO trial (experiment_id, trial_key, strategy, role, latent, seed, "
+		   "params, state, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', "
+		   "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) "
+		   "ON CONFLICT (experiment_id, trial_key) DO UPDATE SET state = 'running', "
+		   "epochs_run = 0, train_mse = NULL, val_mse = NULL, test_mse = NULL, "
+		   "probe_accuracy = NULL, nan_mask = 0, flops_train_gemm = 0, "
+		   "flops_eval_gemm = 0, flops_elementwise = 0, flops_overhead = 0, "
+		   "flops_report = 0, seconds = NULL, error = NULL, details = NULL, "
+		   "started_at = excluded.started_at, finished_at = NULL RETURNING id");
+	if (!st)
+		goto fail;
+	sqlite3_bind_int64(st, 1, experiment_id);
+	sqlite3_bind_text(st, 2, t->key, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, t->strategy, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, t->role, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 5, t->latent);
+	sqlite3_bind_int64(st, 6, t->seed);
+	sqlite3_bind_text(st, 7, t->params[0] ? t->params : "{}", -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		fail_db(s, "cannot record a trial");
+		goto fail;
+	}
+	t->id = (long)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = prepare(s, "DELETE FROM epoch WHERE trial_id = ?");
+	if (!st)
+		goto fail;
+	sqlite3_bind_int64(st, 1, t->id);
+	if (step_done(s, st, "cannot clear a trial's old epochs"))
+		goto fail;
+	t->state = TRIAL_RUNNING;
+	return commit(s);
+fail:
+	rollback(s);
+	return -1;
+}
+
+int store_epoch(struct store *s, long trial_id, const struct epoch_record *e)
+{
+	if (begin(s))
+		return -1;
+	sqlite3_stmt *st = prepare(
+		s, "INSERT OR REPLACE INTO epoch (trial_id, epoch, train_loss, penalty, val_mse, "
+		   "active_latent, nan_mask, flops_tuning, seconds) VALUES (?, ?, ?, ?, ?, ?, ?, "
+		   "?, ?)");
+	if (!st)
+		goto fail;
+	int mask = 0;
+	sqlite3_bind_int64(st, 1, trial_id);
+	sqlite3_bind_int(st, 2, e->epoch);
+	bind_real(st, 3, e->train_loss, &mask, NAN_EPOCH_LOSS);
+	bind_real(st, 4, e->penalty, &mask, NAN_EPOCH_PENALTY);
+	bind_real(st, 5, e->val_mse, &mask, NAN_EPOCH_VAL);
+	if (e->active_latent >= 0)
+		sqlite3_bind_int(st, 6, e->active_latent);
+	else
+		sqlite3_bind_null(st, 6);
+	sqlite3_bind_int(st, 7, mask);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)e->flops_tuning);
+	sqlite3_bind_double(st, 9, e->seconds);
+	if (step_done(s, st, "cannot record an epoch"))
+		goto fail;
+	return commit(s);
+fail:
+	rollback(s);
+	return -1;
+}
+
+int store_trial_end(struct store *s, const struct trial_record *t)
+{
+	if (begin(s))
+		return -1;
+	sqlite3_stmt *st = prepare(
+		s, "UPDATE trial SET state = ?, epochs_run = ?, train_mse = ?, val_mse = ?, "
+		   "test_mse = ?, probe_accuracy = ?, nan_mask = ?, flops_train_gemm = ?, "
+		   "flops_eval_gemm = ?, flops_elementwise = ?, flops_overhead = ?, "
+		   "flops_report = ?, seconds = ?, error = ?, details = ?, "
+		   "finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?");
+	if (!st)
+		goto fail;
+	int mask = 0;
+	sqlite3_bind_text(st, 1, trial_state_name(t->state), -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, t->epochs_run);
+	bind_real(st, 3, t->train_mse, &mask, NAN_TRAIN_MSE);
+	bind_real(st, 4, t->val_mse, &mask, NAN_VAL_MSE);
+	bind_real(st, 5, t->test_mse, &mask, NAN_TEST_MSE);
+	bind_real(st, 6, t->probe_accuracy, &mask, NAN_PROBE);
+	sqlite3_bind_int(st, 7, mask);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)t->flops.train_gemm);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)t->flops.eval_gemm);
+	sqlite3_bind_int64(st, 10, (sqlite3_int64)t->flops.elementwise);
+	sqlite3_bind_int64(st, 11, (sqlite3_int64)t->flops.overhead);
+	sqlite3_bind_int64(st, 12, (sqlite3_int64)t->flops.report);
+	sqlite3_bind_double(st, 13, t->seconds);
+	if (t->error[0])
+		sqlite3_bind_text(st, 14, t->error, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 14);
+	sqlite3_bind_text(st, 15, t->details[0] ? t->details : "{}", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 16, t->id);
+	if (step_done(s, st, "cannot record a trial's result"))
+		goto fail;
+	return commit(s);
+fail:
+	rollback(s);
+	return -1;
+}
+
+int store_mark_interrupted(struct store *s, long experiment_id)
+{
+	if (begin(s))
+		return -1;
+	sqlite3_stmt *st = prepare(s, "UPDATE trial SET state = 'interrupted' WHERE "
+				      "experiment_id = ? AND state IN ('running', 'waiting')");
+	if (!st) {
+		rollback(s);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, experiment_id);
+	if (step_done(s, st, "cannot mark interrupted trials")) {
+		rollback(s);
+		return -1;
+	}
+	int n = sqlite3_changes(s->db);
+	return commit(s) ? -1 : n;
+}
+
+/* ---- decisions ---- */
+
+int store_decision(struct store *s, long experiment_id, const struct decision_record *d)
+{
+	if (begin(s))
+		return -1;
+	sqlite3_stmt *st = prepare(
+		s, "INSERT OR REPLACE INTO decision (experiment_id, strategy, seed, chosen_latent, "
+		   "tuning_flops, delivery_flops, report_flops, test_mse, probe_accuracy, "
+		   "nan_mask, seconds, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	if (!st)
+		goto fail;
+	int mask = 0;
+	sqlite3_bind_int64(st, 1, experiment_id);
+	sqlite3_bind_text(st, 2, d->strategy, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, d->seed);
+	sqlite3_bind_int(st, 4, d->chosen_latent);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)d->tuning_flops);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)d->delivery_flops);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)d->report_flops);
+	bind_real(st, 8, d->test_mse, &mask, NAN_TEST_MSE);
+	bind_real(st, 9, d->probe_accuracy, &mask, NAN_PROBE);
+	sqlite3_bind_int(st, 10, mask);
+	sqlite3_bind_double(st, 11, d->seconds);
+	sqlite3_bind_text(st, 12, d->details[0] ? d->details : "{}", -1, SQLITE_TRANSIENT);
+	if (step_done(s, st, "cannot record a decision"))
+		goto fail;
+	return commit(s);
+fail:
+	rollback(s);
+	return -1;
+}
+
+/* ---- queries ---- */
+
+int store_query(struct store *s, const char *sql, const char *param,
+		int (*fn)(void *ctx, int ncol, char **names, char **values), void *ctx)
+{
+	sqlite3_stmt *st = prepare(s, sql);
+	if (!st)
+		return -1;
+	if (param)
+		sqlite3_bind_text(st, 1, param, -1, SQLITE_TRANSIENT);
+	int ncol = sqlite3_column_count(st), rc;
+	char **names = calloc((size_t)ncol, sizeof(char *));
+	char **values = calloc((size_t)ncol, sizeof(char *));
+	if (!names || !values) {
+		free(names);
+		free(values);
+		sqlite3_finalize(st);
+		return ds_fail("out of memory reading %s", s->path);
+	}
+	for (int i = 0; i < ncol; i++)
+		names[i] = (char *)sqlite3_column_name(st, i);
+	int stopped = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int i = 0; i < ncol; i++)
+			values[i] = (char *)sqlite3_column_text(st, i);
+		if (fn(ctx, ncol, names, values)) {
+			stopped = 1;
+			break;
+		}
+	}
+	free(names);
+	free(values);
+	sqlite3_finalize(st);
+	if (!stopped && rc != SQLITE_DONE)
+		return fail_db(s, "cannot read results");
+	return 0;
+}

@@ -1,0 +1,305 @@
+/* scheduler.c: plans an experiment's trials, runs the unfinished ones in parallel with
+ * OpenMP, stores every epoch as it ends, and records each strategy's decision. */
+#include "scheduler.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/err.h"
+#include "strategy.h"
+
+#define MAX_TRIALS 8192
+
+struct job {
+	const struct strategy *strategy;
+	struct trial_record t;
+	int group;               /* strategy x seed */
+	int pending;             /* to run in this process */
+	uint64_t expected;       /* FLOPs expected, for the time estimate */
+	uint64_t done;           /* FLOPs counted so far */
+};
+
+struct run_state {
+	const struct experiment *exp;
+	struct store *store;
+	const struct run_options *opt;
+	struct job *jobs;
+	int n_jobs;
+	int finished;            /* trials complete or failed, this run and earlier */
+	int failed;
+	double t0, last_print;
+	uint64_t expected_total;
+	int store_failed;
+	char store_error[DS_ERR_MAX];
+	int tty;
+};
+
+static double now_seconds(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* GEMM FLOPs a plain training run of this width will count, from DESIGN.md's closed form */
+static uint64_t expected_flops(const struct experiment *e, const struct dataset *d, int K)
+{
+	int w[AE_MAX_LAYERS + 1], L = 2 * (e->n_hidden + 1);
+	w[0] = w[L] = d->dim;
+	for (int i = 0; i < e->n_hidden; i++)
+		w[i + 1] = w[L - 1 - i] = e->hidden[i];
+	w[e->n_hidden + 1] = K;
+	uint64_t step = 0, eval = 0;
+	for (int l = 0; l < L; l++) {
+		uint64_t io = (uint64_t)w[l] * w[l + 1];
+		step += 4 * io + 2 * (uint64_t)w[l + 1] + (l > 0 ? 2 * io : 0);
+		eval += 2 * io + (uint64_t)w[l + 1];
+	}
+	return (uint64_t)e->epochs * (step * d->train.n + eval * d->val.n);
+}
+
+static void format_duration(double s, char *buf, size_t size)
+{
+	long t = (long)(s + 0.5);
+	if (t >= 3600)
+		snprintf(buf, size, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+	else
+		snprintf(buf, size, "%ld:%02ld", t / 60, t % 60);
+}
+
+/* One progress line; called inside the progress critical section. */
+static void print_progress(struct run_state *st, int force)
+{
+	if (st->opt->quiet)
+		return;
+	double now = now_seconds();
+	if (!force && now - st->last_print < (st->tty ? 0.5 : 30.0))
+		return;
+	st->last_print = now;
+	uint64_t done = 0, expected_left = 0;
+	for (int i = 0; i < st->n_jobs; i++)
+		if (st->jobs[i].pending) {
+			done += st->jobs[i].done;
+			if (st->jobs[i].done < st->jobs[i].expected &&
+			    st->jobs[i].t.state != TRIAL_COMPLETE &&
+			    st->jobs[i].t.state != TRIAL_FAILED)
+				expected_left += st->jobs[i].expected - st->jobs[i].done;
+		}
+	double elapsed = now - st->t0;
+	char el[32], left[32] = "?";
+	format_duration(elapsed, el, sizeof(el));
+	if (done > 0 && elapsed > 1.0)
+		format_duration(elapsed * (double)expected_left / (double)done, left, sizeof(left));
+	char failed[32] = "";
+	if (st->failed)
+		snprintf(failed, sizeof(failed), ", %d failed", st->failed);
+	fprintf(stderr, "%s[%s] trials %d/%d%s | %.3g FLOPs | %s elapsed | ~%s left%s",
+		st->tty ? "\r\033[K" : "", st->exp->name, st->finished, st->n_jobs, failed,
+		(double)done, el, left, st->tty ? "" : "\n");
+	fflush(stderr);
+}
+
+static void note_store_failure(struct run_state *st)
+{
+	if (!st->store_failed) {
+		st->store_failed = 1;
+		snprintf(st->store_error, sizeof(st->store_error), "%s", ds_errmsg());
+	}
+}
+
+struct epoch_ctx {
+	struct run_state *st;
+	struct job *job;
+};
+
+static int on_epoch(void *ctx, const struct trial_record *t, const struct epoch_record *e)
+{
+	struct epoch_ctx *c = ctx;
+	struct run_state *st = c->st;
+	int stop = 0;
+#pragma omp critical(store)
+	{
+		if (store_epoch(st->store, t->id, e)) {
+			note_store_failure(st);
+		}
+		stop = st->store_failed;
+	}
+#pragma omp critical(progress)
+	{
+		c->job->done = e->flops_tuning;
+		print_progress(st, 0);
+	}
+	return stop;
+}
+
+int run_experiment(struct store *s, const struct experiment *e, const struct run_options *o,
+		   struct run_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	struct data_opts dopt = { .n_train = e->n_train, .n_val = e->n_val, .n_test = e->n_test,
+				  .seed = (uint64_t)e->data_seed };
+	struct dataset d;
+	if (dataset_load(&d, e->dataset, &dopt))
+		return ds_fail("[%s] dataset: %s", e->name, ds_errmsg());
+	long exp_id;
+	if (store_experiment(s, e->name, e->hash, e->dataset, e->config, &exp_id) ||
+	    store_mark_interrupted(s, exp_id) < 0) {
+		dataset_free(&d);
+		return -1;
+	}
+	struct run_state st = { .exp = e, .store = s, .opt = o, .tty = isatty(2) };
+	st.jobs = calloc(MAX_TRIALS, sizeof(struct job));
+	struct trial_record *plan = calloc(MAX_TRIALS, sizeof(struct trial_record));
+	if (!st.jobs || !plan) {
+		free(st.jobs);
+		free(plan);
+		dataset_free(&d);
+		return ds_fail("out of memory planning [%s]", e->name);
+	}
+	/* plan every strategy x seed; look each trial up in the store */
+	int groups = 0, rc = 0;
+	for (int i = 0; i < e->n_strategies && !rc; i++) {
+		const struct strategy *strat = strategy_find(e->strategies[i]);
+		for (int si = 0; si < e->n_seeds && !rc; si++, groups++) {
+			int n = strat->plan(e, e->seeds[si], plan, MAX_TRIALS - st.n_jobs);
+			for (int k = 0; k < n; k++) {
+				struct job *job = &st.jobs[st.n_jobs++];
+				job->strategy = strat;
+				job->group = groups;
+				job->t = plan[k];
+				struct trial_record stored;
+				int found = store_trial_get(s, exp_id, plan[k].key, &stored);
+				if (found < 0) {
+					rc = -1;
+					break;
+				}
+				if (found && stored.state == TRIAL_COMPLETE) {
+					job->t = stored;
+					r->already_complete++;
+					st.finished++;
+				} else {
+					job->pending = 1;
+					job->expected = expected_flops(e, &d, plan[k].latent);
+					st.expected_total += job->expected;
+				}
+			}
+		}
+	}
+	r->trials = st.n_jobs;
+	int n_pending = st.n_jobs - r->already_complete;
+	int threads = o->threads > 0 ? o->threads : 1;
+	/* enough trials: one per thread; otherwise the threads share each trial's batches */
+	int outer = n_pending >= threads ? threads : 1;
+	int inner = threads / outer;
+	if (!o->quiet && !rc) {
+		fprintf(stderr, "[%s] %s: %d trials (%d already complete), %d at a time on %d "
+				"thread%s each\n",
+			e->name, e->dataset, st.n_jobs, r->already_complete, outer, inner,
+			inner > 1 ? "s" : "");
+	}
+	st.t0 = now_seconds();
+	int *pending = malloc(sizeof(int) * (n_pending > 0 ? n_pending : 1));
+	int np = 0;
+	for (int i = 0; i < st.n_jobs; i++)
+		if (st.jobs[i].pending)
+			pending[np++] = i;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(outer) if (!rc)
+	for (int i = 0; i < np; i++) {
+		struct job *job = &st.jobs[pending[i]];
+		struct trial_record *t = &job->t;
+		if ((o->stop && *o->stop) || st.store_failed || rc)
+			continue;
+		int begun = 0;
+#pragma omp critical(store)
+		{
+			if (!st.store_failed) {
+				if (store_trial_begin(s, exp_id, t) == 0)
+					begun = 1;
+				else
+					note_store_failure(&st);
+			}
+		}
+		if (!begun)
+			continue;
+		struct epoch_ctx ec = { &st, job };
+		struct trial_ctx c = { .exp = e, .data = &d, .threads = inner, .stop = o->stop,
+				       .on_epoch = on_epoch, .ctx = &ec };
+		int status = job->strategy->run(&c, t);
+		t->state = status == TRIAL_OK	   ? TRIAL_COMPLETE
+			   : status == TRIAL_STOPPED ? TRIAL_INTERRUPTED
+						     : TRIAL_FAILED;
+		if (st.store_failed && t->state == TRIAL_FAILED)
+			t->state = TRIAL_INTERRUPTED;
+#pragma omp critical(store)
+		{
+			if (store_trial_end(s, t))
+				note_store_failure(&st);
+		}
+#pragma omp critical(progress)
+		{
+			if (t->state == TRIAL_COMPLETE || t->state == TRIAL_FAILED)
+				st.finished++;
+			if (t->state == TRIAL_COMPLETE)
+				r->completed++;
+			if (t->state == TRIAL_FAILED) {
+				st.failed++;
+				r->failed++;
+				if (!o->quiet)
+					fprintf(stderr, "%s[%s] trial %s failed: %s\n",
+						st.tty ? "\r\033[K" : "", e->name, t->key,
+						t->error);
+			}
+			job->done = flops_tuning(&t->flops);
+			print_progress(&st, 1);
+		}
+	}
+	if (!o->quiet && st.tty && np > 0)
+		fputc('\n', stderr);
+	free(pending);
+	if (st.store_failed) {
+		rc = ds_fail("%s", st.store_error);
+	} else if (o->stop && *o->stop) {
+		r->interrupted = 1;
+	} else if (!rc) {
+		/* decisions: a strategy x seed whose trials have all finished */
+		for (int g = 0; g < groups && !rc; g++) {
+			int first = -1, n = 0;
+			for (int i = 0; i < st.n_jobs; i++)
+				if (st.jobs[i].group == g) {
+					if (first < 0)
+						first = i;
+					plan[n++] = st.jobs[i].t;
+				}
+			if (first < 0)
+				continue;
+			int ready = 1;
+			for (int i = 0; i < n; i++)
+				ready &= plan[i].state == TRIAL_COMPLETE ||
+					 plan[i].state == TRIAL_FAILED;
+			if (!ready)
+				continue;
+			struct decision_record dec;
+			const struct strategy *strat = st.jobs[first].strategy;
+			if (strat->decide(e, st.jobs[first].t.seed, plan, n, &dec)) {
+				r->undecided++;
+				if (!o->quiet)
+					fprintf(stderr, "[%s] no decision: %s\n", e->name,
+						ds_errmsg());
+				continue;
+			}
+			if (store_decision(s, exp_id, &dec))
+				rc = -1;
+			else
+				r->decisions++;
+		}
+	}
+	free(plan);
+	free(st.jobs);
+	dataset_free(&d);
+	return rc;
+}

@@ -1,0 +1,34 @@
+/* scheduler.h: running an experiment: trials in parallel, everything stored, decisions. */
+#ifndef DS_SCHEDULER_H
+#define DS_SCHEDULER_H
+
+#include <signal.h>
+
+#include "../results/store.h"
+#include "experiment.h"
+
+struct run_options {
+	int threads;                          /* cores to use */
+	int quiet;                            /* no progress on stderr */
+	const volatile sig_atomic_t *stop;    /* raised by Ctrl-C / SIGTERM */
+};
+
+struct run_result {
+	int trials;             /* planned */
+	int already_complete;   /* finished by an earlier run, not repeated */
+	int completed;          /* finished by this run */
+	int failed;
+	int decisions;
+	int undecided;          /* strategy x seed with no decision (every trial failed) */
+	int interrupted;        /* stopped by a signal; the next run continues */
+};
+
+/* Run experiment e into the store. Trials already complete are not repeated; unfinished ones
+ * are run again from scratch. Trials run in parallel when there are enough of them (one per
+ * thread, one BLAS thread each); otherwise the threads share each trial's batches. Results do
+ * not depend on the thread count. Returns 0, or -1 with ds_errmsg() when the run cannot go
+ * on (dataset, database). */
+int run_experiment(struct store *s, const struct experiment *e, const struct run_options *o,
+		   struct run_result *r);
+
+#endif

@@ -1,0 +1,21 @@
+/* strategy.c: the registry of strategies, in the order reports list them. */
+#include "strategy.h"
+
+#include <string.h>
+
+extern const struct strategy grid_strategy;
+
+static const struct strategy *registry[] = { &grid_strategy };
+
+const struct strategy *strategy_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(registry) / sizeof(*registry); i++)
+		if (!strcmp(registry[i]->name, name))
+			return registry[i];
+	return NULL;
+}
+
+const char *strategy_names(void)
+{
+	return "grid";
+}

@@ -1,0 +1,151 @@
+/* trial.c: the autoencoder trial every strategy shares: build, train, measure. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/err.h"
+#include "../core/probe.h"
+#include "strategy.h"
+
+static double now_seconds(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+struct ae_arch experiment_arch(const struct experiment *e, const struct dataset *d, int K)
+{
+	struct ae_arch a = {
+		.input_dim = d->dim,
+		.n_hidden = e->n_hidden,
+		.latent = K,
+		.hidden_act = ACT_RELU,
+		.latent_act = e->latent_act,
+		.output_act = e->output_act >= 0 ? (enum act)e->output_act
+			      : d->unit_range    ? ACT_SIGMOID
+						 : ACT_IDENTITY,
+	};
+	memcpy(a.hidden, e->hidden, sizeof(a.hidden));
+	return a;
+}
+
+/* ---- epochs into the store ---- */
+
+struct epoch_bridge {
+	const struct trial_ctx *c;
+	struct trial_record *t;
+	double t0;
+	int stop_requested;
+};
+
+static int bridge_epoch(void *ctx, const struct epoch_report *r, struct ae *m)
+{
+	(void)m;
+	struct epoch_bridge *b = ctx;
+	b->t->epochs_run = r->epoch;
+	b->t->flops = r->flops;
+	struct epoch_record e = {
+		.epoch = r->epoch,
+		.train_loss = r->train_loss,
+		.penalty = r->penalty,
+		.val_mse = r->val_mse,
+		.active_latent = -1,
+		.flops_tuning = flops_tuning(&r->flops),
+		.seconds = now_seconds() - b->t0,
+	};
+	if (b->c->on_epoch && b->c->on_epoch(b->c->ctx, b->t, &e))
+		b->stop_requested = 1;
+	return b->stop_requested;
+}
+
+int trial_measure(const struct trial_ctx *c, const struct ae *m, struct trial_record *t)
+{
+	const struct dataset *d = c->data;
+	struct flops report = { 0 };
+	t->val_mse = ae_eval_mse(m, &d->val, c->threads, &report);
+	t->train_mse = ae_eval_mse(m, &d->train, c->threads, &report);
+	t->probe_accuracy = NAN;
+	int K = m->arch.latent;
+	if (d->n_classes >= 2 && d->train.y && d->test.y && d->test.n > 0) {
+		float *train_codes = malloc(sizeof(float) * d->train.n * K);
+		float *test_codes = malloc(sizeof(float) * d->test.n * K);
+		if (!train_codes || !test_codes) {
+			free(train_codes);
+			free(test_codes);
+			snprintf(t->error, sizeof(t->error), "out of memory for latent codes");
+			return TRIAL_ERROR;
+		}
+		int rc = ae_encode(m, &d->train, c->threads, train_codes, NULL, &report) ||
+			 ae_encode(m, &d->test, c->threads, test_codes, &t->test_mse, &report);
+		if (!rc) {
+			struct probe_cfg pc;
+			probe_cfg_defaults(&pc);
+			pc.epochs = c->exp->probe_epochs;
+			pc.lr = (float)c->exp->probe_lr;
+			t->probe_accuracy = probe_accuracy(train_codes, d->train.y, d->train.n,
+							   test_codes, d->test.y, d->test.n, K,
+							   d->n_classes, &pc, (uint64_t)t->seed,
+							   &report.report);
+		}
+		free(train_codes);
+		free(test_codes);
+		if (rc || t->probe_accuracy < 0) {
+			snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
+			return TRIAL_ERROR;
+		}
+	} else {
+		t->test_mse = ae_eval_mse(m, &d->test, c->threads, &report);
+	}
+	t->flops.report += flops_total(&report);
+	return TRIAL_OK;
+}
+
+int trial_train_autoencoder(const struct trial_ctx *c, struct trial_record *t,
+			    const struct latent_penalty *penalty, struct ae **out)
+{
+	double t0 = now_seconds();
+	const struct experiment *e = c->exp;
+	struct ae_arch arch = experiment_arch(e, c->data, t->latent);
+	struct ae *m = ae_new(&arch);
+	if (!m) {
+		snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
+		return TRIAL_ERROR;
+	}
+	struct rng r;
+	rng_seed(&r, (uint64_t)t->seed);
+	ae_init(m, &r);
+	struct epoch_bridge bridge = { .c = c, .t = t, .t0 = t0 };
+	struct train_cfg cfg;
+	train_cfg_defaults(&cfg);
+	cfg.epochs = e->epochs;
+	cfg.batch = e->batch;
+	cfg.chunks = e->chunks;
+	cfg.threads = c->threads;
+	cfg.adam.lr = (float)e->lr;
+	cfg.loss = e->loss;
+	cfg.penalty = penalty;
+	cfg.on_epoch = bridge_epoch;
+	cfg.ctx = &bridge;
+	cfg.stop = c->stop;
+	memset(&t->flops, 0, sizeof(t->flops));
+	int rc = ae_train(m, &c->data->train, &c->data->val, &cfg, &r, &t->flops);
+	int status = TRIAL_OK;
+	if (rc == TRAIN_INTERRUPTED) {
+		status = TRIAL_STOPPED;
+	} else if (rc < 0) {
+		snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
+		status = TRIAL_ERROR;
+	} else {
+		t->epochs_run = rc;
+		status = trial_measure(c, m, t);
+	}
+	t->seconds = now_seconds() - t0;
+	if (status == TRIAL_OK && out)
+		*out = m;
+	else
+		ae_delete(m);
+	return status;
+}
