@@ -5,69 +5,55 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #define BIN "./dimsearch"
-
-/* Run a shell command; its stdout+stderr into out; returns the exit status. */
-static int run(const char *cmd, char *out, size_t size)
-{
-	char full[2048];
-	snprintf(full, sizeof(full), "%s 2>&1", cmd);
-	FILE *p = popen(full, "r");
-	assert_non_null(p);
-	size_t n = fread(out, 1, size - 1, p);
-	out[n] = '\0';
-	int status = pclose(p);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 static char out[1 << 16];
 
 static void test_help_lists_every_option_with_defaults(void **state)
 {
 	(void)state;
-	assert_int_equal(run(BIN " --help", out, sizeof(out)), 0);
+	assert_int_equal(run_command(BIN " --help", out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "train"));
-	assert_int_equal(run(BIN " train --help", out, sizeof(out)), 0);
+	assert_int_equal(run_command(BIN " train --help", out, sizeof(out)), 0);
 	const char *opts[] = { "--dataset", "--latent", "--hidden", "--epochs", "--batch", "--lr",
 			       "--seed", "--n-train", "--threads", "--json", "(512,256)", "(256)",
 			       "(0.001)" };
 	for (size_t i = 0; i < sizeof(opts) / sizeof(*opts); i++)
 		if (!strstr(out, opts[i]))
 			fail_msg("train --help does not mention %s", opts[i]);
-	assert_int_equal(run(BIN " --version", out, sizeof(out)), 0);
+	assert_int_equal(run_command(BIN " --version", out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "BLAS kernel:"));
 }
 
 static void test_bad_input_exits_2_with_a_message(void **state)
 {
 	(void)state;
-	assert_int_equal(run(BIN " train --dataset affine --latent 3 --bogus", out, sizeof(out)), 2);
+	assert_int_equal(run_command(BIN " train --dataset affine --latent 3 --bogus", out, sizeof(out)), 2);
 	assert_non_null(strstr(out, "unknown option '--bogus'"));
-	assert_int_equal(run(BIN " train --dataset affine --latent", out, sizeof(out)), 2);
+	assert_int_equal(run_command(BIN " train --dataset affine --latent", out, sizeof(out)), 2);
 	assert_non_null(strstr(out, "needs a value"));
-	assert_int_equal(run(BIN " train --dataset affine --latent 0", out, sizeof(out)), 2);
+	assert_int_equal(run_command(BIN " train --dataset affine --latent 0", out, sizeof(out)), 2);
 	assert_non_null(strstr(out, "--latent takes a whole number"));
-	assert_int_equal(run(BIN " train --latent 3", out, sizeof(out)), 2);
+	assert_int_equal(run_command(BIN " train --latent 3", out, sizeof(out)), 2);
 	assert_non_null(strstr(out, "--dataset"));
-	assert_int_equal(run(BIN " train --dataset idx:/no/such/images.gz --latent 3", out,
+	assert_int_equal(run_command(BIN " train --dataset idx:/no/such/images.gz --latent 3", out,
 			     sizeof(out)),
 			 2);
 	assert_non_null(strstr(out, "cannot open /no/such/images.gz"));
 	assert_null(strchr(strchr(out, '\n') + 1, '\n')); /* one line */
-	assert_int_equal(run(BIN " train --dataset fashion-mnist:dir=/nowhere --latent 3", out,
+	assert_int_equal(run_command(BIN " train --dataset fashion-mnist:dir=/nowhere --latent 3", out,
 			     sizeof(out)),
 			 2);
 	assert_non_null(strstr(out, "apt-get install dataset-fashion-mnist"));
-	assert_int_equal(run(BIN " frobnicate", out, sizeof(out)), 2);
+	assert_int_equal(run_command(BIN " frobnicate", out, sizeof(out)), 2);
 	assert_non_null(strstr(out, "unknown command"));
 }
 
 static void test_train_json_summary(void **state)
 {
 	(void)state;
-	assert_int_equal(run(BIN " train --dataset affine:d=2,D=10,n=600 --latent 2 --hidden 8 "
+	assert_int_equal(run_command(BIN " train --dataset affine:d=2,D=10,n=600 --latent 2 --hidden 8 "
 				 "--epochs 2 --batch 32 --threads 1 --json --quiet",
 			     out, sizeof(out)),
 			 0);

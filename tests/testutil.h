@@ -20,6 +20,13 @@ void write_idx(const char *path, int n_dims, const uint32_t *dims, const unsigne
 /* ||a - b|| / max(||b||, 1e-30) */
 double rel_err(const double *a, const double *b, size_t n);
 
+/* Run a shell command with stdout+stderr into out (NUL-terminated); returns its exit
+ * status, or -1 when it did not exit normally. */
+int run_command(const char *cmd, char *out, size_t size);
+
+/* Write text to a file. */
+void write_text(const char *path, const char *text);
+
 /* Whether a file exists. */
 int file_exists(const char *path);
 

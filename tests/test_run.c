@@ -1,0 +1,276 @@
+/* test_run.c: whole runs through ./dimsearch: thread count does not change results, a run
+ * killed (SIGKILL) or interrupted (SIGINT) continues to the same decisions with every trial
+ * stored once, and the report prints the rows of v_comparison. Run from the repository root. */
+#include "testutil.h"
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BIN "./dimsearch"
+
+/* six trials of about 0.2 s each on one thread: slow enough to be stopped part-way */
+static const char *config = "[slow]\n"
+			    "dataset = affine:d=3,D=32,n=3000,noise=0.02\n"
+			    "hidden = 64\n"
+			    "epochs = 40\n"
+			    "batch = 32\n"
+			    "lr = 0.003\n"
+			    "strategies = grid\n"
+			    "grid = 1..6\n";
+
+static char ini[512];
+static char out[1 << 16];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(ini, sizeof(ini), "%s", tmp_path("slow.ini"));
+	write_text(ini, config);
+	return 0;
+}
+
+/* All rows of a query, one line each, '|' between columns; caller frees. */
+static char *dump(const char *db, const char *query)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(h, 10000);
+	if (sqlite3_prepare_v2(h, query, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", query, sqlite3_errmsg(h));
+	size_t cap = 1 << 16, len = 0;
+	char *text = calloc(cap, 1);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		for (int i = 0; i < sqlite3_column_count(st); i++) {
+			const unsigned char *v = sqlite3_column_text(st, i);
+			len += (size_t)snprintf(text + len, cap - len, "%s%s", i ? "|" : "",
+						v ? (const char *)v : "NULL");
+		}
+		len += (size_t)snprintf(text + len, cap - len, "\n");
+		assert_true(len < cap - 1024);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return text;
+}
+
+static long count(const char *db, const char *query)
+{
+	char *t = dump(db, query);
+	long v = atol(t);
+	free(t);
+	return v;
+}
+
+#define TRIALS_SQL                                                                           \
+	"SELECT trial_key, state, epochs_run, val_mse, test_mse, flops_train_gemm, "         \
+	"flops_eval_gemm, flops_elementwise FROM trial ORDER BY trial_key"
+#define DECISIONS_SQL                                                                        \
+	"SELECT strategy, seed, chosen_latent, tuning_flops, delivery_flops, test_mse, details " \
+	"FROM decision ORDER BY strategy, seed"
+
+static void run_to_end(const char *db, int threads)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), BIN " run --config %s --experiment slow --db %s --threads %d",
+		 ini, db, threads);
+	int rc = run_command(cmd, out, sizeof(out));
+	if (rc != 0)
+		fail_msg("%s exited %d:\n%s", cmd, rc, out);
+}
+
+static pid_t spawn(const char *db)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		freopen("/dev/null", "w", stdout);
+		freopen("/dev/null", "w", stderr);
+		execl(BIN, BIN, "run", "--config", ini, "--experiment", "slow", "--db", db,
+		      "--threads", "1", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Wait until query's count reaches at least n (or the process ends). */
+static void wait_for(const char *db, const char *query, long n, pid_t pid)
+{
+	for (int i = 0; i < 6000; i++) {
+		if (access(db, F_OK) == 0 && count(db, "SELECT count(*) FROM sqlite_master "
+						       "WHERE name = 'trial'") == 1 &&
+		    count(db, query) >= n)
+			return;
+		int status;
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			fail_msg("the run ended before '%s' reached %ld", query, n);
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("timed out waiting for '%s' to reach %ld", query, n);
+}
+
+static char *reference_trials, *reference_decisions;
+
+static void test_threads_do_not_change_results(void **state)
+{
+	(void)state;
+	char one[512], two[512];
+	snprintf(one, sizeof(one), "%s", tmp_path("one.db"));
+	snprintf(two, sizeof(two), "%s", tmp_path("two.db"));
+	run_to_end(one, 1);
+	run_to_end(two, 2);
+	reference_trials = dump(one, TRIALS_SQL);
+	reference_decisions = dump(one, DECISIONS_SQL);
+	char *t2 = dump(two, TRIALS_SQL), *d2 = dump(two, DECISIONS_SQL);
+	assert_string_equal(reference_trials, t2);
+	assert_string_equal(reference_decisions, d2);
+	assert_int_equal(count(one, "SELECT count(*) FROM trial WHERE state = 'complete'"), 6);
+	assert_int_equal(count(one, "SELECT count(*) FROM epoch"), 6 * 40);
+	free(t2);
+	free(d2);
+	/* a second run repeats nothing */
+	run_to_end(one, 2);
+	assert_non_null(strstr(out, "6 trials (6 already complete)"));
+	char *again = dump(one, TRIALS_SQL);
+	assert_string_equal(reference_trials, again);
+	free(again);
+}
+
+/* Kill -9 after `complete` trials (0: during the first one), run again, compare. */
+static void kill_and_resume(const char *name, long complete)
+{
+	char db[512];
+	snprintf(db, sizeof(db), "%s", tmp_path(name));
+	pid_t pid = spawn(db);
+	if (complete > 0)
+		wait_for(db, "SELECT count(*) FROM trial WHERE state = 'complete'", complete, pid);
+	else
+		wait_for(db, "SELECT count(*) FROM epoch", 3, pid);
+	kill(pid, SIGKILL);
+	int status;
+	waitpid(pid, &status, 0);
+	assert_true(WIFSIGNALED(status));
+	long done = count(db, "SELECT count(*) FROM trial WHERE state = 'complete'");
+	assert_true(done >= complete && done < 6);
+	char before[64 * 1024];
+	char *b = dump(db, "SELECT trial_key, finished_at, val_mse FROM trial WHERE state = "
+			   "'complete' ORDER BY trial_key");
+	snprintf(before, sizeof(before), "%s", b);
+	free(b);
+	run_to_end(db, 2);
+	char expect[64];
+	snprintf(expect, sizeof(expect), "(%ld already complete)", done);
+	assert_non_null(strstr(out, expect));
+	char *trials = dump(db, TRIALS_SQL), *decisions = dump(db, DECISIONS_SQL);
+	assert_string_equal(trials, reference_trials);
+	assert_string_equal(decisions, reference_decisions);
+	/* each trial once, each epoch once, and the finished ones were not run again */
+	assert_int_equal(count(db, "SELECT count(*) FROM trial"), 6);
+	assert_int_equal(count(db, "SELECT count(*) FROM epoch"), 6 * 40);
+	char *kept = dump(db, "SELECT trial_key, finished_at, val_mse FROM trial ORDER BY "
+			      "trial_key");
+	for (char *line = strtok(before, "\n"); line; line = strtok(NULL, "\n"))
+		assert_non_null(strstr(kept, line));
+	free(kept);
+	free(trials);
+	free(decisions);
+}
+
+static void test_sigkill_at_several_points_then_resume(void **state)
+{
+	(void)state;
+	assert_non_null(reference_trials);
+	kill_and_resume("kill0.db", 0);
+	kill_and_resume("kill1.db", 1);
+	kill_and_resume("kill4.db", 4);
+}
+
+static void test_sigint_marks_interrupted_and_resumes(void **state)
+{
+	(void)state;
+	char db[512];
+	snprintf(db, sizeof(db), "%s", tmp_path("sigint.db"));
+	pid_t pid = spawn(db);
+	wait_for(db, "SELECT count(*) FROM trial WHERE state = 'complete'", 2, pid);
+	kill(pid, SIGINT);
+	int status;
+	waitpid(pid, &status, 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 130);
+	assert_int_equal(count(db, "SELECT count(*) FROM trial WHERE state = 'running'"), 0);
+	assert_int_equal(count(db, "SELECT count(*) FROM decision"), 0);
+	long stopped = count(db, "SELECT count(*) FROM trial WHERE state = 'interrupted'");
+	long done = count(db, "SELECT count(*) FROM trial WHERE state = 'complete'");
+	assert_true(stopped + done >= 2 && done < 6);
+	run_to_end(db, 1);
+	char *trials = dump(db, TRIALS_SQL), *decisions = dump(db, DECISIONS_SQL);
+	assert_string_equal(trials, reference_trials);
+	assert_string_equal(decisions, reference_decisions);
+	free(trials);
+	free(decisions);
+}
+
+static void test_report_prints_the_view(void **state)
+{
+	(void)state;
+	char db[512], cmd[1024];
+	snprintf(db, sizeof(db), "%s", tmp_path("one.db"));
+	snprintf(cmd, sizeof(cmd), BIN " report --db %s --format csv", db);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
+	char *view = dump(db, "SELECT * FROM v_comparison");
+	/* the CSV body is the view's rows: NULL empty, a field with a comma quoted */
+	char expect[8192] = "";
+	for (char *line = strtok(view, "\n"); line; line = strtok(NULL, "\n")) {
+		char *save = NULL;
+		int first = 1;
+		for (char *field = strtok_r(line, "|", &save); field;
+		     field = strtok_r(NULL, "|", &save), first = 0) {
+			size_t len = strlen(expect);
+			snprintf(expect + len, sizeof(expect) - len, strchr(field, ',') ? "%s\"%s\""
+							       : "%s%s",
+				 first ? "" : ",", strcmp(field, "NULL") ? field : "");
+		}
+		strcat(expect, "\n");
+	}
+	char *body = strchr(out, '\n');
+	assert_non_null(body);
+	assert_string_equal(body + 1, expect);
+	free(view);
+	snprintf(cmd, sizeof(cmd), BIN " report --db %s --format json", db);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "{\"experiment\":\"slow\""));
+	assert_non_null(strstr(out, "\"ratio_to_grid\":1.0"));
+	snprintf(cmd, sizeof(cmd), BIN " report --db %s", db);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "experiment slow:"));
+	assert_non_null(strstr(out, "FLOPs: one floating-point add or multiply"));
+	snprintf(cmd, sizeof(cmd), BIN " report --db %s --experiment none", db);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "no decisions"));
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	free(reference_trials);
+	free(reference_decisions);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_threads_do_not_change_results),
+		cmocka_unit_test(test_sigkill_at_several_points_then_resume),
+		cmocka_unit_test(test_sigint_marks_interrupted_and_resumes),
+		cmocka_unit_test(test_report_prints_the_view),
+	};
+	return cmocka_run_group_tests_name("run", tests, setup, teardown);
+}

@@ -1,0 +1,206 @@
+/* test_store.c: the SQLite store: schema and version, round trips with NaN flags, refusing
+ * files it must not touch, and the comparison view. */
+#include "testutil.h"
+
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/err.h"
+#include "../results/store.h"
+
+static void sql(const char *path, const char *stmt)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	char *err = NULL;
+	if (sqlite3_exec(db, stmt, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", stmt, err);
+	sqlite3_close(db);
+}
+
+static long scalar(const char *path, const char *stmt)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, stmt, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	long v = (long)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void test_schema_created_and_versioned(void **state)
+{
+	(void)state;
+	char path[512];
+	snprintf(path, sizeof(path), "%s", tmp_path("sub/fresh.db")); /* folder made too */
+	struct store *s = store_open(path, 1);
+	assert_non_null(s);
+	store_close(s);
+	assert_int_equal(scalar(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(scalar(path, "PRAGMA application_id"), 0x64696d73);
+	assert_int_equal(scalar(path, "SELECT count(*) FROM sqlite_master WHERE name IN "
+				      "('experiment','trial','epoch','decision','v_comparison',"
+				      "'v_grid_curve','v_epochs')"),
+			 7);
+	/* opening again keeps everything */
+	s = store_open(path, 1);
+	assert_non_null(s);
+	long id1, id2, id3;
+	assert_int_equal(store_experiment(s, "x", "h1", "affine", "a = 1\n", &id1), 0);
+	assert_int_equal(store_experiment(s, "x", "h1", "affine", "a = 1\n", &id2), 0);
+	assert_int_equal(store_experiment(s, "x", "h2", "affine", "a = 2\n", &id3), 0);
+	assert_int_equal(id1, id2);
+	assert_true(id3 != id1);
+	long latest;
+	assert_int_equal(store_latest_experiment(s, "x", &latest), 0);
+	assert_int_equal(latest, id3);
+	store_close(s);
+	char mode[16];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	sqlite3_open(path, &db);
+	sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL);
+	sqlite3_step(st);
+	snprintf(mode, sizeof(mode), "%s", sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_string_equal(mode, "wal");
+}
+
+static void test_trial_round_trip_with_nan(void **state)
+{
+	(void)state;
+	char path[512];
+	snprintf(path, sizeof(path), "%s", tmp_path("trials.db"));
+	struct store *s = store_open(path, 1);
+	long exp;
+	assert_int_equal(store_experiment(s, "x", "h", "affine", "", &exp), 0);
+	struct trial_record t = { .latent = 4, .seed = 7 };
+	snprintf(t.key, sizeof(t.key), "grid/K=4/seed=7");
+	snprintf(t.strategy, sizeof(t.strategy), "grid");
+	snprintf(t.role, sizeof(t.role), "search");
+	struct trial_record got;
+	assert_int_equal(store_trial_get(s, exp, t.key, &got), 0);
+	assert_int_equal(store_trial_begin(s, exp, &t), 0);
+	assert_true(t.id > 0);
+	struct epoch_record e = { .epoch = 1, .train_loss = NAN, .penalty = 0, .val_mse = INFINITY,
+				  .active_latent = -1, .flops_tuning = 123, .seconds = 0.5 };
+	assert_int_equal(store_epoch(s, t.id, &e), 0);
+	t.state = TRIAL_FAILED;
+	t.epochs_run = 1;
+	t.train_mse = NAN;
+	t.val_mse = 0.25;
+	t.test_mse = NAN;
+	t.probe_accuracy = NAN;
+	t.flops = (struct flops){ 1, 2, 3, 4, 5 };
+	t.seconds = 1.5;
+	snprintf(t.error, sizeof(t.error), "training diverged at epoch 1");
+	assert_int_equal(store_trial_end(s, &t), 0);
+	assert_int_equal(store_trial_get(s, exp, t.key, &got), 1);
+	assert_int_equal(got.state, TRIAL_FAILED);
+	assert_true(isnan(got.train_mse));
+	assert_float_equal(got.val_mse, 0.25, 0);
+	assert_true(got.flops.overhead == 4 && got.flops.report == 5);
+	assert_string_equal(got.error, "training diverged at epoch 1");
+	store_close(s);
+	/* the NULLs are flagged as NaN, infinity is stored as itself */
+	assert_int_equal(scalar(path, "SELECT nan_mask FROM trial"),
+			 NAN_TRAIN_MSE | NAN_TEST_MSE | NAN_PROBE);
+	assert_int_equal(scalar(path, "SELECT nan_mask FROM epoch"), NAN_EPOCH_LOSS);
+	assert_int_equal(scalar(path, "SELECT val_mse > 1e308 FROM epoch"), 1);
+	/* beginning the trial again clears its old epochs */
+	s = store_open(path, 1);
+	assert_int_equal(store_trial_begin(s, exp, &t), 0);
+	assert_int_equal(store_mark_interrupted(s, exp), 1);
+	store_close(s);
+	assert_int_equal(scalar(path, "SELECT count(*) FROM epoch"), 0);
+	assert_int_equal(scalar(path, "SELECT count(*) FROM trial WHERE state = 'interrupted'"), 1);
+}
+
+static void test_refuses_foreign_and_newer_files(void **state)
+{
+	(void)state;
+	char path[512];
+	snprintf(path, sizeof(path), "%s", tmp_path("garbage.db"));
+	write_text(path, "this is not an SQLite database, just text that is long enough........"
+			 "..............................................................");
+	assert_null(store_open(path, 1));
+	assert_non_null(strstr(ds_errmsg(), path));
+	assert_non_null(strstr(ds_errmsg(), "not a database"));
+	snprintf(path, sizeof(path), "%s", tmp_path("other.db"));
+	sql(path, "CREATE TABLE mine (x)");
+	assert_null(store_open(path, 1));
+	assert_non_null(strstr(ds_errmsg(), "not a dimsearch one"));
+	assert_int_equal(scalar(path, "SELECT count(*) FROM sqlite_master"), 1); /* untouched */
+	snprintf(path, sizeof(path), "%s", tmp_path("newer.db"));
+	store_close(store_open(path, 1));
+	sql(path, "PRAGMA user_version = 99");
+	assert_null(store_open(path, 1));
+	assert_non_null(strstr(ds_errmsg(), "newer dimsearch (schema 99"));
+	assert_null(store_open(tmp_path("absent.db"), 0));
+	assert_non_null(strstr(ds_errmsg(), "run 'dimsearch run' first"));
+}
+
+struct rows {
+	int n;
+	char strategy[4][16];
+	double ratio[4];
+};
+
+static int collect(void *ctx, int ncol, char **names, char **values)
+{
+	struct rows *r = ctx;
+	for (int i = 0; i < ncol; i++) {
+		if (!strcmp(names[i], "strategy"))
+			snprintf(r->strategy[r->n], 16, "%s", values[i]);
+		if (!strcmp(names[i], "ratio_to_grid"))
+			r->ratio[r->n] = values[i] ? atof(values[i]) : NAN;
+	}
+	r->n++;
+	return 0;
+}
+
+static void test_comparison_view(void **state)
+{
+	(void)state;
+	char path[512];
+	snprintf(path, sizeof(path), "%s", tmp_path("view.db"));
+	struct store *s = store_open(path, 1);
+	long old, exp;
+	assert_int_equal(store_experiment(s, "x", "old", "affine", "", &old), 0);
+	assert_int_equal(store_experiment(s, "x", "new", "affine", "", &exp), 0);
+	struct decision_record g = { .strategy = "grid", .seed = 1, .chosen_latent = 8,
+				     .tuning_flops = 1300, .test_mse = 0.1,
+				     .probe_accuracy = NAN, .seconds = 2 };
+	struct decision_record o = { .strategy = "other", .seed = 1, .chosen_latent = 9,
+				     .tuning_flops = 10, .delivery_flops = 5, .test_mse = 0.11,
+				     .probe_accuracy = NAN, .seconds = 1 };
+	assert_int_equal(store_decision(s, old, &o), 0); /* an older configuration: not shown */
+	assert_int_equal(store_decision(s, exp, &g), 0);
+	assert_int_equal(store_decision(s, exp, &o), 0);
+	struct rows r = { 0 };
+	assert_int_equal(store_query(s, "SELECT * FROM v_comparison", NULL, collect, &r), 0);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(r.strategy[0], "grid");
+	assert_float_equal(r.ratio[0], 1.0, 1e-12);
+	assert_string_equal(r.strategy[1], "other");
+	assert_float_equal(r.ratio[1], 130.0, 1e-12);
+	store_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_schema_created_and_versioned),
+		cmocka_unit_test(test_trial_round_trip_with_nan),
+		cmocka_unit_test(test_refuses_foreign_and_newer_files),
+		cmocka_unit_test(test_comparison_view),
+	};
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
