@@ -2,7 +2,9 @@
 #   make          build ./dimsearch
 #   make deps     install the Debian packages dimsearch needs (as root; prints the command otherwise)
 #   make test     deps if missing, then the cmocka suite, plain and under ASan + UBSan
-#   make bench    training speed on Fashion-MNIST (1 and 2 cores) next to raw sgemm
+#   make run      deps if missing, build, run the quick experiment and print the comparison
+#   make bench    training speed on Fashion-MNIST (1 and 2 cores) next to raw sgemm, and the
+#                 speed-up of a parallel grid search
 
 CC       := gcc
 PKGS     := openblas zlib cmocka sqlite3 inih
@@ -26,7 +28,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=build/tests/%)
 ASAN_TESTS := $(TEST_SRC:tests/%.c=build/asan/tests/%)
 
-.PHONY: all deps test unit bench clean
+.PHONY: all deps test unit bench run clean
 
 all: dimsearch
 
@@ -73,6 +75,11 @@ test: deps
 
 unit: dimsearch $(TESTS) $(ASAN_TESTS)
 	@ASAN_OPTIONS=detect_leaks=1 tests/run.sh $(TESTS) $(ASAN_TESTS)
+
+# ---- the quick experiment: what a new user runs first ----
+run: deps
+	@$(MAKE) --no-print-directory dimsearch
+	./dimsearch run --experiment quick
 
 # ---- benchmarks ----
 build/bench_sgemm: tests/bench_sgemm.c build/core/blas.o

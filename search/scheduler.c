@@ -104,6 +104,16 @@ static void print_progress(struct run_state *st, int force)
 	fflush(stderr);
 }
 
+static const struct job *sort_jobs;
+
+static int larger_first(const void *a, const void *b)
+{
+	const struct job *x = &sort_jobs[*(const int *)a], *y = &sort_jobs[*(const int *)b];
+	if (x->expected != y->expected)
+		return x->expected < y->expected ? 1 : -1;
+	return *(const int *)a - *(const int *)b;
+}
+
 static void note_store_failure(struct run_state *st)
 {
 	if (!st->store_failed) {
@@ -208,6 +218,9 @@ int run_experiment(struct store *s, const struct experiment *e, const struct run
 	for (int i = 0; i < st.n_jobs; i++)
 		if (st.jobs[i].pending)
 			pending[np++] = i;
+	/* largest first, so that no long trial is left running alone at the end */
+	sort_jobs = st.jobs;
+	qsort(pending, (size_t)np, sizeof(int), larger_first);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(outer) if (!rc)
 	for (int i = 0; i < np; i++) {
 		struct job *job = &st.jobs[pending[i]];

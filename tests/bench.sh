@@ -28,3 +28,37 @@ if [ -f "$peer" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
 else
   echo "== PyTorch peer skipped: install python3-torch python3-numpy and keep ../shared/bench beside the checkout"
 fi
+
+echo
+echo "== grid search over 8 latent sizes, Fashion-MNIST subset, 1 and 2 threads"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cat > "$work/bench.ini" <<'INI'
+[bench-grid]
+dataset = fashion-mnist
+n_train = 5000
+n_val = 1000
+n_test = 1000
+hidden = 256
+epochs = 5
+strategies = grid
+grid = 4,8,12,16,24,32,48,64
+INI
+# best of three fresh runs for each thread count (the machine is shared and noisy)
+for t in 1 2; do
+  best=""
+  for rep in 1 2 3; do
+    rm -f "$work/t$t.db"*
+    start=$(date +%s.%N)
+    ./dimsearch run --config "$work/bench.ini" --experiment bench-grid --db "$work/t$t.db" \
+      --threads "$t" --quiet > /dev/null
+    end=$(date +%s.%N)
+    best=$(awk -v a="$start" -v b="$end" -v m="$best" 'BEGIN { d = b - a; print (m == "" || d < m) ? d : m }')
+  done
+  eval "wall$t=$best"
+done
+same=$(sqlite3 "$work/t1.db" 'select trial_key, val_mse from trial order by 1' | md5sum)
+same2=$(sqlite3 "$work/t2.db" 'select trial_key, val_mse from trial order by 1' | md5sum)
+printf 'grid search, 1 thread : %6.2f s (best of 3, Fashion-MNIST loading included)\n' "$wall1"
+printf 'grid search, 2 threads: %6.2f s   speed-up %.2fx   (same results: %s)\n' "$wall2" \
+  "$(awk -v a="$wall1" -v b="$wall2" 'BEGIN { print a / b }')" "$([ "$same" = "$same2" ] && echo yes || echo NO)"
