@@ -155,6 +155,11 @@ struct ae_work *ae_work_new(const struct ae *m, int max_rows)
 		ok &= (w->act[l] = malloc(sizeof(float) * max_rows * m->width[l])) != NULL;
 	for (int i = 0; i < 2; i++)
 		ok &= (w->delta[i] = malloc(sizeof(float) * max_rows * widest)) != NULL;
+	int L = m->latent_layer;
+	size_t wt = (size_t)m->width[L] * m->width[L + 1];
+	if ((size_t)m->width[L + 1] * m->width[L + 2] > wt)
+		wt = (size_t)m->width[L + 1] * m->width[L + 2];
+	ok &= (w->wt = malloc(sizeof(float) * wt)) != NULL;
 	if (!ok) {
 		ae_work_delete(w);
 		ds_fail("out of memory allocating a workspace for %d rows", max_rows);
@@ -171,6 +176,7 @@ void ae_work_delete(struct ae_work *w)
 		free(w->act[l]);
 	free(w->delta[0]);
 	free(w->delta[1]);
+	free(w->wt);
 	free(w);
 }
 
@@ -195,21 +201,39 @@ static void apply_mask(const struct ae *m, int rows, float *h, uint64_t *element
 	*elementwise += (uint64_t)rows * K * FLOPS_MASK;
 }
 
-const float *ae_forward(const struct ae *m, struct ae_work *w, const float *x, int rows,
-			uint64_t *gemm, uint64_t *elementwise)
+/* layers 0 .. last-1 of the forward pass; returns the last output */
+static const float *forward_layers(const struct ae *m, struct ae_work *w, const float *x,
+				   int rows, int last, uint64_t *gemm, uint64_t *elementwise)
 {
 	const float *in = x;
-	for (int l = 0; l < m->n_layers; l++) {
+	for (int l = 0; l < last; l++) {
 		float *out = w->act[l + 1];
 		int n_out = m->width[l + 1];
-		dense_forward(rows, m->width[l], n_out, in, m->params + m->w_off[l],
-			      m->params + m->b_off[l], out, gemm);
+		const float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
+		/* the layers into and out of the code sum in a fixed order, so that cutting
+		 * silent latent units leaves every output bit-identical */
+		if (l == m->latent_layer || l == m->latent_layer + 1)
+			dense_forward_ordered(rows, m->width[l], n_out, in, W, b, out, w->wt, gemm);
+		else
+			dense_forward(rows, m->width[l], n_out, in, W, b, out, gemm);
 		act_forward(layer_act(m, l), (size_t)rows * n_out, out, elementwise);
 		if (l == m->latent_layer)
 			apply_mask(m, rows, out, elementwise);
 		in = out;
 	}
-	return w->act[m->n_layers];
+	return in;
+}
+
+const float *ae_forward(const struct ae *m, struct ae_work *w, const float *x, int rows,
+			uint64_t *gemm, uint64_t *elementwise)
+{
+	return forward_layers(m, w, x, rows, m->n_layers, gemm, elementwise);
+}
+
+const float *ae_forward_encoder(const struct ae *m, struct ae_work *w, const float *x, int rows,
+				uint64_t *gemm, uint64_t *elementwise)
+{
+	return forward_layers(m, w, x, rows, m->latent_layer + 1, gemm, elementwise);
 }
 
 const float *ae_codes(const struct ae *m, const struct ae_work *w)

@@ -46,6 +46,7 @@ struct ae_work {
 	int max_rows;
 	float *act[AE_MAX_LAYERS + 1];  /* act[l + 1] (rows, width[l + 1]): output of layer l */
 	float *delta[2];                /* (rows, max width) ping-pong gradients */
+	float *wt;                      /* transposed weights of a layer touching the code */
 };
 
 /* Penalty on the latent codes h (rows, K), added to the loss by a strategy (e.g. SOSAE). */
@@ -72,6 +73,9 @@ void ae_work_delete(struct ae_work *w);
 /* Forward pass of x (rows, D); returns the reconstruction (rows, D) held in w. */
 const float *ae_forward(const struct ae *m, struct ae_work *w, const float *x, int rows,
 			uint64_t *gemm, uint64_t *elementwise);
+/* Encoder only: x (rows, D) to the latent codes (rows, K), held in w (ae_codes). */
+const float *ae_forward_encoder(const struct ae *m, struct ae_work *w, const float *x, int rows,
+				uint64_t *gemm, uint64_t *elementwise);
 /* The latent codes (rows, K) of the last forward pass. */
 const float *ae_codes(const struct ae *m, const struct ae_work *w);
 /* After ae_forward on the same x: loss (scaled by scale, e.g. 1/(batch*D) for the mean) and

@@ -75,6 +75,29 @@ void dense_backward(int B, int in, int out, const float *X, const float *W, cons
 	}
 }
 
+void dense_forward_ordered(int B, int in, int out, const float *X, const float *W,
+			   const float *b, float *Y, float *Wt, uint64_t *gemm)
+{
+	for (int j = 0; j < out; j++)
+		for (int i = 0; i < in; i++)
+			Wt[(size_t)i * out + j] = W[(size_t)j * in + i];
+	for (int r = 0; r < B; r++) {
+		float *y = Y + (size_t)r * out;
+		const float *x = X + (size_t)r * in;
+		memcpy(y, b, sizeof(float) * out);
+		for (int i = 0; i < in; i++) {
+			float a = x[i];
+			if (a == 0.0f)
+				continue;
+			const float *w = Wt + (size_t)i * out;
+#pragma omp simd
+			for (int j = 0; j < out; j++)
+				y[j] += a * w[j];
+		}
+	}
+	*gemm += 2ull * B * in * out + (uint64_t)B * out;
+}
+
 void dense_forward_ref(int B, int in, int out, const float *X, const float *W, const float *b,
 		       float *Y)
 {

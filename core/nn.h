@@ -28,6 +28,14 @@ void dense_forward(int B, int in, int out, const float *X, const float *W, const
 void dense_backward(int B, int in, int out, const float *X, const float *W, const float *dY,
 		    float *dX, float *dW, float *db, uint64_t *gemm);
 
+/* Y (B, out) = X W^T + b with every output summed in input order and zero inputs skipped:
+ * output j does not depend on how many outputs there are, and inputs that are exactly zero
+ * change nothing, so cutting silent latent units is bit-exact. Used for the two layers that
+ * touch the latent code. Wt (in * out floats) is scratch. gemm += 2*B*in*out + B*out, the
+ * dense convention, even where zeros were skipped. */
+void dense_forward_ordered(int B, int in, int out, const float *X, const float *W,
+			   const float *b, float *Y, float *Wt, uint64_t *gemm);
+
 /* Plain-loop versions of the two above, the reference the tests compare BLAS against. */
 void dense_forward_ref(int B, int in, int out, const float *X, const float *W, const float *b,
 		       float *Y);

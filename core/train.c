@@ -32,23 +32,19 @@ void train_cfg_defaults(struct train_cfg *c)
 
 /* ---- evaluation ---- */
 
-/* Forward every block of s; per-block error sums are added in block order. */
-int ae_encode(const struct ae *m, const struct split *s, int threads, float *codes, double *mse,
-	      struct flops *f)
+/* Work on one block of rows [first, first + rows) of a split, on a thread's workspace. */
+typedef void (*block_fn)(void *ctx, const struct ae *m, struct ae_work *w, size_t block,
+			 size_t first, int rows, uint64_t *gemm, uint64_t *elementwise);
+
+/* Run fn on every EVAL_ROWS block of s, blocks spread over the threads; each block writes
+ * only its own results, so callers combine them in block order, whatever the threads. */
+static int for_each_block(const struct ae *m, const struct split *s, int threads, block_fn fn,
+			  void *ctx, uint64_t *gemm_total, uint64_t *elementwise_total)
 {
-	if (s->n == 0) {
-		if (mse)
-			*mse = NAN;
-		return 0;
-	}
-	int D = m->width[0], K = m->arch.latent;
 	size_t n_blocks = (s->n + EVAL_ROWS - 1) / EVAL_ROWS;
-	double *block_sum = calloc(n_blocks, sizeof(double));
 	uint64_t gemm = 0, elementwise = 0;
-	int failed = block_sum == NULL;
-	if (threads < 1)
-		threads = 1;
-#pragma omp parallel num_threads(threads) reduction(+ : gemm, elementwise) if (!failed)
+	int failed = 0;
+#pragma omp parallel num_threads(threads < 1 ? 1 : threads) reduction(+ : gemm, elementwise)
 	{
 		struct ae_work *w = ae_work_new(m, EVAL_ROWS);
 		if (!w) {
@@ -61,28 +57,61 @@ int ae_encode(const struct ae *m, const struct split *s, int threads, float *cod
 				continue;
 			size_t first = b * EVAL_ROWS;
 			int rows = (int)(s->n - first < EVAL_ROWS ? s->n - first : EVAL_ROWS);
-			const float *x = s->x + first * D;
-			const float *y = ae_forward(m, w, x, rows, &gemm, &elementwise);
-			block_sum[b] = loss_forward_backward(LOSS_MSE, (size_t)rows * D, y, x, NULL,
-							     0.0f, &elementwise);
-			if (codes)
-				memcpy(codes + first * K, ae_codes(m, w),
-				       sizeof(float) * rows * K);
+			fn(ctx, m, w, b, first, rows, &gemm, &elementwise);
 		}
 		ae_work_delete(w);
 	}
-	if (failed) {
-		free(block_sum);
+	if (failed)
+		return ds_fail("out of memory for an evaluation workspace");
+	*gemm_total += gemm;
+	*elementwise_total += elementwise;
+	return 0;
+}
+
+struct encode_ctx {
+	const struct split *s;
+	float *codes;            /* (n, K) or NULL */
+	double *block_sum;       /* squared error per block */
+};
+
+static void encode_block(void *ctx, const struct ae *m, struct ae_work *w, size_t b,
+			 size_t first, int rows, uint64_t *gemm, uint64_t *elementwise)
+{
+	struct encode_ctx *c = ctx;
+	int D = m->width[0], K = m->arch.latent;
+	const float *x = c->s->x + first * D;
+	const float *y = ae_forward(m, w, x, rows, gemm, elementwise);
+	c->block_sum[b] = loss_forward_backward(LOSS_MSE, (size_t)rows * D, y, x, NULL, 0.0f,
+						elementwise);
+	if (c->codes)
+		memcpy(c->codes + first * K, ae_codes(m, w), sizeof(float) * rows * K);
+}
+
+int ae_encode(const struct ae *m, const struct split *s, int threads, float *codes, double *mse,
+	      struct flops *f)
+{
+	if (s->n == 0) {
+		if (mse)
+			*mse = NAN;
+		return 0;
+	}
+	size_t n_blocks = (s->n + EVAL_ROWS - 1) / EVAL_ROWS;
+	struct encode_ctx c = { s, codes, calloc(n_blocks, sizeof(double)) };
+	if (!c.block_sum)
 		return ds_fail("out of memory evaluating %zu examples", s->n);
+	uint64_t gemm = 0, elementwise = 0;
+	if (for_each_block(m, s, threads, encode_block, &c, &gemm, &elementwise)) {
+		free(c.block_sum);
+		return -1;
 	}
 	double total = 0.0;
 	for (size_t b = 0; b < n_blocks; b++)
-		total += block_sum[b];
-	free(block_sum);
+		total += c.block_sum[b];
+	free(c.block_sum);
 	f->eval_gemm += gemm;
 	f->elementwise += elementwise;
 	if (mse)
-		*mse = total / ((double)s->n * D);
+		*mse = total / ((double)s->n * m->width[0]);
 	return 0;
 }
 
@@ -92,6 +121,55 @@ double ae_eval_mse(const struct ae *m, const struct split *s, int threads, struc
 	if (ae_encode(m, s, threads, NULL, &mse, f))
 		return NAN;
 	return mse;
+}
+
+struct activity_ctx {
+	const struct split *s;
+	double *part;            /* per block: K maxima then K sums */
+};
+
+static void activity_block(void *ctx, const struct ae *m, struct ae_work *w, size_t b,
+			   size_t first, int rows, uint64_t *gemm, uint64_t *elementwise)
+{
+	struct activity_ctx *c = ctx;
+	int D = m->width[0], K = m->arch.latent;
+	const float *h = ae_forward_encoder(m, w, c->s->x + first * D, rows, gemm, elementwise);
+	double *mx = c->part + b * 2 * K, *sum = mx + K;
+	for (int r = 0; r < rows; r++)
+		for (int k = 0; k < K; k++) {
+			double a = fabs((double)h[(size_t)r * K + k]);
+			mx[k] = a > mx[k] ? a : mx[k];
+			sum[k] += a;
+		}
+	*elementwise += 3ull * rows * K; /* abs, max, add */
+}
+
+int ae_latent_activity(const struct ae *m, const struct split *s, int threads, double *max_abs,
+		       double *mean_abs, struct flops *f)
+{
+	int K = m->arch.latent;
+	size_t n_blocks = (s->n + EVAL_ROWS - 1) / EVAL_ROWS;
+	struct activity_ctx c = { s, calloc(n_blocks * 2 * K + 1, sizeof(double)) };
+	if (!c.part)
+		return ds_fail("out of memory scanning latent activity");
+	uint64_t overhead = 0;
+	if (for_each_block(m, s, threads, activity_block, &c, &overhead, &overhead)) {
+		free(c.part);
+		return -1;
+	}
+	for (int k = 0; k < K; k++) {
+		max_abs[k] = 0.0;
+		mean_abs[k] = 0.0;
+		for (size_t b = 0; b < n_blocks; b++) {
+			const double *mx = c.part + b * 2 * K;
+			max_abs[k] = mx[k] > max_abs[k] ? mx[k] : max_abs[k];
+			mean_abs[k] += mx[K + k];
+		}
+		mean_abs[k] /= s->n ? (double)s->n : 1.0;
+	}
+	free(c.part);
+	f->overhead += overhead;
+	return 0;
 }
 
 /* ---- training ---- */

@@ -64,4 +64,10 @@ double ae_eval_mse(const struct ae *m, const struct split *s, int threads, struc
 int ae_encode(const struct ae *m, const struct split *s, int threads, float *codes, double *mse,
 	      struct flops *f);
 
+/* Activity of each latent unit over split s (encoder passes only): max_abs[k] and
+ * mean_abs[k] of |h_k|, k < K. FLOPs go to f->overhead (a strategy's own work). Returns 0,
+ * or -1 with ds_errmsg(). */
+int ae_latent_activity(const struct ae *m, const struct split *s, int threads, double *max_abs,
+		       double *mean_abs, struct flops *f);
+
 #endif

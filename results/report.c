@@ -37,6 +37,7 @@ struct printer {
 	FILE *out;
 	int rows;
 	char experiment[128];
+	double grid_mse, grid_probe;   /* grid search's, for the quality comparison */
 };
 
 static int column(int ncol, char **names, const char *want)
@@ -93,6 +94,11 @@ static void csv_field(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+static double number(const char *s)
+{
+	return s ? atof(s) : NAN;
+}
+
 static int print_row(void *ctx, int ncol, char **names, char **values)
 {
 	struct printer *p = ctx;
@@ -142,9 +148,10 @@ static int print_row(void *ctx, int ncol, char **names, char **values)
 		fprintf(p->out, "experiment %s: %s\n", exp,
 			value(ncol, names, values, "dataset") ? value(ncol, names, values, "dataset")
 							       : "");
-		fprintf(p->out, "%-10s %9s %14s %9s %15s %10s %9s %9s\n", "strategy", "K",
-			"tuning FLOPs", "grid/x", "delivery FLOPs", "test MSE", "probe acc",
+		fprintf(p->out, "%-22s %9s %11s %8s %11s %18s %15s %8s\n", "strategy", "K",
+			"tuning", "grid/x", "delivery", "test MSE (vs grid)", "probe (vs grid)",
 			"seconds");
+		p->grid_mse = p->grid_probe = NAN;
 	}
 	const char *k = value(ncol, names, values, "chosen_k");
 	const char *kmin = value(ncol, names, values, "k_min");
@@ -160,17 +167,73 @@ static int print_row(void *ctx, int ncol, char **names, char **values)
 	const char *tune = value(ncol, names, values, "tuning_flops");
 	const char *del = value(ncol, names, values, "delivery_flops");
 	const char *sec = value(ncol, names, values, "seconds");
-	char ratio_s[32] = "-", probe_s[32] = "-", mse_s[32] = "NaN";
+	const char *strategy = value(ncol, names, values, "strategy");
+	int is_grid = strategy && !strcmp(strategy, "grid");
+	double m = number(mse), pr = number(probe);
+	if (is_grid) {
+		p->grid_mse = m;
+		p->grid_probe = pr;
+	}
+	char ratio_s[32] = "-", probe_s[48] = "-", mse_s[48] = "NaN";
 	if (ratio)
 		snprintf(ratio_s, sizeof(ratio_s), "%.1fx", atof(ratio));
-	if (probe)
-		snprintf(probe_s, sizeof(probe_s), "%.1f%%", 100 * atof(probe));
-	if (mse)
-		snprintf(mse_s, sizeof(mse_s), "%.5f", atof(mse));
-	fprintf(p->out, "%-10s %9s %14.4g %9s %15.4g %10s %9s %9.1f\n",
-		value(ncol, names, values, "strategy"), kbuf, tune ? atof(tune) : 0.0, ratio_s,
-		del ? atof(del) : 0.0, mse_s, probe_s, sec ? atof(sec) : 0.0);
+	/* quality against grid search's choice: relative MSE, probe points */
+	if (mse && !is_grid && isfinite(p->grid_mse) && p->grid_mse > 0)
+		snprintf(mse_s, sizeof(mse_s), "%.5f (%+.1f%%)", m,
+			 100.0 * (m - p->grid_mse) / p->grid_mse);
+	else if (mse)
+		snprintf(mse_s, sizeof(mse_s), "%.5f", m);
+	if (probe && !is_grid && isfinite(p->grid_probe))
+		snprintf(probe_s, sizeof(probe_s), "%.1f%% (%+.1f)", 100 * pr,
+			 100 * (pr - p->grid_probe));
+	else if (probe)
+		snprintf(probe_s, sizeof(probe_s), "%.1f%%", 100 * pr);
+	fprintf(p->out, "%-22s %9s %11.4g %8s %11.4g %18s %15s %8.1f\n", strategy, kbuf,
+		tune ? atof(tune) : 0.0, ratio_s, del ? atof(del) : 0.0, mse_s, probe_s,
+		sec ? atof(sec) : 0.0);
 	p->rows++;
+	return 0;
+}
+
+struct cut_lines {
+	FILE *out;
+	int n;
+};
+
+/* Whether each SOSAE cut kept the reconstructions, in a line */
+static int print_cut(void *ctx, int ncol, char **names, char **values)
+{
+	struct cut_lines *c = ctx;
+	const char *lossless = value(ncol, names, values, "lossless");
+	int yes = lossless && atoi(lossless) == 1;
+	fprintf(c->out,
+		"%s (seed %s): K* = %s of %s after %s epochs; cut %s (test MSE %.6g before, "
+		"%.6g after the cut, %.6g delivered)\n",
+		value(ncol, names, values, "strategy"), value(ncol, names, values, "seed"),
+		value(ncol, names, values, "k_star"), value(ncol, names, values, "k_max"),
+		value(ncol, names, values, "epochs_run"),
+		yes ? "lossless" : "NOT lossless: a unit silent on the training set fired on test",
+		number(value(ncol, names, values, "test_mse_before_cut")),
+		number(value(ncol, names, values, "test_mse_after_cut")),
+		number(value(ncol, names, values, "test_mse_delivered")));
+	c->n++;
+	return 0;
+}
+
+/* SOSAE's own knobs cost something too: the whole alpha x lambda sweep, in one line */
+static int print_sweep(void *ctx, int ncol, char **names, char **values)
+{
+	FILE *out = ctx;
+	const char *n = value(ncol, names, values, "settings");
+	const char *flops = value(ncol, names, values, "sweep_flops");
+	fprintf(out,
+		"SOSAE's own alpha x lambda sweep in %s: %s settings, %.4g tuning FLOPs in all; "
+		"K* from %s to %s,\ntest MSE from %.5f to %.5f. Choosing SOSAE's knobs this way "
+		"costs %s SOSAE runs.\n\n",
+		value(ncol, names, values, "experiment"), n ? n : "?", flops ? atof(flops) : 0.0,
+		value(ncol, names, values, "k_min"), value(ncol, names, values, "k_max"),
+		number(value(ncol, names, values, "best_test_mse")),
+		number(value(ncol, names, values, "worst_test_mse")), n ? n : "?");
 	return 0;
 }
 
@@ -183,6 +246,17 @@ int report_print(struct store *s, const char *experiment, enum report_format f, 
 		return -1;
 	if (f == REPORT_TABLE && p.rows > 0) {
 		fputc('\n', out);
+		const char *sweep = experiment ? "SELECT * FROM v_sosae_sweep WHERE experiment = ?"
+					       : "SELECT * FROM v_sosae_sweep";
+		if (store_query(s, sweep, experiment, print_sweep, out))
+			return -1;
+		const char *cuts = experiment ? "SELECT * FROM v_sosae_cut WHERE experiment = ?"
+					      : "SELECT * FROM v_sosae_cut";
+		struct cut_lines cl = { out, 0 };
+		if (store_query(s, cuts, experiment, print_cut, &cl))
+			return -1;
+		if (cl.n)
+			fputc('\n', out);
 		report_flop_note(out);
 	}
 	return p.rows;

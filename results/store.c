@@ -36,8 +36,8 @@ static enum trial_state state_parse(const char *s)
 
 /* ---- schema ---- */
 
-/* one statement per string; views show the newest configuration of each name */
-static const char *schema_v1[] = {
+/* tables of schema version 1, one statement per string */
+static const char *schema_tables[] = {
 	"CREATE TABLE experiment (\n"
 	"  id INTEGER PRIMARY KEY,\n"
 	"  name TEXT NOT NULL,\n"
@@ -65,6 +65,7 @@ static const char *schema_v1[] = {
 	"  flops_elementwise INTEGER NOT NULL DEFAULT 0,\n"
 	"  flops_overhead INTEGER NOT NULL DEFAULT 0,\n"
 	"  flops_report INTEGER NOT NULL DEFAULT 0,\n"
+	"  flops_delivery INTEGER NOT NULL DEFAULT 0,  -- part of the above spent after deciding\n"
 	"  seconds REAL,\n"
 	"  error TEXT,\n"
 	"  details TEXT,\n"
@@ -98,7 +99,20 @@ static const char *schema_v1[] = {
 	"  decided_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),\n"
 	"  UNIQUE (experiment_id, strategy, seed)\n"
 	");\n",
+	"CREATE TABLE latent_activity (\n"
+	"  trial_id INTEGER NOT NULL REFERENCES trial(id) ON DELETE CASCADE,\n"
+	"  k INTEGER NOT NULL,                   -- latent unit, 1-based\n"
+	"  max_abs REAL NOT NULL,                -- over the training set\n"
+	"  mean_abs REAL NOT NULL,\n"
+	"  PRIMARY KEY (trial_id, k)\n"
+	");\n",
 	"CREATE INDEX trial_by_experiment ON trial(experiment_id, strategy);\n",
+	NULL,
+};
+
+/* views: no data, so they are dropped and made again at every writable open, which keeps
+ * an existing database's views those of this build; the newest configuration of each name */
+static const char *schema_views[] = {
 	"CREATE VIEW v_latest AS\n"
 	"  SELECT name, max(id) AS experiment_id FROM experiment GROUP BY name;\n",
 	"CREATE VIEW v_comparison AS\n"
@@ -137,8 +151,39 @@ static const char *schema_v1[] = {
 	"  JOIN v_latest l ON l.experiment_id = t.experiment_id\n"
 	"  JOIN experiment e ON e.id = t.experiment_id\n"
 	"  ORDER BY e.name, t.strategy, t.latent, t.seed, p.epoch;\n",
+	"CREATE VIEW v_latent_activity AS\n"
+	"  SELECT e.name AS experiment, t.strategy, t.trial_key, t.seed, a.k, a.mean_abs,\n"
+	"    a.max_abs\n"
+	"  FROM latent_activity a JOIN trial t ON t.id = a.trial_id\n"
+	"  JOIN v_latest l ON l.experiment_id = t.experiment_id\n"
+	"  JOIN experiment e ON e.id = t.experiment_id\n"
+	"  ORDER BY e.name, t.strategy, t.seed, a.k;\n",
+	"CREATE VIEW v_sosae_cut AS\n"
+	"  SELECT e.name AS experiment, d.strategy, d.seed,\n"
+	"    json_extract(d.details, '$.k_star') AS k_star,\n"
+	"    json_extract(d.details, '$.k_max') AS k_max,\n"
+	"    json_extract(d.details, '$.epochs_run') AS epochs_run,\n"
+	"    json_extract(d.details, '$.stopped_early') AS stopped_early,\n"
+	"    json_extract(d.details, '$.lossless') AS lossless,\n"
+	"    json_extract(d.details, '$.test_mse_before_cut') AS test_mse_before_cut,\n"
+	"    json_extract(d.details, '$.test_mse_after_cut') AS test_mse_after_cut,\n"
+	"    d.test_mse AS test_mse_delivered\n"
+	"  FROM decision d JOIN v_latest l ON l.experiment_id = d.experiment_id\n"
+	"  JOIN experiment e ON e.id = d.experiment_id\n"
+	"  WHERE d.strategy LIKE 'sosae%'\n"
+	"  ORDER BY e.name, d.strategy, d.seed;\n",
+	"CREATE VIEW v_sosae_sweep AS\n"
+	"  SELECT experiment, count(*) AS settings, min(chosen_k) AS k_min,\n"
+	"    max(chosen_k) AS k_max, sum(tuning_flops) AS sweep_flops,\n"
+	"    min(test_mse) AS best_test_mse, max(test_mse) AS worst_test_mse\n"
+	"  FROM v_comparison WHERE strategy LIKE 'sosae(%'\n"
+	"  GROUP BY experiment;\n",
 	NULL,
 };
+
+static const char *view_names[] = { "v_latest",      "v_comparison",      "v_grid_curve",
+				     "v_epochs",      "v_latent_activity", "v_sosae_cut",
+				     "v_sosae_sweep", NULL };
 
 /* ---- helpers ---- */
 
@@ -279,25 +324,41 @@ static int setup(struct store *s, int create)
 	if (exec(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL",
 		 "cannot configure the connection"))
 		return -1;
-	if (version == STORE_SCHEMA_VERSION)
-		return 0;
-	if (!create)
+	if (version != STORE_SCHEMA_VERSION && !create)
 		return ds_fail("%s holds no dimsearch results yet; run 'dimsearch run' first",
 			       s->path);
+	if (!create)
+		return 0;
 	if (begin(s))
 		return -1;
-	char set[128];
-	snprintf(set, sizeof(set), "PRAGMA application_id = %d; PRAGMA user_version = %d",
-		 APPLICATION_ID, STORE_SCHEMA_VERSION);
-	for (int i = 0; schema_v1[i]; i++)
-		if (exec(s, schema_v1[i], "cannot create the schema")) {
+	if (version != STORE_SCHEMA_VERSION) {
+		char set[128];
+		snprintf(set, sizeof(set), "PRAGMA application_id = %d; PRAGMA user_version = %d",
+			 APPLICATION_ID, STORE_SCHEMA_VERSION);
+		for (int i = 0; schema_tables[i]; i++)
+			if (exec(s, schema_tables[i], "cannot create the schema")) {
+				rollback(s);
+				return -1;
+			}
+		if (exec(s, set, "cannot record the schema version")) {
 			rollback(s);
 			return -1;
 		}
-	if (exec(s, set, "cannot record the schema version")) {
-		rollback(s);
-		return -1;
 	}
+	/* dropped in reverse, since some views are built on others */
+	for (int i = (int)(sizeof(view_names) / sizeof(*view_names)) - 2; i >= 0; i--) {
+		char drop[128];
+		snprintf(drop, sizeof(drop), "DROP VIEW IF EXISTS %s", view_names[i]);
+		if (exec(s, drop, "cannot refresh the views")) {
+			rollback(s);
+			return -1;
+		}
+	}
+	for (int i = 0; schema_views[i]; i++)
+		if (exec(s, schema_views[i], "cannot create the views")) {
+			rollback(s);
+			return -1;
+		}
 	return commit(s);
 }
 
@@ -354,7 +415,8 @@ int store_experiment(struct store *s, const char *name, const char *hash, const 
 	if (begin(s))
 		return -1;
 	sqlite3_stmt *st = prepare(s, "INSERT INTO experiment (name, hash, dataset, config) "
-				      "VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING");
+				      "VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO UPDATE SET "
+				      "name = excluded.name, config = excluded.config");
 	if (!st)
 		goto fail;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
@@ -403,7 +465,8 @@ int store_trial_get(struct store *s, long experiment_id, const char *key,
 		s, "SELECT id, strategy, role, latent, seed, params, state, epochs_run, train_mse, "
 		   "val_mse, test_mse, probe_accuracy, nan_mask, flops_train_gemm, "
 		   "flops_eval_gemm, flops_elementwise, flops_overhead, flops_report, seconds, "
-		   "error, details FROM trial WHERE experiment_id = ? AND trial_key = ?");
+		   "error, details, flops_delivery FROM trial WHERE experiment_id = ? AND "
+		   "trial_key = ?");
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, experiment_id);
@@ -439,6 +502,7 @@ int store_trial_get(struct store *s, long experiment_id, const char *key,
 	t->seconds = column_real(st, 18);
 	column_text(st, 19, t->error, sizeof(t->error));
 	column_text(st, 20, t->details, sizeof(t->details));
+	t->delivery_flops = (uint64_t)sqlite3_column_int64(st, 21);
 	sqlite3_finalize(st);
 	return 1;
 }
@@ -455,7 +519,7 @@ int store_trial_begin(struct store *s, long experiment_id, struct trial_record *
 		   "epochs_run = 0, train_mse = NULL, val_mse = NULL, test_mse = NULL, "
 		   "probe_accuracy = NULL, nan_mask = 0, flops_train_gemm = 0, "
 		   "flops_eval_gemm = 0, flops_elementwise = 0, flops_overhead = 0, "
-		   "flops_report = 0, seconds = NULL, error = NULL, details = NULL, "
+		   "flops_report = 0, flops_delivery = 0, seconds = NULL, error = NULL, details = NULL, "
 		   "started_at = excluded.started_at, finished_at = NULL RETURNING id");
 	if (!st)
 		goto fail;
@@ -473,12 +537,16 @@ int store_trial_begin(struct store *s, long experiment_id, struct trial_record *
 	}
 	t->id = (long)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	st = prepare(s, "DELETE FROM epoch WHERE trial_id = ?");
-	if (!st)
-		goto fail;
-	sqlite3_bind_int64(st, 1, t->id);
-	if (step_done(s, st, "cannot clear a trial's old epochs"))
-		goto fail;
+	static const char *clear[] = { "DELETE FROM epoch WHERE trial_id = ?",
+				       "DELETE FROM latent_activity WHERE trial_id = ?" };
+	for (int i = 0; i < 2; i++) {
+		st = prepare(s, clear[i]);
+		if (!st)
+			goto fail;
+		sqlite3_bind_int64(st, 1, t->id);
+		if (step_done(s, st, "cannot clear a trial's old results"))
+			goto fail;
+	}
 	t->state = TRIAL_RUNNING;
 	return commit(s);
 fail:
@@ -525,7 +593,7 @@ int store_trial_end(struct store *s, const struct trial_record *t)
 		s, "UPDATE trial SET state = ?, epochs_run = ?, train_mse = ?, val_mse = ?, "
 		   "test_mse = ?, probe_accuracy = ?, nan_mask = ?, flops_train_gemm = ?, "
 		   "flops_eval_gemm = ?, flops_elementwise = ?, flops_overhead = ?, "
-		   "flops_report = ?, seconds = ?, error = ?, details = ?, "
+		   "flops_report = ?, seconds = ?, error = ?, details = ?, flops_delivery = ?, "
 		   "finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?");
 	if (!st)
 		goto fail;
@@ -548,7 +616,8 @@ int store_trial_end(struct store *s, const struct trial_record *t)
 	else
 		sqlite3_bind_null(st, 14);
 	sqlite3_bind_text(st, 15, t->details[0] ? t->details : "{}", -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 16, t->id);
+	sqlite3_bind_int64(st, 16, (sqlite3_int64)t->delivery_flops);
+	sqlite3_bind_int64(st, 17, t->id);
 	if (step_done(s, st, "cannot record a trial's result"))
 		goto fail;
 	return commit(s);
@@ -578,6 +647,23 @@ int store_mark_interrupted(struct store *s, long experiment_id)
 
 /* ---- decisions ---- */
 
+int store_clear_decisions(struct store *s, long experiment_id)
+{
+	if (begin(s))
+		return -1;
+	sqlite3_stmt *st = prepare(s, "DELETE FROM decision WHERE experiment_id = ?");
+	if (!st) {
+		rollback(s);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, experiment_id);
+	if (step_done(s, st, "cannot clear old decisions")) {
+		rollback(s);
+		return -1;
+	}
+	return commit(s);
+}
+
 int store_decision(struct store *s, long experiment_id, const struct decision_record *d)
 {
 	if (begin(s))
@@ -603,6 +689,34 @@ int store_decision(struct store *s, long experiment_id, const struct decision_re
 	sqlite3_bind_text(st, 12, d->details[0] ? d->details : "{}", -1, SQLITE_TRANSIENT);
 	if (step_done(s, st, "cannot record a decision"))
 		goto fail;
+	return commit(s);
+fail:
+	rollback(s);
+	return -1;
+}
+
+int store_activity(struct store *s, long trial_id, int K, const double *max_abs,
+		   const double *mean_abs)
+{
+	if (begin(s))
+		return -1;
+	sqlite3_stmt *st = prepare(s, "INSERT OR REPLACE INTO latent_activity (trial_id, k, "
+				      "max_abs, mean_abs) VALUES (?, ?, ?, ?)");
+	if (!st)
+		goto fail;
+	for (int k = 0; k < K; k++) {
+		sqlite3_bind_int64(st, 1, trial_id);
+		sqlite3_bind_int(st, 2, k + 1);
+		sqlite3_bind_double(st, 3, max_abs[k]);
+		sqlite3_bind_double(st, 4, mean_abs[k]);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			sqlite3_finalize(st);
+			fail_db(s, "cannot record latent activity");
+			goto fail;
+		}
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
 	return commit(s);
 fail:
 	rollback(s);

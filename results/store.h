@@ -24,17 +24,19 @@ enum { NAN_EPOCH_LOSS = 1, NAN_EPOCH_VAL = 2, NAN_EPOCH_PENALTY = 4 };
 
 struct trial_record {
 	long id;
-	char key[96];              /* unique within an experiment, e.g. "grid/K=8/seed=1" */
-	char strategy[16];
+	char key[160];             /* unique within an experiment, e.g. "grid/K=8/seed=1" */
+	char strategy[48];         /* e.g. "grid", "sosae(a=0.1,l=0.002)" */
 	char role[16];             /* "search", or "delivery" for a run at the chosen size */
 	int latent;                /* the width trained */
 	long seed;
 	char params[512];          /* hyper-parameters, JSON */
+	int variant;               /* which of the strategy's settings (in memory only) */
 	enum trial_state state;
 	int epochs_run;
 	double train_mse, val_mse, test_mse;   /* per element; NaN when unknown */
 	double probe_accuracy;                 /* in [0, 1]; NaN without labels */
-	struct flops flops;
+	struct flops flops;        /* everything this trial counted */
+	uint64_t delivery_flops;   /* of that, spent after the size was named (fine-tuning) */
 	double seconds;            /* wall time of the trial */
 	char error[512];           /* why it failed */
 	char details[2048];        /* what the strategy learnt, JSON */
@@ -49,7 +51,7 @@ struct epoch_record {
 };
 
 struct decision_record {
-	char strategy[16];
+	char strategy[48];
 	long seed;
 	int chosen_latent;
 	uint64_t tuning_flops;     /* everything run before the size was named */
@@ -68,7 +70,8 @@ struct store *store_open(const char *path, int create);
 void store_close(struct store *s);
 const char *store_path(const struct store *s);
 
-/* The experiment row for this configuration (inserted the first time); its id. */
+/* The experiment row for these shared settings (inserted the first time; name and config
+ * text updated to the newest); its id. */
 int store_experiment(struct store *s, const char *name, const char *hash, const char *dataset,
 		     const char *config, long *experiment_id);
 /* The newest experiment with this name: its id, or 0 when there is none. */
@@ -86,6 +89,12 @@ int store_trial_end(struct store *s, const struct trial_record *t);
 int store_mark_interrupted(struct store *s, long experiment_id);
 
 int store_decision(struct store *s, long experiment_id, const struct decision_record *d);
+/* Forget an experiment's decisions, before they are made again from its trials. */
+int store_clear_decisions(struct store *s, long experiment_id);
+
+/* A trial's latent activity profile: max and mean |h_k| over the training set, k < K. */
+int store_activity(struct store *s, long trial_id, int K, const double *max_abs,
+		   const double *mean_abs);
 
 /* Run a read-only query and hand each row to fn as strings (NULL for SQL NULL). */
 int store_query(struct store *s, const char *sql, const char *param,

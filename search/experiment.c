@@ -26,7 +26,7 @@
 /* ---- the keys ---- */
 
 enum key_type { T_STRING, T_INT, T_LONG, T_DOUBLE, T_WIDTHS, T_ACT, T_OUTPUT_ACT, T_LOSS,
-		T_SEEDS, T_STRATEGIES, T_GRID, T_SELECT };
+		T_SEEDS, T_STRATEGIES, T_GRID, T_SELECT, T_NUMBERS, T_WEIGHT };
 
 struct key {
 	const char *name;
@@ -65,6 +65,19 @@ static const struct key keys[] = {
 	{ "grid", T_GRID, F(grid), 1, 1 << 16, "", "latent widths: 1..64 step 1 or 2,4,8,16" },
 	{ "grid.select", T_SELECT, F(grid_select), 0, 1, "within:0.05",
 	  "within:TOL (smallest K within TOL of the best) or knee" },
+	{ "sosae.alpha", T_NUMBERS, F(sosae_alpha), 0, 100, "0.1",
+	  "the positional growth: one number above 0, or a list for a sensitivity sweep" },
+	{ "sosae.lambda", T_NUMBERS, F(sosae_lambda), 0, 1e6, "0.00001",
+	  "the penalty weight: one number above 0, or a list" },
+	{ "sosae.weight", T_WEIGHT, F(sosae_weight), 0, 0, "exp",
+	  "exp: w_k = (1+alpha)^(k-1), or linear: w_k = 1 + alpha (k-1)" },
+	{ "sosae.l1", T_DOUBLE, F(sosae_l1), 0, 1e6, "0", "a plain L1 weight, 0 for none" },
+	{ "sosae.tau", T_DOUBLE, F(sosae_tau), 0, 1e6, "0",
+	  "activity threshold, 0 for an exact (lossless) cut" },
+	{ "sosae.patience", T_INT, F(sosae_patience), 0, 1e6, "0",
+	  "stop after this many epochs with K* unchanged, 0 to train the full budget" },
+	{ "sosae.finetune", T_INT, F(sosae_finetune), 0, 1e6, "5",
+	  "epochs of training at K* after the cut, 0 for none" },
 	{ "probe.epochs", T_INT, F(probe_epochs), 1, 1e4, "20", "a whole number from 1" },
 	{ "probe.lr", T_DOUBLE, F(probe_lr), 1e-9, 10, "0.01", "a step size above 0" },
 };
@@ -374,6 +387,44 @@ static int set_value(struct experiment *e, const struct key *k, const char *valu
 		e->n_grid = n;
 		return 0;
 	}
+	case T_NUMBERS: {
+		double *list = (double *)field;
+		int *count = k->offset == F(sosae_alpha) ? &e->n_sosae_alpha : &e->n_sosae_lambda;
+		char buf[1024];
+		snprintf(buf, sizeof(buf), "%s", value);
+		int n = 0;
+		for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+		     tok = strtok_r(NULL, ",", &save)) {
+			char *t = trim(tok);
+			errno = 0;
+			double v = strtod(t, &end);
+			if (end == t || *end || errno || !isfinite(v) || v <= k->lo || v > k->hi) {
+				snprintf(why, (size_t)why_size, "'%s' is not a number above %g and up "
+					 "to %g (%s)", t, k->lo, k->hi, k->help);
+				return -1;
+			}
+			if (n == EXP_MAX_VARIANTS) {
+				snprintf(why, (size_t)why_size, "more than %d values",
+					 EXP_MAX_VARIANTS);
+				return -1;
+			}
+			list[n++] = v;
+		}
+		if (n == 0) {
+			snprintf(why, (size_t)why_size, "empty (%s)", k->help);
+			return -1;
+		}
+		*count = n;
+		return 0;
+	}
+	case T_WEIGHT:
+		if (!strcmp(value, "exp") || !strcmp(value, "linear")) {
+			e->sosae_weight = !strcmp(value, "exp") ? SOSAE_WEIGHT_EXP
+								: SOSAE_WEIGHT_LINEAR;
+			return 0;
+		}
+		snprintf(why, (size_t)why_size, "'%s' is not %s", value, k->help);
+		return -1;
 	case T_SELECT:
 		if (!strcmp(value, "knee")) {
 			e->grid_select = SELECT_KNEE;
@@ -508,12 +559,22 @@ static int handler(void *user, const char *section, const char *name, const char
 
 /* ---- checks across keys, identity ---- */
 
-static uint64_t fnv1a(const char *s)
+static uint64_t fnv1a(uint64_t h, const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
 	return h;
+}
+
+/* Keys that every trial depends on; the others belong to one strategy or only steer the run
+ * (which strategies, which widths), and are part of the trial keys instead. */
+static int shared_key(const struct key *k)
+{
+	static const char *own[] = { "strategies", "grid", "grid.select", "k_max", "seeds" };
+	for (size_t i = 0; i < sizeof(own) / sizeof(*own); i++)
+		if (!strcmp(k->name, own[i]))
+			return 0;
+	return strncmp(k->name, "sosae.", 6) != 0;
 }
 
 static void finish(struct parse *p, int x)
@@ -536,8 +597,11 @@ static void finish(struct parse *p, int x)
 	if (e->chunks > e->batch)
 		report(p, at[find_key("chunks")], "[%s] chunks: %d exceeds batch = %d", e->name,
 		       e->chunks, e->batch);
-	/* identity: every setting that changes results, resolved, in table order */
+	/* the record: every resolved setting in table order; the identity: only what every
+	 * trial shares (data, architecture, training, probe). Strategy settings are part of
+	 * their trials' keys instead, so that changing one strategy re-runs only its trials. */
 	size_t used = 0;
+	uint64_t hash = 0xcbf29ce484222325ULL;
 	for (int k = 0; k < N_KEYS; k++) {
 		if (!strcmp(keys[k].name, "description"))
 			continue;
@@ -549,9 +613,11 @@ static void finish(struct parse *p, int x)
 			       e->name, sizeof(e->config) - 1);
 			break;
 		}
+		if (shared_key(&keys[k]))
+			hash = fnv1a(hash, e->config + used);
 		used += (size_t)n;
 	}
-	snprintf(e->hash, sizeof(e->hash), "%016llx", (unsigned long long)fnv1a(e->config));
+	snprintf(e->hash, sizeof(e->hash), "%016llx", (unsigned long long)hash);
 }
 int experiments_load(struct experiment_file *f, const char *path)
 {

@@ -12,8 +12,10 @@
 #define EXP_MAX_SEEDS 64
 #define EXP_MAX_STRATEGIES 8
 #define EXP_NAME_MAX 64
+#define EXP_MAX_VARIANTS 16
 
 enum grid_select { SELECT_WITHIN, SELECT_KNEE };
+enum { SOSAE_WEIGHT_EXP, SOSAE_WEIGHT_LINEAR };
 
 struct experiment {
 	char name[EXP_NAME_MAX];        /* the section */
@@ -39,12 +41,22 @@ struct experiment {
 	int n_grid;
 	enum grid_select grid_select;
 	double grid_tolerance;          /* within: relative to the best validation MSE */
+	/* SOSAE: one run per (alpha, lambda) pair and seed */
+	double sosae_alpha[EXP_MAX_VARIANTS];
+	int n_sosae_alpha;
+	double sosae_lambda[EXP_MAX_VARIANTS];
+	int n_sosae_lambda;
+	int sosae_weight;               /* SOSAE_WEIGHT_EXP or SOSAE_WEIGHT_LINEAR */
+	double sosae_l1;                /* plain L1 weight on every unit */
+	double sosae_tau;               /* a unit is active when max |h_k| > tau */
+	int sosae_patience;             /* stop when K* is unchanged this many epochs; 0 never */
+	int sosae_finetune;             /* epochs at K* after the cut (delivery) */
 	/* probe */
 	int probe_epochs;
 	double probe_lr;
 	/* identity */
 	char config[16384];             /* every resolved setting, one "key = value" a line */
-	char hash[17];                  /* FNV-1a 64 of config, hex */
+	char hash[17];                  /* FNV-1a 64 of the settings every trial shares, hex */
 };
 
 struct experiment_file {

@@ -26,7 +26,12 @@ static int grid_plan(const struct experiment *e, long seed, struct trial_record 
 
 static int grid_run(const struct trial_ctx *c, struct trial_record *t)
 {
-	return trial_train_autoencoder(c, t, NULL, NULL);
+	struct ae *m;
+	int status = trial_train(c, t, NULL, &m);
+	if (status == TRIAL_OK)
+		status = trial_measure(c, m, t);
+	ae_delete(m);
+	return status;
 }
 
 int grid_choose(const int *K, const double *val, int n, enum grid_select select,

@@ -127,6 +127,21 @@ struct epoch_ctx {
 	struct job *job;
 };
 
+static int on_activity(void *ctx, const struct trial_record *t, int K, const double *max_abs,
+		       const double *mean_abs)
+{
+	struct epoch_ctx *c = ctx;
+	int failed = 0;
+#pragma omp critical(store)
+	{
+		if (store_activity(c->st->store, t->id, K, max_abs, mean_abs)) {
+			note_store_failure(c->st);
+			failed = 1;
+		}
+	}
+	return failed ? -1 : 0;
+}
+
 static int on_epoch(void *ctx, const struct trial_record *t, const struct epoch_record *e)
 {
 	struct epoch_ctx *c = ctx;
@@ -241,7 +256,7 @@ int run_experiment(struct store *s, const struct experiment *e, const struct run
 			continue;
 		struct epoch_ctx ec = { &st, job };
 		struct trial_ctx c = { .exp = e, .data = &d, .threads = inner, .stop = o->stop,
-				       .on_epoch = on_epoch, .ctx = &ec };
+				       .on_epoch = on_epoch, .on_activity = on_activity, .ctx = &ec };
 		int status = job->strategy->run(&c, t);
 		t->state = status == TRIAL_OK	   ? TRIAL_COMPLETE
 			   : status == TRIAL_STOPPED ? TRIAL_INTERRUPTED
@@ -278,8 +293,12 @@ int run_experiment(struct store *s, const struct experiment *e, const struct run
 		rc = ds_fail("%s", st.store_error);
 	} else if (o->stop && *o->stop) {
 		r->interrupted = 1;
+	} else if (!rc && store_clear_decisions(s, exp_id)) {
+		rc = -1;
 	} else if (!rc) {
-		/* decisions: a strategy x seed whose trials have all finished */
+		/* decisions, made again from the trials every run (a changed choice rule or a
+		 * strategy dropped from the list shows at once): a strategy x seed whose trials
+		 * have all finished */
 		for (int g = 0; g < groups && !rc; g++) {
 			int first = -1, n = 0;
 			for (int i = 0; i < st.n_jobs; i++)
@@ -296,19 +315,33 @@ int run_experiment(struct store *s, const struct experiment *e, const struct run
 					 plan[i].state == TRIAL_FAILED;
 			if (!ready)
 				continue;
-			struct decision_record dec;
+			/* one decision per setting the strategy ran (e.g. SOSAE's variants) */
 			const struct strategy *strat = st.jobs[first].strategy;
-			if (strat->decide(e, st.jobs[first].t.seed, plan, n, &dec)) {
-				r->undecided++;
-				if (!o->quiet)
-					fprintf(stderr, "[%s] no decision: %s\n", e->name,
-						ds_errmsg());
-				continue;
+			for (int i = 0; i < n && !rc; i++) {
+				if (!plan[i].strategy[0])
+					continue;
+				struct trial_record *same = malloc(sizeof(*same) * n);
+				char name[sizeof(plan[i].strategy)];
+				snprintf(name, sizeof(name), "%s", plan[i].strategy);
+				int m = 0;
+				for (int j = i; j < n; j++)
+					if (!strcmp(plan[j].strategy, name)) {
+						same[m++] = plan[j];
+						plan[j].strategy[0] = '\0';
+					}
+				struct decision_record dec;
+				if (strat->decide(e, same[0].seed, same, m, &dec)) {
+					r->undecided++;
+					if (!o->quiet)
+						fprintf(stderr, "[%s] no decision: %s\n", e->name,
+							ds_errmsg());
+				} else if (store_decision(s, exp_id, &dec)) {
+					rc = -1;
+				} else {
+					r->decisions++;
+				}
+				free(same);
 			}
-			if (store_decision(s, exp_id, &dec))
-				rc = -1;
-			else
-				r->decisions++;
 		}
 	}
 	free(plan);

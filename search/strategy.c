@@ -3,9 +3,9 @@
 
 #include <string.h>
 
-extern const struct strategy grid_strategy;
+extern const struct strategy grid_strategy, sosae_strategy;
 
-static const struct strategy *registry[] = { &grid_strategy };
+static const struct strategy *registry[] = { &grid_strategy, &sosae_strategy };
 
 const struct strategy *strategy_find(const char *name)
 {
@@ -17,5 +17,5 @@ const struct strategy *strategy_find(const char *name)
 
 const char *strategy_names(void)
 {
-	return "grid";
+	return "grid, sosae";
 }

@@ -22,6 +22,18 @@ struct trial_ctx {
 	const volatile sig_atomic_t *stop;    /* raised on Ctrl-C / SIGTERM */
 	/* Called after every epoch with the trial's record; non-zero stops training. */
 	int (*on_epoch)(void *ctx, const struct trial_record *t, const struct epoch_record *e);
+	/* Store a latent activity profile (max and mean |h_k|, k < K) of the trial. */
+	int (*on_activity)(void *ctx, const struct trial_record *t, int K, const double *max_abs,
+			   const double *mean_abs);
+	void *ctx;
+};
+
+/* What a strategy adds to the shared training run. */
+struct trial_hooks {
+	const struct latent_penalty *penalty;   /* NULL for none */
+	/* After each epoch, before it is stored: may set e->active_latent; non-zero stops
+	 * training early (not an error). */
+	int (*epoch)(void *ctx, struct epoch_record *e, struct ae *m);
 	void *ctx;
 };
 
@@ -45,15 +57,18 @@ const struct strategy *strategy_find(const char *name);   /* NULL when unknown *
 const char *strategy_names(void);                         /* "grid, ...", for messages */
 
 /* The shared trial: train an autoencoder of the experiment's architecture at latent width
- * t->latent with seed t->seed (penalty optional), then measure train/val/test MSE and, with
- * labels, the probe accuracy. Validation after each epoch is tuning work; the final
- * train/test evaluations and the probe go to the report column. On success *out (when not
- * NULL) receives the trained model. Returns TRIAL_OK, TRIAL_ERROR or TRIAL_STOPPED. */
-int trial_train_autoencoder(const struct trial_ctx *c, struct trial_record *t,
-			    const struct latent_penalty *penalty, struct ae **out);
+ * t->latent with seed t->seed, for `epochs` epochs (0: the experiment's), with optional
+ * hooks; every epoch is validated (tuning work) and stored. On TRIAL_OK *out receives the
+ * model; otherwise t->error says why (TRIAL_ERROR) or it was interrupted (TRIAL_STOPPED). */
+int trial_train(const struct trial_ctx *c, struct trial_record *t, const struct trial_hooks *h,
+		struct ae **out);
 
-/* Measure a trained model into t: train, val and test MSE, probe accuracy (report FLOPs). */
+/* Measure a trained model into t: train, val and test MSE and, with labels, the probe
+ * accuracy; all of it counted in the report column. TRIAL_OK or TRIAL_ERROR. */
 int trial_measure(const struct trial_ctx *c, const struct ae *m, struct trial_record *t);
+
+/* train_cfg for the experiment's optimiser and budget on this trial's threads. */
+void trial_train_cfg(const struct trial_ctx *c, struct train_cfg *cfg);
 
 /* The model architecture of an experiment at latent width K on its data. */
 struct ae_arch experiment_arch(const struct experiment *e, const struct dataset *d, int K);

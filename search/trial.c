@@ -36,14 +36,13 @@ struct ae_arch experiment_arch(const struct experiment *e, const struct dataset 
 
 struct epoch_bridge {
 	const struct trial_ctx *c;
+	const struct trial_hooks *h;
 	struct trial_record *t;
 	double t0;
-	int stop_requested;
 };
 
 static int bridge_epoch(void *ctx, const struct epoch_report *r, struct ae *m)
 {
-	(void)m;
 	struct epoch_bridge *b = ctx;
 	b->t->epochs_run = r->epoch;
 	b->t->flops = r->flops;
@@ -56,9 +55,12 @@ static int bridge_epoch(void *ctx, const struct epoch_report *r, struct ae *m)
 		.flops_tuning = flops_tuning(&r->flops),
 		.seconds = now_seconds() - b->t0,
 	};
+	int stop = 0;
+	if (b->h && b->h->epoch)
+		stop = b->h->epoch(b->h->ctx, &e, m);
 	if (b->c->on_epoch && b->c->on_epoch(b->c->ctx, b->t, &e))
-		b->stop_requested = 1;
-	return b->stop_requested;
+		stop = 1;
+	return stop;
 }
 
 int trial_measure(const struct trial_ctx *c, const struct ae *m, struct trial_record *t)
@@ -103,12 +105,25 @@ int trial_measure(const struct trial_ctx *c, const struct ae *m, struct trial_re
 	return TRIAL_OK;
 }
 
-int trial_train_autoencoder(const struct trial_ctx *c, struct trial_record *t,
-			    const struct latent_penalty *penalty, struct ae **out)
+void trial_train_cfg(const struct trial_ctx *c, struct train_cfg *cfg)
+{
+	const struct experiment *e = c->exp;
+	train_cfg_defaults(cfg);
+	cfg->epochs = e->epochs;
+	cfg->batch = e->batch;
+	cfg->chunks = e->chunks;
+	cfg->threads = c->threads;
+	cfg->adam.lr = (float)e->lr;
+	cfg->loss = e->loss;
+	cfg->stop = c->stop;
+}
+
+int trial_train(const struct trial_ctx *c, struct trial_record *t, const struct trial_hooks *h,
+		struct ae **out)
 {
 	double t0 = now_seconds();
-	const struct experiment *e = c->exp;
-	struct ae_arch arch = experiment_arch(e, c->data, t->latent);
+	*out = NULL;
+	struct ae_arch arch = experiment_arch(c->exp, c->data, t->latent);
 	struct ae *m = ae_new(&arch);
 	if (!m) {
 		snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
@@ -117,35 +132,25 @@ int trial_train_autoencoder(const struct trial_ctx *c, struct trial_record *t,
 	struct rng r;
 	rng_seed(&r, (uint64_t)t->seed);
 	ae_init(m, &r);
-	struct epoch_bridge bridge = { .c = c, .t = t, .t0 = t0 };
+	struct epoch_bridge bridge = { .c = c, .h = h, .t = t, .t0 = t0 };
 	struct train_cfg cfg;
-	train_cfg_defaults(&cfg);
-	cfg.epochs = e->epochs;
-	cfg.batch = e->batch;
-	cfg.chunks = e->chunks;
-	cfg.threads = c->threads;
-	cfg.adam.lr = (float)e->lr;
-	cfg.loss = e->loss;
-	cfg.penalty = penalty;
+	trial_train_cfg(c, &cfg);
+	cfg.penalty = h ? h->penalty : NULL;
 	cfg.on_epoch = bridge_epoch;
 	cfg.ctx = &bridge;
-	cfg.stop = c->stop;
 	memset(&t->flops, 0, sizeof(t->flops));
 	int rc = ae_train(m, &c->data->train, &c->data->val, &cfg, &r, &t->flops);
-	int status = TRIAL_OK;
-	if (rc == TRAIN_INTERRUPTED) {
-		status = TRIAL_STOPPED;
-	} else if (rc < 0) {
-		snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
-		status = TRIAL_ERROR;
-	} else {
-		t->epochs_run = rc;
-		status = trial_measure(c, m, t);
-	}
 	t->seconds = now_seconds() - t0;
-	if (status == TRIAL_OK && out)
-		*out = m;
-	else
+	if (rc == TRAIN_INTERRUPTED) {
 		ae_delete(m);
-	return status;
+		return TRIAL_STOPPED;
+	}
+	if (rc < 0) {
+		snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
+		ae_delete(m);
+		return TRIAL_ERROR;
+	}
+	t->epochs_run = rc;
+	*out = m;
+	return TRIAL_OK;
 }

@@ -98,8 +98,15 @@ static void test_identity_ignores_comments_and_description(void **state)
 	struct experiment_file f3 = load("[x]\ndataset = affine\nstrategies = grid\ngrid = 1..3\n"
 					 "epochs = 11\n",
 					 1);
+	struct experiment_file f4 = load("[x]\ndataset = affine\nstrategies = grid, sosae\n"
+					 "grid = 1..5\nsosae.tau = 0.5\n",
+					 1);
 	assert_string_equal(f1.exp[0].hash, f2.exp[0].hash);
 	assert_string_not_equal(f1.exp[0].hash, f3.exp[0].hash);
+	/* a strategy's settings and the list of widths are not the shared identity */
+	assert_string_equal(f1.exp[0].hash, f4.exp[0].hash);
+	assert_non_null(strstr(f4.exp[0].config, "sosae.tau = 0.5\n"));
+	experiments_free(&f4);
 	assert_non_null(strstr(f3.exp[0].config, "epochs = 11\n"));
 	experiments_free(&f1);
 	experiments_free(&f2);

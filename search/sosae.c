@@ -1,0 +1,278 @@
+/* sosae.c: one run at K_max with a penalty that grows with a latent unit's position, so that
+ * the units the data needs gather at the front and the rest fall to exactly zero (ReLU); the
+ * model is then cut to its active prefix K*. */
+#include "sosae.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/err.h"
+#include "strategy.h"
+
+int sosae_weights(int form, double alpha, int K, double *w)
+{
+	int capped = 0;
+	for (int k = 0; k < K; k++) {
+		double v = form == SOSAE_WEIGHT_EXP ? exp((double)k * log1p(alpha))
+						    : 1.0 + alpha * (double)k;
+		if (!(v <= SOSAE_MAX_WEIGHT)) {
+			v = SOSAE_MAX_WEIGHT;
+			capped++;
+		}
+		w[k] = v;
+	}
+	return capped;
+}
+
+int sosae_active_size(const double *max_abs, int K, double tau)
+{
+	for (int k = K; k > 0; k--)
+		if (max_abs[k - 1] > tau)
+			return k;
+	return 0;
+}
+
+double sosae_penalty(const double *w, double lambda, double l1, int rows, int K, const float *h,
+		     float *dh, float scale, double *seen_max, uint64_t *elementwise)
+{
+	double sum = 0.0;
+	for (int r = 0; r < rows; r++) {
+		const float *hr = h + (size_t)r * K;
+		float *dr = dh + (size_t)r * K;
+		for (int k = 0; k < K; k++) {
+			double c = lambda * w[k] + l1, a = fabs((double)hr[k]);
+			sum += c * a;
+			double sign = hr[k] > 0 ? 1.0 : hr[k] < 0 ? -1.0 : 0.0;
+			dr[k] += (float)(scale * c * sign);
+			if (seen_max && a > seen_max[k])
+				seen_max[k] = a;
+		}
+	}
+	*elementwise += 5ull * rows * K; /* abs, multiply-add for P, sign times c, add to dh */
+	return sum;
+}
+
+/* ---- the strategy ---- */
+
+struct variant {
+	double alpha, lambda;
+};
+
+static int n_variants(const struct experiment *e)
+{
+	return e->n_sosae_alpha * e->n_sosae_lambda;
+}
+
+static struct variant variant_of(const struct experiment *e, int v)
+{
+	return (struct variant){ e->sosae_alpha[v / e->n_sosae_lambda],
+				 e->sosae_lambda[v % e->n_sosae_lambda] };
+}
+
+static int sosae_plan(const struct experiment *e, long seed, struct trial_record *trials,
+		      int max)
+{
+	int n = 0;
+	for (int v = 0; v < n_variants(e) && n < max; v++, n++) {
+		struct variant x = variant_of(e, v);
+		struct trial_record *t = &trials[n];
+		memset(t, 0, sizeof(*t));
+		if (n_variants(e) == 1)
+			snprintf(t->strategy, sizeof(t->strategy), "sosae");
+		else
+			snprintf(t->strategy, sizeof(t->strategy), "sosae(a=%g,l=%g)", x.alpha,
+				 x.lambda);
+		/* every setting of the run is in its key: changing one runs it again */
+		snprintf(t->key, sizeof(t->key), "sosae/a=%g/l=%g/%s/l1=%g/tau=%g/p=%d/ft=%d/K=%d/"
+			 "seed=%ld", x.alpha, x.lambda,
+			 e->sosae_weight == SOSAE_WEIGHT_EXP ? "exp" : "linear", e->sosae_l1,
+			 e->sosae_tau, e->sosae_patience, e->sosae_finetune, e->k_max, seed);
+		snprintf(t->role, sizeof(t->role), "search");
+		t->latent = e->k_max;
+		t->seed = seed;
+		t->variant = v;
+		snprintf(t->params, sizeof(t->params),
+			 "{\"alpha\":%g,\"lambda\":%g,\"weight\":\"%s\",\"l1\":%g,\"tau\":%g,"
+			 "\"patience\":%d,\"finetune\":%d,\"epochs\":%d}",
+			 x.alpha, x.lambda, e->sosae_weight == SOSAE_WEIGHT_EXP ? "exp" : "linear",
+			 e->sosae_l1, e->sosae_tau, e->sosae_patience, e->sosae_finetune, e->epochs);
+	}
+	return n;
+}
+
+struct run_state {
+	const struct experiment *e;
+	double *w;              /* (K) positional weights */
+	double lambda;
+	double *seen_max;       /* (K) largest |h_k| in this epoch's training passes */
+	int K;
+	int last_k_star;
+	int unchanged;          /* epochs since K* last changed */
+	int stopped_early;
+};
+
+static double penalty_apply(void *ctx, int rows, int K, const float *h, float *dh, float scale,
+			    uint64_t *elementwise)
+{
+	struct run_state *s = ctx;
+	double local_max[256], *seen = K <= 256 ? local_max : NULL;
+	if (seen)
+		memset(seen, 0, sizeof(double) * K);
+	double p = sosae_penalty(s->w, s->lambda, s->e->sosae_l1, rows, K, h, dh, scale, seen,
+				 elementwise);
+	/* chunks run on several threads: merge this chunk's maxima under a lock (max is
+	 * order-free, so the result does not depend on the threads) */
+#pragma omp critical(sosae_max)
+	{
+		for (int r = 0; !seen && r < rows; r++)
+			for (int k = 0; k < K; k++) {
+				double a = fabs((double)h[(size_t)r * K + k]);
+				if (a > s->seen_max[k])
+					s->seen_max[k] = a;
+			}
+		for (int k = 0; seen && k < K; k++)
+			if (seen[k] > s->seen_max[k])
+				s->seen_max[k] = seen[k];
+	}
+	return p;
+}
+
+/* K* of the epoch just trained, from the activations its training passes saw */
+static int epoch_hook(void *ctx, struct epoch_record *e, struct ae *m)
+{
+	(void)m;
+	struct run_state *s = ctx;
+	int k_star = sosae_active_size(s->seen_max, s->K, s->e->sosae_tau);
+	memset(s->seen_max, 0, sizeof(double) * s->K);
+	e->active_latent = k_star;
+	s->unchanged = k_star == s->last_k_star ? s->unchanged + 1 : 0;
+	s->last_k_star = k_star;
+	int patience = s->e->sosae_patience;
+	if (patience > 0 && s->unchanged >= patience && k_star < s->K) {
+		s->stopped_early = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int sosae_run(const struct trial_ctx *c, struct trial_record *t)
+{
+	const struct experiment *e = c->exp;
+	struct variant x = variant_of(e, t->variant);
+	int K = t->latent;
+	struct run_state s = { .e = e, .lambda = x.lambda, .K = K, .last_k_star = -1 };
+	s.w = malloc(sizeof(double) * K);
+	s.seen_max = calloc(K, sizeof(double));
+	double *max_abs = malloc(sizeof(double) * K), *mean_abs = malloc(sizeof(double) * K);
+	struct ae *m = NULL, *cut = NULL;
+	int status = TRIAL_ERROR;
+	if (!s.w || !s.seen_max || !max_abs || !mean_abs) {
+		snprintf(t->error, sizeof(t->error), "out of memory");
+		goto done;
+	}
+	int capped = sosae_weights(e->sosae_weight, x.alpha, K, s.w);
+	struct latent_penalty pen = { penalty_apply, &s };
+	struct trial_hooks hooks = { .penalty = &pen, .epoch = epoch_hook, .ctx = &s };
+	status = trial_train(c, t, &hooks, &m);
+	if (status != TRIAL_OK)
+		goto done;
+	/* the exact activity of the trained model over the training set decides K* */
+	if (ae_latent_activity(m, &c->data->train, c->threads, max_abs, mean_abs, &t->flops)) {
+		snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
+		status = TRIAL_ERROR;
+		goto done;
+	}
+	if (c->on_activity)
+		c->on_activity(c->ctx, t, K, max_abs, mean_abs);
+	int k_star = sosae_active_size(max_abs, K, e->sosae_tau);
+	int dead = k_star == 0;
+	if (dead)
+		k_star = 1; /* every unit silent: keep one so that a model can be delivered */
+	struct flops report = { 0 };
+	double before = ae_eval_mse(m, &c->data->test, c->threads, &report);
+	double train_before = ae_eval_mse(m, &c->data->train, c->threads, &report);
+	cut = ae_truncate(m, k_star);
+	if (!cut) {
+		snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
+		status = TRIAL_ERROR;
+		goto done;
+	}
+	double after = ae_eval_mse(cut, &c->data->test, c->threads, &report);
+	double train_after = ae_eval_mse(cut, &c->data->train, c->threads, &report);
+	t->flops.report += flops_total(&report);
+	/* optional fine-tuning at K*: delivery work, after the size was named */
+	if (e->sosae_finetune > 0) {
+		struct train_cfg cfg;
+		trial_train_cfg(c, &cfg);
+		cfg.epochs = e->sosae_finetune;
+		struct rng r;
+		rng_seed(&r, (uint64_t)t->seed ^ 0xf17e7u);
+		struct flops ft = { 0 };
+		int rc = ae_train(cut, &c->data->train, &c->data->val, &cfg, &r, &ft);
+		if (rc == TRAIN_INTERRUPTED) {
+			status = TRIAL_STOPPED;
+			goto done;
+		}
+		if (rc < 0) {
+			snprintf(t->error, sizeof(t->error), "fine-tuning at K* = %d: %s", k_star,
+				 ds_errmsg());
+			status = TRIAL_ERROR;
+			goto done;
+		}
+		t->delivery_flops = flops_tuning(&ft);
+		flops_add(&t->flops, &ft);
+	}
+	status = trial_measure(c, cut, t);
+	snprintf(t->details, sizeof(t->details),
+		 "{\"k_star\":%d,\"k_max\":%d,\"alpha\":%g,\"lambda\":%g,\"weight\":\"%s\","
+		 "\"tau\":%g,\"epochs_run\":%d,\"stopped_early\":%s,\"all_units_silent\":%s,"
+		 "\"test_mse_before_cut\":%.9g,\"test_mse_after_cut\":%.9g,"
+		 "\"train_mse_before_cut\":%.9g,\"train_mse_after_cut\":%.9g,\"lossless\":%s,"
+		 "\"capped_weights\":%d,\"finetune_epochs\":%d}",
+		 k_star, K, x.alpha, x.lambda,
+		 e->sosae_weight == SOSAE_WEIGHT_EXP ? "exp" : "linear", e->sosae_tau,
+		 t->epochs_run, s.stopped_early ? "true" : "false", dead ? "true" : "false",
+		 before, after, train_before, train_after,
+		 before == after && train_before == train_after ? "true" : "false", capped,
+		 e->sosae_finetune);
+done:
+	ae_delete(m);
+	ae_delete(cut);
+	free(s.w);
+	free(s.seen_max);
+	free(max_abs);
+	free(mean_abs);
+	return status;
+}
+
+static int sosae_decide(const struct experiment *e, long seed, const struct trial_record *trials,
+			int n, struct decision_record *d)
+{
+	(void)e;
+	if (n != 1 || trials[0].state != TRIAL_COMPLETE)
+		return ds_fail("%s (seed %ld): its run failed: %s", n ? trials[0].strategy : "sosae",
+			       seed, n ? trials[0].error : "no trial");
+	const struct trial_record *t = &trials[0];
+	const char *k = strstr(t->details, "\"k_star\":");
+	memset(d, 0, sizeof(*d));
+	snprintf(d->strategy, sizeof(d->strategy), "%s", t->strategy);
+	d->seed = seed;
+	d->chosen_latent = k ? atoi(k + 9) : t->latent;
+	d->delivery_flops = t->delivery_flops;
+	d->tuning_flops = flops_tuning(&t->flops) - t->delivery_flops;
+	d->report_flops = t->flops.report;
+	d->test_mse = t->test_mse;
+	d->probe_accuracy = t->probe_accuracy;
+	d->seconds = t->seconds;
+	snprintf(d->details, sizeof(d->details), "%s", t->details);
+	return 0;
+}
+
+const struct strategy sosae_strategy = {
+	.name = "sosae",
+	.plan = sosae_plan,
+	.run = sosae_run,
+	.decide = sosae_decide,
+};

@@ -1,0 +1,299 @@
+/* test_sosae.c: SOSAE's penalty against finite differences, K* on crafted activity, the
+ * lossless cut, its result on data of known dimension, and its FLOPs against the closed form
+ * (early stop included). */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/blas.h"
+#include "../core/data.h"
+#include "../core/err.h"
+#include "../core/flops.h"
+#include "../core/train.h"
+#include "../search/sosae.h"
+#include "../search/strategy.h"
+
+#define FD_STEP 1e-6
+
+/* P(h) in double, as the formula reads: sum_rows sum_k (lambda w_k + l1) |h_k| */
+static double penalty_ref(const double *w, double lambda, double l1, int rows, int K,
+			  const double *h)
+{
+	double s = 0;
+	for (int i = 0; i < rows * K; i++)
+		s += (lambda * w[i % K] + l1) * fabs(h[i]);
+	return s;
+}
+
+static void test_penalty_gradient_both_forms(void **state)
+{
+	(void)state;
+	enum { ROWS = 3, K = 6 };
+	/* values away from the kink of |h| at 0, of both signs (identity codes) */
+	float h[ROWS * K] = { 0.5f, -0.3f, 1.2f,  0.05f, -0.8f, 0.4f, 0.9f, 0.2f, -0.15f,
+			      0.7f, 0.33f, -1.1f, 0.6f,  -0.4f, 0.25f, 1.5f, -0.9f, 0.1f };
+	for (int form = SOSAE_WEIGHT_EXP; form <= SOSAE_WEIGHT_LINEAR; form++) {
+		double w[K];
+		assert_int_equal(sosae_weights(form, 0.7, K, w), 0);
+		assert_float_equal(w[0], 1.0, 0);
+		assert_float_equal(w[3], form == SOSAE_WEIGHT_EXP ? pow(1.7, 3) : 1 + 0.7 * 3,
+				   1e-12);
+		float dh[ROWS * K] = { 0 };
+		uint64_t ew = 0;
+		float scale = 1.0f / ROWS;
+		double p = sosae_penalty(w, 0.3, 0.05, ROWS, K, h, dh, scale, NULL, &ew);
+		double hd[ROWS * K];
+		for (int i = 0; i < ROWS * K; i++)
+			hd[i] = h[i];
+		assert_float_equal(p, penalty_ref(w, 0.3, 0.05, ROWS, K, hd), 1e-5);
+		double fd[ROWS * K], ours[ROWS * K];
+		for (int i = 0; i < ROWS * K; i++) {
+			hd[i] = h[i] + FD_STEP;
+			double up = penalty_ref(w, 0.3, 0.05, ROWS, K, hd);
+			hd[i] = h[i] - FD_STEP;
+			double down = penalty_ref(w, 0.3, 0.05, ROWS, K, hd);
+			hd[i] = h[i];
+			fd[i] = scale * (up - down) / (2 * FD_STEP);
+			ours[i] = dh[i];
+		}
+		assert_true(rel_err(ours, fd, ROWS * K) < 1e-5);
+		assert_int_equal(ew, 5 * ROWS * K);
+	}
+}
+
+static void test_weights_do_not_overflow(void **state)
+{
+	(void)state;
+	double *w = malloc(sizeof(double) * 5000);
+	int capped = sosae_weights(SOSAE_WEIGHT_EXP, 50.0, 5000, w);
+	assert_true(capped > 0);
+	for (int k = 0; k < 5000; k++)
+		assert_true(isfinite(w[k]) && w[k] >= 1.0 && w[k] <= SOSAE_MAX_WEIGHT);
+	for (int k = 1; k < 5000; k++)
+		assert_true(w[k] >= w[k - 1]);
+	/* float arithmetic on the largest weight stays finite */
+	assert_true(isfinite((float)(1e-3 * w[4999] * 10.0)));
+	free(w);
+}
+
+static void test_active_size_on_crafted_activity(void **state)
+{
+	(void)state;
+	double gaps[] = { 0.5, 0.0, 0.2, 0.0, 0.0, 0.3, 0.0, 0.0 }; /* gaps inside the prefix */
+	assert_int_equal(sosae_active_size(gaps, 8, 0.0), 6);
+	assert_int_equal(sosae_active_size(gaps, 8, 0.4), 1);
+	double none[] = { 0, 0, 0, 0 };
+	assert_int_equal(sosae_active_size(none, 4, 0.0), 0);
+	double all[] = { 1, 2, 3, 0.1 };
+	assert_int_equal(sosae_active_size(all, 4, 0.0), 4);
+	assert_int_equal(sosae_active_size(all, 4, 0.1), 3); /* strictly above tau */
+}
+
+/* ---- the strategy, run as the scheduler runs it ---- */
+
+static struct experiment_file config;
+static struct dataset data;
+
+static const struct experiment *experiment(const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s", tmp_path("sosae.ini"));
+	write_text(path, text);
+	experiments_free(&config);
+	if (experiments_load(&config, path))
+		fail_msg("%s", config.errors);
+	return &config.exp[0];
+}
+
+static void load(const struct experiment *e)
+{
+	dataset_free(&data);
+	struct data_opts o = { .n_train = e->n_train, .n_val = e->n_val, .n_test = e->n_test,
+			       .seed = (uint64_t)e->data_seed };
+	assert_int_equal(dataset_load(&data, e->dataset, &o), 0);
+}
+
+struct history {
+	int epochs;
+	int k_star[512];
+};
+
+static int record(void *ctx, const struct trial_record *t, const struct epoch_record *e)
+{
+	(void)t;
+	struct history *h = ctx;
+	h->k_star[e->epoch] = e->active_latent;
+	h->epochs = e->epoch;
+	return 0;
+}
+
+/* run the first planned trial of strategy `name` and decide */
+static struct trial_record run_strategy(const struct experiment *e, const char *name,
+					struct decision_record *d, struct history *h)
+{
+	const struct strategy *s = strategy_find(name);
+	assert_non_null(s);
+	struct trial_record plan[4];
+	assert_true(s->plan(e, e->seeds[0], plan, 4) >= 1);
+	struct trial_ctx c = { .exp = e, .data = &data, .threads = 2, .on_epoch = record,
+			       .ctx = h };
+	if (s->run(&c, &plan[0]) != TRIAL_OK)
+		fail_msg("%s failed: %s", plan[0].key, plan[0].error);
+	plan[0].state = TRIAL_COMPLETE;
+	assert_int_equal(s->decide(e, e->seeds[0], plan, 1, d), 0);
+	return plan[0];
+}
+
+static const char *affine_config =
+	"[aff]\n"
+	"dataset = affine:d=4,D=32,n=4000,noise=0.01\n"
+	"hidden = 64\n"
+	"epochs = 60\n"
+	"batch = 64\n"
+	"lr = 0.003\n"
+	"k_max = 16\n"
+	"strategies = grid, sosae\n"
+	"grid = 4\n"
+	"sosae.alpha = 0.3\n"
+	"sosae.lambda = 0.002\n"
+	"sosae.finetune = 20\n";
+
+static void test_affine_known_dimension(void **state)
+{
+	(void)state;
+	const struct experiment *e = experiment(affine_config);
+	load(e);
+	struct decision_record sosae, plain;
+	struct history h = { 0 };
+	struct trial_record t = run_strategy(e, "sosae", &sosae, &h);
+	struct history hg = { 0 };
+	struct trial_record g = run_strategy(e, "grid", &plain, &hg);
+	print_message("K* = %d, SOSAE val MSE %.3g (test %.3g), plain K = 4 val MSE %.3g\n",
+		      sosae.chosen_latent, t.val_mse, sosae.test_mse, g.val_mse);
+	assert_true(sosae.chosen_latent >= 4 && sosae.chosen_latent <= 8);
+	assert_true(t.val_mse <= 1.10 * g.val_mse);
+	assert_non_null(strstr(sosae.details, "\"lossless\":true"));
+	/* K* was recorded after every epoch */
+	assert_int_equal(h.epochs, 60);
+	for (int ep = 1; ep <= 60; ep++)
+		assert_true(h.k_star[ep] >= 1 && h.k_star[ep] <= 16);
+}
+
+static void test_cut_is_lossless(void **state)
+{
+	(void)state;
+	/* a strong penalty leaves trailing units silent; the strategy's own check compares
+	 * train and test MSE before and after the cut, bit for bit */
+	const struct experiment *e = experiment("[cut]\n"
+						"dataset = affine:d=4,D=32,n=2000,noise=0.01\n"
+						"hidden = 64\nepochs = 30\nbatch = 64\nlr = 0.003\n"
+						"k_max = 16\nstrategies = sosae\n"
+						"sosae.alpha = 0.3\nsosae.lambda = 0.003\n"
+						"sosae.finetune = 0\n");
+	load(e);
+	struct decision_record d;
+	struct history h = { 0 };
+	run_strategy(e, "sosae", &d, &h);
+	assert_true(d.chosen_latent < 16);
+	assert_non_null(strstr(d.details, "\"lossless\":true"));
+	/* and through the core: a trained model whose units past 10 are silent reconstructs
+	 * every training example identically after they are cut */
+	struct ae_arch arch = experiment_arch(e, &data, 16);
+	struct ae *m = ae_new(&arch);
+	struct rng r;
+	rng_seed(&r, 3);
+	ae_init(m, &r);
+	struct train_cfg cfg;
+	train_cfg_defaults(&cfg);
+	cfg.epochs = 10;
+	cfg.batch = 64;
+	struct flops f = { 0 };
+	assert_int_equal(ae_train(m, &data.train, &data.val, &cfg, &r, &f), 10);
+	for (int k = 10; k < 16; k++)
+		m->latent_mask[k] = 0.0f;
+	struct ae *cut = ae_truncate(m, 10);
+	int rows = (int)data.train.n;
+	struct ae_work *wm = ae_work_new(m, rows), *wc = ae_work_new(cut, rows);
+	uint64_t g = 0, el = 0;
+	const float *ym = ae_forward(m, wm, data.train.x, rows, &g, &el);
+	const float *yc = ae_forward(cut, wc, data.train.x, rows, &g, &el);
+	assert_memory_equal(ym, yc, sizeof(float) * rows * data.dim);
+	ae_work_delete(wm);
+	ae_work_delete(wc);
+	ae_delete(cut);
+	ae_delete(m);
+}
+
+/* DESIGN.md's closed form: GEMMs of training (epochs_run full passes), of the validation
+ * after each epoch, and of the final encoder-only activity scan (overhead) */
+static void test_flops_closed_form_with_early_stop(void **state)
+{
+	(void)state;
+	const struct experiment *e = experiment("[stop]\n"
+						"dataset = affine:d=4,D=32,n=1000,noise=0.01\n"
+						"hidden = 24\nepochs = 200\nbatch = 50\nlr = 0.003\n"
+						"k_max = 12\nstrategies = sosae\n"
+						"sosae.alpha = 0.5\nsosae.lambda = 0.01\n"
+						"sosae.patience = 3\nsosae.finetune = 2\n");
+	load(e);
+	struct decision_record d;
+	struct history h = { 0 };
+	struct trial_record t = run_strategy(e, "sosae", &d, &h);
+	int ran = t.epochs_run;
+	print_message("stopped after %d of 200 epochs at K* = %d\n", ran, d.chosen_latent);
+	assert_true(ran < 200);
+	assert_non_null(strstr(t.details, "\"stopped_early\":true"));
+	/* K* unchanged over the last 3 epochs */
+	assert_int_equal(h.k_star[ran], h.k_star[ran - 1]);
+	assert_int_equal(h.k_star[ran], h.k_star[ran - 3]);
+	int w[] = { 32, 24, 12, 24, 32 };
+	uint64_t n = data.train.n, nv = data.val.n, step = 0, eval = 0, scan = 0;
+	for (int l = 0; l < 4; l++) {
+		uint64_t io = (uint64_t)w[l] * w[l + 1], out = (uint64_t)w[l + 1];
+		step += 4 * io + 2 * out + (l > 0 ? 2 * io : 0);
+		eval += 2 * io + out;
+		if (l < 2) /* the encoder, and its activations and mask, once over n */
+			scan += n * (2 * io + out) + n * out * FLOPS_RELU;
+	}
+	scan += n * 12 * (FLOPS_MASK + 3); /* mask, then abs, max and sum per unit */
+	/* fine-tuning runs at K* = chosen and is delivery, not tuning */
+	int wc[] = { 32, 24, d.chosen_latent, 24, 32 };
+	uint64_t ft_step = 0, ft_eval = 0;
+	for (int l = 0; l < 4; l++) {
+		uint64_t io = (uint64_t)wc[l] * wc[l + 1], out = (uint64_t)wc[l + 1];
+		ft_step += 4 * io + 2 * out + (l > 0 ? 2 * io : 0);
+		ft_eval += 2 * io + out;
+	}
+	assert_int_equal(t.flops.train_gemm, ran * step * n + 2 * ft_step * n);
+	assert_int_equal(t.flops.eval_gemm, ran * eval * nv + 2 * ft_eval * nv);
+	assert_int_equal(t.flops.overhead, scan);
+	assert_true(t.delivery_flops > 2 * (ft_step * n + ft_eval * nv));
+	assert_int_equal(d.tuning_flops, flops_tuning(&t.flops) - t.delivery_flops);
+	assert_int_equal(d.delivery_flops, t.delivery_flops);
+	assert_true(d.tuning_flops >= ran * (step * n + eval * nv) + scan);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	experiments_free(&config);
+	dataset_free(&data);
+	return 0;
+}
+
+int main(void)
+{
+	blas_single_thread();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_penalty_gradient_both_forms),
+		cmocka_unit_test(test_weights_do_not_overflow),
+		cmocka_unit_test(test_active_size_on_crafted_activity),
+		cmocka_unit_test(test_affine_known_dimension),
+		cmocka_unit_test(test_cut_is_lossless),
+		cmocka_unit_test(test_flops_closed_form_with_early_stop),
+	};
+	return cmocka_run_group_tests_name("sosae", tests, NULL, teardown);
+}
