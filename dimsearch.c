@@ -8,13 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/blas.h"
 #include "core/data.h"
 #include "core/err.h"
 #include "core/flops.h"
+#include "core/manifolds.h"
 #include "core/model.h"
 #include "core/train.h"
+#include "baselines/idest.h"
 #include "results/report.h"
 #include "results/store.h"
 #include "search/experiment.h"
@@ -450,7 +453,8 @@ static void run_help(FILE *out)
 		"again, so an interrupted run continues where it stopped.\n"
 		"\n"
 		"  --config FILE      experiments file (experiments.ini)\n"
-		"  --experiment NAME  an experiment (a section of the file); repeat for more (quick)\n"
+		"  --experiment NAME  an experiment (a section of the file), or a group: NAME runs\n"
+		"                     every [NAME.*] section; repeat for more (quick)\n"
 		"  --db PATH          results database (%s)\n"
 		"  --threads N        cores to use (%d, all); results do not depend on N\n"
 		"  --quiet            no progress on stderr\n"
@@ -513,8 +517,12 @@ static int cmd_run(int argc, char **argv)
 		experiments_free(&f);
 		return EXIT_USAGE;
 	}
-	for (int i = 0; i < n_selected; i++)
-		if (!experiments_find(&f, selected[i])) {
+	/* names, and groups: "known-id" runs every [known-id.*] */
+	const struct experiment *todo[256];
+	int n_todo = 0;
+	for (int i = 0; i < n_selected; i++) {
+		int n = experiments_select(&f, selected[i], todo + n_todo, 256 - n_todo);
+		if (n == 0) {
 			char known[2048] = "";
 			for (int k = 0; k < f.n_exp; k++) {
 				strncat(known, f.exp[k].name, sizeof(known) - strlen(known) - 3);
@@ -526,6 +534,8 @@ static int cmd_run(int argc, char **argv)
 			experiments_free(&f);
 			return EXIT_USAGE;
 		}
+		n_todo += n;
+	}
 	struct store *s = store_open(db, 1);
 	if (!s) {
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
@@ -536,8 +546,8 @@ static int cmd_run(int argc, char **argv)
 	catch_signals();
 	struct run_options o = { .threads = (int)threads, .quiet = quiet, .stop = &stop_requested };
 	int status = 0;
-	for (int i = 0; i < n_selected && !stop_requested; i++) {
-		const struct experiment *e = experiments_find(&f, selected[i]);
+	for (int i = 0; i < n_todo && !stop_requested; i++) {
+		const struct experiment *e = todo[i];
 		struct run_result r;
 		if (run_experiment(s, e, &o, &r)) {
 			fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
@@ -636,6 +646,196 @@ static int cmd_report(int argc, char **argv)
 	return rows < 0 ? EXIT_FAILED : rows == 0 ? EXIT_USAGE : 0;
 }
 
+/* ---- id ---- */
+
+static void id_help(FILE *out)
+{
+	fprintf(out,
+		"usage: %s id --dataset SPEC [--estimator lpca|mle|twonn|all] [--k N] [--n N]\n"
+		"             [--seed S] [--threads T] [--json]\n"
+		"       %s id --list\n"
+		"\n"
+		"Estimate the intrinsic dimension of a data set without training: local PCA\n"
+		"(Fukunaga-Olsen: k = 100 neighbours, eigenvalues above 0.05 of the largest; mean\n"
+		"and median over points, and global), MLE (Levina-Bickel, k = 20, MacKay-Ghahramani\n"
+		"aggregation) and TwoNN (Facco et al.; the largest 10%% of ratios discarded).\n"
+		"\n"
+		"  --dataset SPEC   any dataset SPEC, e.g. M7_Roll:n=2500 or affine:d=5,D=50\n"
+		"  --estimator E    lpca, mle, twonn or all (all)\n"
+		"  --k N            neighbours for lpca and mle (100 and 20)\n"
+		"  --n N            use at most N points (all; Fashion-MNIST is 60000: use --n)\n"
+		"  --seed S         synthetic draws and subsampling (1)\n"
+		"  --threads T      (%d, all cores)\n"
+		"  --json           one JSON object per estimator and line\n"
+		"  --list           the benchmark manifolds with their dimensions\n",
+		prog, prog, default_threads());
+}
+
+static void id_list(void)
+{
+	printf("%-20s %9s %8s  %s\n", "manifold", "intrinsic", "ambient", "what");
+	for (int i = 0; i < manifold_count(); i++) {
+		const struct manifold *m = manifold_at(i);
+		printf("%-20s %9d %8d  %s\n", m->name, m->d, m->dim, m->what);
+	}
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
+}
+
+static int cmd_id(int argc, char **argv)
+{
+	enum { O_DATASET = 256, O_ESTIMATOR, O_K, O_N, O_SEED, O_THREADS, O_JSON, O_LIST };
+	static const struct option opts[] = {
+		{ "dataset", required_argument, NULL, O_DATASET },
+		{ "estimator", required_argument, NULL, O_ESTIMATOR },
+		{ "k", required_argument, NULL, O_K },
+		{ "n", required_argument, NULL, O_N },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "threads", required_argument, NULL, O_THREADS },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "list", no_argument, NULL, O_LIST },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *spec = NULL, *which = "all";
+	long k = 0, n = 0, seed = 1, threads = default_threads();
+	int json = 0, c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_DATASET: spec = optarg; break;
+		case O_ESTIMATOR:
+			if (strcmp(optarg, "lpca") && strcmp(optarg, "mle") &&
+			    strcmp(optarg, "twonn") && strcmp(optarg, "all")) {
+				usage_error("--estimator takes lpca, mle, twonn or all (got '%s')",
+					    optarg);
+				return EXIT_USAGE;
+			}
+			which = optarg;
+			break;
+		case O_K:
+			if (parse_long("--k", optarg, 2, 100000, &k))
+				return EXIT_USAGE;
+			break;
+		case O_N:
+			if (parse_long("--n", optarg, 3, INT32_MAX, &n))
+				return EXIT_USAGE;
+			break;
+		case O_SEED:
+			if (parse_long("--seed", optarg, 0, INT64_MAX, &seed))
+				return EXIT_USAGE;
+			break;
+		case O_THREADS:
+			if (parse_long("--threads", optarg, 1, 1024, &threads))
+				return EXIT_USAGE;
+			break;
+		case O_JSON: json = 1; break;
+		case O_LIST: id_list(); return 0;
+		case 'h': id_help(stdout); return 0;
+		default: bad_option(c, argv, "id"); return EXIT_USAGE;
+		}
+	}
+	if (optind < argc || !spec) {
+		usage_error("id needs --dataset SPEC (see '%s id --help')", prog);
+		return EXIT_USAGE;
+	}
+	/* every point in one pool: no validation or test split */
+	struct data_opts o = { .n_train = n, .n_val = 0, .n_test = 0, .seed = (uint64_t)seed };
+	struct dataset d;
+	if (dataset_load(&d, spec, &o)) {
+		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+		return EXIT_USAGE;
+	}
+	const struct split *s = &d.train;
+	int all = !strcmp(which, "all");
+	int k_lpca = (int)(k ? k : 100), k_mle = (int)(k ? k : 20);
+	int need = 2;
+	if (all || !strcmp(which, "lpca"))
+		need = k_lpca > need ? k_lpca : need;
+	if (all || !strcmp(which, "mle"))
+		need = k_mle > need ? k_mle : need;
+	if ((size_t)need >= s->n) {
+		fprintf(stderr, "%s: %s has %zu points: too few for %d neighbours (use a smaller "
+				"--k or more points)\n",
+			prog, spec, s->n, need);
+		dataset_free(&d);
+		return EXIT_USAGE;
+	}
+	char truth[64] = "";
+	if (d.true_dim > 0)
+		snprintf(truth, sizeof(truth), ", true dimension %g", d.true_dim);
+	if (!json)
+		printf("%s: %zu points in R^%d%s\n", spec, s->n, s->dim, truth);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uint64_t knn_flops = 0;
+	struct knn nn;
+	if (knn_search(s->x, s->n, s->dim, need, (int)threads, &nn, &knn_flops)) {
+		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+		dataset_free(&d);
+		return EXIT_FAILED;
+	}
+	double knn_seconds = seconds_since(&t0);
+	const char *names[] = { "lpca", "mle", "twonn" };
+	int status = 0;
+	for (int e = 0; e < 3; e++) {
+		if (!all && strcmp(which, names[e]))
+			continue;
+		/* each estimator is charged the neighbour search it needs */
+		uint64_t flops = knn_flops;
+		struct timespec t1;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		struct lpca_result lp = { NAN, NAN, NAN };
+		double estimate = NAN;
+		if (e == 0 && !id_lpca(s->x, s->n, s->dim, &nn, k_lpca, 0.05, (int)threads, &lp,
+				       &flops))
+			estimate = lp.mean;
+		else if (e == 1)
+			estimate = id_mle(&nn, k_mle, &flops);
+		else if (e == 2)
+			estimate = id_twonn(&nn, 0.1, &flops);
+		if (isnan(estimate)) {
+			fprintf(stderr, "%s: %s: %s\n", prog, names[e], ds_errmsg());
+			status = EXIT_FAILED;
+			continue;
+		}
+		double secs = knn_seconds + seconds_since(&t1);
+		if (json) {
+			printf("{\"dataset\":\"%s\",\"estimator\":\"%s\",\"estimate\":%.6g,", spec,
+			       names[e], estimate);
+			if (e == 0)
+				printf("\"median\":%.6g,\"global\":%.6g,\"k\":%d,", lp.median,
+				       lp.global, k_lpca);
+			if (e == 1)
+				printf("\"k\":%d,", k_mle);
+			if (d.true_dim > 0)
+				printf("\"true_dimension\":%g,", d.true_dim);
+			printf("\"n\":%zu,\"ambient_dimension\":%d,\"flops\":%llu,\"seconds\":%.4f}\n",
+			       s->n, s->dim, (unsigned long long)flops, secs);
+		} else {
+			char note[96] = "";
+			if (e == 0)
+				snprintf(note, sizeof(note), "median %g, global %g, k = %d", lp.median,
+					 lp.global, k_lpca);
+			else if (e == 1)
+				snprintf(note, sizeof(note), "k = %d", k_mle);
+			else
+				snprintf(note, sizeof(note), "largest 10%% of ratios dropped");
+			printf("  %-6s %7.3f   %-34s %10.3g FLOPs %7.2f s\n", names[e], estimate,
+			       note, (double)flops, secs);
+		}
+	}
+	knn_free(&nn);
+	dataset_free(&d);
+	return status;
+}
+
 /* ---- dispatch ---- */
 
 static void main_help(FILE *out)
@@ -649,6 +849,7 @@ static void main_help(FILE *out)
 		"  run        run experiments from experiments.ini into the results database\n"
 		"  report     print the comparison of strategies from the database\n"
 		"  train      train one autoencoder; report MSE, images/s and FLOPs\n"
+		"  id         estimate a data set's intrinsic dimension (local PCA, MLE, TwoNN)\n"
 		"\n"
 		"  --version  version and the BLAS kernel in use\n"
 		"  --help     this help; '%s COMMAND --help' for a command's options\n",
@@ -688,6 +889,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "report"))
 		return cmd_report(argc - 1, argv + 1);
+	if (!strcmp(cmd, "id"))
+		return cmd_id(argc - 1, argv + 1);
 	usage_error("unknown command '%s' (see '%s --help')", cmd, prog);
 	return EXIT_USAGE;
 }

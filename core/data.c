@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include "err.h"
+#include "manifolds.h"
 #include "rng.h"
 
 #define IDX_MAX_DIMS 4
@@ -623,6 +624,33 @@ done:
 	return rc;
 }
 
+/* A benchmark manifold: n points (default 2500, as scikit-dimension), Gaussian noise of
+ * standard deviation `noise` on every coordinate. */
+static int load_manifold(struct dataset *d, const struct manifold *m, const char *params,
+			 const struct data_opts *o)
+{
+	struct synth_params p = { .n = 2500, .noise = 0.0 };
+	if (parse_params(m->name, params, &p, "n,noise"))
+		return -1;
+	size_t n = (size_t)p.n;
+	float *x = malloc(sizeof(float) * n * m->dim);
+	if (!x)
+		return ds_fail("out of memory generating %s", m->name);
+	struct rng r;
+	rng_seed(&r, o->seed);
+	int rc = manifold_sample(m, n, &r, x);
+	if (!rc && p.noise > 0)
+		for (size_t i = 0; i < n * m->dim; i++)
+			x[i] += (float)(p.noise * rng_normal(&r));
+	if (!rc) {
+		d->dim = m->dim;
+		d->true_dim = m->d;
+		rc = split_pool(d, x, NULL, n, o, m->name);
+	}
+	free(x);
+	return rc;
+}
+
 /* ---- SPEC dispatch ---- */
 
 int dataset_load(struct dataset *d, const char *spec, const struct data_opts *o)
@@ -675,9 +703,12 @@ int dataset_load(struct dataset *d, const char *spec, const struct data_opts *o)
 	} else if (!strcmp(kind, "affine") || !strcmp(kind, "sphere") ||
 		   !strcmp(kind, "swissroll")) {
 		rc = load_synthetic(d, kind, arg, o);
+	} else if (manifold_find(kind)) {
+		rc = load_manifold(d, manifold_find(kind), arg, o);
 	} else {
 		return ds_fail("unknown dataset '%s' (known: fashion-mnist, idx:IMAGES[,LABELS], "
-			       "csv:PATH, affine:..., sphere:..., swissroll:...)",
+			       "csv:PATH, affine:..., sphere:..., swissroll:..., and the benchmark "
+			       "manifolds M1_Sphere ... Mp3_Paraboloid: see 'dimsearch id --list')",
 			       kind);
 	}
 	if (rc)

@@ -145,9 +145,13 @@ static int print_row(void *ctx, int ncol, char **names, char **values)
 		if (p->rows)
 			fputc('\n', p->out);
 		snprintf(p->experiment, sizeof(p->experiment), "%s", exp);
-		fprintf(p->out, "experiment %s: %s\n", exp,
+		const char *truth = value(ncol, names, values, "true_dimension");
+		fprintf(p->out, "experiment %s: %s", exp,
 			value(ncol, names, values, "dataset") ? value(ncol, names, values, "dataset")
 							       : "");
+		if (truth)
+			fprintf(p->out, " (true dimension %g)", atof(truth));
+		fputc('\n', p->out);
 		fprintf(p->out, "%-22s %9s %11s %8s %11s %18s %15s %8s\n", "strategy", "K",
 			"tuning", "grid/x", "delivery", "test MSE (vs grid)", "probe (vs grid)",
 			"seconds");

@@ -43,6 +43,7 @@ static const char *schema_tables[] = {
 	"  name TEXT NOT NULL,\n"
 	"  hash TEXT NOT NULL UNIQUE,            -- of the resolved settings\n"
 	"  dataset TEXT NOT NULL,\n"
+	"  true_dimension REAL,                  -- of synthetic data; NULL when unknown\n"
 	"  config TEXT NOT NULL,                 -- every resolved setting, key = value\n"
 	"  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))\n"
 	");\n",
@@ -117,7 +118,8 @@ static const char *schema_views[] = {
 	"  SELECT name, max(id) AS experiment_id FROM experiment GROUP BY name;\n",
 	"CREATE VIEW v_comparison AS\n"
 	"  WITH agg AS (\n"
-	"    SELECT e.name AS experiment, e.dataset, e.id AS experiment_id, d.strategy,\n"
+	"    SELECT e.name AS experiment, e.dataset, e.true_dimension, e.id AS experiment_id,\n"
+	"      d.strategy,\n"
 	"      count(*) AS seeds,\n"
 	"      CAST(round(avg(d.chosen_latent)) AS INTEGER) AS chosen_k,\n"
 	"      min(d.chosen_latent) AS k_min, max(d.chosen_latent) AS k_max,\n"
@@ -127,7 +129,8 @@ static const char *schema_views[] = {
 	"    FROM decision d JOIN experiment e ON e.id = d.experiment_id\n"
 	"    JOIN v_latest l ON l.experiment_id = e.id\n"
 	"    GROUP BY e.id, d.strategy)\n"
-	"  SELECT a.experiment, a.dataset, a.strategy, a.chosen_k, a.k_min, a.k_max, a.seeds,\n"
+	"  SELECT a.experiment, a.dataset, a.true_dimension, a.strategy, a.chosen_k, a.k_min,\n"
+	"    a.k_max, a.seeds,\n"
 	"    CAST(a.tuning_flops AS INTEGER) AS tuning_flops,\n"
 	"    CAST(a.delivery_flops AS INTEGER) AS delivery_flops,\n"
 	"    g.tuning_flops / a.tuning_flops AS ratio_to_grid,\n"
@@ -151,6 +154,11 @@ static const char *schema_views[] = {
 	"  JOIN v_latest l ON l.experiment_id = t.experiment_id\n"
 	"  JOIN experiment e ON e.id = t.experiment_id\n"
 	"  ORDER BY e.name, t.strategy, t.latent, t.seed, p.epoch;\n",
+	"CREATE VIEW v_known_id AS\n"
+	"  SELECT experiment, dataset, true_dimension, strategy, chosen_k,\n"
+	"    chosen_k - true_dimension AS error\n"
+	"  FROM v_comparison WHERE true_dimension IS NOT NULL\n"
+	"  ORDER BY experiment, strategy;\n",
 	"CREATE VIEW v_latent_activity AS\n"
 	"  SELECT e.name AS experiment, t.strategy, t.trial_key, t.seed, a.k, a.mean_abs,\n"
 	"    a.max_abs\n"
@@ -182,8 +190,8 @@ static const char *schema_views[] = {
 };
 
 static const char *view_names[] = { "v_latest",      "v_comparison",      "v_grid_curve",
-				     "v_epochs",      "v_latent_activity", "v_sosae_cut",
-				     "v_sosae_sweep", NULL };
+				     "v_epochs",      "v_known_id",        "v_latent_activity",
+				     "v_sosae_cut",   "v_sosae_sweep",     NULL };
 
 /* ---- helpers ---- */
 
@@ -410,19 +418,23 @@ const char *store_path(const struct store *s)
 /* ---- experiments ---- */
 
 int store_experiment(struct store *s, const char *name, const char *hash, const char *dataset,
-		     const char *config, long *experiment_id)
+		     double true_dimension, const char *config, long *experiment_id)
 {
 	if (begin(s))
 		return -1;
-	sqlite3_stmt *st = prepare(s, "INSERT INTO experiment (name, hash, dataset, config) "
-				      "VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO UPDATE SET "
-				      "name = excluded.name, config = excluded.config");
+	sqlite3_stmt *st = prepare(s, "INSERT INTO experiment (name, hash, dataset, config, "
+				      "true_dimension) VALUES (?, ?, ?, ?, ?) ON CONFLICT (hash) "
+				      "DO UPDATE SET name = excluded.name, config = excluded.config");
 	if (!st)
 		goto fail;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 3, dataset, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 4, config, -1, SQLITE_TRANSIENT);
+	if (true_dimension > 0)
+		sqlite3_bind_double(st, 5, true_dimension);
+	else
+		sqlite3_bind_null(st, 5);
 	if (step_done(s, st, "cannot record the experiment"))
 		goto fail;
 	st = prepare(s, "SELECT id FROM experiment WHERE hash = ?");

@@ -73,7 +73,7 @@ const char *store_path(const struct store *s);
 /* The experiment row for these shared settings (inserted the first time; name and config
  * text updated to the newest); its id. */
 int store_experiment(struct store *s, const char *name, const char *hash, const char *dataset,
-		     const char *config, long *experiment_id);
+		     double true_dimension, const char *config, long *experiment_id);
 /* The newest experiment with this name: its id, or 0 when there is none. */
 int store_latest_experiment(struct store *s, const char *name, long *experiment_id);
 

@@ -78,6 +78,14 @@ static const struct key keys[] = {
 	  "stop after this many epochs with K* unchanged, 0 to train the full budget" },
 	{ "sosae.finetune", T_INT, F(sosae_finetune), 0, 1e6, "5",
 	  "epochs of training at K* after the cut, 0 for none" },
+	{ "id.n", T_INT, F(id_n), 0, 1e7, "2500",
+	  "training points the estimators use (a seeded sample), 0 for all" },
+	{ "lpca.k", T_INT, F(lpca_k), 2, 1e5, "100", "neighbours of local PCA" },
+	{ "lpca.alpha", T_DOUBLE, F(lpca_alpha), 1e-9, 1, "0.05",
+	  "eigenvalues above alpha times the largest count" },
+	{ "mle.k", T_INT, F(mle_k), 2, 1e5, "20", "neighbours of the MLE" },
+	{ "twonn.discard", T_DOUBLE, F(twonn_discard), 0, 0.99, "0.1",
+	  "fraction of the largest ratios TwoNN drops" },
 	{ "probe.epochs", T_INT, F(probe_epochs), 1, 1e4, "20", "a whole number from 1" },
 	{ "probe.lr", T_DOUBLE, F(probe_lr), 1e-9, 10, "0.01", "a step size above 0" },
 };
@@ -486,7 +494,7 @@ static int valid_name(const char *s)
 	if (!*s || strlen(s) >= EXP_NAME_MAX)
 		return 0;
 	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_')
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
 			return 0;
 	return 1;
 }
@@ -522,7 +530,8 @@ static int handler(void *user, const char *section, const char *name, const char
 		return 1;
 	}
 	if (!valid_name(section)) {
-		report(p, line, "[%s]: experiment names use letters, digits, '-' and '_'", section);
+		report(p, line, "[%s]: experiment names use letters, digits, '-', '_' and '.'",
+		       section);
 		return 1;
 	}
 	int x = experiment_index(p, section);
@@ -574,7 +583,11 @@ static int shared_key(const struct key *k)
 	for (size_t i = 0; i < sizeof(own) / sizeof(*own); i++)
 		if (!strcmp(k->name, own[i]))
 			return 0;
-	return strncmp(k->name, "sosae.", 6) != 0;
+	static const char *prefix[] = { "sosae.", "id.", "lpca.", "mle.", "twonn." };
+	for (size_t i = 0; i < sizeof(prefix) / sizeof(*prefix); i++)
+		if (!strncmp(k->name, prefix[i], strlen(prefix[i])))
+			return 0;
+	return 1;
 }
 
 static void finish(struct parse *p, int x)
@@ -661,6 +674,23 @@ void experiments_free(struct experiment_file *f)
 	free(f->exp);
 	free(f->errors);
 	memset(f, 0, sizeof(*f));
+}
+
+int experiments_select(const struct experiment_file *f, const char *name,
+		       const struct experiment **out, int max)
+{
+	const struct experiment *e = experiments_find(f, name);
+	if (e) {
+		if (max > 0)
+			out[0] = e;
+		return 1;
+	}
+	int n = 0;
+	size_t len = strlen(name);
+	for (int i = 0; i < f->n_exp && n < max; i++)
+		if (!strncmp(f->exp[i].name, name, len) && f->exp[i].name[len] == '.')
+			out[n++] = &f->exp[i];
+	return n;
 }
 
 const struct experiment *experiments_find(const struct experiment_file *f, const char *name)

@@ -51,6 +51,12 @@ struct experiment {
 	double sosae_tau;               /* a unit is active when max |h_k| > tau */
 	int sosae_patience;             /* stop when K* is unchanged this many epochs; 0 never */
 	int sosae_finetune;             /* epochs at K* after the cut (delivery) */
+	/* intrinsic-dimension estimators */
+	int id_n;                       /* training points they look at, 0 for all */
+	int lpca_k;
+	double lpca_alpha;
+	int mle_k;
+	double twonn_discard;
 	/* probe */
 	int probe_epochs;
 	double probe_lr;
@@ -72,6 +78,10 @@ struct experiment_file {
 int experiments_load(struct experiment_file *f, const char *path);
 void experiments_free(struct experiment_file *f);
 const struct experiment *experiments_find(const struct experiment_file *f, const char *name);
+/* The experiment NAME, or else the group of experiments named NAME.something, in file
+ * order: up to max into out; returns how many. */
+int experiments_select(const struct experiment_file *f, const char *name,
+		       const struct experiment **out, int max);
 /* Whether the experiment runs this strategy. */
 int experiment_has(const struct experiment *e, const char *strategy);
 

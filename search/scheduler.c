@@ -172,7 +172,7 @@ int run_experiment(struct store *s, const struct experiment *e, const struct run
 	if (dataset_load(&d, e->dataset, &dopt))
 		return ds_fail("[%s] dataset: %s", e->name, ds_errmsg());
 	long exp_id;
-	if (store_experiment(s, e->name, e->hash, e->dataset, e->config, &exp_id) ||
+	if (store_experiment(s, e->name, e->hash, e->dataset, d.true_dim, e->config, &exp_id) ||
 	    store_mark_interrupted(s, exp_id) < 0) {
 		dataset_free(&d);
 		return -1;

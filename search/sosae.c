@@ -225,16 +225,18 @@ static int sosae_run(const struct trial_ctx *c, struct trial_record *t)
 		flops_add(&t->flops, &ft);
 	}
 	status = trial_measure(c, cut, t);
+	char b1[32], b2[32], b3[32], b4[32];
 	snprintf(t->details, sizeof(t->details),
 		 "{\"k_star\":%d,\"k_max\":%d,\"alpha\":%g,\"lambda\":%g,\"weight\":\"%s\","
 		 "\"tau\":%g,\"epochs_run\":%d,\"stopped_early\":%s,\"all_units_silent\":%s,"
-		 "\"test_mse_before_cut\":%.9g,\"test_mse_after_cut\":%.9g,"
-		 "\"train_mse_before_cut\":%.9g,\"train_mse_after_cut\":%.9g,\"lossless\":%s,"
+		 "\"test_mse_before_cut\":%s,\"test_mse_after_cut\":%s,"
+		 "\"train_mse_before_cut\":%s,\"train_mse_after_cut\":%s,\"lossless\":%s,"
 		 "\"capped_weights\":%d,\"finetune_epochs\":%d}",
 		 k_star, K, x.alpha, x.lambda,
 		 e->sosae_weight == SOSAE_WEIGHT_EXP ? "exp" : "linear", e->sosae_tau,
 		 t->epochs_run, s.stopped_early ? "true" : "false", dead ? "true" : "false",
-		 before, after, train_before, train_after,
+		 json_number(b1, before), json_number(b2, after), json_number(b3, train_before),
+		 json_number(b4, train_after),
 		 before == after && train_before == train_after ? "true" : "false", capped,
 		 e->sosae_finetune);
 done:

@@ -3,9 +3,11 @@
 
 #include <string.h>
 
-extern const struct strategy grid_strategy, sosae_strategy;
+extern const struct strategy grid_strategy, sosae_strategy, lpca_strategy, mle_strategy,
+	twonn_strategy;
 
-static const struct strategy *registry[] = { &grid_strategy, &sosae_strategy };
+static const struct strategy *registry[] = { &grid_strategy, &sosae_strategy, &lpca_strategy,
+					     &mle_strategy, &twonn_strategy };
 
 const struct strategy *strategy_find(const char *name)
 {
@@ -17,5 +19,12 @@ const struct strategy *strategy_find(const char *name)
 
 const char *strategy_names(void)
 {
-	return "grid, sosae";
+	static char names[256];
+	if (!names[0])
+		for (size_t i = 0; i < sizeof(registry) / sizeof(*registry); i++) {
+			if (i)
+				strcat(names, ", ");
+			strcat(names, registry[i]->name);
+		}
+	return names;
 }

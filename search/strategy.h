@@ -70,6 +70,9 @@ int trial_measure(const struct trial_ctx *c, const struct ae *m, struct trial_re
 /* train_cfg for the experiment's optimiser and budget on this trial's threads. */
 void trial_train_cfg(const struct trial_ctx *c, struct train_cfg *cfg);
 
+/* A number for JSON: "null" when it is NaN or infinite (JSON has neither). buf >= 32. */
+const char *json_number(char *buf, double v);
+
 /* The model architecture of an experiment at latent width K on its data. */
 struct ae_arch experiment_arch(const struct experiment *e, const struct dataset *d, int K);
 

@@ -32,6 +32,15 @@ struct ae_arch experiment_arch(const struct experiment *e, const struct dataset 
 	return a;
 }
 
+const char *json_number(char *buf, double v)
+{
+	if (isfinite(v))
+		snprintf(buf, 32, "%.9g", v);
+	else
+		snprintf(buf, 32, "null");
+	return buf;
+}
+
 /* ---- epochs into the store ---- */
 
 struct epoch_bridge {

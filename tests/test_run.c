@@ -256,6 +256,47 @@ static void test_report_prints_the_view(void **state)
 	assert_non_null(strstr(out, "no decisions"));
 }
 
+static void test_groups_and_estimators_against_truth(void **state)
+{
+	(void)state;
+	char cfg[512], db[512], cmd[2048];
+	snprintf(cfg, sizeof(cfg), "%s", tmp_path("group.ini"));
+	snprintf(db, sizeof(db), "%s", tmp_path("group.db"));
+	write_text(cfg, "[grp.roll]\n"
+			"dataset = M7_Roll:n=1500\n"
+			"hidden = 16\nepochs = 5\nbatch = 64\n"
+			"k_max = 3\ngrid = 1..3\n"
+			"strategies = grid, sosae, lpca, mle, twonn\n"
+			"[grp.flat]\n"
+			"dataset = affine:d=3,D=8,n=1500,noise=0\n"
+			"hidden = 16\nepochs = 5\nbatch = 64\n"
+			"k_max = 8\ngrid = 1..8\n"
+			"strategies = grid, lpca\n"
+			"[other]\n"
+			"dataset = affine\nstrategies = grid\ngrid = 1\n");
+	snprintf(cmd, sizeof(cmd), BIN " run --config %s --experiment grp --db %s --threads 2", cfg,
+		 db);
+	int rc = run_command(cmd, out, sizeof(out));
+	if (rc != 0)
+		fail_msg("%s exited %d:\n%s", cmd, rc, out);
+	assert_non_null(strstr(out, "(true dimension 2)"));
+	/* both sections of the group ran, the other did not */
+	assert_int_equal(count(db, "SELECT count(DISTINCT name) FROM experiment"), 2);
+	assert_int_equal(count(db, "SELECT count(*) FROM v_known_id"), 7);
+	/* noise-free flat data: local PCA finds 3 and trains there; its tuning cost is its
+	 * estimation alone, the training is delivery */
+	char *flat = dump(db, "SELECT chosen_latent, tuning_flops = json_extract(details, "
+			      "'$.estimate_flops'), delivery_flops > 0 FROM decision WHERE "
+			      "strategy = 'lpca' AND experiment_id = (SELECT id FROM experiment "
+			      "WHERE name = 'grp.flat')");
+	assert_string_equal(flat, "3|1|1\n");
+	free(flat);
+	char *roll = dump(db, "SELECT strategy, chosen_k FROM v_known_id WHERE experiment = "
+			      "'grp.roll' AND strategy IN ('mle', 'twonn') ORDER BY strategy");
+	assert_string_equal(roll, "mle|2\ntwonn|2\n");
+	free(roll);
+}
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -271,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_sigkill_at_several_points_then_resume),
 		cmocka_unit_test(test_sigint_marks_interrupted_and_resumes),
 		cmocka_unit_test(test_report_prints_the_view),
+		cmocka_unit_test(test_groups_and_estimators_against_truth),
 	};
 	return cmocka_run_group_tests_name("run", tests, setup, teardown);
 }

@@ -52,9 +52,9 @@ static void test_schema_created_and_versioned(void **state)
 	s = store_open(path, 1);
 	assert_non_null(s);
 	long id1, id2, id3;
-	assert_int_equal(store_experiment(s, "x", "h1", "affine", "a = 1\n", &id1), 0);
-	assert_int_equal(store_experiment(s, "x", "h1", "affine", "a = 1\n", &id2), 0);
-	assert_int_equal(store_experiment(s, "x", "h2", "affine", "a = 2\n", &id3), 0);
+	assert_int_equal(store_experiment(s, "x", "h1", "affine", 3, "a = 1\n", &id1), 0);
+	assert_int_equal(store_experiment(s, "x", "h1", "affine", 3, "a = 1\n", &id2), 0);
+	assert_int_equal(store_experiment(s, "x", "h2", "affine", 3, "a = 2\n", &id3), 0);
 	assert_int_equal(id1, id2);
 	assert_true(id3 != id1);
 	long latest;
@@ -80,7 +80,7 @@ static void test_trial_round_trip_with_nan(void **state)
 	snprintf(path, sizeof(path), "%s", tmp_path("trials.db"));
 	struct store *s = store_open(path, 1);
 	long exp;
-	assert_int_equal(store_experiment(s, "x", "h", "affine", "", &exp), 0);
+	assert_int_equal(store_experiment(s, "x", "h", "affine", -1, "", &exp), 0);
 	struct trial_record t = { .latent = 4, .seed = 7 };
 	snprintf(t.key, sizeof(t.key), "grid/K=4/seed=7");
 	snprintf(t.strategy, sizeof(t.strategy), "grid");
@@ -173,8 +173,8 @@ static void test_comparison_view(void **state)
 	snprintf(path, sizeof(path), "%s", tmp_path("view.db"));
 	struct store *s = store_open(path, 1);
 	long old, exp;
-	assert_int_equal(store_experiment(s, "x", "old", "affine", "", &old), 0);
-	assert_int_equal(store_experiment(s, "x", "new", "affine", "", &exp), 0);
+	assert_int_equal(store_experiment(s, "x", "old", "affine", -1, "", &old), 0);
+	assert_int_equal(store_experiment(s, "x", "new", "affine", -1, "", &exp), 0);
 	struct decision_record g = { .strategy = "grid", .seed = 1, .chosen_latent = 8,
 				     .tuning_flops = 1300, .test_mse = 0.1,
 				     .probe_accuracy = NAN, .seconds = 2 };
