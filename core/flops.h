@@ -30,6 +30,8 @@ enum {
 	FLOPS_BCE_GRAD = 5,          /* (y - x) / (y (1 - y)) * scale */
 	FLOPS_ADAM = 12,             /* two moment updates (7), sqrt, add, divide, scale, subtract */
 	FLOPS_MASK = 1,              /* latent code times its mask */
+	FLOPS_VAE_SAMPLE = 4,        /* z = mu + exp(lv / 2) eps: halve, exp, multiply, add */
+	FLOPS_VAE_KL = 12,           /* KL term and the gradients of mu and log sigma^2 */
 	FLOPS_GRAD_SUM = 1           /* adding one chunk's gradient into the total */
 };
 

@@ -10,6 +10,11 @@
 
 /* ---- construction ---- */
 
+int ae_layer_out(const struct ae *m, int l)
+{
+	return m->arch.vae && l == m->latent_layer ? 2 * m->arch.latent : m->width[l + 1];
+}
+
 static int layout(struct ae *m)
 {
 	const struct ae_arch *a = &m->arch;
@@ -34,7 +39,7 @@ static int layout(struct ae *m)
 	m->width[m->n_layers] = a->input_dim;
 	size_t off = 0;
 	for (int l = 0; l < m->n_layers; l++) {
-		size_t in = (size_t)m->width[l], out = (size_t)m->width[l + 1];
+		size_t in = (size_t)m->width[l], out = (size_t)ae_layer_out(m, l);
 		if (in > (1u << 24) || out > (1u << 24) || off > SIZE_MAX / 8 - in * out - out)
 			return ds_fail("architecture too large (layer %d is %zu x %zu)", l, out, in);
 		m->w_off[l] = off;
@@ -88,7 +93,7 @@ void ae_delete(struct ae *m)
 void ae_init(struct ae *m, struct rng *r)
 {
 	for (int l = 0; l < m->n_layers; l++) {
-		int in = m->width[l], out = m->width[l + 1];
+		int in = m->width[l], out = ae_layer_out(m, l);
 		double bound = 1.0 / sqrt((double)in);
 		float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
 		for (size_t i = 0; i < (size_t)in * out; i++)
@@ -118,6 +123,10 @@ static void copy_layer(const struct ae *from, const float *src, const struct ae 
 
 struct ae *ae_truncate(const struct ae *m, int keep)
 {
+	if (m->arch.vae) {
+		ds_fail("a VAE's latent layer cannot be cut");
+		return NULL;
+	}
 	if (keep < 1 || keep > m->arch.latent) {
 		ds_fail("cannot cut the latent layer to %d units (it has %d)", keep, m->arch.latent);
 		return NULL;
@@ -149,14 +158,21 @@ struct ae_work *ae_work_new(const struct ae *m, int max_rows)
 	w->max_rows = max_rows;
 	int widest = 0;
 	int ok = 1;
-	for (int l = 0; l <= m->n_layers; l++)
+	for (int l = 0; l < m->n_layers; l++) {
 		widest = m->width[l] > widest ? m->width[l] : widest;
+		widest = ae_layer_out(m, l) > widest ? ae_layer_out(m, l) : widest;
+	}
 	for (int l = 1; l <= m->n_layers; l++)
-		ok &= (w->act[l] = malloc(sizeof(float) * max_rows * m->width[l])) != NULL;
+		ok &= (w->act[l] = malloc(sizeof(float) * max_rows * ae_layer_out(m, l - 1))) !=
+		      NULL;
+	if (m->arch.vae) {
+		ok &= (w->z = malloc(sizeof(float) * max_rows * m->arch.latent)) != NULL;
+		ok &= (w->eps = calloc((size_t)max_rows * m->arch.latent, sizeof(float))) != NULL;
+	}
 	for (int i = 0; i < 2; i++)
 		ok &= (w->delta[i] = malloc(sizeof(float) * max_rows * widest)) != NULL;
 	int L = m->latent_layer;
-	size_t wt = (size_t)m->width[L] * m->width[L + 1];
+	size_t wt = (size_t)m->width[L] * ae_layer_out(m, L);
 	if ((size_t)m->width[L + 1] * m->width[L + 2] > wt)
 		wt = (size_t)m->width[L + 1] * m->width[L + 2];
 	ok &= (w->wt = malloc(sizeof(float) * wt)) != NULL;
@@ -177,6 +193,8 @@ void ae_work_delete(struct ae_work *w)
 	free(w->delta[0]);
 	free(w->delta[1]);
 	free(w->wt);
+	free(w->z);
+	free(w->eps);
 	free(w);
 }
 
@@ -201,6 +219,44 @@ static void apply_mask(const struct ae *m, int rows, float *h, uint64_t *element
 	*elementwise += (uint64_t)rows * K * FLOPS_MASK;
 }
 
+/* VAE: z (rows, K) = mu + exp(lv / 2) eps from mv (rows, 2K) = (mu, lv), or z = mu */
+static void vae_sample(const struct ae *m, struct ae_work *w, int rows, const float *mv,
+		       uint64_t *elementwise)
+{
+	int K = m->arch.latent;
+	for (int r = 0; r < rows; r++)
+		for (int k = 0; k < K; k++) {
+			float mu = mv[(size_t)r * 2 * K + k], lv = mv[(size_t)r * 2 * K + K + k];
+			float e = w->sampling ? (float)rng_normal(&w->rng) : 0.0f;
+			w->eps[(size_t)r * K + k] = e;
+			w->z[(size_t)r * K + k] = w->sampling ? mu + expf(0.5f * lv) * e : mu;
+		}
+	if (w->sampling)
+		*elementwise += (uint64_t)rows * K * FLOPS_VAE_SAMPLE;
+}
+
+/* VAE backward through the sample and the KL term: from dz (rows, K) to d(mu, lv) (rows,
+ * 2K); KL = 0.5 sum (mu^2 + e^lv - lv - 1), weighted by kl_scale. Returns KL summed. */
+static double vae_backward(const struct ae *m, const struct ae_work *w, int rows, const float *dz,
+			   float *dmv, float kl_scale, uint64_t *elementwise)
+{
+	int K = m->arch.latent;
+	const float *mv = w->act[m->latent_layer + 1];
+	double kl = 0.0;
+	for (int r = 0; r < rows; r++)
+		for (int k = 0; k < K; k++) {
+			float mu = mv[(size_t)r * 2 * K + k], lv = mv[(size_t)r * 2 * K + K + k];
+			float g = dz[(size_t)r * K + k], e = w->eps[(size_t)r * K + k];
+			float var = expf(lv);
+			kl += 0.5 * ((double)mu * mu + var - lv - 1.0);
+			dmv[(size_t)r * 2 * K + k] = g + kl_scale * mu;
+			dmv[(size_t)r * 2 * K + K + k] =
+				g * e * 0.5f * expf(0.5f * lv) + kl_scale * 0.5f * (var - 1.0f);
+		}
+	*elementwise += (uint64_t)rows * K * FLOPS_VAE_KL;
+	return kl;
+}
+
 /* layers 0 .. last-1 of the forward pass; returns the last output */
 static const float *forward_layers(const struct ae *m, struct ae_work *w, const float *x,
 				   int rows, int last, uint64_t *gemm, uint64_t *elementwise)
@@ -208,7 +264,7 @@ static const float *forward_layers(const struct ae *m, struct ae_work *w, const 
 	const float *in = x;
 	for (int l = 0; l < last; l++) {
 		float *out = w->act[l + 1];
-		int n_out = m->width[l + 1];
+		int n_out = ae_layer_out(m, l);
 		const float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
 		/* the layers into and out of the code sum in a fixed order, so that cutting
 		 * silent latent units leaves every output bit-identical */
@@ -217,8 +273,12 @@ static const float *forward_layers(const struct ae *m, struct ae_work *w, const 
 		else
 			dense_forward(rows, m->width[l], n_out, in, W, b, out, gemm);
 		act_forward(layer_act(m, l), (size_t)rows * n_out, out, elementwise);
-		if (l == m->latent_layer)
+		if (l == m->latent_layer && m->arch.vae) {
+			vae_sample(m, w, rows, out, elementwise);
+			out = w->z;
+		} else if (l == m->latent_layer) {
 			apply_mask(m, rows, out, elementwise);
+		}
 		in = out;
 	}
 	return in;
@@ -238,7 +298,7 @@ const float *ae_forward_encoder(const struct ae *m, struct ae_work *w, const flo
 
 const float *ae_codes(const struct ae *m, const struct ae_work *w)
 {
-	return w->act[m->latent_layer + 1];
+	return m->arch.vae ? w->z : w->act[m->latent_layer + 1];
 }
 
 double ae_backward(const struct ae *m, struct ae_work *w, const float *x, int rows,
@@ -253,9 +313,18 @@ double ae_backward(const struct ae *m, struct ae_work *w, const float *x, int ro
 	if (penalty_sum)
 		*penalty_sum = 0.0;
 	for (int l = L - 1; l >= 0; l--) {
-		int in = m->width[l], out = m->width[l + 1];
+		int in = m->width[l], out = ae_layer_out(m, l);
 		const float *y = w->act[l + 1];
-		if (l == m->latent_layer) {
+		if (l == m->latent_layer && m->arch.vae) {
+			/* delta holds dz; the KL gradient joins on the way to (mu, lv) */
+			double kl = vae_backward(m, w, rows, delta, next, m->vae_beta * scale,
+						 elementwise);
+			if (penalty_sum)
+				*penalty_sum = kl;
+			float *t = delta;
+			delta = next;
+			next = t;
+		} else if (l == m->latent_layer) {
 			if (penalty && penalty->apply) {
 				double p = penalty->apply(penalty->ctx, rows, out, y, delta,
 							  penalty_scale, elementwise);
@@ -265,7 +334,9 @@ double ae_backward(const struct ae *m, struct ae_work *w, const float *x, int ro
 			apply_mask(m, rows, delta, elementwise);
 		}
 		act_backward(layer_act(m, l), (size_t)rows * out, y, delta, elementwise);
-		const float *input = l == 0 ? x : w->act[l];
+		const float *input = l == 0				     ? x
+				     : m->arch.vae && l == m->latent_layer + 1 ? w->z
+									 : w->act[l];
 		dense_backward(rows, in, out, input, m->params + m->w_off[l], delta,
 			       l == 0 ? NULL : next, grad + m->w_off[l], grad + m->b_off[l], gemm);
 		float *t = delta;

@@ -23,6 +23,9 @@ struct ae_arch {
 	enum act hidden_act;            /* every hidden layer */
 	enum act latent_act;            /* the code layer */
 	enum act output_act;            /* the reconstruction */
+	int vae;                        /* variational: the code layer emits mu and log sigma^2
+					 * (2K outputs, identity), and the decoder reads a sample
+					 * z = mu + sigma * eps (the mean mu when evaluating) */
 };
 
 struct ae {
@@ -39,6 +42,7 @@ struct ae {
 	float *adam_v;                  /* (n_params) second moment */
 	long adam_t;                    /* Adam steps taken */
 	float *latent_mask;             /* (K) */
+	float vae_beta;                 /* KL weight: loss = MSE + beta * KL / D per example */
 };
 
 /* Scratch space for forward and backward passes over up to max_rows rows. */
@@ -47,6 +51,10 @@ struct ae_work {
 	float *act[AE_MAX_LAYERS + 1];  /* act[l + 1] (rows, width[l + 1]): output of layer l */
 	float *delta[2];                /* (rows, max width) ping-pong gradients */
 	float *wt;                      /* transposed weights of a layer touching the code */
+	float *z;                       /* VAE: (rows, K) the sample the decoder reads */
+	float *eps;                     /* VAE: (rows, K) its standard normal draws */
+	int sampling;                   /* VAE: draw eps (training) or use z = mu (evaluation) */
+	struct rng rng;                 /* VAE: where eps comes from, seeded by the trainer */
 };
 
 /* Penalty on the latent codes h (rows, K), added to the loss by a strategy (e.g. SOSAE). */
@@ -63,6 +71,8 @@ struct ae *ae_new(const struct ae_arch *arch);
 void ae_delete(struct ae *m);
 /* PyTorch's nn.Linear default: W and b uniform on +-1/sqrt(in); Adam state and mask reset. */
 void ae_init(struct ae *m, struct rng *r);
+/* Outputs of layer l: its width, or 2K (mu, log sigma^2) for a VAE's code layer. */
+int ae_layer_out(const struct ae *m, int l);
 /* A new model keeping latent units 0..keep-1 (encoder's last-layer rows, decoder's first-layer
  * columns), parameters, Adam state and mask copied; NULL with ds_errmsg() on failure. */
 struct ae *ae_truncate(const struct ae *m, int keep);
@@ -76,11 +86,13 @@ const float *ae_forward(const struct ae *m, struct ae_work *w, const float *x, i
 /* Encoder only: x (rows, D) to the latent codes (rows, K), held in w (ae_codes). */
 const float *ae_forward_encoder(const struct ae *m, struct ae_work *w, const float *x, int rows,
 				uint64_t *gemm, uint64_t *elementwise);
-/* The latent codes (rows, K) of the last forward pass. */
+/* The latent codes (rows, K) of the last forward pass (a VAE's z; mu when not sampling).
+ * A VAE's mu and log sigma^2 are ae_codes' neighbour: w->act[latent_layer + 1], (rows, 2K). */
 const float *ae_codes(const struct ae *m, const struct ae_work *w);
 /* After ae_forward on the same x: loss (scaled by scale, e.g. 1/(batch*D) for the mean) and
  * optional penalty (scaled by penalty_scale, e.g. 1/batch), back-propagated into grad
- * (n_params, overwritten). Returns the unscaled loss sum; *penalty_sum gets the penalty. */
+ * (n_params, overwritten). Returns the unscaled loss sum; *penalty_sum gets the penalty, or
+ * for a VAE the KL divergence summed over the rows (its gradient scaled by vae_beta*scale). */
 double ae_backward(const struct ae *m, struct ae_work *w, const float *x, int rows,
 		   enum loss loss, float scale, const struct latent_penalty *penalty,
 		   float penalty_scale, double *penalty_sum, float *grad, uint64_t *gemm,

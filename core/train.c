@@ -172,6 +172,56 @@ int ae_latent_activity(const struct ae *m, const struct split *s, int threads, d
 	return 0;
 }
 
+static void vae_block(void *ctx, const struct ae *m, struct ae_work *w, size_t b, size_t first,
+		      int rows, uint64_t *gemm, uint64_t *elementwise)
+{
+	struct activity_ctx *c = ctx;
+	int D = m->width[0], K = m->arch.latent;
+	ae_forward_encoder(m, w, c->s->x + first * D, rows, gemm, elementwise);
+	const float *mv = w->act[m->latent_layer + 1];
+	double *sum = c->part + b * 3 * K, *sq = sum + K, *var = sq + K;
+	for (int r = 0; r < rows; r++)
+		for (int k = 0; k < K; k++) {
+			double mu = mv[(size_t)r * 2 * K + k], lv = mv[(size_t)r * 2 * K + K + k];
+			sum[k] += mu;
+			sq[k] += mu * mu;
+			var[k] += exp(lv);
+		}
+	*elementwise += 5ull * rows * K;
+}
+
+int ae_vae_statistics(const struct ae *m, const struct split *s, int threads, double *var_mu,
+		      double *mean_var, struct flops *f)
+{
+	if (!m->arch.vae)
+		return ds_fail("not a VAE");
+	int K = m->arch.latent;
+	size_t n_blocks = (s->n + EVAL_ROWS - 1) / EVAL_ROWS;
+	struct activity_ctx c = { s, calloc(n_blocks * 3 * K + 1, sizeof(double)) };
+	if (!c.part)
+		return ds_fail("out of memory for VAE statistics");
+	uint64_t overhead = 0;
+	if (for_each_block(m, s, threads, vae_block, &c, &overhead, &overhead)) {
+		free(c.part);
+		return -1;
+	}
+	double n = s->n ? (double)s->n : 1.0;
+	for (int k = 0; k < K; k++) {
+		double sum = 0, sq = 0, var = 0;
+		for (size_t b = 0; b < n_blocks; b++) {
+			sum += c.part[b * 3 * K + k];
+			sq += c.part[b * 3 * K + K + k];
+			var += c.part[b * 3 * K + 2 * K + k];
+		}
+		double mean = sum / n;
+		var_mu[k] = fmax(sq / n - mean * mean, 0.0);
+		mean_var[k] = var / n;
+	}
+	free(c.part);
+	f->overhead += overhead;
+	return 0;
+}
+
 /* ---- training ---- */
 
 struct chunk {
@@ -250,7 +300,7 @@ static int check_cfg(const struct ae *m, const struct split *train, const struct
 
 /* One optimisation step on examples order[first .. first+rows-1]. */
 static void train_step(struct ae *m, struct trainer *t, const struct split *train,
-		       const struct train_cfg *c, size_t first, int rows)
+		       const struct train_cfg *c, size_t first, int rows, uint64_t step_seed)
 {
 	int D = m->width[0];
 	float scale = 1.0f / ((float)rows * (float)D);   /* mean over the batch's elements */
@@ -270,6 +320,10 @@ static void train_step(struct ae *m, struct trainer *t, const struct split *trai
 			if (r <= 0) {
 				memset(ch->grad, 0, sizeof(float) * n);
 				continue;
+			}
+			if (m->arch.vae) { /* each chunk its own draws, whatever thread runs it */
+				ch->work->sampling = 1;
+				rng_seed(&ch->work->rng, step_seed + (uint64_t)i);
 			}
 			for (int j = 0; j < r; j++)
 				memcpy(ch->x + (size_t)j * D,
@@ -323,7 +377,7 @@ int ae_train(struct ae *m, const struct split *train, const struct split *val,
 				trainer_free(&t);
 				return TRAIN_INTERRUPTED;
 			}
-			train_step(m, &t, train, &cfg, first, rows);
+			train_step(m, &t, train, &cfg, first, rows, m->arch.vae ? rng_next(r) : 0);
 			for (int i = 0; i < t.n_chunks; i++) {
 				loss_sum += t.chunk[i].loss_sum;
 				penalty_sum += t.chunk[i].penalty_sum;

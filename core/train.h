@@ -70,4 +70,9 @@ int ae_encode(const struct ae *m, const struct split *s, int threads, float *cod
 int ae_latent_activity(const struct ae *m, const struct split *s, int threads, double *max_abs,
 		       double *mean_abs, struct flops *f);
 
+/* A VAE's units over split s (encoder passes, z = mu): var_mu[k] = Var_x(mu_k) and
+ * mean_var[k] = mean_x sigma_k^2, k < K. FLOPs to f->overhead. 0, or -1 with ds_errmsg(). */
+int ae_vae_statistics(const struct ae *m, const struct split *s, int threads, double *var_mu,
+		      double *mean_var, struct flops *f);
+
 #endif

@@ -210,13 +210,23 @@ static int print_cut(void *ctx, int ncol, char **names, char **values)
 	struct cut_lines *c = ctx;
 	const char *lossless = value(ncol, names, values, "lossless");
 	int yes = lossless && atoi(lossless) == 1;
+	double tau = number(value(ncol, names, values, "tau"));
+	char why[128];
+	if (yes)
+		snprintf(why, sizeof(why), "lossless");
+	else if (tau > 0)
+		snprintf(why, sizeof(why), "not bit-exact: tau = %g also cut units active below it",
+			 tau);
+	else
+		snprintf(why, sizeof(why), "NOT lossless: a unit silent on the training set fired "
+					   "on test");
 	fprintf(c->out,
 		"%s (seed %s): K* = %s of %s after %s epochs; cut %s (test MSE %.6g before, "
 		"%.6g after the cut, %.6g delivered)\n",
 		value(ncol, names, values, "strategy"), value(ncol, names, values, "seed"),
 		value(ncol, names, values, "k_star"), value(ncol, names, values, "k_max"),
 		value(ncol, names, values, "epochs_run"),
-		yes ? "lossless" : "NOT lossless: a unit silent on the training set fired on test",
+		why,
 		number(value(ncol, names, values, "test_mse_before_cut")),
 		number(value(ncol, names, values, "test_mse_after_cut")),
 		number(value(ncol, names, values, "test_mse_delivered")));

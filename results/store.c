@@ -41,11 +41,12 @@ static const char *schema_tables[] = {
 	"CREATE TABLE experiment (\n"
 	"  id INTEGER PRIMARY KEY,\n"
 	"  name TEXT NOT NULL,\n"
-	"  hash TEXT NOT NULL UNIQUE,            -- of the resolved settings\n"
+	"  hash TEXT NOT NULL,                   -- of the settings every trial shares\n"
 	"  dataset TEXT NOT NULL,\n"
 	"  true_dimension REAL,                  -- of synthetic data; NULL when unknown\n"
 	"  config TEXT NOT NULL,                 -- every resolved setting, key = value\n"
-	"  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))\n"
+	"  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),\n"
+	"  UNIQUE (name, hash)\n"
 	");\n",
 	"CREATE TABLE trial (\n"
 	"  id INTEGER PRIMARY KEY,\n"
@@ -105,6 +106,8 @@ static const char *schema_tables[] = {
 	"  k INTEGER NOT NULL,                   -- latent unit, 1-based\n"
 	"  max_abs REAL NOT NULL,                -- over the training set\n"
 	"  mean_abs REAL NOT NULL,\n"
+	"  var_mu REAL,                          -- VAE: Var_x(mu_k)\n"
+	"  mean_sigma2 REAL,                     -- VAE: mean_x sigma_k^2\n"
 	"  PRIMARY KEY (trial_id, k)\n"
 	");\n",
 	"CREATE INDEX trial_by_experiment ON trial(experiment_id, strategy);\n",
@@ -161,7 +164,7 @@ static const char *schema_views[] = {
 	"  ORDER BY experiment, strategy;\n",
 	"CREATE VIEW v_latent_activity AS\n"
 	"  SELECT e.name AS experiment, t.strategy, t.trial_key, t.seed, a.k, a.mean_abs,\n"
-	"    a.max_abs\n"
+	"    a.max_abs, a.var_mu, a.mean_sigma2, a.var_mu + a.mean_sigma2 AS variance_law\n"
 	"  FROM latent_activity a JOIN trial t ON t.id = a.trial_id\n"
 	"  JOIN v_latest l ON l.experiment_id = t.experiment_id\n"
 	"  JOIN experiment e ON e.id = t.experiment_id\n"
@@ -172,6 +175,7 @@ static const char *schema_views[] = {
 	"    json_extract(d.details, '$.k_max') AS k_max,\n"
 	"    json_extract(d.details, '$.epochs_run') AS epochs_run,\n"
 	"    json_extract(d.details, '$.stopped_early') AS stopped_early,\n"
+	"    json_extract(d.details, '$.tau') AS tau,\n"
 	"    json_extract(d.details, '$.lossless') AS lossless,\n"
 	"    json_extract(d.details, '$.test_mse_before_cut') AS test_mse_before_cut,\n"
 	"    json_extract(d.details, '$.test_mse_after_cut') AS test_mse_after_cut,\n"
@@ -423,8 +427,8 @@ int store_experiment(struct store *s, const char *name, const char *hash, const 
 	if (begin(s))
 		return -1;
 	sqlite3_stmt *st = prepare(s, "INSERT INTO experiment (name, hash, dataset, config, "
-				      "true_dimension) VALUES (?, ?, ?, ?, ?) ON CONFLICT (hash) "
-				      "DO UPDATE SET name = excluded.name, config = excluded.config");
+				      "true_dimension) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name, hash) "
+				      "DO UPDATE SET config = excluded.config");
 	if (!st)
 		goto fail;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
@@ -437,10 +441,11 @@ int store_experiment(struct store *s, const char *name, const char *hash, const 
 		sqlite3_bind_null(st, 5);
 	if (step_done(s, st, "cannot record the experiment"))
 		goto fail;
-	st = prepare(s, "SELECT id FROM experiment WHERE hash = ?");
+	st = prepare(s, "SELECT id FROM experiment WHERE name = ? AND hash = ?");
 	if (!st)
 		goto fail;
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
 		fail_db(s, "cannot find the experiment just recorded");
@@ -708,12 +713,13 @@ fail:
 }
 
 int store_activity(struct store *s, long trial_id, int K, const double *max_abs,
-		   const double *mean_abs)
+		   const double *mean_abs, const double *var_mu, const double *mean_sigma2)
 {
 	if (begin(s))
 		return -1;
 	sqlite3_stmt *st = prepare(s, "INSERT OR REPLACE INTO latent_activity (trial_id, k, "
-				      "max_abs, mean_abs) VALUES (?, ?, ?, ?)");
+				      "max_abs, mean_abs, var_mu, mean_sigma2) VALUES (?, ?, ?, ?, "
+				      "?, ?)");
 	if (!st)
 		goto fail;
 	for (int k = 0; k < K; k++) {
@@ -721,6 +727,14 @@ int store_activity(struct store *s, long trial_id, int K, const double *max_abs,
 		sqlite3_bind_int(st, 2, k + 1);
 		sqlite3_bind_double(st, 3, max_abs[k]);
 		sqlite3_bind_double(st, 4, mean_abs[k]);
+		if (var_mu)
+			sqlite3_bind_double(st, 5, var_mu[k]);
+		else
+			sqlite3_bind_null(st, 5);
+		if (mean_sigma2)
+			sqlite3_bind_double(st, 6, mean_sigma2[k]);
+		else
+			sqlite3_bind_null(st, 6);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			sqlite3_finalize(st);
 			fail_db(s, "cannot record latent activity");

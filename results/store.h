@@ -70,8 +70,8 @@ struct store *store_open(const char *path, int create);
 void store_close(struct store *s);
 const char *store_path(const struct store *s);
 
-/* The experiment row for these shared settings (inserted the first time; name and config
- * text updated to the newest); its id. */
+/* The experiment row for this name and these shared settings (inserted the first time; its
+ * config text updated to the newest); its id. */
 int store_experiment(struct store *s, const char *name, const char *hash, const char *dataset,
 		     double true_dimension, const char *config, long *experiment_id);
 /* The newest experiment with this name: its id, or 0 when there is none. */
@@ -92,9 +92,10 @@ int store_decision(struct store *s, long experiment_id, const struct decision_re
 /* Forget an experiment's decisions, before they are made again from its trials. */
 int store_clear_decisions(struct store *s, long experiment_id);
 
-/* A trial's latent activity profile: max and mean |h_k| over the training set, k < K. */
+/* A trial's latent units over the training set, k < K: max and mean |h_k|, and for a VAE
+ * Var(mu_k) and mean sigma_k^2 (NULL otherwise). */
 int store_activity(struct store *s, long trial_id, int K, const double *max_abs,
-		   const double *mean_abs);
+		   const double *mean_abs, const double *var_mu, const double *mean_sigma2);
 
 /* Run a read-only query and hand each row to fn as strings (NULL for SQL NULL). */
 int store_query(struct store *s, const char *sql, const char *param,

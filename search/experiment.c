@@ -78,6 +78,8 @@ static const struct key keys[] = {
 	  "stop after this many epochs with K* unchanged, 0 to train the full budget" },
 	{ "sosae.finetune", T_INT, F(sosae_finetune), 0, 1e6, "5",
 	  "epochs of training at K* after the cut, 0 for none" },
+	{ "vae.beta", T_DOUBLE, F(vae_beta), 0, 1e6, "1",
+	  "the KL weight: loss = MSE + beta * KL / D per example, 1 for the plain ELBO" },
 	{ "id.n", T_INT, F(id_n), 0, 1e7, "2500",
 	  "training points the estimators use (a seeded sample), 0 for all" },
 	{ "lpca.k", T_INT, F(lpca_k), 2, 1e5, "100", "neighbours of local PCA" },
@@ -583,7 +585,7 @@ static int shared_key(const struct key *k)
 	for (size_t i = 0; i < sizeof(own) / sizeof(*own); i++)
 		if (!strcmp(k->name, own[i]))
 			return 0;
-	static const char *prefix[] = { "sosae.", "id.", "lpca.", "mle.", "twonn." };
+	static const char *prefix[] = { "sosae.", "vae.", "id.", "lpca.", "mle.", "twonn." };
 	for (size_t i = 0; i < sizeof(prefix) / sizeof(*prefix); i++)
 		if (!strncmp(k->name, prefix[i], strlen(prefix[i])))
 			return 0;

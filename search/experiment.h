@@ -51,6 +51,8 @@ struct experiment {
 	double sosae_tau;               /* a unit is active when max |h_k| > tau */
 	int sosae_patience;             /* stop when K* is unchanged this many epochs; 0 never */
 	int sosae_finetune;             /* epochs at K* after the cut (delivery) */
+	/* VAE overpruning */
+	double vae_beta;                /* KL weight */
 	/* intrinsic-dimension estimators */
 	int id_n;                       /* training points they look at, 0 for all */
 	int lpca_k;

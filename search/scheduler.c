@@ -128,13 +128,14 @@ struct epoch_ctx {
 };
 
 static int on_activity(void *ctx, const struct trial_record *t, int K, const double *max_abs,
-		       const double *mean_abs)
+		       const double *mean_abs, const double *var_mu, const double *mean_sigma2)
 {
 	struct epoch_ctx *c = ctx;
 	int failed = 0;
 #pragma omp critical(store)
 	{
-		if (store_activity(c->st->store, t->id, K, max_abs, mean_abs)) {
+		if (store_activity(c->st->store, t->id, K, max_abs, mean_abs, var_mu,
+				   mean_sigma2)) {
 			note_store_failure(c->st);
 			failed = 1;
 		}
@@ -204,6 +205,10 @@ int run_experiment(struct store *s, const struct experiment *e, const struct run
 					break;
 				}
 				if (found && stored.state == TRIAL_COMPLETE) {
+					/* the stored result, under the name this run gives it */
+					snprintf(stored.strategy, sizeof(stored.strategy), "%s",
+						 plan[k].strategy);
+					stored.variant = plan[k].variant;
 					job->t = stored;
 					r->already_complete++;
 					st.finished++;

@@ -185,7 +185,7 @@ static int sosae_run(const struct trial_ctx *c, struct trial_record *t)
 		goto done;
 	}
 	if (c->on_activity)
-		c->on_activity(c->ctx, t, K, max_abs, mean_abs);
+		c->on_activity(c->ctx, t, K, max_abs, mean_abs, NULL, NULL);
 	int k_star = sosae_active_size(max_abs, K, e->sosae_tau);
 	int dead = k_star == 0;
 	if (dead)

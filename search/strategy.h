@@ -22,9 +22,10 @@ struct trial_ctx {
 	const volatile sig_atomic_t *stop;    /* raised on Ctrl-C / SIGTERM */
 	/* Called after every epoch with the trial's record; non-zero stops training. */
 	int (*on_epoch)(void *ctx, const struct trial_record *t, const struct epoch_record *e);
-	/* Store a latent activity profile (max and mean |h_k|, k < K) of the trial. */
+	/* Store the trial's latent units (see store_activity; the VAE arrays may be NULL). */
 	int (*on_activity)(void *ctx, const struct trial_record *t, int K, const double *max_abs,
-			   const double *mean_abs);
+			   const double *mean_abs, const double *var_mu,
+			   const double *mean_sigma2);
 	void *ctx;
 };
 
@@ -35,6 +36,8 @@ struct trial_hooks {
 	 * training early (not an error). */
 	int (*epoch)(void *ctx, struct epoch_record *e, struct ae *m);
 	void *ctx;
+	int vae;                                /* train a VAE (identity code layer) ... */
+	double vae_beta;                        /* ... with this KL weight */
 };
 
 /* Trial outcomes */

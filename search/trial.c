@@ -133,11 +133,17 @@ int trial_train(const struct trial_ctx *c, struct trial_record *t, const struct 
 	double t0 = now_seconds();
 	*out = NULL;
 	struct ae_arch arch = experiment_arch(c->exp, c->data, t->latent);
+	if (h && h->vae) {
+		arch.vae = 1;
+		arch.latent_act = ACT_IDENTITY;
+	}
 	struct ae *m = ae_new(&arch);
 	if (!m) {
 		snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
 		return TRIAL_ERROR;
 	}
+	if (h && h->vae)
+		m->vae_beta = (float)h->vae_beta;
 	struct rng r;
 	rng_seed(&r, (uint64_t)t->seed);
 	ae_init(m, &r);

@@ -55,8 +55,11 @@ static void test_schema_created_and_versioned(void **state)
 	assert_int_equal(store_experiment(s, "x", "h1", "affine", 3, "a = 1\n", &id1), 0);
 	assert_int_equal(store_experiment(s, "x", "h1", "affine", 3, "a = 1\n", &id2), 0);
 	assert_int_equal(store_experiment(s, "x", "h2", "affine", 3, "a = 2\n", &id3), 0);
+	long id4;
+	assert_int_equal(store_experiment(s, "y", "h1", "affine", 3, "a = 1\n", &id4), 0);
 	assert_int_equal(id1, id2);
 	assert_true(id3 != id1);
+	assert_true(id4 != id1); /* another name is another experiment, whatever its settings */
 	long latest;
 	assert_int_equal(store_latest_experiment(s, "x", &latest), 0);
 	assert_int_equal(latest, id3);

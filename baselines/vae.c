@@ -1,0 +1,123 @@
+/* vae.c: VAE overpruning (Asperti 2019): train a VAE with a generous K_max and count the
+ * latent units it keeps active; the count is the latent size. Delivery is one plain
+ * autoencoder trained at that size. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/err.h"
+#include "../search/strategy.h"
+
+static int vae_plan(const struct experiment *e, long seed, struct trial_record *trials, int max)
+{
+	if (max < 1)
+		return 0;
+	struct trial_record *t = &trials[0];
+	memset(t, 0, sizeof(*t));
+	snprintf(t->strategy, sizeof(t->strategy), "vae");
+	snprintf(t->key, sizeof(t->key), "vae/beta=%g/K=%d/seed=%ld", e->vae_beta, e->k_max, seed);
+	snprintf(t->role, sizeof(t->role), "search");
+	t->latent = e->k_max;
+	t->seed = seed;
+	snprintf(t->params, sizeof(t->params), "{\"beta\":%g,\"epochs\":%d}", e->vae_beta,
+		 e->epochs);
+	return 1;
+}
+
+/* the three counts of active units; the first decides */
+struct counts {
+	int burda;      /* Var(mu) > 0.01 */
+	int asperti;    /* Var(mu) >= 0.05 */
+	int sigma;      /* mean sigma^2 < 0.95 */
+	double law_min, law_max;   /* Var(mu) + E[sigma^2] over the units */
+};
+
+static struct counts count_active(const double *var_mu, const double *mean_var, int K)
+{
+	struct counts c = { 0, 0, 0, INFINITY, -INFINITY };
+	for (int k = 0; k < K; k++) {
+		c.burda += var_mu[k] > 0.01;
+		c.asperti += var_mu[k] >= 0.05;
+		c.sigma += mean_var[k] < 0.95;
+		double law = var_mu[k] + mean_var[k];
+		c.law_min = fmin(c.law_min, law);
+		c.law_max = fmax(c.law_max, law);
+	}
+	return c;
+}
+
+static int vae_run(const struct trial_ctx *c, struct trial_record *t)
+{
+	const struct experiment *e = c->exp;
+	int K = t->latent;
+	struct trial_hooks hooks = { .vae = 1, .vae_beta = e->vae_beta };
+	struct ae *m;
+	int status = trial_train(c, t, &hooks, &m);
+	if (status != TRIAL_OK)
+		return status;
+	double *var_mu = malloc(sizeof(double) * K), *mean_var = malloc(sizeof(double) * K);
+	double *zero = calloc(K, sizeof(double));
+	if (!var_mu || !mean_var || !zero ||
+	    ae_vae_statistics(m, &c->data->train, c->threads, var_mu, mean_var, &t->flops)) {
+		snprintf(t->error, sizeof(t->error), "%s", ds_errmsg()[0] ? ds_errmsg() : "no memory");
+		free(var_mu);
+		free(mean_var);
+		free(zero);
+		ae_delete(m);
+		return TRIAL_ERROR;
+	}
+	ae_delete(m);
+	struct counts n = count_active(var_mu, mean_var, K);
+	if (c->on_activity)
+		c->on_activity(c->ctx, t, K, zero, zero, var_mu, mean_var);
+	free(var_mu);
+	free(mean_var);
+	free(zero);
+	/* delivery: a plain autoencoder at the count; its epochs are not stored over the VAE's */
+	struct flops vae_flops = t->flops;
+	int epochs = t->epochs_run;
+	double seconds = t->seconds;
+	int chosen = n.burda > 0 ? n.burda : 1;
+	struct trial_ctx quiet = *c;
+	quiet.on_epoch = NULL;
+	t->latent = chosen;
+	status = trial_train(&quiet, t, NULL, &m);
+	if (status == TRIAL_OK) {
+		t->delivery_flops = flops_tuning(&t->flops);
+		status = trial_measure(c, m, t);
+		ae_delete(m);
+	}
+	flops_add(&t->flops, &vae_flops);
+	t->epochs_run = epochs;
+	t->seconds += seconds;
+	snprintf(t->details, sizeof(t->details),
+		 "{\"k_max\":%d,\"beta\":%g,\"active_var_mu_0.01\":%d,\"active_var_mu_0.05\":%d,"
+		 "\"active_sigma2_0.95\":%d,\"variance_law_min\":%.6g,\"variance_law_max\":%.6g}",
+		 K, e->vae_beta, n.burda, n.asperti, n.sigma, n.law_min, n.law_max);
+	return status;
+}
+
+static int vae_decide(const struct experiment *e, long seed, const struct trial_record *trials,
+		      int n, struct decision_record *d)
+{
+	(void)e;
+	if (n != 1 || trials[0].state != TRIAL_COMPLETE)
+		return ds_fail("vae (seed %ld): its run failed: %s", seed,
+			       n ? trials[0].error : "no trial");
+	const struct trial_record *t = &trials[0];
+	memset(d, 0, sizeof(*d));
+	snprintf(d->strategy, sizeof(d->strategy), "vae");
+	d->seed = seed;
+	d->chosen_latent = t->latent;
+	d->tuning_flops = flops_tuning(&t->flops) - t->delivery_flops;
+	d->delivery_flops = t->delivery_flops;
+	d->report_flops = t->flops.report;
+	d->test_mse = t->test_mse;
+	d->probe_accuracy = t->probe_accuracy;
+	d->seconds = t->seconds;
+	snprintf(d->details, sizeof(d->details), "%s", t->details);
+	return 0;
+}
+
+const struct strategy vae_strategy = { "vae", vae_plan, vae_run, vae_decide };
