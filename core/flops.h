@@ -32,6 +32,8 @@ enum {
 	FLOPS_MASK = 1,              /* latent code times its mask */
 	FLOPS_VAE_SAMPLE = 4,        /* z = mu + exp(lv / 2) eps: halve, exp, multiply, add */
 	FLOPS_VAE_KL = 12,           /* KL term and the gradients of mu and log sigma^2 */
+	FLOPS_BN = 8,                /* statistics (3), normalise (2), scale and shift (2), ... */
+	FLOPS_BN_BACKWARD = 12,      /* gamma and beta gradients, and the normalisation's */
 	FLOPS_GRAD_SUM = 1           /* adding one chunk's gradient into the total */
 };
 

@@ -47,6 +47,12 @@ static int layout(struct ae *m)
 		m->b_off[l] = off;
 		off += out;
 	}
+	if (a->latent_bn) {
+		m->gamma_off = off;
+		off += (size_t)a->latent;
+		m->beta_off = off;
+		off += (size_t)a->latent;
+	}
 	m->n_params = off;
 	return 0;
 }
@@ -68,13 +74,18 @@ struct ae *ae_new(const struct ae_arch *arch)
 	m->adam_m = calloc(m->n_params, sizeof(float));
 	m->adam_v = calloc(m->n_params, sizeof(float));
 	m->latent_mask = malloc(sizeof(float) * arch->latent);
-	if (!m->params || !m->grad || !m->adam_m || !m->adam_v || !m->latent_mask) {
+	m->bn_mean = calloc(arch->latent, sizeof(float));
+	m->bn_var = malloc(sizeof(float) * arch->latent);
+	if (!m->params || !m->grad || !m->adam_m || !m->adam_v || !m->latent_mask || !m->bn_mean ||
+	    !m->bn_var) {
 		ds_fail("out of memory allocating %zu parameters", m->n_params);
 		ae_delete(m);
 		return NULL;
 	}
-	for (int k = 0; k < arch->latent; k++)
+	for (int k = 0; k < arch->latent; k++) {
 		m->latent_mask[k] = 1.0f;
+		m->bn_var[k] = 1.0f;
+	}
 	return m;
 }
 
@@ -87,6 +98,8 @@ void ae_delete(struct ae *m)
 	free(m->adam_m);
 	free(m->adam_v);
 	free(m->latent_mask);
+	free(m->bn_mean);
+	free(m->bn_var);
 	free(m);
 }
 
@@ -104,8 +117,15 @@ void ae_init(struct ae *m, struct rng *r)
 	memset(m->adam_m, 0, sizeof(float) * m->n_params);
 	memset(m->adam_v, 0, sizeof(float) * m->n_params);
 	m->adam_t = 0;
-	for (int k = 0; k < m->arch.latent; k++)
+	for (int k = 0; k < m->arch.latent; k++) {
 		m->latent_mask[k] = 1.0f;
+		m->bn_mean[k] = 0.0f;
+		m->bn_var[k] = 1.0f;
+		if (m->arch.latent_bn) {
+			m->params[m->gamma_off + k] = 1.0f;
+			m->params[m->beta_off + k] = 0.0f;
+		}
+	}
 }
 
 /* Copy layer l of a parameter-shaped buffer from model `from` into model `to`, whose latent
@@ -123,8 +143,8 @@ static void copy_layer(const struct ae *from, const float *src, const struct ae 
 
 struct ae *ae_truncate(const struct ae *m, int keep)
 {
-	if (m->arch.vae) {
-		ds_fail("a VAE's latent layer cannot be cut");
+	if (m->arch.vae || m->arch.latent_bn) {
+		ds_fail("only a plain autoencoder's latent layer can be cut");
 		return NULL;
 	}
 	if (keep < 1 || keep > m->arch.latent) {
@@ -165,6 +185,10 @@ struct ae_work *ae_work_new(const struct ae *m, int max_rows)
 	for (int l = 1; l <= m->n_layers; l++)
 		ok &= (w->act[l] = malloc(sizeof(float) * max_rows * ae_layer_out(m, l - 1))) !=
 		      NULL;
+	if (m->arch.latent_bn) {
+		ok &= (w->bn_xhat = malloc(sizeof(float) * max_rows * m->arch.latent)) != NULL;
+		ok &= (w->bn_stats = malloc(sizeof(float) * 3 * m->arch.latent)) != NULL;
+	}
 	if (m->arch.vae) {
 		ok &= (w->z = malloc(sizeof(float) * max_rows * m->arch.latent)) != NULL;
 		ok &= (w->eps = calloc((size_t)max_rows * m->arch.latent, sizeof(float))) != NULL;
@@ -195,6 +219,8 @@ void ae_work_delete(struct ae_work *w)
 	free(w->wt);
 	free(w->z);
 	free(w->eps);
+	free(w->bn_xhat);
+	free(w->bn_stats);
 	free(w);
 }
 
@@ -227,11 +253,11 @@ static void vae_sample(const struct ae *m, struct ae_work *w, int rows, const fl
 	for (int r = 0; r < rows; r++)
 		for (int k = 0; k < K; k++) {
 			float mu = mv[(size_t)r * 2 * K + k], lv = mv[(size_t)r * 2 * K + K + k];
-			float e = w->sampling ? (float)rng_normal(&w->rng) : 0.0f;
+			float e = w->training ? (float)rng_normal(&w->rng) : 0.0f;
 			w->eps[(size_t)r * K + k] = e;
-			w->z[(size_t)r * K + k] = w->sampling ? mu + expf(0.5f * lv) * e : mu;
+			w->z[(size_t)r * K + k] = w->training ? mu + expf(0.5f * lv) * e : mu;
 		}
-	if (w->sampling)
+	if (w->training)
 		*elementwise += (uint64_t)rows * K * FLOPS_VAE_SAMPLE;
 }
 
@@ -257,6 +283,97 @@ static double vae_backward(const struct ae *m, const struct ae_work *w, int rows
 	return kl;
 }
 
+/* Batch norm on z (rows, K), in place: z = gamma (z - mean) / std + beta, with this batch's
+ * statistics when training (kept for backward and the running update), else the running
+ * ones. */
+static void bn_forward(const struct ae *m, struct ae_work *w, int rows, float *z,
+		       uint64_t *elementwise)
+{
+	int K = m->arch.latent;
+	const float *gamma = m->params + m->gamma_off, *beta = m->params + m->beta_off;
+	float *mean = w->bn_stats, *var = mean + K, *inv = var + K;
+	for (int k = 0; k < K; k++) {
+		if (w->training) {
+			double s = 0, sq = 0;
+			for (int r = 0; r < rows; r++) {
+				double v = z[(size_t)r * K + k];
+				s += v;
+				sq += v * v;
+			}
+			double mu = s / rows;
+			mean[k] = (float)mu;
+			var[k] = (float)fmax(sq / rows - mu * mu, 0.0);
+		} else {
+			mean[k] = m->bn_mean[k];
+			var[k] = m->bn_var[k];
+		}
+		inv[k] = 1.0f / sqrtf(var[k] + BN_EPS);
+	}
+	w->bn_rows = rows;
+	for (int r = 0; r < rows; r++)
+		for (int k = 0; k < K; k++) {
+			float xhat = (z[(size_t)r * K + k] - mean[k]) * inv[k];
+			w->bn_xhat[(size_t)r * K + k] = xhat;
+			z[(size_t)r * K + k] = gamma[k] * xhat + beta[k];
+		}
+	*elementwise += (uint64_t)rows * K * FLOPS_BN;
+}
+
+/* Batch norm backward (training statistics): dy (rows, K) becomes dz in place; gamma's and
+ * beta's gradients are written to grad, gamma's with its L1 subgradient (share rows/batch). */
+static void bn_backward(const struct ae *m, const struct ae_work *w, int rows, float *dy,
+			float *grad, float share, uint64_t *elementwise)
+{
+	int K = m->arch.latent;
+	const float *gamma = m->params + m->gamma_off, *inv = w->bn_stats + 2 * K;
+	for (int k = 0; k < K; k++) {
+		double dgamma = 0, dbeta = 0, sum_dx = 0, sum_dx_xhat = 0;
+		for (int r = 0; r < rows; r++) {
+			double g = dy[(size_t)r * K + k], xhat = w->bn_xhat[(size_t)r * K + k];
+			dgamma += g * xhat;
+			dbeta += g;
+			sum_dx += g * gamma[k];
+			sum_dx_xhat += g * gamma[k] * xhat;
+		}
+		float sign = gamma[k] > 0 ? 1.0f : gamma[k] < 0 ? -1.0f : 0.0f;
+		grad[m->gamma_off + k] = (float)dgamma + m->gamma_l1 * sign * share;
+		grad[m->beta_off + k] = (float)dbeta;
+		for (int r = 0; r < rows; r++) {
+			double dx = dy[(size_t)r * K + k] * gamma[k];
+			double xhat = w->bn_xhat[(size_t)r * K + k];
+			dy[(size_t)r * K + k] = (float)(inv[k] / rows *
+							(rows * dx - sum_dx - xhat * sum_dx_xhat));
+		}
+	}
+	*elementwise += (uint64_t)rows * K * FLOPS_BN_BACKWARD;
+}
+
+void ae_bn_update(struct ae *m, struct ae_work *const *w, int n)
+{
+	int K = m->arch.latent, used = 0;
+	double *mean = calloc((size_t)K * 2, sizeof(double));
+	if (!mean)
+		return;
+	for (int i = 0; i < n; i++) {
+		if (w[i]->bn_rows < 1)
+			continue;
+		for (int k = 0; k < K; k++) {
+			mean[k] += w[i]->bn_stats[k];
+			/* unbiased, as running variances conventionally are */
+			int r = w[i]->bn_rows;
+			mean[K + k] += w[i]->bn_stats[K + k] * (r > 1 ? (double)r / (r - 1) : 1.0);
+		}
+		used++;
+	}
+	for (int k = 0; used && k < K; k++) {
+		m->bn_mean[k] = (1 - BN_MOMENTUM) * m->bn_mean[k] +
+				BN_MOMENTUM * (float)(mean[k] / used);
+		m->bn_var[k] = (1 - BN_MOMENTUM) * m->bn_var[k] +
+			       BN_MOMENTUM * (float)(mean[K + k] / used);
+	}
+	free(mean);
+}
+
 /* layers 0 .. last-1 of the forward pass; returns the last output */
 static const float *forward_layers(const struct ae *m, struct ae_work *w, const float *x,
 				   int rows, int last, uint64_t *gemm, uint64_t *elementwise)
@@ -272,6 +389,8 @@ static const float *forward_layers(const struct ae *m, struct ae_work *w, const 
 			dense_forward_ordered(rows, m->width[l], n_out, in, W, b, out, w->wt, gemm);
 		else
 			dense_forward(rows, m->width[l], n_out, in, W, b, out, gemm);
+		if (l == m->latent_layer && m->arch.latent_bn)
+			bn_forward(m, w, rows, out, elementwise);
 		act_forward(layer_act(m, l), (size_t)rows * n_out, out, elementwise);
 		if (l == m->latent_layer && m->arch.vae) {
 			vae_sample(m, w, rows, out, elementwise);
@@ -334,6 +453,9 @@ double ae_backward(const struct ae *m, struct ae_work *w, const float *x, int ro
 			apply_mask(m, rows, delta, elementwise);
 		}
 		act_backward(layer_act(m, l), (size_t)rows * out, y, delta, elementwise);
+		if (l == m->latent_layer && m->arch.latent_bn)
+			bn_backward(m, w, rows, delta, grad, (float)rows * penalty_scale,
+				    elementwise);
 		const float *input = l == 0				     ? x
 				     : m->arch.vae && l == m->latent_layer + 1 ? w->z
 									 : w->act[l];

@@ -23,6 +23,8 @@ struct ae_arch {
 	enum act hidden_act;            /* every hidden layer */
 	enum act latent_act;            /* the code layer */
 	enum act output_act;            /* the reconstruction */
+	int latent_bn;                  /* batch-norm-style scale gamma and shift beta on the code
+					 * layer, before its activation (Early-Bird) */
 	int vae;                        /* variational: the code layer emits mu and log sigma^2
 					 * (2K outputs, identity), and the decoder reads a sample
 					 * z = mu + sigma * eps (the mean mu when evaluating) */
@@ -43,6 +45,9 @@ struct ae {
 	long adam_t;                    /* Adam steps taken */
 	float *latent_mask;             /* (K) */
 	float vae_beta;                 /* KL weight: loss = MSE + beta * KL / D per example */
+	size_t gamma_off, beta_off;     /* batch norm: where gamma (K) and beta (K) sit in params */
+	float *bn_mean, *bn_var;        /* batch norm: running statistics (K), for evaluation */
+	float gamma_l1;                 /* batch norm: L1 weight on gamma, added to its gradient */
 };
 
 /* Scratch space for forward and backward passes over up to max_rows rows. */
@@ -53,7 +58,11 @@ struct ae_work {
 	float *wt;                      /* transposed weights of a layer touching the code */
 	float *z;                       /* VAE: (rows, K) the sample the decoder reads */
 	float *eps;                     /* VAE: (rows, K) its standard normal draws */
-	int sampling;                   /* VAE: draw eps (training) or use z = mu (evaluation) */
+	int training;                   /* a training pass: a VAE draws eps (else z = mu) and batch
+					 * norm uses this batch's statistics (else the running ones) */
+	float *bn_xhat;                 /* batch norm: (rows, K) normalised pre-activations */
+	float *bn_stats;                /* batch norm: (3K) this batch's mean, variance, 1/std */
+	int bn_rows;                    /* batch norm: rows those statistics came from */
 	struct rng rng;                 /* VAE: where eps comes from, seeded by the trainer */
 };
 
@@ -71,6 +80,13 @@ struct ae *ae_new(const struct ae_arch *arch);
 void ae_delete(struct ae *m);
 /* PyTorch's nn.Linear default: W and b uniform on +-1/sqrt(in); Adam state and mask reset. */
 void ae_init(struct ae *m, struct rng *r);
+#define BN_EPS 1e-5f             /* added to the variance before the square root */
+#define BN_MOMENTUM 0.1f         /* running statistics: new = 0.9 old + 0.1 batch */
+
+/* Fold the batch statistics of the given training workspaces (in order) into the running
+ * ones: one update per optimisation step. */
+void ae_bn_update(struct ae *m, struct ae_work *const *w, int n);
+
 /* Outputs of layer l: its width, or 2K (mu, log sigma^2) for a VAE's code layer. */
 int ae_layer_out(const struct ae *m, int l);
 /* A new model keeping latent units 0..keep-1 (encoder's last-layer rows, decoder's first-layer

@@ -321,10 +321,9 @@ static void train_step(struct ae *m, struct trainer *t, const struct split *trai
 				memset(ch->grad, 0, sizeof(float) * n);
 				continue;
 			}
-			if (m->arch.vae) { /* each chunk its own draws, whatever thread runs it */
-				ch->work->sampling = 1;
+			ch->work->training = 1;
+			if (m->arch.vae) /* each chunk its own draws, whatever thread runs it */
 				rng_seed(&ch->work->rng, step_seed + (uint64_t)i);
-			}
 			for (int j = 0; j < r; j++)
 				memcpy(ch->x + (size_t)j * D,
 				       train->x + (size_t)t->order[first + lo + j] * D,
@@ -352,6 +351,18 @@ static void train_step(struct ae *m, struct trainer *t, const struct split *trai
 		}
 	}
 	t->chunk[0].elementwise += adam_flops + (uint64_t)(t->n_chunks - 1) * n * FLOPS_GRAD_SUM;
+	if (m->arch.latent_bn) {
+		struct ae_work *w[64];
+		int used = 0;
+		for (int i = 0; i < t->n_chunks && used < 64; i++)
+			if (t->chunk[i].work->bn_rows > 0)
+				w[used++] = t->chunk[i].work;
+		ae_bn_update(m, w, used);
+		for (int i = 0; i < t->n_chunks; i++)
+			t->chunk[i].work->bn_rows = 0;
+	}
+	if (c->after_step)
+		c->after_step(c->step_ctx, m);
 }
 
 int ae_train(struct ae *m, const struct split *train, const struct split *val,

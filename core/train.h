@@ -40,6 +40,9 @@ struct train_cfg {
 	/* When set and non-zero (e.g. by a SIGINT handler), training stops after the current
 	 * batch and ae_train returns TRAIN_INTERRUPTED. */
 	const volatile sig_atomic_t *stop;
+	/* Called after every optimisation step (e.g. to freeze parameters). */
+	void (*after_step)(void *ctx, struct ae *m);
+	void *step_ctx;
 };
 
 #define TRAIN_INTERRUPTED (-2)

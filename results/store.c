@@ -80,6 +80,7 @@ static const char *schema_tables[] = {
 	"  epoch INTEGER NOT NULL,\n"
 	"  train_loss REAL, penalty REAL, val_mse REAL,\n"
 	"  active_latent INTEGER,\n"
+	"  mask_distance REAL,                   -- Early-Bird's mask distance, NULL for others\n"
 	"  nan_mask INTEGER NOT NULL DEFAULT 0,  -- 1 loss, 2 val, 4 penalty were NaN\n"
 	"  flops_tuning INTEGER NOT NULL,        -- spent by the trial so far\n"
 	"  seconds REAL NOT NULL,                -- since the trial started\n"
@@ -151,7 +152,8 @@ static const char *schema_views[] = {
 	"  ORDER BY e.name, t.seed, t.latent;\n",
 	"CREATE VIEW v_epochs AS\n"
 	"  SELECT e.name AS experiment, t.strategy, t.trial_key, t.latent, t.seed, t.state,\n"
-	"    p.epoch, p.train_loss, p.penalty, p.val_mse, p.active_latent, p.nan_mask,\n"
+	"    p.epoch, p.train_loss, p.penalty, p.val_mse, p.active_latent, p.mask_distance,\n"
+	"    p.nan_mask,\n"
 	"    p.flops_tuning, p.seconds\n"
 	"  FROM epoch p JOIN trial t ON t.id = p.trial_id\n"
 	"  JOIN v_latest l ON l.experiment_id = t.experiment_id\n"
@@ -577,8 +579,8 @@ int store_epoch(struct store *s, long trial_id, const struct epoch_record *e)
 		return -1;
 	sqlite3_stmt *st = prepare(
 		s, "INSERT OR REPLACE INTO epoch (trial_id, epoch, train_loss, penalty, val_mse, "
-		   "active_latent, nan_mask, flops_tuning, seconds) VALUES (?, ?, ?, ?, ?, ?, ?, "
-		   "?, ?)");
+		   "active_latent, nan_mask, flops_tuning, seconds, mask_distance) VALUES (?, ?, ?, "
+		   "?, ?, ?, ?, ?, ?, ?)");
 	if (!st)
 		goto fail;
 	int mask = 0;
@@ -594,6 +596,10 @@ int store_epoch(struct store *s, long trial_id, const struct epoch_record *e)
 	sqlite3_bind_int(st, 7, mask);
 	sqlite3_bind_int64(st, 8, (sqlite3_int64)e->flops_tuning);
 	sqlite3_bind_double(st, 9, e->seconds);
+	if (isfinite(e->mask_distance))
+		sqlite3_bind_double(st, 10, e->mask_distance);
+	else
+		sqlite3_bind_null(st, 10);
 	if (step_done(s, st, "cannot record an epoch"))
 		goto fail;
 	return commit(s);

@@ -46,6 +46,8 @@ struct epoch_record {
 	int epoch;
 	double train_loss, penalty, val_mse;
 	int active_latent;         /* -1 when the strategy has no such count */
+	double mask_distance;      /* Early-Bird: newest mask's largest distance to the older
+				    * ones in its window; NaN when none */
 	uint64_t flops_tuning;     /* spent by this trial so far (flops_tuning) */
 	double seconds;            /* since the trial started */
 };

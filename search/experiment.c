@@ -78,6 +78,11 @@ static const struct key keys[] = {
 	  "stop after this many epochs with K* unchanged, 0 to train the full budget" },
 	{ "sosae.finetune", T_INT, F(sosae_finetune), 0, 1e6, "5",
 	  "epochs of training at K* after the cut, 0 for none" },
+	{ "eb.lambda", T_DOUBLE, F(eb_lambda), 0, 1e6, "0.1",
+	  "the L1 subgradient weight on the latent scales" },
+	{ "eb.p", T_DOUBLE, F(eb_p), 0, 1, "0.5", "the mask's quantile of |gamma|, 0 to 1" },
+	{ "eb.eps", T_DOUBLE, F(eb_eps), 0, 1, "0.1",
+	  "ticket when the newest mask is this close to each of the 4 before it" },
 	{ "vae.beta", T_DOUBLE, F(vae_beta), 0, 1e6, "1",
 	  "the KL weight: loss = MSE + beta * KL / D per example, 1 for the plain ELBO" },
 	{ "id.n", T_INT, F(id_n), 0, 1e7, "2500",
@@ -585,7 +590,7 @@ static int shared_key(const struct key *k)
 	for (size_t i = 0; i < sizeof(own) / sizeof(*own); i++)
 		if (!strcmp(k->name, own[i]))
 			return 0;
-	static const char *prefix[] = { "sosae.", "vae.", "id.", "lpca.", "mle.", "twonn." };
+	static const char *prefix[] = { "sosae.", "eb.", "vae.", "id.", "lpca.", "mle.", "twonn." };
 	for (size_t i = 0; i < sizeof(prefix) / sizeof(*prefix); i++)
 		if (!strncmp(k->name, prefix[i], strlen(prefix[i])))
 			return 0;

@@ -51,6 +51,10 @@ struct experiment {
 	double sosae_tau;               /* a unit is active when max |h_k| > tau */
 	int sosae_patience;             /* stop when K* is unchanged this many epochs; 0 never */
 	int sosae_finetune;             /* epochs at K* after the cut (delivery) */
+	/* Early-Bird */
+	double eb_lambda;               /* L1 subgradient weight on the scales */
+	double eb_p;                    /* mask quantile */
+	double eb_eps;                  /* ticket: distance to each of the 4 older masks */
 	/* VAE overpruning */
 	double vae_beta;                /* KL weight */
 	/* intrinsic-dimension estimators */

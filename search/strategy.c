@@ -3,11 +3,13 @@
 
 #include <string.h>
 
-extern const struct strategy grid_strategy, sosae_strategy, vae_strategy, lpca_strategy,
-	mle_strategy, twonn_strategy;
+extern const struct strategy grid_strategy, sosae_strategy, earlybird_strategy, vae_strategy,
+	lpca_strategy, mle_strategy, twonn_strategy;
 
-static const struct strategy *registry[] = { &grid_strategy, &sosae_strategy, &vae_strategy,
-					     &lpca_strategy, &mle_strategy, &twonn_strategy };
+static const struct strategy *registry[] = { &grid_strategy,	    &sosae_strategy,
+					     &earlybird_strategy, &vae_strategy,
+					     &lpca_strategy,	    &mle_strategy,
+					     &twonn_strategy };
 
 const struct strategy *strategy_find(const char *name)
 {

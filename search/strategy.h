@@ -38,6 +38,9 @@ struct trial_hooks {
 	void *ctx;
 	int vae;                                /* train a VAE (identity code layer) ... */
 	double vae_beta;                        /* ... with this KL weight */
+	int latent_bn;                          /* scale and shift on the code layer ... */
+	double gamma_l1;                        /* ... with this L1 weight on the scales */
+	void (*after_step)(void *ctx, struct ae *m);   /* after every optimiser step */
 };
 
 /* Trial outcomes */

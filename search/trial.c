@@ -61,6 +61,7 @@ static int bridge_epoch(void *ctx, const struct epoch_report *r, struct ae *m)
 		.penalty = r->penalty,
 		.val_mse = r->val_mse,
 		.active_latent = -1,
+		.mask_distance = NAN,
 		.flops_tuning = flops_tuning(&r->flops),
 		.seconds = now_seconds() - b->t0,
 	};
@@ -137,6 +138,8 @@ int trial_train(const struct trial_ctx *c, struct trial_record *t, const struct 
 		arch.vae = 1;
 		arch.latent_act = ACT_IDENTITY;
 	}
+	if (h && h->latent_bn)
+		arch.latent_bn = 1;
 	struct ae *m = ae_new(&arch);
 	if (!m) {
 		snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
@@ -144,6 +147,8 @@ int trial_train(const struct trial_ctx *c, struct trial_record *t, const struct 
 	}
 	if (h && h->vae)
 		m->vae_beta = (float)h->vae_beta;
+	if (h && h->latent_bn)
+		m->gamma_l1 = (float)h->gamma_l1;
 	struct rng r;
 	rng_seed(&r, (uint64_t)t->seed);
 	ae_init(m, &r);
@@ -151,6 +156,8 @@ int trial_train(const struct trial_ctx *c, struct trial_record *t, const struct 
 	struct train_cfg cfg;
 	trial_train_cfg(c, &cfg);
 	cfg.penalty = h ? h->penalty : NULL;
+	cfg.after_step = h ? h->after_step : NULL;
+	cfg.step_ctx = h ? h->ctx : NULL;
 	cfg.on_epoch = bridge_epoch;
 	cfg.ctx = &bridge;
 	memset(&t->flops, 0, sizeof(t->flops));

@@ -89,7 +89,7 @@ static void test_vae_gradient_finite_differences(void **state)
 	for (int i = 0; i < rows * 6; i++)
 		x[i] = (float)rng_normal(&r);
 	struct ae_work *w = ae_work_new(m, rows);
-	w->sampling = 1;
+	w->training = 1;
 	rng_seed(&w->rng, 99);
 	float *grad = calloc(m->n_params, sizeof(float));
 	uint64_t g = 0, e = 0;
@@ -116,7 +116,7 @@ static void test_vae_gradient_finite_differences(void **state)
 	print_message("VAE gradient relative error %.2e\n", err);
 	assert_true(err < 1e-3);
 	/* without sampling the decoder reads mu: codes are the means */
-	w->sampling = 0;
+	w->training = 0;
 	ae_forward(m, w, x, rows, &g, &e);
 	for (int i = 0; i < rows; i++)
 		for (int k = 0; k < 3; k++)

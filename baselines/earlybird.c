@@ -1,0 +1,219 @@
+/* earlybird.c: scale and shift on each latent unit, an L1 push on the scales, and a ticket
+ * once the mask of the largest scales stops changing; the latent size is the number of units
+ * still alive at the ticket. Delivery is one plain autoencoder at that size. */
+#include "earlybird.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/err.h"
+#include "../search/strategy.h"
+
+static int by_value(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+void eb_mask(const float *gamma, int K, double p, unsigned char *mask)
+{
+	double sorted[4096];
+	for (int k = 0; k < K; k++)
+		sorted[k] = fabs((double)gamma[k]);
+	qsort(sorted, (size_t)K, sizeof(double), by_value);
+	double pos = p * (K - 1);
+	int lo = (int)floor(pos), hi = lo + 1 < K ? lo + 1 : lo;
+	double q = sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
+	for (int k = 0; k < K; k++)
+		mask[k] = fabs((double)gamma[k]) > q;
+}
+
+double eb_distance(const unsigned char *a, const unsigned char *b, int K)
+{
+	int differ = 0;
+	for (int k = 0; k < K; k++)
+		differ += a[k] != b[k];
+	return (double)differ / K;
+}
+
+int eb_window_push(struct eb_window *w, const unsigned char *mask, double eps,
+		   double *max_distance)
+{
+	int slot = w->count % EB_WINDOW;
+	memcpy(w->masks[slot], mask, (size_t)w->K);
+	w->count++;
+	*max_distance = NAN;
+	if (w->count < EB_WINDOW)
+		return 0;
+	double worst = 0;
+	for (int i = 1; i < EB_WINDOW; i++) {
+		int older = (slot - i + EB_WINDOW) % EB_WINDOW;
+		double d = eb_distance(w->masks[slot], w->masks[older], w->K);
+		worst = d > worst ? d : worst;
+	}
+	*max_distance = worst;
+	return worst <= eps;
+}
+
+int eb_active(const float *gamma, const float *beta, int K)
+{
+	int n = 0;
+	for (int k = 0; k < K; k++) {
+		double g = fabs((double)gamma[k]);
+		if (g > EB_ALIVE && 0.5 * erfc(-(beta[k] / g) / sqrt(2.0)) > EB_PHI)
+			n++;
+	}
+	return n;
+}
+
+/* ---- the strategy ---- */
+
+static int eb_plan(const struct experiment *e, long seed, struct trial_record *trials, int max)
+{
+	if (max < 1)
+		return 0;
+	struct trial_record *t = &trials[0];
+	memset(t, 0, sizeof(*t));
+	snprintf(t->strategy, sizeof(t->strategy), "earlybird");
+	snprintf(t->key, sizeof(t->key), "earlybird/lambda=%g/p=%g/eps=%g/K=%d/seed=%ld",
+		 e->eb_lambda, e->eb_p, e->eb_eps, e->k_max, seed);
+	snprintf(t->role, sizeof(t->role), "search");
+	t->latent = e->k_max;
+	t->seed = seed;
+	snprintf(t->params, sizeof(t->params), "{\"lambda\":%g,\"p\":%g,\"eps\":%g}", e->eb_lambda,
+		 e->eb_p, e->eb_eps);
+	return 1;
+}
+
+struct eb_run {
+	const struct experiment *e;
+	int K;
+	unsigned char frozen[4096];
+	struct eb_window window;
+	int ticket_epoch;        /* 0 until found */
+	int ticket_count;
+	uint64_t ticket_flops;
+};
+
+/* |gamma| under the freezing threshold: set to 0, and kept there */
+static void freeze(void *ctx, struct ae *m)
+{
+	struct eb_run *s = ctx;
+	float *gamma = m->params + m->gamma_off;
+	for (int k = 0; k < s->K; k++) {
+		if (fabsf(gamma[k]) < EB_FREEZE)
+			s->frozen[k] = 1;
+		if (s->frozen[k]) {
+			gamma[k] = 0.0f;
+			m->adam_m[m->gamma_off + k] = m->adam_v[m->gamma_off + k] = 0.0f;
+		}
+	}
+}
+
+static int eb_epoch(void *ctx, struct epoch_record *e, struct ae *m)
+{
+	struct eb_run *s = ctx;
+	const float *gamma = m->params + m->gamma_off, *beta = m->params + m->beta_off;
+	unsigned char mask[4096];
+	eb_mask(gamma, s->K, s->e->eb_p, mask);
+	double distance;
+	int ticket = eb_window_push(&s->window, mask, s->e->eb_eps, &distance);
+	e->mask_distance = distance;
+	e->active_latent = eb_active(gamma, beta, s->K);
+	if (ticket && !s->ticket_epoch) {
+		s->ticket_epoch = e->epoch;
+		s->ticket_count = e->active_latent;
+		s->ticket_flops = e->flops_tuning;
+	}
+	return 0; /* the full budget runs, for the count after it */
+}
+
+static int eb_run_trial(const struct trial_ctx *c, struct trial_record *t)
+{
+	const struct experiment *e = c->exp;
+	int K = t->latent;
+	if (K > 4096) {
+		snprintf(t->error, sizeof(t->error), "Early-Bird handles at most 4096 latent units");
+		return TRIAL_ERROR;
+	}
+	struct eb_run *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(t->error, sizeof(t->error), "out of memory");
+		return TRIAL_ERROR;
+	}
+	s->e = e;
+	s->K = K;
+	s->window.K = K;
+	struct trial_hooks hooks = { .epoch = eb_epoch, .ctx = s, .latent_bn = 1,
+				     .gamma_l1 = e->eb_lambda, .after_step = freeze };
+	struct ae *m;
+	int status = trial_train(c, t, &hooks, &m);
+	if (status != TRIAL_OK) {
+		free(s);
+		return status;
+	}
+	int full_count = eb_active(m->params + m->gamma_off, m->params + m->beta_off, K);
+	int frozen = 0;
+	for (int k = 0; k < K; k++)
+		frozen += s->frozen[k];
+	ae_delete(m);
+	uint64_t full_flops = flops_tuning(&t->flops);
+	int found = s->ticket_epoch > 0;
+	int chosen = found ? s->ticket_count : full_count;
+	if (!found)
+		s->ticket_flops = full_flops;
+	/* delivery: a plain autoencoder at the count; its epochs are not stored */
+	struct flops eb_flops = t->flops;
+	int epochs = t->epochs_run;
+	double seconds = t->seconds;
+	struct trial_ctx quiet = *c;
+	quiet.on_epoch = NULL;
+	t->latent = chosen > 0 ? chosen : 1;
+	status = trial_train(&quiet, t, NULL, &m);
+	if (status == TRIAL_OK) {
+		t->delivery_flops = flops_tuning(&t->flops);
+		status = trial_measure(c, m, t);
+		ae_delete(m);
+	}
+	flops_add(&t->flops, &eb_flops);
+	t->epochs_run = epochs;
+	t->seconds += seconds;
+	snprintf(t->details, sizeof(t->details),
+		 "{\"k_max\":%d,\"lambda\":%g,\"p\":%g,\"eps\":%g,\"ticket\":%s,"
+		 "\"ticket_epoch\":%d,\"k_at_ticket\":%d,\"k_full_budget\":%d,\"frozen\":%d,"
+		 "\"tuning_flops_at_ticket\":%llu,\"tuning_flops_full_budget\":%llu}",
+		 K, e->eb_lambda, e->eb_p, e->eb_eps, found ? "true" : "false", s->ticket_epoch,
+		 found ? s->ticket_count : -1, full_count, frozen,
+		 (unsigned long long)s->ticket_flops, (unsigned long long)full_flops);
+	free(s);
+	return status;
+}
+
+static int eb_decide(const struct experiment *e, long seed, const struct trial_record *trials,
+		     int n, struct decision_record *d)
+{
+	(void)e;
+	if (n != 1 || trials[0].state != TRIAL_COMPLETE)
+		return ds_fail("earlybird (seed %ld): its run failed: %s", seed,
+			       n ? trials[0].error : "no trial");
+	const struct trial_record *t = &trials[0];
+	const char *at = strstr(t->details, "\"tuning_flops_at_ticket\":");
+	memset(d, 0, sizeof(*d));
+	snprintf(d->strategy, sizeof(d->strategy), "earlybird");
+	d->seed = seed;
+	d->chosen_latent = t->latent;
+	/* what it needed to decide: training up to the ticket (or the whole budget) */
+	d->tuning_flops = at ? strtoull(at + 25, NULL, 10)
+			     : flops_tuning(&t->flops) - t->delivery_flops;
+	d->delivery_flops = t->delivery_flops;
+	d->report_flops = t->flops.report;
+	d->test_mse = t->test_mse;
+	d->probe_accuracy = t->probe_accuracy;
+	d->seconds = t->seconds;
+	snprintf(d->details, sizeof(d->details), "%s", t->details);
+	return 0;
+}
+
+const struct strategy earlybird_strategy = { "earlybird", eb_plan, eb_run_trial, eb_decide };
