@@ -266,7 +266,9 @@ int run_experiment(struct store *s, const struct experiment *e, const struct run
 		t->state = status == TRIAL_OK	   ? TRIAL_COMPLETE
 			   : status == TRIAL_STOPPED ? TRIAL_INTERRUPTED
 						     : TRIAL_FAILED;
-		if (st.store_failed && t->state == TRIAL_FAILED)
+		/* a trial cut short because its epochs could not be stored is not finished,
+		 * whatever its training returned */
+		if (st.store_failed)
 			t->state = TRIAL_INTERRUPTED;
 #pragma omp critical(store)
 		{
