@@ -164,22 +164,7 @@ static int eb_run_trial(const struct trial_ctx *c, struct trial_record *t)
 	int chosen = found ? s->ticket_count : full_count;
 	if (!found)
 		s->ticket_flops = full_flops;
-	/* delivery: a plain autoencoder at the count; its epochs are not stored */
-	struct flops eb_flops = t->flops;
-	int epochs = t->epochs_run;
-	double seconds = t->seconds;
-	struct trial_ctx quiet = *c;
-	quiet.on_epoch = NULL;
-	t->latent = chosen > 0 ? chosen : 1;
-	status = trial_train(&quiet, t, NULL, &m);
-	if (status == TRIAL_OK) {
-		t->delivery_flops = flops_tuning(&t->flops);
-		status = trial_measure(c, m, t);
-		ae_delete(m);
-	}
-	flops_add(&t->flops, &eb_flops);
-	t->epochs_run = epochs;
-	t->seconds += seconds;
+	status = trial_deliver(c, t, chosen);
 	snprintf(t->details, sizeof(t->details),
 		 "{\"k_max\":%d,\"lambda\":%g,\"p\":%g,\"eps\":%g,\"ticket\":%s,"
 		 "\"ticket_epoch\":%d,\"k_at_ticket\":%d,\"k_full_budget\":%d,\"frozen\":%d,"
@@ -195,25 +180,9 @@ static int eb_decide(const struct experiment *e, long seed, const struct trial_r
 		     int n, struct decision_record *d)
 {
 	(void)e;
-	if (n != 1 || trials[0].state != TRIAL_COMPLETE)
-		return ds_fail("earlybird (seed %ld): its run failed: %s", seed,
-			       n ? trials[0].error : "no trial");
-	const struct trial_record *t = &trials[0];
-	const char *at = strstr(t->details, "\"tuning_flops_at_ticket\":");
-	memset(d, 0, sizeof(*d));
-	snprintf(d->strategy, sizeof(d->strategy), "earlybird");
-	d->seed = seed;
-	d->chosen_latent = t->latent;
 	/* what it needed to decide: training up to the ticket (or the whole budget) */
-	d->tuning_flops = at ? strtoull(at + 25, NULL, 10)
-			     : flops_tuning(&t->flops) - t->delivery_flops;
-	d->delivery_flops = t->delivery_flops;
-	d->report_flops = t->flops.report;
-	d->test_mse = t->test_mse;
-	d->probe_accuracy = t->probe_accuracy;
-	d->seconds = t->seconds;
-	snprintf(d->details, sizeof(d->details), "%s", t->details);
-	return 0;
+	const char *at = n ? strstr(trials[0].details, "\"tuning_flops_at_ticket\":") : NULL;
+	return decide_single(seed, trials, n, at ? strtoull(at + 25, NULL, 10) : 0, d);
 }
 
 const struct strategy earlybird_strategy = { "earlybird", eb_plan, eb_run_trial, eb_decide };

@@ -21,6 +21,19 @@ void knn_free(struct knn *nn)
 	memset(nn, 0, sizeof(*nn));
 }
 
+/* out (n, D) = x minus its column means, in double */
+static void center_columns(const float *x, size_t n, int D, double *out)
+{
+	for (int j = 0; j < D; j++) {
+		double mean = 0;
+		for (size_t i = 0; i < n; i++)
+			mean += x[i * D + j];
+		mean /= (double)n;
+		for (size_t i = 0; i < n; i++)
+			out[i * D + j] = x[i * D + j] - mean;
+	}
+}
+
 /* keep the k smallest (d2, j) in ascending order; *count grows up to k */
 static void insert(double *d2, int *idx, int *count, int k, double v, int j)
 {
@@ -54,14 +67,7 @@ int knn_search(const float *x, size_t n, int D, int k, int threads, struct knn *
 	out->n = n;
 	out->k = k;
 	/* centre first: smaller norms, less cancellation in |a|^2 + |b|^2 - 2 a.b */
-	for (int j = 0; j < D; j++) {
-		double mean = 0;
-		for (size_t i = 0; i < n; i++)
-			mean += x[i * D + j];
-		mean /= (double)n;
-		for (size_t i = 0; i < n; i++)
-			c[i * D + j] = x[i * D + j] - mean;
-	}
+	center_columns(x, n, D, c);
 	for (size_t i = 0; i < n; i++) {
 		double s = 0;
 		for (int j = 0; j < D; j++)
@@ -223,14 +229,7 @@ int id_lpca(const float *x, size_t n, int D, const struct knn *nn, int k, double
 		free(w);
 		return ds_fail("out of memory for global PCA");
 	}
-	for (int j = 0; j < D; j++) {
-		double mean = 0;
-		for (size_t i = 0; i < n; i++)
-			mean += x[i * D + j];
-		mean /= (double)n;
-		for (size_t i = 0; i < n; i++)
-			y[i * D + j] = x[i * D + j] - mean;
-	}
+	center_columns(x, n, D, y);
 	work += 2ull * n * D;
 	int g = fo_count(y, (int)n, D, alpha, a, w, &work);
 	free(y);

@@ -118,16 +118,10 @@ static int run(const struct trial_ctx *c, struct trial_record *t)
 	int K = (int)ceil(estimate - 1e-9);
 	int clamped = K < 1 || K > e->k_max;
 	K = K < 1 ? 1 : K > e->k_max ? e->k_max : K;
-	/* delivery: one autoencoder at the chosen width */
-	t->latent = K;
-	struct ae *m;
-	int status = trial_train(c, t, NULL, &m);
-	if (status == TRIAL_OK) {
-		t->delivery_flops = flops_tuning(&t->flops);
-		t->flops.overhead += overhead;
-		status = trial_measure(c, m, t);
-		ae_delete(m);
-	}
+	/* the estimation is tuning; one autoencoder at the chosen width is delivery */
+	memset(&t->flops, 0, sizeof(t->flops));
+	t->flops.overhead = overhead;
+	int status = trial_deliver(c, t, K);
 	char med[32], glob[32], truth[32];
 	snprintf(t->details, sizeof(t->details),
 		 "{\"estimator\":\"%s\",\"estimate\":%.6g,\"k_chosen\":%d,\"clamped\":%s,"
@@ -144,22 +138,7 @@ static int decide(const struct experiment *e, long seed, const struct trial_reco
 		  int n, struct decision_record *d)
 {
 	(void)e;
-	if (n != 1 || trials[0].state != TRIAL_COMPLETE)
-		return ds_fail("%s (seed %ld): its run failed: %s", n ? trials[0].strategy : "id",
-			       seed, n ? trials[0].error : "no trial");
-	const struct trial_record *t = &trials[0];
-	memset(d, 0, sizeof(*d));
-	snprintf(d->strategy, sizeof(d->strategy), "%s", t->strategy);
-	d->seed = seed;
-	d->chosen_latent = t->latent;
-	d->tuning_flops = flops_tuning(&t->flops) - t->delivery_flops;
-	d->delivery_flops = t->delivery_flops;
-	d->report_flops = t->flops.report;
-	d->test_mse = t->test_mse;
-	d->probe_accuracy = t->probe_accuracy;
-	d->seconds = t->seconds;
-	snprintf(d->details, sizeof(d->details), "%s", t->details);
-	return 0;
+	return decide_single(seed, trials, n, 0, d);
 }
 
 const struct strategy lpca_strategy = { "lpca", plan_lpca, run, decide };

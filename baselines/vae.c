@@ -74,23 +74,7 @@ static int vae_run(const struct trial_ctx *c, struct trial_record *t)
 	free(var_mu);
 	free(mean_var);
 	free(zero);
-	/* delivery: a plain autoencoder at the count; its epochs are not stored over the VAE's */
-	struct flops vae_flops = t->flops;
-	int epochs = t->epochs_run;
-	double seconds = t->seconds;
-	int chosen = n.burda > 0 ? n.burda : 1;
-	struct trial_ctx quiet = *c;
-	quiet.on_epoch = NULL;
-	t->latent = chosen;
-	status = trial_train(&quiet, t, NULL, &m);
-	if (status == TRIAL_OK) {
-		t->delivery_flops = flops_tuning(&t->flops);
-		status = trial_measure(c, m, t);
-		ae_delete(m);
-	}
-	flops_add(&t->flops, &vae_flops);
-	t->epochs_run = epochs;
-	t->seconds += seconds;
+	status = trial_deliver(c, t, n.burda);
 	snprintf(t->details, sizeof(t->details),
 		 "{\"k_max\":%d,\"beta\":%g,\"active_var_mu_0.01\":%d,\"active_var_mu_0.05\":%d,"
 		 "\"active_sigma2_0.95\":%d,\"variance_law_min\":%.6g,\"variance_law_max\":%.6g}",
@@ -102,22 +86,7 @@ static int vae_decide(const struct experiment *e, long seed, const struct trial_
 		      int n, struct decision_record *d)
 {
 	(void)e;
-	if (n != 1 || trials[0].state != TRIAL_COMPLETE)
-		return ds_fail("vae (seed %ld): its run failed: %s", seed,
-			       n ? trials[0].error : "no trial");
-	const struct trial_record *t = &trials[0];
-	memset(d, 0, sizeof(*d));
-	snprintf(d->strategy, sizeof(d->strategy), "vae");
-	d->seed = seed;
-	d->chosen_latent = t->latent;
-	d->tuning_flops = flops_tuning(&t->flops) - t->delivery_flops;
-	d->delivery_flops = t->delivery_flops;
-	d->report_flops = t->flops.report;
-	d->test_mse = t->test_mse;
-	d->probe_accuracy = t->probe_accuracy;
-	d->seconds = t->seconds;
-	snprintf(d->details, sizeof(d->details), "%s", t->details);
-	return 0;
+	return decide_single(seed, trials, n, 0, d);
 }
 
 const struct strategy vae_strategy = { "vae", vae_plan, vae_run, vae_decide };

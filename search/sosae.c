@@ -253,22 +253,11 @@ static int sosae_decide(const struct experiment *e, long seed, const struct tria
 			int n, struct decision_record *d)
 {
 	(void)e;
-	if (n != 1 || trials[0].state != TRIAL_COMPLETE)
-		return ds_fail("%s (seed %ld): its run failed: %s", n ? trials[0].strategy : "sosae",
-			       seed, n ? trials[0].error : "no trial");
-	const struct trial_record *t = &trials[0];
-	const char *k = strstr(t->details, "\"k_star\":");
-	memset(d, 0, sizeof(*d));
-	snprintf(d->strategy, sizeof(d->strategy), "%s", t->strategy);
-	d->seed = seed;
-	d->chosen_latent = k ? atoi(k + 9) : t->latent;
-	d->delivery_flops = t->delivery_flops;
-	d->tuning_flops = flops_tuning(&t->flops) - t->delivery_flops;
-	d->report_flops = t->flops.report;
-	d->test_mse = t->test_mse;
-	d->probe_accuracy = t->probe_accuracy;
-	d->seconds = t->seconds;
-	snprintf(d->details, sizeof(d->details), "%s", t->details);
+	if (decide_single(seed, trials, n, 0, d))
+		return -1;
+	/* the size is K*, not the width it trained at */
+	const char *k = strstr(trials[0].details, "\"k_star\":");
+	d->chosen_latent = k ? atoi(k + 9) : trials[0].latent;
 	return 0;
 }
 

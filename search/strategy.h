@@ -76,6 +76,17 @@ int trial_measure(const struct trial_ctx *c, const struct ae *m, struct trial_re
 /* train_cfg for the experiment's optimiser and budget on this trial's threads. */
 void trial_train_cfg(const struct trial_ctx *c, struct train_cfg *cfg);
 
+/* After a search trial named its size K: train one plain autoencoder at K (its epochs
+ * stored only when the search trained none), measure it into t, and count that training as t's delivery
+ * FLOPs (added to t->flops). t keeps the search's epochs; t->latent becomes K. */
+int trial_deliver(const struct trial_ctx *c, struct trial_record *t, int K);
+
+/* The decision of a strategy that ran one trial for the seed: K = t->latent, tuning = all
+ * its tuning FLOPs but the delivery's (or `tuning` when non-zero), the rest from t.
+ * -1 with ds_errmsg() when that trial did not complete. */
+int decide_single(long seed, const struct trial_record *trials, int n, uint64_t tuning,
+		  struct decision_record *d);
+
 /* A number for JSON: "null" when it is NaN or infinite (JSON has neither). buf >= 32. */
 const char *json_number(char *buf, double v);
 

@@ -115,6 +115,53 @@ int trial_measure(const struct trial_ctx *c, const struct ae *m, struct trial_re
 	return TRIAL_OK;
 }
 
+int trial_deliver(const struct trial_ctx *c, struct trial_record *t, int K)
+{
+	struct flops search = t->flops;
+	int epochs = t->epochs_run;
+	double seconds = t->seconds;
+	/* a search that trained stored its epochs; only a search without training (the
+	 * estimators) stores the delivery's */
+	struct trial_ctx quiet = *c;
+	if (epochs > 0)
+		quiet.on_epoch = NULL;
+	t->latent = K > 0 ? K : 1;
+	struct ae *m;
+	int status = trial_train(&quiet, t, NULL, &m);
+	if (status == TRIAL_OK) {
+		t->delivery_flops = flops_tuning(&t->flops);
+		status = trial_measure(c, m, t);
+		ae_delete(m);
+	}
+	flops_add(&t->flops, &search);
+	if (epochs > 0)
+		t->epochs_run = epochs;
+	t->seconds += seconds;
+	return status;
+}
+
+int decide_single(long seed, const struct trial_record *trials, int n, uint64_t tuning,
+		  struct decision_record *d)
+{
+	if (n != 1 || trials[0].state != TRIAL_COMPLETE)
+		return ds_fail("%s (seed %ld): its run failed: %s",
+			       n ? trials[0].strategy : "strategy", seed,
+			       n ? trials[0].error : "no trial");
+	const struct trial_record *t = &trials[0];
+	memset(d, 0, sizeof(*d));
+	snprintf(d->strategy, sizeof(d->strategy), "%s", t->strategy);
+	d->seed = seed;
+	d->chosen_latent = t->latent;
+	d->tuning_flops = tuning ? tuning : flops_tuning(&t->flops) - t->delivery_flops;
+	d->delivery_flops = t->delivery_flops;
+	d->report_flops = t->flops.report;
+	d->test_mse = t->test_mse;
+	d->probe_accuracy = t->probe_accuracy;
+	d->seconds = t->seconds;
+	snprintf(d->details, sizeof(d->details), "%s", t->details);
+	return 0;
+}
+
 void trial_train_cfg(const struct trial_ctx *c, struct train_cfg *cfg)
 {
 	const struct experiment *e = c->exp;

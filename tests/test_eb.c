@@ -12,7 +12,6 @@
 #include "../core/model.h"
 #include "../search/strategy.h"
 
-#define FD_STEP 1e-6
 
 static void test_window_rule_on_crafted_masks(void **state)
 {
@@ -77,8 +76,9 @@ static double sig(double z)
 	return 1 / (1 + exp(-z));
 }
 
-static double ref_loss(const struct ref *c)
+static double ref_loss(void *ctx)
 {
+	const struct ref *c = ctx;
 	const struct ae *m = c->m;
 	enum { D = 6, H = 5, K = 3 };
 	double h[8][H], z[8][K], total = 0;
@@ -153,18 +153,7 @@ static void test_scale_and_shift_gradient(void **state)
 	struct ref c = { m, malloc(sizeof(double) * m->n_params), x, rows, scale };
 	for (size_t i = 0; i < m->n_params; i++)
 		c.p[i] = m->params[i];
-	double *fd = malloc(sizeof(double) * m->n_params), *ours = malloc(sizeof(double) * m->n_params);
-	for (size_t i = 0; i < m->n_params; i++) {
-		double keep = c.p[i];
-		c.p[i] = keep + FD_STEP;
-		double up = ref_loss(&c);
-		c.p[i] = keep - FD_STEP;
-		double down = ref_loss(&c);
-		c.p[i] = keep;
-		fd[i] = (up - down) / (2 * FD_STEP);
-		ours[i] = grad[i];
-	}
-	double err = rel_err(ours, fd, m->n_params);
+	double err = fd_gradient_error(ref_loss, &c, c.p, m->n_params, grad);
 	print_message("batch-norm gradient relative error %.2e\n", err);
 	assert_true(err < 1e-3);
 	/* the L1 subgradient adds lambda sign(gamma) to gamma's gradient, once per batch */
@@ -181,8 +170,6 @@ static void test_scale_and_shift_gradient(void **state)
 	assert_float_equal(grad[m->beta_off] - grad2[m->beta_off], 0.0, 0);
 	assert_null(ae_truncate(m, 2));
 	free(grad2);
-	free(fd);
-	free(ours);
 	free(c.p);
 	free(grad);
 	ae_work_delete(w);

@@ -11,7 +11,6 @@
 #include "../core/model.h"
 #include "../core/train.h"
 
-#define FD_STEP 1e-6
 #define GRAD_TOL 1e-3   /* relative error of the whole float gradient against double FD */
 
 /* ---- a double-precision reference of the model's loss ---- */
@@ -118,19 +117,7 @@ static void check_model_gradient(enum act hidden, enum act latent, enum act outp
 	struct ref c = { m, malloc(sizeof(double) * m->n_params), x, rows, loss, scale, l1 };
 	for (size_t i = 0; i < m->n_params; i++)
 		c.params[i] = m->params[i];
-	double *fd = malloc(sizeof(double) * m->n_params);
-	double *ours = malloc(sizeof(double) * m->n_params);
-	for (size_t i = 0; i < m->n_params; i++) {
-		double keep = c.params[i];
-		c.params[i] = keep + FD_STEP;
-		double up = ref_loss(&c);
-		c.params[i] = keep - FD_STEP;
-		double down = ref_loss(&c);
-		c.params[i] = keep;
-		fd[i] = (up - down) / (2 * FD_STEP);
-		ours[i] = grad[i];
-	}
-	double err = rel_err(ours, fd, m->n_params);
+	double err = fd_gradient_error(ref_loss, &c, c.params, m->n_params, grad);
 	if (err >= GRAD_TOL)
 		print_error("gradient relative error %g (hidden %s latent %s output %s loss %s)\n",
 			    err, act_name(hidden), act_name(latent), act_name(output),
@@ -139,8 +126,6 @@ static void check_model_gradient(enum act hidden, enum act latent, enum act outp
 	if (mask_last) /* a masked unit's incoming weights get no gradient */
 		for (int j = 0; j < 4; j++)
 			assert_true(grad[m->w_off[m->latent_layer] + 2 * 4 + j] == 0.0f);
-	free(fd);
-	free(ours);
 	free(c.params);
 	free(grad);
 	ae_work_delete(w);

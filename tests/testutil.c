@@ -102,3 +102,26 @@ void write_text(const char *path, const char *text)
 	fputs(text, f);
 	fclose(f);
 }
+
+double fd_gradient_error(double (*loss)(void *ctx), void *ctx, double *p, size_t n,
+			 const float *grad)
+{
+	const double step = 1e-6;
+	double *fd = malloc(sizeof(double) * n), *ours = malloc(sizeof(double) * n);
+	assert_non_null(fd);
+	assert_non_null(ours);
+	for (size_t i = 0; i < n; i++) {
+		double keep = p[i];
+		p[i] = keep + step;
+		double up = loss(ctx);
+		p[i] = keep - step;
+		double down = loss(ctx);
+		p[i] = keep;
+		fd[i] = (up - down) / (2 * step);
+		ours[i] = grad[i];
+	}
+	double err = rel_err(ours, fd, n);
+	free(fd);
+	free(ours);
+	return err;
+}

@@ -17,6 +17,11 @@ const char *tmp_path(const char *name);
 void write_idx(const char *path, int n_dims, const uint32_t *dims, const unsigned char *data,
 	       int gz, uint32_t magic_override);
 
+/* Central differences (step 1e-6) of loss(ctx) in each of the n doubles of p, compared with
+ * the analytic gradient grad: returns ||grad - fd|| / ||fd||. p is restored. */
+double fd_gradient_error(double (*loss)(void *ctx), void *ctx, double *p, size_t n,
+			 const float *grad);
+
 /* ||a - b|| / max(||b||, 1e-30) */
 double rel_err(const double *a, const double *b, size_t n);
 
