@@ -617,7 +617,7 @@ int store_trial_end(struct store *s, const struct trial_record *t)
 		   "test_mse = ?, probe_accuracy = ?, nan_mask = ?, flops_train_gemm = ?, "
 		   "flops_eval_gemm = ?, flops_elementwise = ?, flops_overhead = ?, "
 		   "flops_report = ?, seconds = ?, error = ?, details = ?, flops_delivery = ?, "
-		   "finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?");
+		   "latent = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?");
 	if (!st)
 		goto fail;
 	int mask = 0;
@@ -640,7 +640,8 @@ int store_trial_end(struct store *s, const struct trial_record *t)
 		sqlite3_bind_null(st, 14);
 	sqlite3_bind_text(st, 15, t->details[0] ? t->details : "{}", -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 16, (sqlite3_int64)t->delivery_flops);
-	sqlite3_bind_int64(st, 17, t->id);
+	sqlite3_bind_int(st, 17, t->latent); /* the width delivered may differ from the plan */
+	sqlite3_bind_int64(st, 18, t->id);
 	if (step_done(s, st, "cannot record a trial's result"))
 		goto fail;
 	return commit(s);

@@ -295,6 +295,15 @@ static void test_groups_and_estimators_against_truth(void **state)
 			      "'grp.roll' AND strategy IN ('mle', 'twonn') ORDER BY strategy");
 	assert_string_equal(roll, "mle|2\ntwonn|2\n");
 	free(roll);
+	/* a second run decides again from the stored trials, and decides the same */
+	char *first = dump(db, DECISIONS_SQL);
+	rc = run_command(cmd, out, sizeof(out));
+	if (rc != 0)
+		fail_msg("%s exited %d:\n%s", cmd, rc, out);
+	char *second = dump(db, DECISIONS_SQL);
+	assert_string_equal(first, second);
+	free(first);
+	free(second);
 }
 
 static int teardown(void **state)
