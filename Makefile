@@ -3,7 +3,8 @@
 #   make deps     install the Debian packages dimsearch needs (as root; prints the command otherwise)
 #   make test     deps if missing, then the cmocka suite, plain and under ASan + UBSan
 #   make run      deps if missing, build, run the quick experiment and print the comparison
-#   make reproduce   the paper experiment and SOSAE's sensitivity sweeps
+#   make reproduce   the paper experiment and SOSAE's sensitivity sweeps, with figures
+#   make plots    figures of quick and paper (whichever have run) into plots/out
 #   make bench    training speed on Fashion-MNIST (1 and 2 cores) next to raw sgemm, and the
 #                 speed-up of a parallel grid search
 
@@ -31,7 +32,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=build/tests/%)
 ASAN_TESTS := $(TEST_SRC:tests/%.c=build/asan/tests/%)
 
-.PHONY: all deps test unit bench run reproduce clean
+.PHONY: all deps test unit bench run reproduce plots clean
 
 all: dimsearch
 
@@ -83,12 +84,22 @@ unit: dimsearch $(TESTS) $(ASAN_TESTS)
 run: deps
 	@$(MAKE) --no-print-directory dimsearch
 	./dimsearch run --experiment quick
+	./dimsearch plot --experiment quick
+
+# ---- figures of the experiments already run, into plots/out ----
+plots: dimsearch
+	@for e in quick paper; do \
+	  if sqlite3 results/dimsearch.db "select 1 from experiment where name = '$$e'" 2>/dev/null | grep -q 1; then \
+	    ./dimsearch plot --experiment $$e || exit 1; \
+	  fi; \
+	done
 
 # ---- the SOSAE paper's comparison (about 13 minutes on 2 cores) ----
 reproduce: deps
 	@$(MAKE) --no-print-directory dimsearch
 	./dimsearch run --experiment paper
 	./dimsearch run --experiment sosae-sensitivity --experiment sosae-sensitivity-affine
+	./dimsearch plot --experiment paper
 
 # ---- benchmarks ----
 build/bench_sgemm: tests/bench_sgemm.c build/core/blas.o

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/blas.h"
 #include "core/data.h"
@@ -18,6 +19,7 @@
 #include "core/model.h"
 #include "core/train.h"
 #include "baselines/idest.h"
+#include "results/plot.h"
 #include "results/report.h"
 #include "results/store.h"
 #include "search/experiment.h"
@@ -836,6 +838,98 @@ static int cmd_id(int argc, char **argv)
 	return status;
 }
 
+/* ---- plot ---- */
+
+static void plot_help(FILE *out)
+{
+	fprintf(out,
+		"usage: %s plot [--db PATH] [--experiment NAME] [--out DIR]\n"
+		"\n"
+		"Draw the figures of an experiment from the database alone, as PNG and SVG:\n"
+		"tuning FLOPs per strategy, the grid curve with each strategy's choice, active units\n"
+		"per epoch, SOSAE's activity profile, error against FLOPs, and (over every experiment\n"
+		"of known dimension) chosen K against the true dimension. The data behind each is\n"
+		"written to DIR/data/NAME/, and the gnuplot scripts in plots/ draw it again by hand.\n"
+		"\n"
+		"  --db PATH          results database (%s)\n"
+		"  --experiment NAME  the experiment (quick)\n"
+		"  --out DIR          where the images go (plots/out)\n"
+		"  -h, --help         this help\n",
+		prog, STORE_DEFAULT_PATH);
+}
+
+/* plots/ beside the executable, where the .gp scripts live */
+static void scripts_dir(char *buf, size_t size)
+{
+	char exe[2048];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0) {
+		snprintf(buf, size, "plots");
+		return;
+	}
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(buf, size, "%s/plots", exe);
+}
+
+static int cmd_plot(int argc, char **argv)
+{
+	enum { O_DB = 256, O_EXPERIMENT, O_OUT };
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, O_DB },
+		{ "experiment", required_argument, NULL, O_EXPERIMENT },
+		{ "out", required_argument, NULL, O_OUT },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *db = STORE_DEFAULT_PATH, *experiment = "quick", *out = "plots/out";
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_DB: db = optarg; break;
+		case O_EXPERIMENT: experiment = optarg; break;
+		case O_OUT: out = optarg; break;
+		case 'h': plot_help(stdout); return 0;
+		default: bad_option(c, argv, "plot"); return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		usage_error("unexpected argument '%s' (see '%s plot --help')", argv[optind], prog);
+		return EXIT_USAGE;
+	}
+	char gnuplot[4096], scripts[2100];
+	if (plot_find_gnuplot(gnuplot, sizeof(gnuplot))) {
+		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+		return EXIT_USAGE;
+	}
+	scripts_dir(scripts, sizeof(scripts));
+	struct store *s = store_open(db, 0);
+	if (!s) {
+		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+		return EXIT_USAGE;
+	}
+	long id = 0;
+	if (store_latest_experiment(s, experiment, &id) || !id) {
+		fprintf(stderr, "%s: no experiment '%s' in %s (run 'dimsearch run --experiment %s')\n",
+			prog, experiment, db, experiment);
+		store_close(s);
+		return EXIT_USAGE;
+	}
+	int made = plot_render(s, experiment, scripts, out, gnuplot);
+	store_close(s);
+	if (made < 0) {
+		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+		return EXIT_FAILED;
+	}
+	printf("%d figures of %s in %s (PNG and SVG; data in %s/data/%s)\n", made, experiment, out,
+	       out, experiment);
+	return 0;
+}
+
 /* ---- dispatch ---- */
 
 static void main_help(FILE *out)
@@ -850,6 +944,7 @@ static void main_help(FILE *out)
 		"  report     print the comparison of strategies from the database\n"
 		"  train      train one autoencoder; report MSE, images/s and FLOPs\n"
 		"  id         estimate a data set's intrinsic dimension (local PCA, MLE, TwoNN)\n"
+		"  plot       draw an experiment's figures with gnuplot (PNG and SVG)\n"
 		"\n"
 		"  --version  version and the BLAS kernel in use\n"
 		"  --help     this help; '%s COMMAND --help' for a command's options\n",
@@ -891,6 +986,8 @@ int main(int argc, char **argv)
 		return cmd_report(argc - 1, argv + 1);
 	if (!strcmp(cmd, "id"))
 		return cmd_id(argc - 1, argv + 1);
+	if (!strcmp(cmd, "plot"))
+		return cmd_plot(argc - 1, argv + 1);
 	usage_error("unknown command '%s' (see '%s --help')", cmd, prog);
 	return EXIT_USAGE;
 }

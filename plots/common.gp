@@ -1,0 +1,12 @@
+# common.gp: terminal and style shared by every figure. Called with
+#   gnuplot -e "data='DIR'; out='FILE'; fmt='png'|'svg'; title_extra='...'" FIGURE.gp
+if (fmt eq 'svg') {
+    set terminal svg size 900,560 dynamic font 'Sans,13'
+} else {
+    set terminal pngcairo size 900,560 font 'Sans,12'
+}
+set output out
+set grid lc rgb '#dddddd'
+set key top right box opaque
+set border lw 1.2
+set datafile separator "\t"

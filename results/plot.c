@@ -1,0 +1,348 @@
+/* plot.c: exporting each figure's data from the views and running its gnuplot script. */
+#include "plot.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../core/err.h"
+
+int plot_find_gnuplot(char *path, int size)
+{
+	const char *env = getenv("PATH");
+	char dirs[4096];
+	snprintf(dirs, sizeof(dirs), "%s", env ? env : "");
+	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		snprintf(path, (size_t)size, "%s/gnuplot", d);
+		if (access(path, X_OK) == 0)
+			return 0;
+	}
+	return ds_fail("gnuplot not found on PATH: install it with 'apt-get install gnuplot-nox' "
+		       "(or run 'make deps' as root)");
+}
+
+/* ---- export ---- */
+
+struct writer {
+	FILE *f;
+	int rows;
+};
+
+static int write_row(void *ctx, int ncol, char **names, char **values)
+{
+	(void)names;
+	struct writer *w = ctx;
+	for (int i = 0; i < ncol; i++)
+		fprintf(w->f, "%s%s", i ? "\t" : "", values[i] ? values[i] : "NaN");
+	fputc('\n', w->f);
+	w->rows++;
+	return 0;
+}
+
+/* Append the rows of sql (one parameter) to f; returns the count or -1. */
+static int export_rows(struct store *s, FILE *f, const char *sql, const char *param)
+{
+	struct writer w = { f, 0 };
+	if (store_query(s, sql, param, write_row, &w))
+		return -1;
+	return w.rows;
+}
+
+static FILE *open_data(const char *dir, const char *name)
+{
+	char path[2048];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		ds_fail("cannot write %s: %s", path, strerror(errno));
+	return f;
+}
+
+/* One value from a query (the first column of the first row), as text. */
+static int first_value(void *ctx, int ncol, char **names, char **values)
+{
+	(void)names;
+	if (ncol > 0 && values[0])
+		snprintf(ctx, 256, "%s", values[0]);
+	return 1;
+}
+
+static void scalar(struct store *s, const char *sql, const char *param, char *out,
+		   const char *fallback)
+{
+	snprintf(out, 256, "%s", fallback);
+	store_query(s, sql, param, first_value, out);
+}
+
+/* Blocks of (x, y) per strategy, each opened by a header line "x<TAB>name" and closed by two
+ * blank lines (gnuplot's index). Returns the number of blocks, or -1. */
+struct blocks {
+	struct store *s;
+	FILE *f;
+	const char *rows_sql;      /* its parameter: the strategy */
+	const char *x_name;
+	int n;
+	int failed;
+};
+
+static int write_block(void *ctx, int ncol, char **names, char **values)
+{
+	(void)names;
+	struct blocks *b = ctx;
+	if (ncol < 1 || !values[0])
+		return 0;
+	fprintf(b->f, "%s\t%s\n", b->x_name, values[0]);
+	if (export_rows(b->s, b->f, b->rows_sql, values[0]) < 0) {
+		b->failed = 1;
+		return 1;
+	}
+	fputs("\n\n", b->f);
+	b->n++;
+	return 0;
+}
+
+/* ---- rendering ---- */
+
+static int run_gnuplot(const char *gnuplot, const char *scripts_dir, const char *script,
+		       const char *vars)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return ds_fail("cannot start gnuplot: %s", strerror(errno));
+	if (pid == 0) {
+		if (chdir(scripts_dir) != 0)
+			_exit(126);
+		if (!freopen("/dev/null", "w", stdout))
+			_exit(126);
+		execl(gnuplot, "gnuplot", "-e", vars, script, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return ds_fail("gnuplot failed on %s/%s (exit %d); its message is above",
+			       scripts_dir, script, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	return 0;
+}
+
+/* Render one figure as PNG and SVG into stage. */
+static int figure(const char *gnuplot, const char *scripts_dir, const char *stage,
+		  const char *data, const char *experiment, const char *name, const char *extra)
+{
+	static const char *fmts[] = { "png", "svg" };
+	for (int i = 0; i < 2; i++) {
+		char vars[4096];
+		snprintf(vars, sizeof(vars),
+			 "data='%s'; out='%s/%s-%s.%s'; fmt='%s'; title_extra=' (%s)'; %s", data,
+			 stage, experiment, name, fmts[i], fmts[i], experiment, extra ? extra : "");
+		char script[64];
+		snprintf(script, sizeof(script), "%s.gp", name);
+		if (run_gnuplot(gnuplot, scripts_dir, script, vars))
+			return -1;
+	}
+	return 0;
+}
+
+static void remove_tree(const char *path)
+{
+	DIR *d = opendir(path);
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			char sub[4096];
+			snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+			struct stat st;
+			if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
+				remove_tree(sub);
+			else
+				unlink(sub);
+		}
+		closedir(d);
+	}
+	rmdir(path);
+}
+
+static int make_dirs(const char *path)
+{
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(buf, 0777);
+			*p = '/';
+		}
+	if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+		return ds_fail("cannot create %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* Move every regular file of from into to (same file system). */
+static int move_files(const char *from, const char *to)
+{
+	DIR *d = opendir(from);
+	if (!d)
+		return ds_fail("cannot read %s: %s", from, strerror(errno));
+	struct dirent *e;
+	int rc = 0;
+	while (!rc && (e = readdir(d))) {
+		char a[4096], b[4096];
+		snprintf(a, sizeof(a), "%s/%s", from, e->d_name);
+		snprintf(b, sizeof(b), "%s/%s", to, e->d_name);
+		struct stat st;
+		if (lstat(a, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (rename(a, b) != 0)
+			rc = ds_fail("cannot move %s to %s: %s", a, b, strerror(errno));
+	}
+	closedir(d);
+	return rc;
+}
+
+int plot_render(struct store *s, const char *experiment, const char *scripts_dir,
+		const char *out_dir, const char *gnuplot)
+{
+	if (make_dirs(out_dir))
+		return -1;
+	/* gnuplot runs in the scripts' folder: give it absolute paths */
+	char abs_out[PATH_MAX];
+	if (!realpath(out_dir, abs_out))
+		return ds_fail("cannot resolve %s: %s", out_dir, strerror(errno));
+	out_dir = abs_out;
+	char stage[PATH_MAX + 16], data[PATH_MAX + 32];
+	snprintf(stage, sizeof(stage), "%s/.plot-XXXXXX", out_dir);
+	if (!mkdtemp(stage))
+		return ds_fail("cannot create a folder in %s: %s", out_dir, strerror(errno));
+	snprintf(data, sizeof(data), "%s/data", stage);
+	int made = 0, rc = make_dirs(data);
+	char extra[512], v1[256], v2[256];
+	FILE *f;
+
+	/* 1. tuning FLOPs per strategy */
+	if (!rc && (f = open_data(data, "flops.tsv"))) {
+		int n = export_rows(s, f, "SELECT strategy, tuning_flops, coalesce(ratio_to_grid, 0) "
+					  "FROM v_comparison WHERE experiment = ?", experiment);
+		fclose(f);
+		rc = n < 0 || (n > 0 && figure(gnuplot, scripts_dir, stage, data, experiment,
+					       "flops", NULL));
+		made += n > 0;
+	} else {
+		rc = -1;
+	}
+	/* 2. grid curve with the chosen widths */
+	if (!rc && (f = open_data(data, "grid.tsv"))) {
+		int n = export_rows(s, f, "SELECT latent, avg(val_mse), avg(test_mse) FROM "
+					  "v_grid_curve WHERE experiment = ? GROUP BY latent ORDER "
+					  "BY latent", experiment);
+		fclose(f);
+		if (n > 0 && (f = open_data(data, "chosen.tsv"))) {
+			/* one label per width, naming every strategy that chose it */
+			n = export_rows(s, f, "SELECT group_concat(strategy, ', '), chosen_k FROM "
+					      "v_comparison WHERE experiment = ? GROUP BY chosen_k",
+					experiment) < 0 ? -1 : n;
+			fclose(f);
+		}
+		scalar(s, "SELECT max(val_mse) FROM v_grid_curve WHERE experiment = ?", experiment,
+		       v1, "1");
+		snprintf(extra, sizeof(extra), "ymark = %s", v1);
+		rc = n < 0 || (n > 0 && figure(gnuplot, scripts_dir, stage, data, experiment,
+					       "grid", extra));
+		made += n > 0;
+	}
+	/* 3. active units per epoch (SOSAE, Early-Bird), the VAE's count at its end */
+	if (!rc && (f = open_data(data, "active.tsv"))) {
+		struct blocks b = { s, f, NULL, "epoch", 0, 0 };
+		char sql[512];
+		/* the experiment name is ours (letters, digits, - _ .): safe to inline */
+		snprintf(sql, sizeof(sql), "SELECT epoch, active_latent FROM v_epochs WHERE "
+					   "strategy = ? AND active_latent IS NOT NULL AND "
+					   "experiment = '%s' ORDER BY epoch", experiment);
+		b.rows_sql = sql;
+		rc = store_query(s, "SELECT DISTINCT strategy FROM v_epochs WHERE experiment = ? "
+				    "AND active_latent IS NOT NULL ORDER BY strategy",
+				 experiment, write_block, &b);
+		int vae = 0;
+		if (!rc && !b.failed) {
+			char vsql[512];
+			snprintf(vsql, sizeof(vsql), "SELECT t.epochs_run, d.chosen_k FROM "
+						     "v_comparison d JOIN trial t ON t.strategy = "
+						     "d.strategy JOIN v_latest l ON l.experiment_id = "
+						     "t.experiment_id AND l.name = d.experiment WHERE "
+						     "d.strategy = ? AND d.experiment = '%s'", experiment);
+			fprintf(f, "epoch\tvae (count at the end)\n");
+			vae = export_rows(s, f, vsql, "vae");
+			fputs("\n\n", f);
+		}
+		fclose(f);
+		int blocks = b.n + (vae > 0);
+		scalar(s, "SELECT chosen_k FROM v_comparison WHERE strategy = 'grid' AND "
+			  "experiment = ?", experiment, v1, "-1");
+		snprintf(extra, sizeof(extra), "nblocks = %d; gridk = %s", blocks, v1);
+		rc = rc || b.failed || vae < 0 ||
+		     (blocks > 0 && figure(gnuplot, scripts_dir, stage, data, experiment, "active",
+					   extra));
+		made += blocks > 0;
+	}
+	/* 4. SOSAE's activity profile */
+	if (!rc && (f = open_data(data, "profile.tsv"))) {
+		scalar(s, "SELECT strategy FROM v_sosae_cut WHERE experiment = ? ORDER BY "
+			  "strategy <> 'sosae', strategy LIMIT 1", experiment, v2, "");
+		char psql[512];
+		snprintf(psql, sizeof(psql), "SELECT k, mean_abs, max_abs FROM v_latent_activity "
+					     "WHERE strategy = ? AND experiment = '%s' AND var_mu IS "
+					     "NULL ORDER BY k", experiment);
+		int n = v2[0] ? export_rows(s, f, psql, v2) : 0;
+		fclose(f);
+		char ksql[512];
+		snprintf(ksql, sizeof(ksql), "SELECT k_star FROM v_sosae_cut WHERE strategy = ? AND "
+					     "experiment = '%s'", experiment);
+		scalar(s, ksql, v2, v1, "0");
+		snprintf(extra, sizeof(extra), "kstar = %s", v1);
+		rc = n < 0 || (n > 0 && figure(gnuplot, scripts_dir, stage, data, experiment,
+					       "profile", extra));
+		made += n > 0;
+	}
+	/* 5. what each strategy bought for its compute */
+	if (!rc && (f = open_data(data, "cost.tsv"))) {
+		int n = export_rows(s, f, "SELECT strategy, tuning_flops + delivery_flops, test_mse "
+					  "FROM v_comparison WHERE experiment = ? AND test_mse IS NOT "
+					  "NULL", experiment);
+		fclose(f);
+		rc = n < 0 || (n > 0 && figure(gnuplot, scripts_dir, stage, data, experiment,
+					       "cost", NULL));
+		made += n > 0;
+	}
+	/* 6. chosen against true dimension, over every experiment of known dimension */
+	if (!rc && (f = open_data(data, "knownid.tsv"))) {
+		struct blocks b = { s, f,
+				    "SELECT true_dimension, chosen_k FROM v_known_id WHERE "
+				    "strategy = ? ORDER BY true_dimension",
+				    "true_dimension", 0, 0 };
+		rc = store_query(s, "SELECT DISTINCT strategy FROM v_known_id WHERE strategy NOT "
+				    "LIKE '%(%' ORDER BY strategy",
+				 NULL, write_block, &b);
+		fclose(f);
+		scalar(s, "SELECT max(true_dimension) FROM v_known_id", NULL, v1, "1");
+		snprintf(extra, sizeof(extra), "nblocks = %d; dmax = %s", b.n, v1);
+		rc = rc || b.failed ||
+		     (b.n > 0 && figure(gnuplot, scripts_dir, stage, data, "known-id", "knownid",
+					extra));
+		made += b.n > 0;
+	}
+	/* everything rendered: move it into place */
+	if (!rc) {
+		char final_data[PATH_MAX + 512];
+		snprintf(final_data, sizeof(final_data), "%s/data/%s", out_dir, experiment);
+		rc = make_dirs(final_data) || move_files(data, final_data) ||
+		     move_files(stage, out_dir);
+	}
+	remove_tree(stage);
+	return rc ? -1 : made;
+}

@@ -1,0 +1,18 @@
+/* plot.h: figures from the database alone: data exported from the views, drawn by the
+ * gnuplot scripts in plots/ as PNG and SVG. */
+#ifndef DS_PLOT_H
+#define DS_PLOT_H
+
+#include "store.h"
+
+/* Where gnuplot is on PATH (into path), or -1 with ds_errmsg() naming the package. */
+int plot_find_gnuplot(char *path, int size);
+
+/* Draw every figure that experiment's data allows (the known-dimension figure spans all
+ * experiments) into out_dir as EXPERIMENT-FIGURE.png and .svg, with the data under
+ * out_dir/data/EXPERIMENT/. Nothing is written to out_dir unless every figure rendered.
+ * Returns the number of figures, or -1 with ds_errmsg(). */
+int plot_render(struct store *s, const char *experiment, const char *scripts_dir,
+		const char *out_dir, const char *gnuplot);
+
+#endif

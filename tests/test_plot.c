@@ -1,0 +1,163 @@
+/* test_plot.c: dimsearch plot on a database made by the smoke experiment: every figure as a
+ * valid PNG and an SVG that parses, with the expected number of data series; and without
+ * gnuplot, a clear message, exit code 2 and no files. Run from the repository root. */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BIN "./dimsearch"
+
+static char out[1 << 16];
+static char db[512];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(db, sizeof(db), "%s", tmp_path("plot.db"));
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), BIN " run --experiment smoke --db %s --quiet", db);
+	return run_command(cmd, out, sizeof(out)) == 0 ? 0 : -1;
+}
+
+static char *slurp(const char *path, size_t *size)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *buf = malloc((size_t)n + 1);
+	*size = fread(buf, 1, (size_t)n, f);
+	buf[*size] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* Well-formed enough: every element closed in order (comments, declarations and
+ * self-closing tags handled); returns the depth error count. */
+static int xml_balanced(const char *s)
+{
+	char stack[256][64];
+	int depth = 0;
+	for (const char *p = s; (p = strchr(p, '<'));) {
+		if (!strncmp(p, "<!--", 4)) {
+			p = strstr(p, "-->");
+			if (!p)
+				return 0;
+			continue;
+		}
+		const char *end = strchr(p, '>');
+		if (!end)
+			return 0;
+		if (p[1] == '?' || p[1] == '!') {
+			p = end + 1;
+			continue;
+		}
+		if (p[1] == '/') {
+			char name[64];
+			sscanf(p + 2, "%63[^ >\t\n]", name);
+			if (depth == 0 || strcmp(stack[depth - 1], name))
+				return 0;
+			depth--;
+		} else if (end[-1] != '/') {
+			if (depth == 256)
+				return 0;
+			sscanf(p + 1, "%63[^ >\t\n/]", stack[depth++]);
+		}
+		p = end + 1;
+	}
+	return depth == 0;
+}
+
+/* Data series in a gnuplot SVG: the distinct ids gnuplot_plot_1, _2, ... (each appears
+ * for its curve and again for its key entry) */
+static int series_count(const char *svg)
+{
+	int n = 0;
+	for (int i = 1; i < 1000; i++) {
+		char id[64];
+		snprintf(id, sizeof(id), "<g id=\"gnuplot_plot_%d\"", i);
+		if (!strstr(svg, id))
+			break;
+		n++;
+	}
+	return n;
+}
+
+static void check_figure(const char *dir, const char *name, int series)
+{
+	char path[1024];
+	size_t size;
+	snprintf(path, sizeof(path), "%s/%s.png", dir, name);
+	char *png = slurp(path, &size);
+	if (!png)
+		fail_msg("%s was not written", path);
+	assert_true(size > 2000);
+	assert_memory_equal(png, "\x89PNG\r\n\x1a\n", 8);
+	free(png);
+	snprintf(path, sizeof(path), "%s/%s.svg", dir, name);
+	char *svg = slurp(path, &size);
+	if (!svg)
+		fail_msg("%s was not written", path);
+	assert_non_null(strstr(svg, "<svg"));
+	if (!xml_balanced(svg))
+		fail_msg("%s does not parse as XML", path);
+	int n = series_count(svg);
+	if (n != series)
+		fail_msg("%s has %d data series, expected %d", path, n, series);
+	free(svg);
+}
+
+static void test_every_figure(void **state)
+{
+	(void)state;
+	char dir[512], cmd[2048];
+	snprintf(dir, sizeof(dir), "%s", tmp_path("figures"));
+	snprintf(cmd, sizeof(cmd), BIN " plot --db %s --experiment smoke --out %s", db, dir);
+	int rc = run_command(cmd, out, sizeof(out));
+	if (rc != 0)
+		fail_msg("%s exited %d:\n%s", cmd, rc, out);
+	assert_non_null(strstr(out, "6 figures of smoke"));
+	/* smoke runs grid and SOSAE on data of dimension 3 */
+	check_figure(dir, "smoke-flops", 2);     /* bars, ratio labels */
+	check_figure(dir, "smoke-grid", 4);      /* validation, test, chosen marks, their labels */
+	check_figure(dir, "smoke-active", 2);    /* SOSAE's K* per epoch, grid's choice */
+	check_figure(dir, "smoke-profile", 2);   /* mean and max |h_k| */
+	check_figure(dir, "smoke-cost", 2);      /* points, labels */
+	check_figure(dir, "known-id-knownid", 3); /* grid, sosae, the diagonal */
+	/* the data behind them, for re-running the scripts by hand */
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/data/smoke/grid.tsv", dir);
+	assert_true(file_exists(path));
+}
+
+static void test_without_gnuplot(void **state)
+{
+	(void)state;
+	char dir[512], cmd[2048];
+	snprintf(dir, sizeof(dir), "%s", tmp_path("nothing"));
+	snprintf(cmd, sizeof(cmd), "PATH=/nonexistent " BIN " plot --db %s --experiment smoke "
+				   "--out %s", db, dir);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "gnuplot not found"));
+	assert_non_null(strstr(out, "gnuplot-nox"));
+	assert_false(file_exists(dir)); /* nothing written, not even the folder */
+	/* and an unknown experiment is named */
+	snprintf(cmd, sizeof(cmd), BIN " plot --db %s --experiment nope --out %s", db, dir);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "no experiment 'nope'"));
+	assert_false(file_exists(dir));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_figure),
+		cmocka_unit_test(test_without_gnuplot),
+	};
+	return cmocka_run_group_tests_name("plot", tests, setup, NULL);
+}
