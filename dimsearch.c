@@ -520,10 +520,10 @@ static int cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	/* names, and groups: "known-id" runs every [known-id.*] */
-	const struct experiment *todo[256];
-	int n_todo = 0;
+	const struct experiment *to_run[256];
+	int n_to_run = 0;
 	for (int i = 0; i < n_selected; i++) {
-		int n = experiments_select(&f, selected[i], todo + n_todo, 256 - n_todo);
+		int n = experiments_select(&f, selected[i], to_run + n_to_run, 256 - n_to_run);
 		if (n == 0) {
 			char known[2048] = "";
 			for (int k = 0; k < f.n_exp; k++) {
@@ -536,7 +536,7 @@ static int cmd_run(int argc, char **argv)
 			experiments_free(&f);
 			return EXIT_USAGE;
 		}
-		n_todo += n;
+		n_to_run += n;
 	}
 	struct store *s = store_open(db, 1);
 	if (!s) {
@@ -548,8 +548,8 @@ static int cmd_run(int argc, char **argv)
 	catch_signals();
 	struct run_options o = { .threads = (int)threads, .quiet = quiet, .stop = &stop_requested };
 	int status = 0;
-	for (int i = 0; i < n_todo && !stop_requested; i++) {
-		const struct experiment *e = todo[i];
+	for (int i = 0; i < n_to_run && !stop_requested; i++) {
+		const struct experiment *e = to_run[i];
 		struct run_result r;
 		if (run_experiment(s, e, &o, &r)) {
 			fprintf(stderr, "%s: %s\n", prog, ds_errmsg());

@@ -56,20 +56,6 @@ static double dense_objective(int B, int in, int out, const double *X, const dou
 	return s;
 }
 
-static void fd_vector(double *v, size_t n, double *grad,
-		      double (*f)(void *), void *ctx)
-{
-	for (size_t i = 0; i < n; i++) {
-		double keep = v[i];
-		v[i] = keep + FD_STEP;
-		double up = f(ctx);
-		v[i] = keep - FD_STEP;
-		double down = f(ctx);
-		v[i] = keep;
-		grad[i] = (up - down) / (2 * FD_STEP);
-	}
-}
-
 struct dense_ctx {
 	int B, in, out;
 	double *X, *W, *b;
@@ -98,7 +84,7 @@ static void test_dense_backward_finite_differences(void **state)
 	dense_backward(B, IN, OUT, X, W, G, dX, dW, db, &gemm);
 	assert_int_equal(gemm, 2 * (2 * B * IN * OUT) + B * OUT);
 	dense_backward_ref(B, IN, OUT, X, W, G, dXr, dWr, dbr);
-	double Xd[B * IN], Wd[OUT * IN], bd[OUT], fd[B * IN], ours[B * IN];
+	double Xd[B * IN], Wd[OUT * IN], bd[OUT];
 	for (int i = 0; i < B * IN; i++)
 		Xd[i] = X[i];
 	for (int i = 0; i < OUT * IN; i++)
@@ -106,18 +92,9 @@ static void test_dense_backward_finite_differences(void **state)
 	for (int i = 0; i < OUT; i++)
 		bd[i] = b[i];
 	struct dense_ctx c = { B, IN, OUT, Xd, Wd, bd, G };
-	fd_vector(Wd, OUT * IN, fd, dense_f, &c);
-	for (int i = 0; i < OUT * IN; i++)
-		ours[i] = dW[i];
-	assert_true(rel_err(ours, fd, OUT * IN) < GRAD_TOL);
-	fd_vector(bd, OUT, fd, dense_f, &c);
-	for (int i = 0; i < OUT; i++)
-		ours[i] = db[i];
-	assert_true(rel_err(ours, fd, OUT) < GRAD_TOL);
-	fd_vector(Xd, B * IN, fd, dense_f, &c);
-	for (int i = 0; i < B * IN; i++)
-		ours[i] = dX[i];
-	assert_true(rel_err(ours, fd, B * IN) < GRAD_TOL);
+	assert_true(fd_gradient_error(dense_f, &c, Wd, OUT * IN, dW) < GRAD_TOL);
+	assert_true(fd_gradient_error(dense_f, &c, bd, OUT, db) < GRAD_TOL);
+	assert_true(fd_gradient_error(dense_f, &c, Xd, B * IN, dX) < GRAD_TOL);
 	/* the BLAS path agrees with the plain loops */
 	for (int i = 0; i < OUT * IN; i++)
 		assert_float_equal(dW[i], dWr[i], 1e-4);
