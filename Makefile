@@ -32,7 +32,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=build/tests/%)
 ASAN_TESTS := $(TEST_SRC:tests/%.c=build/asan/tests/%)
 
-.PHONY: all deps test unit bench run reproduce plots clean
+.PHONY: all deps test unit bench run reproduce plots fuzz clean
 
 all: dimsearch
 
@@ -108,6 +108,33 @@ build/bench_sgemm: tests/bench_sgemm.c build/core/blas.o
 
 bench: dimsearch build/bench_sgemm
 	@tests/bench.sh
+
+# ---- fuzzing (libFuzzer with clang; not part of 'make test') ----
+FUZZ_SECONDS ?= 600
+FUZZ_PACKAGES := clang libclang-rt-14-dev libomp-14-dev
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fopenmp -fsanitize=address,undefined -Wno-pass-failed \
+              -fno-sanitize-recover=undefined
+FUZZ_TARGETS := ini idx csv
+
+build/fuzz/%.o: %.c $(wildcard core/*.h search/*.h baselines/*.h results/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c $< -o $@
+
+build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(LIB_SRC:%.c=build/fuzz/%.o)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+
+fuzz:
+	@command -v clang >/dev/null || { echo "fuzz: needs clang: apt-get install -y $(FUZZ_PACKAGES)"; exit 1; }
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/corpus-$$t; \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s (findings in build/fuzz/crash-*)"; \
+	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    -artifact_prefix=build/fuzz/ build/fuzz/corpus-$$t tests/fuzz/corpus/$$t \
+	    > build/fuzz/fuzz_$$t.log 2>&1; rc=$$?; \
+	  grep -E '^#[0-9]+ +DONE|^Done|ERROR|SUMMARY' build/fuzz/fuzz_$$t.log; \
+	  [ $$rc -eq 0 ] || { echo "fuzz_$$t found a failure: see build/fuzz/fuzz_$$t.log"; exit 1; }; \
+	done
 
 clean:
 	rm -rf build dimsearch

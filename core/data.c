@@ -99,13 +99,30 @@ int idx_read(const char *path, int want_dims, unsigned char **data, size_t *coun
 		ds_fail("%s: bad item count %zu in the header", path, n);
 		goto fail;
 	}
-	*data = malloc(n * item);
+	/* read in growing steps: a header that announces more than the file holds meets
+	 * "truncated", not a huge allocation */
+	size_t total = n * item, have = 0, cap = total < (1u << 24) ? total : (1u << 24);
+	*data = malloc(cap);
+	while (*data) {
+		size_t want = (cap < total ? cap : total) - have;
+		if (gz_read_exact(f, path, *data + have, want, "data"))
+			goto fail;
+		have += want;
+		if (have == total)
+			break;
+		cap = cap > total / 2 ? total : 2 * cap;
+		unsigned char *grown = realloc(*data, cap);
+		if (!grown) {
+			free(*data);
+			*data = NULL;
+		} else {
+			*data = grown;
+		}
+	}
 	if (!*data) {
 		ds_fail("%s: out of memory for %zu items", path, n);
 		goto fail;
 	}
-	if (gz_read_exact(f, path, *data, n * item, "data"))
-		goto fail;
 	unsigned char extra;
 	if (gzread(f, &extra, 1) != 0) {
 		ds_fail("%s: more data than the header announces (%zu items of %zu bytes); the file "

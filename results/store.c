@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "../core/err.h"
 
@@ -73,6 +76,10 @@ static const char *schema_tables[] = {
 	"  details TEXT,\n"
 	"  started_at TEXT,\n"
 	"  finished_at TEXT,\n"
+	"  attempts INTEGER NOT NULL DEFAULT 0,  -- times a process started it\n"
+	"  owner_pid INTEGER,                    -- the process running it ...\n"
+	"  owner_host TEXT,                      -- ... on this machine ...\n"
+	"  heartbeat REAL,                       -- ... last heard from (unix seconds)\n"
 	"  UNIQUE (experiment_id, trial_key)\n"
 	");\n",
 	"CREATE TABLE epoch (\n"
@@ -526,20 +533,79 @@ int store_trial_get(struct store *s, long experiment_id, const char *key,
 	return 1;
 }
 
-int store_trial_begin(struct store *s, long experiment_id, struct trial_record *t)
+/* ---- owners: which process runs a trial ---- */
+
+#define HEARTBEAT_STALE 900.0   /* seconds without news from another machine's owner */
+
+static void this_host(char *host, size_t size)
+{
+	if (gethostname(host, size) != 0)
+		snprintf(host, size, "unknown");
+	host[size - 1] = '\0';
+}
+
+static double unix_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Whether the recorded owner of a running trial is still at work. */
+static int owner_alive(sqlite3_stmt *st, int pid_col, int host_col, int beat_col)
+{
+	if (sqlite3_column_type(st, pid_col) == SQLITE_NULL)
+		return 0;
+	pid_t pid = (pid_t)sqlite3_column_int64(st, pid_col);
+	const char *host = (const char *)sqlite3_column_text(st, host_col);
+	char me[256];
+	this_host(me, sizeof(me));
+	if (host && !strcmp(host, me))
+		return pid == getpid() || kill(pid, 0) == 0 || errno == EPERM;
+	return unix_now() - sqlite3_column_double(st, beat_col) < HEARTBEAT_STALE;
+}
+
+int store_trial_claim(struct store *s, long experiment_id, struct trial_record *t)
 {
 	if (begin(s))
 		return -1;
-	sqlite3_stmt *st = prepare(
+	sqlite3_stmt *st = prepare(s, "SELECT id, state, owner_pid, owner_host, heartbeat FROM "
+				      "trial WHERE experiment_id = ? AND trial_key = ?");
+	if (!st)
+		goto fail;
+	sqlite3_bind_int64(st, 1, experiment_id);
+	sqlite3_bind_text(st, 2, t->key, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(st), verdict = CLAIM_TAKEN;
+	if (rc == SQLITE_ROW) {
+		const char *state = (const char *)sqlite3_column_text(st, 1);
+		if (state && !strcmp(state, "complete"))
+			verdict = CLAIM_DONE;
+		else if (state && !strcmp(state, "running") && owner_alive(st, 2, 3, 4))
+			verdict = CLAIM_BUSY;
+	} else if (rc != SQLITE_DONE) {
+		sqlite3_finalize(st);
+		fail_db(s, "cannot read a trial");
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	if (verdict != CLAIM_TAKEN) {
+		rollback(s);
+		return verdict;
+	}
+	char host[256];
+	this_host(host, sizeof(host));
+	st = prepare(
 		s, "INSERT INTO trial (experiment_id, trial_key, strategy, role, latent, seed, "
-		   "params, state, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', "
-		   "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) "
-		   "ON CONFLICT (experiment_id, trial_key) DO UPDATE SET state = 'running', "
+		   "params, state, started_at, attempts, owner_pid, owner_host, heartbeat) VALUES "
+		   "(?, ?, ?, ?, ?, ?, ?, 'running', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 1, ?, "
+		   "?, ?) ON CONFLICT (experiment_id, trial_key) DO UPDATE SET state = 'running', "
 		   "epochs_run = 0, train_mse = NULL, val_mse = NULL, test_mse = NULL, "
 		   "probe_accuracy = NULL, nan_mask = 0, flops_train_gemm = 0, "
 		   "flops_eval_gemm = 0, flops_elementwise = 0, flops_overhead = 0, "
-		   "flops_report = 0, flops_delivery = 0, seconds = NULL, error = NULL, details = NULL, "
-		   "started_at = excluded.started_at, finished_at = NULL RETURNING id");
+		   "flops_report = 0, flops_delivery = 0, seconds = NULL, error = NULL, "
+		   "details = NULL, started_at = excluded.started_at, finished_at = NULL, "
+		   "attempts = attempts + 1, owner_pid = excluded.owner_pid, "
+		   "owner_host = excluded.owner_host, heartbeat = excluded.heartbeat RETURNING id");
 	if (!st)
 		goto fail;
 	sqlite3_bind_int64(st, 1, experiment_id);
@@ -549,6 +615,9 @@ int store_trial_begin(struct store *s, long experiment_id, struct trial_record *
 	sqlite3_bind_int(st, 5, t->latent);
 	sqlite3_bind_int64(st, 6, t->seed);
 	sqlite3_bind_text(st, 7, t->params[0] ? t->params : "{}", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)getpid());
+	sqlite3_bind_text(st, 9, host, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_double(st, 10, unix_now());
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
 		fail_db(s, "cannot record a trial");
@@ -567,7 +636,7 @@ int store_trial_begin(struct store *s, long experiment_id, struct trial_record *
 			goto fail;
 	}
 	t->state = TRIAL_RUNNING;
-	return commit(s);
+	return commit(s) ? -1 : CLAIM_TAKEN;
 fail:
 	rollback(s);
 	return -1;
@@ -601,6 +670,13 @@ int store_epoch(struct store *s, long trial_id, const struct epoch_record *e)
 	else
 		sqlite3_bind_null(st, 10);
 	if (step_done(s, st, "cannot record an epoch"))
+		goto fail;
+	st = prepare(s, "UPDATE trial SET heartbeat = ? WHERE id = ?");
+	if (!st)
+		goto fail;
+	sqlite3_bind_double(st, 1, unix_now());
+	sqlite3_bind_int64(st, 2, trial_id);
+	if (step_done(s, st, "cannot record a heartbeat"))
 		goto fail;
 	return commit(s);
 fail:
@@ -654,18 +730,32 @@ int store_mark_interrupted(struct store *s, long experiment_id)
 {
 	if (begin(s))
 		return -1;
-	sqlite3_stmt *st = prepare(s, "UPDATE trial SET state = 'interrupted' WHERE "
-				      "experiment_id = ? AND state IN ('running', 'waiting')");
+	sqlite3_stmt *st = prepare(s, "SELECT id, owner_pid, owner_host, heartbeat FROM trial "
+				      "WHERE experiment_id = ? AND state IN ('running', 'waiting')");
 	if (!st) {
 		rollback(s);
 		return -1;
 	}
 	sqlite3_bind_int64(st, 1, experiment_id);
-	if (step_done(s, st, "cannot mark interrupted trials")) {
-		rollback(s);
-		return -1;
+	long dead[4096];
+	int n = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 4096)
+		if (!owner_alive(st, 1, 2, 3))
+			dead[n++] = (long)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	for (int i = 0; i < n; i++) {
+		st = prepare(s, "UPDATE trial SET state = 'interrupted', owner_pid = NULL "
+				"WHERE id = ?");
+		if (!st) {
+			rollback(s);
+			return -1;
+		}
+		sqlite3_bind_int64(st, 1, dead[i]);
+		if (step_done(s, st, "cannot mark interrupted trials")) {
+			rollback(s);
+			return -1;
+		}
 	}
-	int n = sqlite3_changes(s->db);
 	return commit(s) ? -1 : n;
 }
 

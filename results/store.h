@@ -82,12 +82,17 @@ int store_latest_experiment(struct store *s, const char *name, long *experiment_
 /* Load a trial by key: 1 when present (into *t), 0 when absent. */
 int store_trial_get(struct store *s, long experiment_id, const char *key,
 		    struct trial_record *t);
-/* Mark a trial running (inserting it, or resetting an unfinished one and its epochs). */
-int store_trial_begin(struct store *s, long experiment_id, struct trial_record *t);
+enum { CLAIM_TAKEN = 0, CLAIM_DONE = 1, CLAIM_BUSY = 2 };
+
+/* Claim a trial for this process, atomically: CLAIM_TAKEN (now running here; inserted, or an
+ * unfinished one reset with its epochs), CLAIM_DONE (another process completed it),
+ * CLAIM_BUSY (a live process is running it), or -1 with ds_errmsg(). */
+int store_trial_claim(struct store *s, long experiment_id, struct trial_record *t);
 int store_epoch(struct store *s, long trial_id, const struct epoch_record *e);
 /* Final state, measurements and error of a trial. */
 int store_trial_end(struct store *s, const struct trial_record *t);
-/* Trials left running by a process that stopped: marked interrupted. Returns the count. */
+/* Trials left running by a process that is gone (its pid on this machine, or no heartbeat
+ * for 15 minutes from another): marked interrupted. Returns the count. */
 int store_mark_interrupted(struct store *s, long experiment_id);
 
 int store_decision(struct store *s, long experiment_id, const struct decision_record *d);

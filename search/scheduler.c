@@ -247,17 +247,36 @@ int run_experiment(struct store *s, const struct experiment *e, const struct run
 		struct trial_record *t = &job->t;
 		if ((o->stop && *o->stop) || st.store_failed || rc)
 			continue;
-		int begun = 0;
+		int claim = -1;
 #pragma omp critical(store)
 		{
 			if (!st.store_failed) {
-				if (store_trial_begin(s, exp_id, t) == 0)
-					begun = 1;
-				else
+				claim = store_trial_claim(s, exp_id, t);
+				if (claim < 0)
 					note_store_failure(&st);
+				else if (claim == CLAIM_DONE) {
+					/* another process finished it meanwhile: take its result */
+					char name[sizeof(t->strategy)];
+					int variant = t->variant;
+					snprintf(name, sizeof(name), "%s", t->strategy);
+					if (store_trial_get(s, exp_id, t->key, t) != 1)
+						note_store_failure(&st);
+					snprintf(t->strategy, sizeof(t->strategy), "%s", name);
+					t->variant = variant;
+				}
 			}
 		}
-		if (!begun)
+		if (claim == CLAIM_DONE) {
+#pragma omp critical(progress)
+			st.finished++;
+			continue;
+		}
+		if (claim == CLAIM_BUSY) {
+#pragma omp critical(progress)
+			r->elsewhere++;
+			continue;
+		}
+		if (claim != CLAIM_TAKEN)
 			continue;
 		struct epoch_ctx ec = { &st, job };
 		struct trial_ctx c = { .exp = e, .data = &d, .threads = inner, .stop = o->stop,
@@ -296,6 +315,10 @@ int run_experiment(struct store *s, const struct experiment *e, const struct run
 	if (!o->quiet && st.tty && np > 0)
 		fputc('\n', stderr);
 	free(pending);
+	if (r->elsewhere && !o->quiet)
+		fprintf(stderr, "[%s] %d trial%s being run by another dimsearch process; the "
+				"last one to finish records the decisions\n",
+			e->name, r->elsewhere, r->elsewhere == 1 ? " was" : "s were");
 	if (st.store_failed) {
 		rc = ds_fail("%s", st.store_error);
 	} else if (o->stop && *o->stop) {
@@ -312,7 +335,21 @@ int run_experiment(struct store *s, const struct experiment *e, const struct run
 				if (st.jobs[i].group == g) {
 					if (first < 0)
 						first = i;
-					plan[n++] = st.jobs[i].t;
+					plan[n] = st.jobs[i].t;
+					/* run by another process: its result may be stored by now */
+					if (plan[n].state != TRIAL_COMPLETE &&
+					    plan[n].state != TRIAL_FAILED) {
+						struct trial_record stored;
+						if (store_trial_get(s, exp_id, plan[n].key, &stored) ==
+						    1) {
+							snprintf(stored.strategy,
+								 sizeof(stored.strategy), "%s",
+								 plan[n].strategy);
+							stored.variant = plan[n].variant;
+							plan[n] = stored;
+						}
+					}
+					n++;
 				}
 			if (first < 0)
 				continue;

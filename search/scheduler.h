@@ -20,6 +20,7 @@ struct run_result {
 	int failed;
 	int decisions;
 	int undecided;          /* strategy x seed with no decision (every trial failed) */
+	int elsewhere;          /* trials another live process was running */
 	int interrupted;        /* stopped by a signal; the next run continues */
 };
 

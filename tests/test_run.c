@@ -85,18 +85,23 @@ static void run_to_end(const char *db, int threads)
 		fail_msg("%s exited %d:\n%s", cmd, rc, out);
 }
 
-static pid_t spawn(const char *db)
+static pid_t spawn_logged(const char *db, const char *log)
 {
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		freopen("/dev/null", "w", stdout);
-		freopen("/dev/null", "w", stderr);
+		if (!freopen("/dev/null", "w", stdout) || !freopen(log, "w", stderr))
+			_exit(126);
 		execl(BIN, BIN, "run", "--config", ini, "--experiment", "slow", "--db", db,
 		      "--threads", "1", (char *)NULL);
 		_exit(127);
 	}
 	return pid;
+}
+
+static pid_t spawn(const char *db)
+{
+	return spawn_logged(db, "/dev/null");
 }
 
 /* Wait until query's count reaches at least n (or the process ends). */
@@ -217,6 +222,51 @@ static void test_sigint_marks_interrupted_and_resumes(void **state)
 	free(decisions);
 }
 
+static void test_two_processes_share_the_work(void **state)
+{
+	(void)state;
+	char db[512], log1[512], log2[512];
+	snprintf(db, sizeof(db), "%s", tmp_path("shared.db"));
+	snprintf(log1, sizeof(log1), "%s", tmp_path("first.log"));
+	snprintf(log2, sizeof(log2), "%s", tmp_path("second.log"));
+	/* create the store first, so that both start on the same file */
+	run_to_end(db, 1);
+	char reset[1024];
+	snprintf(reset, sizeof(reset), "sqlite3 %s 'DELETE FROM epoch; DELETE FROM decision; "
+				       "DELETE FROM trial'", db);
+	assert_int_equal(run_command(reset, out, sizeof(out)), 0);
+	pid_t a = spawn_logged(db, log1), b = spawn_logged(db, log2);
+	int sa, sb;
+	waitpid(a, &sa, 0);
+	waitpid(b, &sb, 0);
+	assert_true(WIFEXITED(sa) && WEXITSTATUS(sa) == 0);
+	assert_true(WIFEXITED(sb) && WEXITSTATUS(sb) == 0);
+	/* every trial run once, by one of them; the same results as a lone run */
+	assert_int_equal(count(db, "SELECT count(*) FROM trial"), 6);
+	assert_int_equal(count(db, "SELECT count(*) FROM trial WHERE attempts = 1 AND state = "
+				   "'complete'"),
+			 6);
+	assert_int_equal(count(db, "SELECT count(*) FROM epoch"), 6 * 40);
+	char *trials = dump(db, TRIALS_SQL), *decisions = dump(db, DECISIONS_SQL);
+	assert_string_equal(trials, reference_trials);
+	assert_string_equal(decisions, reference_decisions);
+	free(trials);
+	free(decisions);
+	/* and no lock error reached either of them */
+	char *l1 = NULL, *l2 = NULL;
+	size_t n1 = 0, n2 = 0;
+	FILE *f = fopen(log1, "r");
+	assert_true(f && getdelim(&l1, &n1, '\0', f) >= 0);
+	fclose(f);
+	f = fopen(log2, "r");
+	assert_true(f && getdelim(&l2, &n2, '\0', f) >= 0);
+	fclose(f);
+	assert_null(strstr(l1, "locked"));
+	assert_null(strstr(l2, "locked"));
+	free(l1);
+	free(l2);
+}
+
 static void test_report_prints_the_view(void **state)
 {
 	(void)state;
@@ -320,6 +370,7 @@ int main(void)
 		cmocka_unit_test(test_threads_do_not_change_results),
 		cmocka_unit_test(test_sigkill_at_several_points_then_resume),
 		cmocka_unit_test(test_sigint_marks_interrupted_and_resumes),
+		cmocka_unit_test(test_two_processes_share_the_work),
 		cmocka_unit_test(test_report_prints_the_view),
 		cmocka_unit_test(test_groups_and_estimators_against_truth),
 	};

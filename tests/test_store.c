@@ -90,8 +90,11 @@ static void test_trial_round_trip_with_nan(void **state)
 	snprintf(t.role, sizeof(t.role), "search");
 	struct trial_record got;
 	assert_int_equal(store_trial_get(s, exp, t.key, &got), 0);
-	assert_int_equal(store_trial_begin(s, exp, &t), 0);
+	assert_int_equal(store_trial_claim(s, exp, &t), CLAIM_TAKEN);
 	assert_true(t.id > 0);
+	/* this process runs it: a second claim finds it busy */
+	struct trial_record again = t;
+	assert_int_equal(store_trial_claim(s, exp, &again), CLAIM_BUSY);
 	struct epoch_record e = { .epoch = 1, .train_loss = NAN, .penalty = 0, .val_mse = INFINITY,
 				  .active_latent = -1, .flops_tuning = 123, .seconds = 0.5 };
 	assert_int_equal(store_epoch(s, t.id, &e), 0);
@@ -117,11 +120,17 @@ static void test_trial_round_trip_with_nan(void **state)
 			 NAN_TRAIN_MSE | NAN_TEST_MSE | NAN_PROBE);
 	assert_int_equal(scalar(path, "SELECT nan_mask FROM epoch"), NAN_EPOCH_LOSS);
 	assert_int_equal(scalar(path, "SELECT val_mse > 1e308 FROM epoch"), 1);
-	/* beginning the trial again clears its old epochs */
+	/* claiming the failed trial again clears its old epochs; while its owner (this process)
+	 * lives it is not marked interrupted, once the owner is gone it is */
 	s = store_open(path, 1);
-	assert_int_equal(store_trial_begin(s, exp, &t), 0);
+	assert_int_equal(store_trial_claim(s, exp, &t), CLAIM_TAKEN);
+	assert_int_equal(store_mark_interrupted(s, exp), 0);
+	store_close(s);
+	sql(path, "UPDATE trial SET owner_pid = 2147483646"); /* no such process */
+	s = store_open(path, 1);
 	assert_int_equal(store_mark_interrupted(s, exp), 1);
 	store_close(s);
+	assert_int_equal(scalar(path, "SELECT attempts FROM trial"), 2);
 	assert_int_equal(scalar(path, "SELECT count(*) FROM epoch"), 0);
 	assert_int_equal(scalar(path, "SELECT count(*) FROM trial WHERE state = 'interrupted'"), 1);
 }
