@@ -5,6 +5,8 @@
 #   make run      deps if missing, build, run the quick experiment and print the comparison
 #   make reproduce   the paper experiment and SOSAE's sensitivity sweeps, with figures
 #   make plots    figures of quick and paper (whichever have run) into plots/out
+#   make valgrind memcheck on the smoke experiment
+#   make fuzz     libFuzzer on the INI, IDX and CSV loaders, FUZZ_SECONDS each (600)
 #   make bench    training speed on Fashion-MNIST (1 and 2 cores) next to raw sgemm, and the
 #                 speed-up of a parallel grid search
 
@@ -32,7 +34,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=build/tests/%)
 ASAN_TESTS := $(TEST_SRC:tests/%.c=build/asan/tests/%)
 
-.PHONY: all deps test unit bench run reproduce plots fuzz clean
+.PHONY: all deps test unit bench run reproduce plots fuzz valgrind clean
 
 all: dimsearch
 
@@ -108,6 +110,14 @@ build/bench_sgemm: tests/bench_sgemm.c build/core/blas.o
 
 bench: dimsearch build/bench_sgemm
 	@tests/bench.sh
+
+# ---- memcheck on the smoke experiment: no error, nothing definitely lost ----
+valgrind: dimsearch
+	@command -v valgrind >/dev/null || { echo "valgrind: apt-get install -y valgrind"; exit 1; }
+	@rm -f build/valgrind.db build/valgrind.db-*
+	valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3 \
+	  ./dimsearch run --experiment smoke --db build/valgrind.db --threads 1 --quiet
+	@echo "valgrind: 0 errors, no leaks definitely lost"
 
 # ---- fuzzing (libFuzzer with clang; not part of 'make test') ----
 FUZZ_SECONDS ?= 600

@@ -413,9 +413,9 @@ int ae_train(struct ae *m, const struct split *train, const struct split *val,
 		int stop = c->on_epoch ? c->on_epoch(c->ctx, &e, m) : 0;
 		if (!isfinite(e.train_loss)) {
 			trainer_free(&t);
-			return ds_fail("training diverged at epoch %d: the loss is %g (try a smaller "
-				       "learning rate)",
-				       epoch, e.train_loss);
+			return ds_fail("training diverged at epoch %d: the loss is %s (try a smaller "
+				       "learning rate, or scale the data)",
+				       epoch, isnan(e.train_loss) ? "NaN" : "infinite");
 		}
 		if (stop)
 			break;

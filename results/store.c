@@ -338,7 +338,9 @@ static int setup(struct store *s, int create)
 		return ds_fail("%s was written by a newer dimsearch (schema %d; this build knows "
 			       "up to %d): update dimsearch or use another --db",
 			       s->path, version, STORE_SCHEMA_VERSION);
-	if (sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK)
+	const char *wait = getenv("DIMSEARCH_BUSY_MS");
+	int busy_ms = wait && atoi(wait) > 0 ? atoi(wait) : STORE_BUSY_TIMEOUT_MS;
+	if (sqlite3_busy_timeout(s->db, busy_ms) != SQLITE_OK)
 		return fail_db(s, "cannot set the busy timeout");
 	if (create && exec(s, "PRAGMA journal_mode = WAL", "cannot switch to WAL"))
 		return -1;

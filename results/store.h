@@ -12,7 +12,7 @@
 
 #define STORE_DEFAULT_PATH "results/dimsearch.db"
 #define STORE_SCHEMA_VERSION 1
-#define STORE_BUSY_TIMEOUT_MS 10000
+#define STORE_BUSY_TIMEOUT_MS 10000   /* how long a write waits for a lock (DIMSEARCH_BUSY_MS) */
 
 enum trial_state { TRIAL_WAITING, TRIAL_RUNNING, TRIAL_COMPLETE, TRIAL_FAILED,
 		   TRIAL_INTERRUPTED };

@@ -267,6 +267,63 @@ static void test_two_processes_share_the_work(void **state)
 	free(l2);
 }
 
+static void test_locked_database_is_reported(void **state)
+{
+	(void)state;
+	char db[512], cmd[2048];
+	snprintf(db, sizeof(db), "%s", tmp_path("one.db"));
+	char *before = dump(db, TRIALS_SQL);
+	/* another process holds a write transaction for 3 s; we wait 0.3 s */
+	snprintf(cmd, sizeof(cmd), "{ (echo 'BEGIN IMMEDIATE; UPDATE experiment SET config = "
+				   "config;'; sleep 3) | sqlite3 %s & sleep 0.5; "
+				   "DIMSEARCH_BUSY_MS=300 " BIN " run --config %s --experiment slow "
+				   "--db %s; rc=$?; wait; exit $rc; }",
+		 db, ini, db);
+	int rc = run_command(cmd, out, sizeof(out));
+	assert_int_equal(rc, 2);
+	assert_non_null(strstr(out, "another process holds the database locked"));
+	assert_non_null(strstr(out, db));
+	/* nothing was trained, nothing lost, the file still whole */
+	char *after = dump(db, TRIALS_SQL);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	char *ok = dump(db, "PRAGMA integrity_check");
+	assert_string_equal(ok, "ok\n");
+	free(ok);
+}
+
+static void test_divergence_is_recorded(void **state)
+{
+	(void)state;
+	char cfg[512], db[512], cmd[2048];
+	snprintf(cfg, sizeof(cfg), "%s", tmp_path("boom.ini"));
+	snprintf(db, sizeof(db), "%s", tmp_path("boom.db"));
+	/* values near float's limit: the first epoch's loss is NaN for every trial */
+	write_text(cfg, "[boom]\ndataset = affine:d=3,D=16,n=600,noise=1e37\nhidden = 8\n"
+			"epochs = 3\nbatch = 64\nstrategies = grid, sosae\ngrid = 1..2\n"
+			"[fine]\ndataset = affine:d=3,D=16,n=600\nhidden = 8\nepochs = 3\n"
+			"batch = 64\nstrategies = grid\ngrid = 1..2\n");
+	snprintf(cmd, sizeof(cmd), BIN " run --config %s --experiment boom --experiment fine "
+				   "--db %s --threads 1", cfg, db);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "no decision: grid (seed 1): every one of its 2 trials"));
+	assert_non_null(strstr(out, "no decision: sosae (seed 1)"));
+	/* every trial failed with its reason, its first epoch kept with the NaN flagged */
+	assert_int_equal(count(db, "SELECT count(*) FROM trial t JOIN experiment e ON "
+				   "e.id = t.experiment_id WHERE e.name = 'boom' AND t.state = "
+				   "'failed' AND t.error LIKE 'training diverged at epoch 1: the loss "
+				   "is NaN%'"),
+			 3);
+	assert_int_equal(count(db, "SELECT count(*) FROM epoch p JOIN trial t ON t.id = "
+				   "p.trial_id WHERE t.state = 'failed' AND p.train_loss IS NULL "
+				   "AND p.nan_mask & 1"),
+			 3);
+	/* the other experiment went on and decided */
+	assert_int_equal(count(db, "SELECT count(*) FROM v_comparison WHERE experiment = 'fine'"),
+			 1);
+}
+
 static void test_report_prints_the_view(void **state)
 {
 	(void)state;
@@ -371,6 +428,8 @@ int main(void)
 		cmocka_unit_test(test_sigkill_at_several_points_then_resume),
 		cmocka_unit_test(test_sigint_marks_interrupted_and_resumes),
 		cmocka_unit_test(test_two_processes_share_the_work),
+		cmocka_unit_test(test_locked_database_is_reported),
+		cmocka_unit_test(test_divergence_is_recorded),
 		cmocka_unit_test(test_report_prints_the_view),
 		cmocka_unit_test(test_groups_and_estimators_against_truth),
 	};
