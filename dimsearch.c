@@ -551,9 +551,10 @@ static int cmd_run(int argc, char **argv)
 	for (int i = 0; i < n_to_run && !stop_requested; i++) {
 		const struct experiment *e = to_run[i];
 		struct run_result r;
-		if (run_experiment(s, e, &o, &r)) {
+		int rc = run_experiment(s, e, &o, &r);
+		if (rc) {
 			fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
-			status = EXIT_FAILED;
+			status = rc == RUN_BAD_INPUT ? EXIT_USAGE : EXIT_FAILED;
 			break;
 		}
 		if (r.interrupted) {

@@ -220,6 +220,8 @@ static int fail_db(struct store *s, const char *what)
 		hint = " (the disk is full; free space and run again: stored results are kept)";
 	else if ((code & 0xff) == SQLITE_IOERR)
 		hint = " (a write failed; check the disk, then run again)";
+	else if ((code & 0xff) == SQLITE_CANTOPEN)
+		hint = " (check that its folder exists and that you may write there, or use --db)";
 	return ds_fail("%s: %s: %s%s", s->path, what, sqlite3_errmsg(s->db), hint);
 }
 
@@ -385,6 +387,29 @@ static int setup(struct store *s, int create)
 	return commit(s);
 }
 
+/* A database must be writable, and so must its folder (WAL keeps files beside it): say
+ * which is not, before anything runs. */
+static int writable_problem(const char *path)
+{
+	char dir[1024];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if (access(path, F_OK) == 0 && access(path, W_OK) != 0)
+		return ds_fail("%s is read-only: make it writable, or name another file with --db",
+			       path);
+	if (access(dir, W_OK) != 0)
+		return ds_fail("cannot write in %s, the folder of %s (%s): SQLite keeps its journal "
+			       "there; use --db to write elsewhere",
+			       dir, path, strerror(errno));
+	return 0;
+}
+
 struct store *store_open(const char *path, int create)
 {
 	struct store *s = calloc(1, sizeof(*s));
@@ -404,13 +429,30 @@ struct store *store_open(const char *path, int create)
 		free(s);
 		return NULL;
 	}
+	if (create && writable_problem(path)) {
+		store_close(s);
+		return NULL;
+	}
 	int flags = create ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
 	if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
 		fail_db(s, "cannot open");
 		store_close(s);
 		return NULL;
 	}
-	if (setup(s, create)) {
+	int rc = setup(s, create);
+	if (rc && !create && (sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_READONLY) {
+		/* a WAL database in a folder we may not write: reading it needs a shared-memory
+		 * file beside it, which nobody can be writing there either, so open it as
+		 * immutable instead */
+		sqlite3_close(s->db);
+		char uri[2200];
+		snprintf(uri, sizeof(uri), "file:%s?immutable=1", path);
+		rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) !=
+			     SQLITE_OK
+			     ? fail_db(s, "cannot open")
+			     : setup(s, 0);
+	}
+	if (rc) {
 		store_close(s);
 		return NULL;
 	}

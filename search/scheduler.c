@@ -163,6 +163,33 @@ static int on_epoch(void *ctx, const struct trial_record *t, const struct epoch_
 	return stop;
 }
 
+/* Data too small for the settings: said before anything trains. */
+static int check_sizes(const struct experiment *e, const struct dataset *d)
+{
+	size_t n = d->train.n;
+	if (n < (size_t)e->batch)
+		return ds_fail("[%s] dataset %s has %zu training examples, fewer than batch = %d: "
+			       "lower batch, or raise n_train",
+			       e->name, e->dataset, n, e->batch);
+	size_t id_points = e->id_n > 0 && (size_t)e->id_n < n ? (size_t)e->id_n : n;
+	struct {
+		const char *strategy, *key;
+		int k;
+	} need[] = { { "lpca", "lpca.k", e->lpca_k }, { "mle", "mle.k", e->mle_k },
+		     { "twonn", "twonn", 2 } };
+	for (int i = 0; i < 3; i++)
+		if (experiment_has(e, need[i].strategy) && id_points <= (size_t)need[i].k)
+			return ds_fail("[%s] %s = %d neighbours need more than %zu points (the "
+				       "estimators use %zu of %s): lower it, or raise id.n or "
+				       "n_train",
+				       e->name, need[i].key, need[i].k, id_points, id_points,
+				       e->dataset);
+	if (d->val.n == 0)
+		return ds_fail("[%s] dataset %s leaves no validation examples: set n_val above 0",
+			       e->name, e->dataset);
+	return 0;
+}
+
 int run_experiment(struct store *s, const struct experiment *e, const struct run_options *o,
 		   struct run_result *r)
 {
@@ -170,8 +197,14 @@ int run_experiment(struct store *s, const struct experiment *e, const struct run
 	struct data_opts dopt = { .n_train = e->n_train, .n_val = e->n_val, .n_test = e->n_test,
 				  .seed = (uint64_t)e->data_seed };
 	struct dataset d;
-	if (dataset_load(&d, e->dataset, &dopt))
-		return ds_fail("[%s] dataset: %s", e->name, ds_errmsg());
+	if (dataset_load(&d, e->dataset, &dopt)) {
+		ds_fail("[%s] %s", e->name, ds_errmsg());
+		return RUN_BAD_INPUT;
+	}
+	if (check_sizes(e, &d)) {
+		dataset_free(&d);
+		return RUN_BAD_INPUT;
+	}
 	long exp_id;
 	if (store_experiment(s, e->name, e->hash, e->dataset, d.true_dim, e->config, &exp_id) ||
 	    store_mark_interrupted(s, exp_id) < 0) {

@@ -24,11 +24,14 @@ struct run_result {
 	int interrupted;        /* stopped by a signal; the next run continues */
 };
 
+#define RUN_BAD_INPUT (-2)   /* the data does not suit the settings: nothing was run */
+
 /* Run experiment e into the store. Trials already complete are not repeated; unfinished ones
  * are run again from scratch. Trials run in parallel when there are enough of them (one per
  * thread, one BLAS thread each); otherwise the threads share each trial's batches. Results do
- * not depend on the thread count. Returns 0, or -1 with ds_errmsg() when the run cannot go
- * on (dataset, database). */
+ * not depend on the thread count. Returns 0, RUN_BAD_INPUT with ds_errmsg() when the data
+ * is missing or does not suit the settings (checked before anything runs), or -1 with
+ * ds_errmsg() when the run cannot go on (the database). */
 int run_experiment(struct store *s, const struct experiment *e, const struct run_options *o,
 		   struct run_result *r);
 

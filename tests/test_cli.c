@@ -48,6 +48,15 @@ static void test_bad_input_exits_2_with_a_message(void **state)
 	assert_non_null(strstr(out, "apt-get install dataset-fashion-mnist"));
 	assert_int_equal(run_command(BIN " frobnicate", out, sizeof(out)), 2);
 	assert_non_null(strstr(out, "unknown command"));
+	/* an experiment that is not in the file: the known ones are listed */
+	assert_int_equal(run_command(BIN " run --experiment nope --db /tmp/unused.db", out,
+				     sizeof(out)),
+			 2);
+	assert_non_null(strstr(out, "no experiment 'nope' in experiments.ini (known: quick, smoke"));
+	assert_int_equal(run_command(BIN " run --experiment", out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "--experiment needs a value"));
+	assert_int_equal(run_command(BIN " report --format xml", out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "--format takes table, csv or json"));
 }
 
 static void test_train_json_summary(void **state)

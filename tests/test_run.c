@@ -85,7 +85,7 @@ static void run_to_end(const char *db, int threads)
 		fail_msg("%s exited %d:\n%s", cmd, rc, out);
 }
 
-static pid_t spawn_logged(const char *db, const char *log)
+static pid_t spawn_with(const char *db, const char *log, const char *threads)
 {
 	pid_t pid = fork();
 	assert_true(pid >= 0);
@@ -93,15 +93,20 @@ static pid_t spawn_logged(const char *db, const char *log)
 		if (!freopen("/dev/null", "w", stdout) || !freopen(log, "w", stderr))
 			_exit(126);
 		execl(BIN, BIN, "run", "--config", ini, "--experiment", "slow", "--db", db,
-		      "--threads", "1", (char *)NULL);
+		      "--threads", threads, (char *)NULL);
 		_exit(127);
 	}
 	return pid;
 }
 
+static pid_t spawn_logged(const char *db, const char *log)
+{
+	return spawn_with(db, log, "1");
+}
+
 static pid_t spawn(const char *db)
 {
-	return spawn_logged(db, "/dev/null");
+	return spawn_with(db, "/dev/null", "1");
 }
 
 /* Wait until query's count reaches at least n (or the process ends). */
@@ -149,11 +154,11 @@ static void test_threads_do_not_change_results(void **state)
 }
 
 /* Kill -9 after `complete` trials (0: during the first one), run again, compare. */
-static void kill_and_resume(const char *name, long complete)
+static void kill_and_resume(const char *name, long complete, const char *threads)
 {
 	char db[512];
 	snprintf(db, sizeof(db), "%s", tmp_path(name));
-	pid_t pid = spawn(db);
+	pid_t pid = spawn_with(db, "/dev/null", threads);
 	if (complete > 0)
 		wait_for(db, "SELECT count(*) FROM trial WHERE state = 'complete'", complete, pid);
 	else
@@ -192,9 +197,9 @@ static void test_sigkill_at_several_points_then_resume(void **state)
 {
 	(void)state;
 	assert_non_null(reference_trials);
-	kill_and_resume("kill0.db", 0);
-	kill_and_resume("kill1.db", 1);
-	kill_and_resume("kill4.db", 4);
+	kill_and_resume("kill0.db", 0, "1");
+	kill_and_resume("kill1.db", 1, "2"); /* two trials in flight */
+	kill_and_resume("kill4.db", 4, "2");
 }
 
 static void test_sigint_marks_interrupted_and_resumes(void **state)
@@ -291,6 +296,112 @@ static void test_locked_database_is_reported(void **state)
 	char *ok = dump(db, "PRAGMA integrity_check");
 	assert_string_equal(ok, "ok\n");
 	free(ok);
+}
+
+static void test_sigterm_during_a_parallel_run(void **state)
+{
+	(void)state;
+	char db[512];
+	snprintf(db, sizeof(db), "%s", tmp_path("sigterm.db"));
+	pid_t pid = spawn_with(db, "/dev/null", "2");
+	wait_for(db, "SELECT count(*) FROM trial WHERE state = 'complete'", 2, pid);
+	kill(pid, SIGTERM);
+	int status;
+	waitpid(pid, &status, 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 130);
+	assert_int_equal(count(db, "SELECT count(*) FROM trial WHERE state = 'running'"), 0);
+	run_to_end(db, 2);
+	char *trials = dump(db, TRIALS_SQL), *decisions = dump(db, DECISIONS_SQL);
+	assert_string_equal(trials, reference_trials);
+	assert_string_equal(decisions, reference_decisions);
+	free(trials);
+	free(decisions);
+}
+
+static void test_full_disk_stops_cleanly(void **state)
+{
+	(void)state;
+	char db[512], cmd[2048];
+	snprintf(db, sizeof(db), "%s", tmp_path("full.db"));
+	/* a file-size limit makes a write fail part-way, as a full disk does */
+	snprintf(cmd, sizeof(cmd), "{ trap '' XFSZ; ulimit -f 400; " BIN " run --config %s "
+				   "--experiment slow --db %s --threads 1 --quiet; }", ini, db);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, db));
+	assert_non_null(strstr(out, "check the disk"));
+	char *ok = dump(db, "PRAGMA integrity_check");
+	assert_string_equal(ok, "ok\n");
+	free(ok);
+	assert_int_equal(count(db, "SELECT count(*) FROM decision"), 0);
+	/* with room again, the run continues to the same results */
+	run_to_end(db, 1);
+	char *decisions = dump(db, DECISIONS_SQL);
+	assert_string_equal(decisions, reference_decisions);
+	free(decisions);
+}
+
+static void test_read_only_file_and_folder(void **state)
+{
+	(void)state;
+	if (getuid() != 0 || access("/usr/bin/setpriv", X_OK) != 0) {
+		print_message("needs root and setpriv to act as an unprivileged user; skipped\n");
+		skip();
+	}
+	char dir[512], db[600], fresh[600], cmd[4096];
+	snprintf(dir, sizeof(dir), "%s", tmp_path("ro"));
+	snprintf(db, sizeof(db), "%s/results.db", dir);
+	snprintf(fresh, sizeof(fresh), "%s/new.db", dir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s && chmod 711 $(dirname %s)", dir, dir);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
+	run_to_end(db, 1);
+	snprintf(cmd, sizeof(cmd), "chmod 555 %s && chmod 444 %s", dir, db);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
+	const char *as_nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups";
+	/* a read-only file, and a folder where nothing can be written: refused up front */
+	snprintf(cmd, sizeof(cmd), "%s " BIN " run --config %s --experiment slow --db %s",
+		 as_nobody, ini, db);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "is read-only"));
+	snprintf(cmd, sizeof(cmd), "%s " BIN " run --config %s --experiment slow --db %s",
+		 as_nobody, ini, fresh);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "cannot write in"));
+	assert_false(file_exists(fresh));
+	/* reading still works */
+	snprintf(cmd, sizeof(cmd), "%s " BIN " report --db %s", as_nobody, db);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "experiment slow"));
+	snprintf(cmd, sizeof(cmd), "chmod 755 %s && chmod 644 %s", dir, db);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
+	char *ok = dump(db, "PRAGMA integrity_check");
+	assert_string_equal(ok, "ok\n");
+	free(ok);
+}
+
+static void test_data_too_small_is_refused(void **state)
+{
+	(void)state;
+	char cfg[512], db[512], cmd[2048];
+	snprintf(cfg, sizeof(cfg), "%s", tmp_path("small.ini"));
+	snprintf(db, sizeof(db), "%s", tmp_path("small.db"));
+	write_text(cfg, "[batch]\ndataset = affine:n=100\nbatch = 256\nstrategies = grid\n"
+			"grid = 1\n"
+			"[knn]\ndataset = affine:n=100\nbatch = 16\nstrategies = lpca\nk_max = 4\n"
+			"[nofile]\ndataset = csv:/no/such.csv\nstrategies = grid\ngrid = 1\n");
+	const char *cases[][2] = {
+		{ "batch", "fewer than batch = 256" },
+		{ "knn", "lpca.k = 100 neighbours need more than 80 points" },
+		{ "nofile", "cannot open /no/such.csv" },
+	};
+	for (int i = 0; i < 3; i++) {
+		snprintf(cmd, sizeof(cmd), BIN " run --config %s --experiment %s --db %s", cfg,
+			 cases[i][0], db);
+		assert_int_equal(run_command(cmd, out, sizeof(out)), 2);
+		if (!strstr(out, cases[i][1]))
+			fail_msg("'%s' not in: %s", cases[i][1], out);
+	}
+	assert_int_equal(count(db, "SELECT count(*) FROM trial"), 0); /* nothing trained */
 }
 
 static void test_divergence_is_recorded(void **state)
@@ -430,6 +541,10 @@ int main(void)
 		cmocka_unit_test(test_two_processes_share_the_work),
 		cmocka_unit_test(test_locked_database_is_reported),
 		cmocka_unit_test(test_divergence_is_recorded),
+		cmocka_unit_test(test_data_too_small_is_refused),
+		cmocka_unit_test(test_sigterm_during_a_parallel_run),
+		cmocka_unit_test(test_full_disk_stops_cleanly),
+		cmocka_unit_test(test_read_only_file_and_folder),
 		cmocka_unit_test(test_report_prints_the_view),
 		cmocka_unit_test(test_groups_and_estimators_against_truth),
 	};
