@@ -3,17 +3,15 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "fuzz_file.h"
+
 #include "../../core/data.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char path[64], spec[128];
-	snprintf(path, sizeof(path), "/tmp/dimsearch-fuzz-%d.csv", (int)getpid());
-	FILE *f = fopen(path, "wb");
-	if (!f)
+	if (fuzz_file(data, size, "csv", path, sizeof(path)))
 		return 0;
-	fwrite(data, 1, size, f);
-	fclose(f);
 	struct data_opts o;
 	data_opts_defaults(&o);
 	const char *forms[] = { "csv:%s", "csv:%s,label=last", "csv:%s,label=first" };

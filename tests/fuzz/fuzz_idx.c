@@ -4,17 +4,15 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "fuzz_file.h"
+
 #include "../../core/data.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char path[64];
-	snprintf(path, sizeof(path), "/tmp/dimsearch-fuzz-%d.idx", (int)getpid());
-	FILE *f = fopen(path, "wb");
-	if (!f)
+	if (fuzz_file(data, size, "idx", path, sizeof(path)))
 		return 0;
-	fwrite(data, 1, size, f);
-	fclose(f);
 	for (int dims = 1; dims <= 3; dims += 2) {
 		unsigned char *out = NULL;
 		size_t n, item;

@@ -3,17 +3,15 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "fuzz_file.h"
+
 #include "../../search/experiment.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char path[64];
-	snprintf(path, sizeof(path), "/tmp/dimsearch-fuzz-%d.ini", (int)getpid());
-	FILE *f = fopen(path, "wb");
-	if (!f)
+	if (fuzz_file(data, size, "ini", path, sizeof(path)))
 		return 0;
-	fwrite(data, 1, size, f);
-	fclose(f);
 	struct experiment_file e;
 	experiments_load(&e, path);
 	experiments_free(&e);
