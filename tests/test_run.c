@@ -278,9 +278,9 @@ static void test_locked_database_is_reported(void **state)
 	char db[512], cmd[2048];
 	snprintf(db, sizeof(db), "%s", tmp_path("one.db"));
 	char *before = dump(db, TRIALS_SQL);
-	/* another process holds a write transaction for 3 s; we wait 0.3 s */
+	/* another process holds a write transaction for 5 s; we wait 0.3 s */
 	snprintf(cmd, sizeof(cmd), "{ (echo 'BEGIN IMMEDIATE; UPDATE experiment SET config = "
-				   "config;'; sleep 3) | sqlite3 %s & sleep 0.5; "
+				   "config;'; sleep 5) | sqlite3 %s & sleep 1; "
 				   "DIMSEARCH_BUSY_MS=300 " BIN " run --config %s --experiment slow "
 				   "--db %s; rc=$?; wait; exit $rc; }",
 		 db, ini, db);
