@@ -1,6 +1,7 @@
 /* plot.c: exporting each figure's data from the views and running its gnuplot script. */
 #include "plot.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <limits.h>
 #include <errno.h>
@@ -29,6 +30,9 @@ int plot_find_gnuplot(char *path, int size)
 
 /* ---- export ---- */
 
+/* the ? parameters of a query, in order */
+#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
 struct writer {
 	FILE *f;
 	int rows;
@@ -45,11 +49,11 @@ static int write_row(void *ctx, int ncol, char **names, char **values)
 	return 0;
 }
 
-/* Append the rows of sql (one parameter) to f; returns the count or -1. */
-static int export_rows(struct store *s, FILE *f, const char *sql, const char *param)
+/* Append the rows of sql to f; returns the count or -1. */
+static int export_rows(struct store *s, FILE *f, const char *sql, const char *const *params)
 {
 	struct writer w = { f, 0 };
-	if (store_query(s, sql, param, write_row, &w))
+	if (store_query(s, sql, params, write_row, &w))
 		return -1;
 	return w.rows;
 }
@@ -73,11 +77,11 @@ static int first_value(void *ctx, int ncol, char **names, char **values)
 	return 1;
 }
 
-static void scalar(struct store *s, const char *sql, const char *param, char *out,
+static void scalar(struct store *s, const char *sql, const char *const *params, char *out,
 		   const char *fallback)
 {
 	snprintf(out, 256, "%s", fallback);
-	store_query(s, sql, param, first_value, out);
+	store_query(s, sql, params, first_value, out);
 }
 
 /* Blocks of (x, y) per strategy, each opened by a header line "x<TAB>name" and closed by two
@@ -85,7 +89,8 @@ static void scalar(struct store *s, const char *sql, const char *param, char *ou
 struct blocks {
 	struct store *s;
 	FILE *f;
-	const char *rows_sql;      /* its parameter: the strategy */
+	const char *rows_sql;      /* its parameters: the strategy, then the experiment if any */
+	const char *experiment;    /* NULL: every experiment */
 	const char *x_name;
 	int n;
 	int failed;
@@ -98,7 +103,7 @@ static int write_block(void *ctx, int ncol, char **names, char **values)
 	if (ncol < 1 || !values[0])
 		return 0;
 	fprintf(b->f, "%s\t%s\n", b->x_name, values[0]);
-	if (export_rows(b->s, b->f, b->rows_sql, values[0]) < 0) {
+	if (export_rows(b->s, b->f, b->rows_sql, ARGS(values[0], b->experiment)) < 0) {
 		b->failed = 1;
 		return 1;
 	}
@@ -209,6 +214,12 @@ static int move_files(const char *from, const char *to)
 int plot_render(struct store *s, const char *experiment, const char *scripts_dir,
 		const char *out_dir, const char *gnuplot)
 {
+	/* the name becomes part of file names and of gnuplot's -e text */
+	for (const char *c = experiment; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("-_.", *c))
+			return ds_fail("experiment names use letters, digits, '-', '_' and '.' (got "
+				       "'%s')",
+				       experiment);
 	if (make_dirs(out_dir))
 		return -1;
 	/* gnuplot runs in the scripts' folder: give it absolute paths */
@@ -228,7 +239,7 @@ int plot_render(struct store *s, const char *experiment, const char *scripts_dir
 	/* 1. tuning FLOPs per strategy */
 	if (!rc && (f = open_data(data, "flops.tsv"))) {
 		int n = export_rows(s, f, "SELECT strategy, tuning_flops, coalesce(ratio_to_grid, 0) "
-					  "FROM v_comparison WHERE experiment = ?", experiment);
+					  "FROM v_comparison WHERE experiment = ?", ARGS(experiment));
 		fclose(f);
 		rc = n < 0 || (n > 0 && figure(gnuplot, scripts_dir, stage, data, experiment,
 					       "flops", NULL));
@@ -240,17 +251,17 @@ int plot_render(struct store *s, const char *experiment, const char *scripts_dir
 	if (!rc && (f = open_data(data, "grid.tsv"))) {
 		int n = export_rows(s, f, "SELECT latent, avg(val_mse), avg(test_mse) FROM "
 					  "v_grid_curve WHERE experiment = ? GROUP BY latent ORDER "
-					  "BY latent", experiment);
+					  "BY latent", ARGS(experiment));
 		fclose(f);
 		if (n > 0 && (f = open_data(data, "chosen.tsv"))) {
 			/* one label per width, naming every strategy that chose it */
 			n = export_rows(s, f, "SELECT group_concat(strategy, ', '), chosen_k FROM "
 					      "v_comparison WHERE experiment = ? GROUP BY chosen_k",
-					experiment) < 0 ? -1 : n;
+					ARGS(experiment)) < 0 ? -1 : n;
 			fclose(f);
 		}
-		scalar(s, "SELECT max(val_mse) FROM v_grid_curve WHERE experiment = ?", experiment,
-		       v1, "1");
+		scalar(s, "SELECT max(val_mse) FROM v_grid_curve WHERE experiment = ?",
+		       ARGS(experiment), v1, "1");
 		snprintf(extra, sizeof(extra), "ymark = %s", v1);
 		rc = n < 0 || (n > 0 && figure(gnuplot, scripts_dir, stage, data, experiment,
 					       "grid", extra));
@@ -258,32 +269,28 @@ int plot_render(struct store *s, const char *experiment, const char *scripts_dir
 	}
 	/* 3. active units per epoch (SOSAE, Early-Bird), the VAE's count at its end */
 	if (!rc && (f = open_data(data, "active.tsv"))) {
-		struct blocks b = { s, f, NULL, "epoch", 0, 0 };
-		char sql[512];
-		/* the experiment name is ours (letters, digits, - _ .): safe to inline */
-		snprintf(sql, sizeof(sql), "SELECT epoch, active_latent FROM v_epochs WHERE "
-					   "strategy = ? AND active_latent IS NOT NULL AND "
-					   "experiment = '%s' ORDER BY epoch", experiment);
-		b.rows_sql = sql;
+		struct blocks b = { s, f,
+				    "SELECT epoch, active_latent FROM v_epochs WHERE strategy = ? AND "
+				    "experiment = ? AND active_latent IS NOT NULL ORDER BY epoch",
+				    experiment, "epoch", 0, 0 };
 		rc = store_query(s, "SELECT DISTINCT strategy FROM v_epochs WHERE experiment = ? "
 				    "AND active_latent IS NOT NULL ORDER BY strategy",
-				 experiment, write_block, &b);
+				 ARGS(experiment), write_block, &b);
 		int vae = 0;
 		if (!rc && !b.failed) {
-			char vsql[512];
-			snprintf(vsql, sizeof(vsql), "SELECT t.epochs_run, d.chosen_k FROM "
-						     "v_comparison d JOIN trial t ON t.strategy = "
-						     "d.strategy JOIN v_latest l ON l.experiment_id = "
-						     "t.experiment_id AND l.name = d.experiment WHERE "
-						     "d.strategy = ? AND d.experiment = '%s'", experiment);
 			fprintf(f, "epoch\tvae (count at the end)\n");
-			vae = export_rows(s, f, vsql, "vae");
+			vae = export_rows(s, f,
+					  "SELECT t.epochs_run, d.chosen_k FROM v_comparison d JOIN "
+					  "trial t ON t.strategy = d.strategy JOIN v_latest l ON "
+					  "l.experiment_id = t.experiment_id AND l.name = d.experiment "
+					  "WHERE d.strategy = 'vae' AND d.experiment = ?",
+					  ARGS(experiment));
 			fputs("\n\n", f);
 		}
 		fclose(f);
 		int blocks = b.n + (vae > 0);
 		scalar(s, "SELECT chosen_k FROM v_comparison WHERE strategy = 'grid' AND "
-			  "experiment = ?", experiment, v1, "-1");
+			  "experiment = ?", ARGS(experiment), v1, "-1");
 		snprintf(extra, sizeof(extra), "nblocks = %d; gridk = %s", blocks, v1);
 		rc = rc || b.failed || vae < 0 ||
 		     (blocks > 0 && figure(gnuplot, scripts_dir, stage, data, experiment, "active",
@@ -293,17 +300,15 @@ int plot_render(struct store *s, const char *experiment, const char *scripts_dir
 	/* 4. SOSAE's activity profile */
 	if (!rc && (f = open_data(data, "profile.tsv"))) {
 		scalar(s, "SELECT strategy FROM v_sosae_cut WHERE experiment = ? ORDER BY "
-			  "strategy <> 'sosae', strategy LIMIT 1", experiment, v2, "");
-		char psql[512];
-		snprintf(psql, sizeof(psql), "SELECT k, mean_abs, max_abs FROM v_latent_activity "
-					     "WHERE strategy = ? AND experiment = '%s' AND var_mu IS "
-					     "NULL ORDER BY k", experiment);
-		int n = v2[0] ? export_rows(s, f, psql, v2) : 0;
+			  "strategy <> 'sosae', strategy LIMIT 1", ARGS(experiment), v2, "");
+		int n = v2[0] ? export_rows(s, f, "SELECT k, mean_abs, max_abs FROM "
+						  "v_latent_activity WHERE strategy = ? AND "
+						  "experiment = ? AND var_mu IS NULL ORDER BY k",
+					    ARGS(v2, experiment))
+			      : 0;
 		fclose(f);
-		char ksql[512];
-		snprintf(ksql, sizeof(ksql), "SELECT k_star FROM v_sosae_cut WHERE strategy = ? AND "
-					     "experiment = '%s'", experiment);
-		scalar(s, ksql, v2, v1, "0");
+		scalar(s, "SELECT k_star FROM v_sosae_cut WHERE strategy = ? AND experiment = ?",
+		       ARGS(v2, experiment), v1, "0");
 		snprintf(extra, sizeof(extra), "kstar = %s", v1);
 		rc = n < 0 || (n > 0 && figure(gnuplot, scripts_dir, stage, data, experiment,
 					       "profile", extra));
@@ -313,7 +318,7 @@ int plot_render(struct store *s, const char *experiment, const char *scripts_dir
 	if (!rc && (f = open_data(data, "cost.tsv"))) {
 		int n = export_rows(s, f, "SELECT strategy, tuning_flops + delivery_flops, test_mse "
 					  "FROM v_comparison WHERE experiment = ? AND test_mse IS NOT "
-					  "NULL", experiment);
+					  "NULL", ARGS(experiment));
 		fclose(f);
 		rc = n < 0 || (n > 0 && figure(gnuplot, scripts_dir, stage, data, experiment,
 					       "cost", NULL));
@@ -324,7 +329,7 @@ int plot_render(struct store *s, const char *experiment, const char *scripts_dir
 		struct blocks b = { s, f,
 				    "SELECT true_dimension, chosen_k FROM v_known_id WHERE "
 				    "strategy = ? ORDER BY true_dimension",
-				    "true_dimension", 0, 0 };
+				    NULL, "true_dimension", 0, 0 };
 		rc = store_query(s, "SELECT DISTINCT strategy FROM v_known_id WHERE strategy NOT "
 				    "LIKE '%(%' ORDER BY strategy",
 				 NULL, write_block, &b);

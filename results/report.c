@@ -254,20 +254,21 @@ static int print_sweep(void *ctx, int ncol, char **names, char **values)
 int report_print(struct store *s, const char *experiment, enum report_format f, FILE *out)
 {
 	struct printer p = { .f = f, .out = out };
+	const char *const only[] = { experiment, NULL };
 	const char *sql = experiment ? "SELECT * FROM v_comparison WHERE experiment = ?"
 				     : "SELECT * FROM v_comparison";
-	if (store_query(s, sql, experiment, print_row, &p))
+	if (store_query(s, sql, only, print_row, &p))
 		return -1;
 	if (f == REPORT_TABLE && p.rows > 0) {
 		fputc('\n', out);
 		const char *sweep = experiment ? "SELECT * FROM v_sosae_sweep WHERE experiment = ?"
 					       : "SELECT * FROM v_sosae_sweep";
-		if (store_query(s, sweep, experiment, print_sweep, out))
+		if (store_query(s, sweep, only, print_sweep, out))
 			return -1;
 		const char *cuts = experiment ? "SELECT * FROM v_sosae_cut WHERE experiment = ?"
 					      : "SELECT * FROM v_sosae_cut";
 		struct cut_lines cl = { out, 0 };
-		if (store_query(s, cuts, experiment, print_cut, &cl))
+		if (store_query(s, cuts, only, print_cut, &cl))
 			return -1;
 		if (cl.n)
 			fputc('\n', out);

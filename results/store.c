@@ -892,14 +892,14 @@ fail:
 
 /* ---- queries ---- */
 
-int store_query(struct store *s, const char *sql, const char *param,
+int store_query(struct store *s, const char *sql, const char *const *params,
 		int (*fn)(void *ctx, int ncol, char **names, char **values), void *ctx)
 {
 	sqlite3_stmt *st = prepare(s, sql);
 	if (!st)
 		return -1;
-	if (param)
-		sqlite3_bind_text(st, 1, param, -1, SQLITE_TRANSIENT);
+	for (int i = 0; params && params[i]; i++)
+		sqlite3_bind_text(st, i + 1, params[i], -1, SQLITE_TRANSIENT);
 	int ncol = sqlite3_column_count(st), rc;
 	char **names = calloc((size_t)ncol, sizeof(char *));
 	char **values = calloc((size_t)ncol, sizeof(char *));

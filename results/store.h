@@ -104,8 +104,10 @@ int store_clear_decisions(struct store *s, long experiment_id);
 int store_activity(struct store *s, long trial_id, int K, const double *max_abs,
 		   const double *mean_abs, const double *var_mu, const double *mean_sigma2);
 
-/* Run a read-only query and hand each row to fn as strings (NULL for SQL NULL). */
-int store_query(struct store *s, const char *sql, const char *param,
+/* Run a read-only query with its ? parameters bound in order from params (a NULL-terminated
+ * list, or NULL for none) and hand each row to fn as strings (NULL for SQL NULL); fn
+ * returning non-zero stops early. */
+int store_query(struct store *s, const char *sql, const char *const *params,
 		int (*fn)(void *ctx, int ncol, char **names, char **values), void *ctx);
 
 const char *trial_state_name(enum trial_state s);
