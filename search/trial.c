@@ -32,6 +32,18 @@ struct ae_arch experiment_arch(const struct experiment *e, const struct dataset 
 	return a;
 }
 
+double details_number(const char *json, const char *key)
+{
+	char quoted[128];
+	snprintf(quoted, sizeof(quoted), "\"%s\":", key);
+	const char *at = json ? strstr(json, quoted) : NULL;
+	if (!at)
+		return NAN;
+	char *end;
+	double v = strtod(at + strlen(quoted), &end);
+	return end == at + strlen(quoted) ? NAN : v;
+}
+
 const char *json_number(char *buf, double v)
 {
 	if (isfinite(v))
@@ -78,9 +90,9 @@ int trial_measure(const struct trial_ctx *c, const struct ae *m, struct trial_re
 	const struct dataset *d = c->data;
 	struct flops report = { 0 };
 	t->val_mse = ae_eval_mse(m, &d->val, c->threads, &report);
-	t->train_mse = ae_eval_mse(m, &d->train, c->threads, &report);
 	t->probe_accuracy = NAN;
 	int K = m->arch.latent;
+	/* with labels, the passes that give the probe its codes give the MSEs too */
 	if (d->n_classes >= 2 && d->train.y && d->test.y && d->test.n > 0) {
 		float *train_codes = malloc(sizeof(float) * d->train.n * K);
 		float *test_codes = malloc(sizeof(float) * d->test.n * K);
@@ -90,7 +102,7 @@ int trial_measure(const struct trial_ctx *c, const struct ae *m, struct trial_re
 			snprintf(t->error, sizeof(t->error), "out of memory for latent codes");
 			return TRIAL_ERROR;
 		}
-		int rc = ae_encode(m, &d->train, c->threads, train_codes, NULL, &report) ||
+		int rc = ae_encode(m, &d->train, c->threads, train_codes, &t->train_mse, &report) ||
 			 ae_encode(m, &d->test, c->threads, test_codes, &t->test_mse, &report);
 		if (!rc) {
 			struct probe_cfg pc;
@@ -109,6 +121,7 @@ int trial_measure(const struct trial_ctx *c, const struct ae *m, struct trial_re
 			return TRIAL_ERROR;
 		}
 	} else {
+		t->train_mse = ae_eval_mse(m, &d->train, c->threads, &report);
 		t->test_mse = ae_eval_mse(m, &d->test, c->threads, &report);
 	}
 	t->flops.report += flops_total(&report);
