@@ -181,8 +181,8 @@ static int eb_decide(const struct experiment *e, long seed, const struct trial_r
 {
 	(void)e;
 	/* what it needed to decide: training up to the ticket (or the whole budget) */
-	const char *at = n ? strstr(trials[0].details, "\"tuning_flops_at_ticket\":") : NULL;
-	return decide_single(seed, trials, n, at ? strtoull(at + 25, NULL, 10) : 0, d);
+	double at = n ? details_number(trials[0].details, "tuning_flops_at_ticket") : NAN;
+	return decide_single(seed, trials, n, isfinite(at) ? (uint64_t)at : 0, d);
 }
 
 const struct strategy earlybird_strategy = { "earlybird", eb_plan, eb_run_trial, eb_decide };

@@ -256,8 +256,8 @@ static int sosae_decide(const struct experiment *e, long seed, const struct tria
 	if (decide_single(seed, trials, n, 0, d))
 		return -1;
 	/* the size is K*, not the width it trained at */
-	const char *k = strstr(trials[0].details, "\"k_star\":");
-	d->chosen_latent = k ? atoi(k + 9) : trials[0].latent;
+	double k_star = details_number(trials[0].details, "k_star");
+	d->chosen_latent = isfinite(k_star) ? (int)k_star : trials[0].latent;
 	return 0;
 }
 

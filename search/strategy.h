@@ -87,6 +87,9 @@ int trial_deliver(const struct trial_ctx *c, struct trial_record *t, int K);
 int decide_single(long seed, const struct trial_record *trials, int n, uint64_t tuning,
 		  struct decision_record *d);
 
+/* The number stored under "key" in a strategy's details (flat JSON), or NaN. */
+double details_number(const char *json, const char *key);
+
 /* A number for JSON: "null" when it is NaN or infinite (JSON has neither). buf >= 32. */
 const char *json_number(char *buf, double v);
 

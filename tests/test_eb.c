@@ -200,14 +200,12 @@ static void test_strong_lambda_prunes_some_units(void **state)
 	struct decision_record dec;
 	assert_int_equal(s->decide(e, 1, &t, 1, &dec), 0);
 	print_message("Early-Bird: %s\n", dec.details);
-	const char *fz = strstr(dec.details, "\"frozen\":");
-	int frozen = fz ? atoi(fz + 9) : -1;
+	int frozen = (int)details_number(dec.details, "frozen");
 	assert_true(frozen > 0 && frozen < 16);           /* some pruned, some survive */
 	assert_true(dec.chosen_latent >= 1 && dec.chosen_latent <= 16 - frozen);
 	assert_non_null(strstr(dec.details, "\"ticket\":true"));
 	/* the decision is charged up to the ticket, less than the whole run */
-	const char *full = strstr(dec.details, "\"tuning_flops_full_budget\":");
-	assert_true(dec.tuning_flops < strtoull(full + 27, NULL, 10));
+	assert_true(dec.tuning_flops < details_number(dec.details, "tuning_flops_full_budget"));
 	dataset_free(&d);
 	experiments_free(&f);
 }
