@@ -199,8 +199,13 @@ static int sosae_run(const struct trial_ctx *c, struct trial_record *t)
 		status = TRIAL_ERROR;
 		goto done;
 	}
-	double after = ae_eval_mse(cut, &c->data->test, c->threads, &report);
-	double train_after = ae_eval_mse(cut, &c->data->train, c->threads, &report);
+	/* the cut model's errors: measured here when fine-tuning will change it, else they
+	 * are the delivered model's, measured below */
+	double after = NAN, train_after = NAN;
+	if (e->sosae_finetune > 0) {
+		after = ae_eval_mse(cut, &c->data->test, c->threads, &report);
+		train_after = ae_eval_mse(cut, &c->data->train, c->threads, &report);
+	}
 	t->flops.report += flops_total(&report);
 	/* optional fine-tuning at K*: delivery work, after the size was named */
 	if (e->sosae_finetune > 0) {
@@ -225,6 +230,10 @@ static int sosae_run(const struct trial_ctx *c, struct trial_record *t)
 		flops_add(&t->flops, &ft);
 	}
 	status = trial_measure(c, cut, t);
+	if (e->sosae_finetune == 0) {
+		after = t->test_mse;
+		train_after = t->train_mse;
+	}
 	char b1[32], b2[32], b3[32], b4[32];
 	snprintf(t->details, sizeof(t->details),
 		 "{\"k_star\":%d,\"k_max\":%d,\"alpha\":%g,\"lambda\":%g,\"weight\":\"%s\","
