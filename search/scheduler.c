@@ -104,6 +104,20 @@ static void print_progress(struct run_state *st, int force)
 	fflush(stderr);
 }
 
+/* The stored result of the planned trial into out, under the name and variant this run
+ * planned for it (a strategy's naming may have changed since, e.g. "sosae" becoming one of
+ * several variants). 1 when stored, 0 when not, -1 on error. */
+static int load_stored(struct store *s, long exp_id, const struct trial_record *planned,
+		       struct trial_record *out)
+{
+	int found = store_trial_get(s, exp_id, planned->key, out);
+	if (found == 1) {
+		snprintf(out->strategy, sizeof(out->strategy), "%s", planned->strategy);
+		out->variant = planned->variant;
+	}
+	return found;
+}
+
 static const struct job *sort_jobs;
 
 static int larger_first(const void *a, const void *b)
@@ -232,16 +246,12 @@ int run_experiment(struct store *s, const struct experiment *e, const struct run
 				job->group = groups;
 				job->t = plan[k];
 				struct trial_record stored;
-				int found = store_trial_get(s, exp_id, plan[k].key, &stored);
+				int found = load_stored(s, exp_id, &plan[k], &stored);
 				if (found < 0) {
 					rc = -1;
 					break;
 				}
 				if (found && stored.state == TRIAL_COMPLETE) {
-					/* the stored result, under the name this run gives it */
-					snprintf(stored.strategy, sizeof(stored.strategy), "%s",
-						 plan[k].strategy);
-					stored.variant = plan[k].variant;
 					job->t = stored;
 					r->already_complete++;
 					st.finished++;
@@ -289,13 +299,11 @@ int run_experiment(struct store *s, const struct experiment *e, const struct run
 					note_store_failure(&st);
 				else if (claim == CLAIM_DONE) {
 					/* another process finished it meanwhile: take its result */
-					char name[sizeof(t->strategy)];
-					int variant = t->variant;
-					snprintf(name, sizeof(name), "%s", t->strategy);
-					if (store_trial_get(s, exp_id, t->key, t) != 1)
+					struct trial_record stored;
+					if (load_stored(s, exp_id, t, &stored) != 1)
 						note_store_failure(&st);
-					snprintf(t->strategy, sizeof(t->strategy), "%s", name);
-					t->variant = variant;
+					else
+						*t = stored;
 				}
 			}
 		}
@@ -373,14 +381,8 @@ int run_experiment(struct store *s, const struct experiment *e, const struct run
 					if (plan[n].state != TRIAL_COMPLETE &&
 					    plan[n].state != TRIAL_FAILED) {
 						struct trial_record stored;
-						if (store_trial_get(s, exp_id, plan[n].key, &stored) ==
-						    1) {
-							snprintf(stored.strategy,
-								 sizeof(stored.strategy), "%s",
-								 plan[n].strategy);
-							stored.variant = plan[n].variant;
+						if (load_stored(s, exp_id, &plan[n], &stored) == 1)
 							plan[n] = stored;
-						}
 					}
 					n++;
 				}
