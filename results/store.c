@@ -295,17 +295,51 @@ static int step_done(struct store *s, sqlite3_stmt *st, const char *what)
 
 /* ---- open ---- */
 
-static int pragma_int(struct store *s, const char *sql, int *out)
+/* What the file holds: its application id, schema version and number of schema objects,
+ * read in one statement so that all three come from the same moment (another process
+ * may be creating the schema). */
+static int read_header(struct store *s, int *app, int *version, int *objects)
 {
-	sqlite3_stmt *st = prepare(s, sql);
+	sqlite3_stmt *st = prepare(s, "SELECT (SELECT application_id FROM pragma_application_id), "
+				      "(SELECT user_version FROM pragma_user_version), "
+				      "(SELECT count(*) FROM sqlite_master)");
 	if (!st)
 		return -1;
 	int rc = sqlite3_step(st);
-	*out = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	int *out[] = { app, version, objects };
+	for (int i = 0; i < 3; i++)
+		*out[i] = rc == SQLITE_ROW ? sqlite3_column_int(st, i) : 0;
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return fail_db(s, "cannot read the schema");
 	return 0;
+}
+
+/* Put the file in WAL mode (kept in the file, so once is enough). The switch needs the
+ * file to itself and SQLite does not wait for that, so wait here, up to busy_ms, while
+ * another process is opening or creating the same file. */
+static int use_wal(struct store *s, int busy_ms)
+{
+	for (int waited = 0;; waited += 20) {
+		sqlite3_stmt *st = prepare(s, "PRAGMA journal_mode = WAL");
+		if (!st)
+			return -1;
+		int rc = sqlite3_step(st), wal = 0;
+		if (rc == SQLITE_ROW) {
+			const char *mode = (const char *)sqlite3_column_text(st, 0);
+			wal = mode && !strcmp(mode, "wal");
+		}
+		sqlite3_finalize(st);
+		if (wal)
+			return 0;
+		if (rc == SQLITE_ROW || (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+			if (waited < busy_ms) {
+				sqlite3_sleep(20);
+				continue;
+			}
+		}
+		return fail_db(s, "cannot switch to WAL");
+	}
 }
 
 static int make_parent_folder(const char *path)
@@ -327,10 +361,14 @@ static int make_parent_folder(const char *path)
 
 static int setup(struct store *s, int create)
 {
+	/* first, so that every read and write below waits for another process rather than
+	 * failing: one that is creating the file, or checkpointing it as it closes */
+	const char *wait = getenv("DIMSEARCH_BUSY_MS");
+	int busy_ms = wait && atoi(wait) > 0 ? atoi(wait) : STORE_BUSY_TIMEOUT_MS;
+	if (sqlite3_busy_timeout(s->db, busy_ms) != SQLITE_OK)
+		return fail_db(s, "cannot set the busy timeout");
 	int app = 0, version = 0, tables = 0;
-	if (pragma_int(s, "PRAGMA application_id", &app) ||
-	    pragma_int(s, "PRAGMA user_version", &version) ||
-	    pragma_int(s, "SELECT count(*) FROM sqlite_master", &tables))
+	if (read_header(s, &app, &version, &tables))
 		return -1;
 	if (tables > 0 && app != APPLICATION_ID)
 		return ds_fail("%s is an SQLite database but not a dimsearch one; use --db to "
@@ -340,11 +378,7 @@ static int setup(struct store *s, int create)
 		return ds_fail("%s was written by a newer dimsearch (schema %d; this build knows "
 			       "up to %d): update dimsearch or use another --db",
 			       s->path, version, STORE_SCHEMA_VERSION);
-	const char *wait = getenv("DIMSEARCH_BUSY_MS");
-	int busy_ms = wait && atoi(wait) > 0 ? atoi(wait) : STORE_BUSY_TIMEOUT_MS;
-	if (sqlite3_busy_timeout(s->db, busy_ms) != SQLITE_OK)
-		return fail_db(s, "cannot set the busy timeout");
-	if (create && exec(s, "PRAGMA journal_mode = WAL", "cannot switch to WAL"))
+	if (create && use_wal(s, busy_ms))
 		return -1;
 	if (exec(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL",
 		 "cannot configure the connection"))
@@ -356,6 +390,12 @@ static int setup(struct store *s, int create)
 		return 0;
 	if (begin(s))
 		return -1;
+	/* read again under the write lock: another process may have created the schema
+	 * since the look above */
+	if (read_header(s, &app, &version, &tables)) {
+		rollback(s);
+		return -1;
+	}
 	if (version != STORE_SCHEMA_VERSION) {
 		char set[128];
 		snprintf(set, sizeof(set), "PRAGMA application_id = %d; PRAGMA user_version = %d",
