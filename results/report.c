@@ -29,7 +29,9 @@ void report_flop_note(FILE *out)
 		"overhead); delivery = a\n"
 		"training run at the chosen K when the strategy did not already hold that model. "
 		"Test evaluation and the probe\n"
-		"are not counted. grid/x = grid search's tuning FLOPs divided by the strategy's.\n");
+		"are not counted. grid/x = grid search's tuning FLOPs divided by the strategy's; "
+		"all/x = divided by the\n"
+		"strategy's tuning plus delivery FLOPs, what its trained model at K cost in all.\n");
 }
 
 struct printer {
@@ -152,9 +154,9 @@ static int print_row(void *ctx, int ncol, char **names, char **values)
 		if (truth)
 			fprintf(p->out, " (true dimension %g)", atof(truth));
 		fputc('\n', p->out);
-		fprintf(p->out, "%-22s %9s %11s %8s %11s %18s %15s %8s\n", "strategy", "K",
-			"tuning", "grid/x", "delivery", "test MSE (vs grid)", "probe (vs grid)",
-			"seconds");
+		fprintf(p->out, "%-22s %9s %11s %8s %11s %8s %18s %15s %8s\n", "strategy", "K",
+			"tuning", "grid/x", "delivery", "all/x", "test MSE (vs grid)",
+			"probe (vs grid)", "seconds");
 		p->grid_mse = p->grid_probe = NAN;
 	}
 	const char *k = value(ncol, names, values, "chosen_k");
@@ -166,6 +168,7 @@ static int print_row(void *ctx, int ncol, char **names, char **values)
 	else
 		snprintf(kbuf, sizeof(kbuf), "%s", k ? k : "?");
 	const char *ratio = value(ncol, names, values, "ratio_to_grid");
+	const char *all = value(ncol, names, values, "ratio_with_delivery");
 	const char *probe = value(ncol, names, values, "probe_accuracy");
 	const char *mse = value(ncol, names, values, "test_mse");
 	const char *tune = value(ncol, names, values, "tuning_flops");
@@ -178,9 +181,11 @@ static int print_row(void *ctx, int ncol, char **names, char **values)
 		p->grid_mse = m;
 		p->grid_probe = pr;
 	}
-	char ratio_s[32] = "-", probe_s[48] = "-", mse_s[48] = "NaN";
+	char ratio_s[32] = "-", all_s[32] = "-", probe_s[48] = "-", mse_s[48] = "NaN";
 	if (ratio)
 		snprintf(ratio_s, sizeof(ratio_s), "%.1fx", atof(ratio));
+	if (all)
+		snprintf(all_s, sizeof(all_s), "%.1fx", atof(all));
 	/* quality against grid search's choice: relative MSE, probe points */
 	if (mse && !is_grid && isfinite(p->grid_mse) && p->grid_mse > 0)
 		snprintf(mse_s, sizeof(mse_s), "%.5f (%+.1f%%)", m,
@@ -192,8 +197,8 @@ static int print_row(void *ctx, int ncol, char **names, char **values)
 			 100 * (pr - p->grid_probe));
 	else if (probe)
 		snprintf(probe_s, sizeof(probe_s), "%.1f%%", 100 * pr);
-	fprintf(p->out, "%-22s %9s %11.4g %8s %11.4g %18s %15s %8.1f\n", strategy, kbuf,
-		tune ? atof(tune) : 0.0, ratio_s, del ? atof(del) : 0.0, mse_s, probe_s,
+	fprintf(p->out, "%-22s %9s %11.4g %8s %11.4g %8s %18s %15s %8.1f\n", strategy, kbuf,
+		tune ? atof(tune) : 0.0, ratio_s, del ? atof(del) : 0.0, all_s, mse_s, probe_s,
 		sec ? atof(sec) : 0.0);
 	p->rows++;
 	return 0;

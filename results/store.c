@@ -145,6 +145,7 @@ static const char *schema_views[] = {
 	"    CAST(a.tuning_flops AS INTEGER) AS tuning_flops,\n"
 	"    CAST(a.delivery_flops AS INTEGER) AS delivery_flops,\n"
 	"    g.tuning_flops / a.tuning_flops AS ratio_to_grid,\n"
+	"    g.tuning_flops / (a.tuning_flops + a.delivery_flops) AS ratio_with_delivery,\n"
 	"    a.test_mse, a.probe_accuracy, a.seconds\n"
 	"  FROM agg a LEFT JOIN agg g\n"
 	"    ON g.experiment_id = a.experiment_id AND g.strategy = 'grid'\n"
@@ -197,7 +198,7 @@ static const char *schema_views[] = {
 	"  SELECT experiment, count(*) AS settings, min(chosen_k) AS k_min,\n"
 	"    max(chosen_k) AS k_max, sum(tuning_flops) AS sweep_flops,\n"
 	"    min(test_mse) AS best_test_mse, max(test_mse) AS worst_test_mse\n"
-	"  FROM v_comparison WHERE strategy LIKE 'sosae(%'\n"
+	"  FROM v_comparison WHERE strategy LIKE 'sosae(a=%'\n"
 	"  GROUP BY experiment;\n",
 	NULL,
 };

@@ -481,6 +481,7 @@ static void test_report_prints_the_view(void **state)
 	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "{\"experiment\":\"slow\""));
 	assert_non_null(strstr(out, "\"ratio_to_grid\":1.0"));
+	assert_non_null(strstr(out, "\"ratio_with_delivery\":1.0"));
 	snprintf(cmd, sizeof(cmd), BIN " report --db %s", db);
 	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "experiment slow:"));

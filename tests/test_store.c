@@ -162,7 +162,7 @@ static void test_refuses_foreign_and_newer_files(void **state)
 struct rows {
 	int n;
 	char strategy[4][16];
-	double ratio[4];
+	double ratio[4], ratio_all[4];
 };
 
 static int collect(void *ctx, int ncol, char **names, char **values)
@@ -173,6 +173,8 @@ static int collect(void *ctx, int ncol, char **names, char **values)
 			snprintf(r->strategy[r->n], 16, "%s", values[i]);
 		if (!strcmp(names[i], "ratio_to_grid"))
 			r->ratio[r->n] = values[i] ? atof(values[i]) : NAN;
+		if (!strcmp(names[i], "ratio_with_delivery"))
+			r->ratio_all[r->n] = values[i] ? atof(values[i]) : NAN;
 	}
 	r->n++;
 	return 0;
@@ -203,6 +205,9 @@ static void test_comparison_view(void **state)
 	assert_float_equal(r.ratio[0], 1.0, 1e-12);
 	assert_string_equal(r.strategy[1], "other");
 	assert_float_equal(r.ratio[1], 130.0, 1e-12);
+	/* and against tuning plus delivery: 1300 / (10 + 5) */
+	assert_float_equal(r.ratio_all[0], 1.0, 1e-12);
+	assert_float_equal(r.ratio_all[1], 1300.0 / 15.0, 1e-12);
 	store_close(s);
 }
 
