@@ -26,7 +26,7 @@
 /* ---- the keys ---- */
 
 enum key_type { T_STRING, T_INT, T_LONG, T_DOUBLE, T_WIDTHS, T_ACT, T_OUTPUT_ACT, T_LOSS,
-		T_SEEDS, T_STRATEGIES, T_GRID, T_SELECT, T_NUMBERS, T_WEIGHT };
+		T_SEEDS, T_STRATEGIES, T_GRID, T_SELECT, T_NUMBERS, T_WEIGHT, T_EPOCH_LIST };
 
 struct key {
 	const char *name;
@@ -76,8 +76,9 @@ static const struct key keys[] = {
 	  "activity threshold, 0 for an exact (lossless) cut" },
 	{ "sosae.patience", T_INT, F(sosae_patience), 0, 1e6, "0",
 	  "stop after this many epochs with K* unchanged, 0 to train the full budget" },
-	{ "sosae.finetune", T_INT, F(sosae_finetune), 0, 1e6, "5",
-	  "epochs of training at K* after the cut, 0 for none" },
+	{ "sosae.finetune", T_EPOCH_LIST, F(sosae_finetune), 0, 1e6, "5",
+	  "epochs of training at K* after the cut, 0 for none; a list such as 0,5,20 compares "
+	  "them" },
 	{ "eb.lambda", T_DOUBLE, F(eb_lambda), 0, 1e6, "0.1",
 	  "the L1 subgradient weight on the latent scales" },
 	{ "eb.p", T_DOUBLE, F(eb_p), 0, 1, "0.5", "the mask's quantile of |gamma|, 0 to 1" },
@@ -400,6 +401,17 @@ static int set_value(struct experiment *e, const struct key *k, const char *valu
 		for (int i = 0; i < n; i++)
 			e->grid[i] = (int)g[i];
 		e->n_grid = n;
+		return 0;
+	}
+	case T_EPOCH_LIST: {
+		long f[EXP_MAX_VARIANTS];
+		int n = parse_int_list(value, (long)k->lo, (long)k->hi, f, EXP_MAX_VARIANTS, why,
+				       why_size);
+		if (n < 0)
+			return -1;
+		for (int i = 0; i < n; i++)
+			e->sosae_finetune[i] = (int)f[i];
+		e->n_sosae_finetune = n;
 		return 0;
 	}
 	case T_NUMBERS: {

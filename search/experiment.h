@@ -41,7 +41,7 @@ struct experiment {
 	int n_grid;
 	enum grid_select grid_select;
 	double grid_tolerance;          /* within: relative to the best validation MSE */
-	/* SOSAE: one run per (alpha, lambda) pair and seed */
+	/* SOSAE: one run per (alpha, lambda, finetune) setting and seed */
 	double sosae_alpha[EXP_MAX_VARIANTS];
 	int n_sosae_alpha;
 	double sosae_lambda[EXP_MAX_VARIANTS];
@@ -50,7 +50,8 @@ struct experiment {
 	double sosae_l1;                /* plain L1 weight on every unit */
 	double sosae_tau;               /* a unit is active when max |h_k| > tau */
 	int sosae_patience;             /* stop when K* is unchanged this many epochs; 0 never */
-	int sosae_finetune;             /* epochs at K* after the cut (delivery) */
+	int sosae_finetune[EXP_MAX_VARIANTS]; /* epochs at K* after the cut (delivery) */
+	int n_sosae_finetune;
 	/* Early-Bird */
 	double eb_lambda;               /* L1 subgradient weight on the scales */
 	double eb_p;                    /* mask quantile */

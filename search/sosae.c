@@ -58,17 +58,20 @@ double sosae_penalty(const double *w, double lambda, double l1, int rows, int K,
 
 struct variant {
 	double alpha, lambda;
+	int finetune;
 };
 
 static int n_variants(const struct experiment *e)
 {
-	return e->n_sosae_alpha * e->n_sosae_lambda;
+	return e->n_sosae_alpha * e->n_sosae_lambda * e->n_sosae_finetune;
 }
 
+/* Setting v of the alpha x lambda x finetune product, finetune varying fastest. */
 static struct variant variant_of(const struct experiment *e, int v)
 {
-	return (struct variant){ e->sosae_alpha[v / e->n_sosae_lambda],
-				 e->sosae_lambda[v % e->n_sosae_lambda] };
+	int nl = e->n_sosae_lambda, nf = e->n_sosae_finetune;
+	return (struct variant){ e->sosae_alpha[v / (nl * nf)], e->sosae_lambda[(v / nf) % nl],
+				 e->sosae_finetune[v % nf] };
 }
 
 static int sosae_plan(const struct experiment *e, long seed, struct trial_record *trials,
@@ -79,16 +82,22 @@ static int sosae_plan(const struct experiment *e, long seed, struct trial_record
 		struct variant x = variant_of(e, v);
 		struct trial_record *t = &trials[n];
 		memset(t, 0, sizeof(*t));
+		/* named by the knobs that vary: sosae(a=..,l=..) in a sweep of the penalty,
+		 * sosae(ft=..) for fine-tuning lengths alone */
+		char knobs[64] = "", ft[24] = "";
+		if (e->n_sosae_alpha * e->n_sosae_lambda > 1)
+			snprintf(knobs, sizeof(knobs), "a=%g,l=%g", x.alpha, x.lambda);
+		if (e->n_sosae_finetune > 1)
+			snprintf(ft, sizeof(ft), "%sft=%d", knobs[0] ? "," : "", x.finetune);
 		if (n_variants(e) == 1)
 			snprintf(t->strategy, sizeof(t->strategy), "sosae");
 		else
-			snprintf(t->strategy, sizeof(t->strategy), "sosae(a=%g,l=%g)", x.alpha,
-				 x.lambda);
+			snprintf(t->strategy, sizeof(t->strategy), "sosae(%s%s)", knobs, ft);
 		/* every setting of the run is in its key: changing one runs it again */
 		snprintf(t->key, sizeof(t->key), "sosae/a=%g/l=%g/%s/l1=%g/tau=%g/p=%d/ft=%d/K=%d/"
 			 "seed=%ld", x.alpha, x.lambda,
 			 e->sosae_weight == SOSAE_WEIGHT_EXP ? "exp" : "linear", e->sosae_l1,
-			 e->sosae_tau, e->sosae_patience, e->sosae_finetune, e->k_max, seed);
+			 e->sosae_tau, e->sosae_patience, x.finetune, e->k_max, seed);
 		snprintf(t->role, sizeof(t->role), "search");
 		t->latent = e->k_max;
 		t->seed = seed;
@@ -97,7 +106,7 @@ static int sosae_plan(const struct experiment *e, long seed, struct trial_record
 			 "{\"alpha\":%g,\"lambda\":%g,\"weight\":\"%s\",\"l1\":%g,\"tau\":%g,"
 			 "\"patience\":%d,\"finetune\":%d,\"epochs\":%d}",
 			 x.alpha, x.lambda, e->sosae_weight == SOSAE_WEIGHT_EXP ? "exp" : "linear",
-			 e->sosae_l1, e->sosae_tau, e->sosae_patience, e->sosae_finetune, e->epochs);
+			 e->sosae_l1, e->sosae_tau, e->sosae_patience, x.finetune, e->epochs);
 	}
 	return n;
 }
@@ -202,16 +211,16 @@ static int sosae_run(const struct trial_ctx *c, struct trial_record *t)
 	/* the cut model's errors: measured here when fine-tuning will change it, else they
 	 * are the delivered model's, measured below */
 	double after = NAN, train_after = NAN;
-	if (e->sosae_finetune > 0) {
+	if (x.finetune > 0) {
 		after = ae_eval_mse(cut, &c->data->test, c->threads, &report);
 		train_after = ae_eval_mse(cut, &c->data->train, c->threads, &report);
 	}
 	t->flops.report += flops_total(&report);
 	/* optional fine-tuning at K*: delivery work, after the size was named */
-	if (e->sosae_finetune > 0) {
+	if (x.finetune > 0) {
 		struct train_cfg cfg;
 		trial_train_cfg(c, &cfg);
-		cfg.epochs = e->sosae_finetune;
+		cfg.epochs = x.finetune;
 		struct rng r;
 		rng_seed(&r, (uint64_t)t->seed ^ 0xf17e7u);
 		struct flops ft = { 0 };
@@ -230,7 +239,7 @@ static int sosae_run(const struct trial_ctx *c, struct trial_record *t)
 		flops_add(&t->flops, &ft);
 	}
 	status = trial_measure(c, cut, t);
-	if (e->sosae_finetune == 0) {
+	if (x.finetune == 0) {
 		after = t->test_mse;
 		train_after = t->train_mse;
 	}
@@ -247,7 +256,7 @@ static int sosae_run(const struct trial_ctx *c, struct trial_record *t)
 		 json_number(b1, before), json_number(b2, after), json_number(b3, train_before),
 		 json_number(b4, train_after),
 		 before == after && train_before == train_after ? "true" : "false", capped,
-		 e->sosae_finetune);
+		 x.finetune);
 done:
 	ae_delete(m);
 	ae_delete(cut);

@@ -276,6 +276,60 @@ static void test_flops_closed_form_with_early_stop(void **state)
 	assert_true(d.tuning_flops >= ran * (step * n + eval * nv) + scan);
 }
 
+/* sosae.finetune as a list: one setting per length, named by the knobs that vary; the
+ * search is the same run for each, and only the fine-tuning's exact GEMM work is added, as
+ * delivery */
+static void test_finetune_lengths_are_settings(void **state)
+{
+	(void)state;
+	const struct experiment *e = experiment("[ft]\n"
+						"dataset = affine:d=4,D=32,n=1000,noise=0.01\n"
+						"hidden = 24\nepochs = 15\nbatch = 50\nlr = 0.003\n"
+						"k_max = 12\nstrategies = sosae\n"
+						"sosae.alpha = 0.3, 0.5\nsosae.lambda = 0.002\n"
+						"sosae.finetune = 0, 3\n");
+	load(e);
+	const struct strategy *s = strategy_find("sosae");
+	struct trial_record plan[8];
+	assert_int_equal(s->plan(e, e->seeds[0], plan, 8), 4);
+	assert_string_equal(plan[0].strategy, "sosae(a=0.3,l=0.002,ft=0)");
+	assert_string_equal(plan[1].strategy, "sosae(a=0.3,l=0.002,ft=3)");
+	assert_string_equal(plan[3].strategy, "sosae(a=0.5,l=0.002,ft=3)");
+	assert_string_not_equal(plan[0].key, plan[1].key);
+	struct decision_record d[2];
+	struct history h = { 0 };
+	for (int i = 0; i < 2; i++) {
+		struct trial_ctx c = { .exp = e, .data = &data, .threads = 2, .on_epoch = record,
+				       .ctx = &h };
+		if (s->run(&c, &plan[i]) != TRIAL_OK)
+			fail_msg("%s failed: %s", plan[i].key, plan[i].error);
+		plan[i].state = TRIAL_COMPLETE;
+		assert_int_equal(s->decide(e, e->seeds[0], &plan[i], 1, &d[i]), 0);
+	}
+	assert_int_equal(d[0].chosen_latent, d[1].chosen_latent);
+	assert_int_equal(d[0].tuning_flops, d[1].tuning_flops);
+	assert_int_equal(d[0].delivery_flops, 0);
+	assert_non_null(strstr(d[0].details, "\"lossless\":true"));
+	assert_non_null(strstr(d[1].details, "\"finetune_epochs\":3"));
+	int wc[] = { 32, 24, d[1].chosen_latent, 24, 32 };
+	uint64_t step = 0, eval = 0;
+	for (int l = 0; l < 4; l++) {
+		uint64_t io = (uint64_t)wc[l] * wc[l + 1], out = (uint64_t)wc[l + 1];
+		step += 4 * io + 2 * out + (l > 0 ? 2 * io : 0);
+		eval += 2 * io + out;
+	}
+	assert_int_equal(plan[1].flops.train_gemm - plan[0].flops.train_gemm,
+			 3 * step * data.train.n);
+	assert_int_equal(plan[1].flops.eval_gemm - plan[0].flops.eval_gemm,
+			 3 * eval * data.val.n);
+	assert_true(d[1].delivery_flops > 3 * (step * data.train.n + eval * data.val.n));
+	/* a length alone is named by itself */
+	e = experiment("[ft]\ndataset = affine:d=4,D=32,n=1000\nk_max = 12\n"
+		       "strategies = sosae\nsosae.finetune = 0, 10\n");
+	assert_int_equal(s->plan(e, e->seeds[0], plan, 8), 2);
+	assert_string_equal(plan[1].strategy, "sosae(ft=10)");
+}
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -294,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_affine_known_dimension),
 		cmocka_unit_test(test_cut_is_lossless),
 		cmocka_unit_test(test_flops_closed_form_with_early_stop),
+		cmocka_unit_test(test_finetune_lengths_are_settings),
 	};
 	return cmocka_run_group_tests_name("sosae", tests, NULL, teardown);
 }
