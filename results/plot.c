@@ -238,8 +238,10 @@ int plot_render(struct store *s, const char *experiment, const char *scripts_dir
 
 	/* 1. tuning FLOPs per strategy */
 	if (!rc && (f = open_data(data, "flops.tsv"))) {
-		int n = export_rows(s, f, "SELECT strategy, tuning_flops, coalesce(ratio_to_grid, 0) "
-					  "FROM v_comparison WHERE experiment = ?", ARGS(experiment));
+		int n = export_rows(s, f, "SELECT strategy, tuning_flops, coalesce(ratio_to_grid, 0), "
+					  "tuning_flops + delivery_flops, "
+					  "coalesce(ratio_with_delivery, 0) FROM v_comparison "
+					  "WHERE experiment = ?", ARGS(experiment));
 		fclose(f);
 		rc = n < 0 || (n > 0 && figure(gnuplot, scripts_dir, stage, data, experiment,
 					       "flops", NULL));

@@ -123,7 +123,7 @@ static void test_every_figure(void **state)
 		fail_msg("%s exited %d:\n%s", cmd, rc, out);
 	assert_non_null(strstr(out, "6 figures of smoke"));
 	/* smoke runs grid and SOSAE on data of dimension 3 */
-	check_figure(dir, "smoke-flops", 2);     /* bars, ratio labels */
+	check_figure(dir, "smoke-flops", 3);     /* two kinds of bar, ratio labels */
 	check_figure(dir, "smoke-grid", 4);      /* validation, test, chosen marks, their labels */
 	check_figure(dir, "smoke-active", 2);    /* SOSAE's K* per epoch, grid's choice */
 	check_figure(dir, "smoke-profile", 2);   /* mean and max |h_k| */
