@@ -389,29 +389,23 @@ static int set_value(struct experiment *e, const struct key *k, const char *valu
 		e->n_seeds = n;
 		return 0;
 	}
-	case T_GRID: {
-		if (!*value) {
+	case T_GRID:
+	case T_EPOCH_LIST: {
+		int grid = k->type == T_GRID;
+		if (grid && !*value) {
 			e->n_grid = 0;
 			return 0;
 		}
-		long g[EXP_MAX_GRID];
-		int n = parse_int_list(value, 1, 1 << 16, g, EXP_MAX_GRID, why, why_size);
+		int *list = grid ? e->grid : e->sosae_finetune;
+		int *count = grid ? &e->n_grid : &e->n_sosae_finetune;
+		long v[EXP_MAX_GRID];
+		int n = parse_int_list(value, (long)k->lo, (long)k->hi, v,
+				       grid ? EXP_MAX_GRID : EXP_MAX_VARIANTS, why, why_size);
 		if (n < 0)
 			return -1;
 		for (int i = 0; i < n; i++)
-			e->grid[i] = (int)g[i];
-		e->n_grid = n;
-		return 0;
-	}
-	case T_EPOCH_LIST: {
-		long f[EXP_MAX_VARIANTS];
-		int n = parse_int_list(value, (long)k->lo, (long)k->hi, f, EXP_MAX_VARIANTS, why,
-				       why_size);
-		if (n < 0)
-			return -1;
-		for (int i = 0; i < n; i++)
-			e->sosae_finetune[i] = (int)f[i];
-		e->n_sosae_finetune = n;
+			list[i] = (int)v[i];
+		*count = n;
 		return 0;
 	}
 	case T_NUMBERS: {

@@ -227,6 +227,18 @@ static void test_cut_is_lossless(void **state)
 	ae_delete(m);
 }
 
+/* DESIGN.md's GEMM FLOPs per example of a 5-width autoencoder: one training step (forward,
+ * and backward without the input gradient of the first layer) and one evaluation pass */
+static void gemm_per_example(const int w[5], uint64_t *step, uint64_t *eval)
+{
+	*step = *eval = 0;
+	for (int l = 0; l < 4; l++) {
+		uint64_t io = (uint64_t)w[l] * w[l + 1], out = (uint64_t)w[l + 1];
+		*step += 4 * io + 2 * out + (l > 0 ? 2 * io : 0);
+		*eval += 2 * io + out;
+	}
+}
+
 /* DESIGN.md's closed form: GEMMs of training (epochs_run full passes), of the validation
  * after each epoch, and of the final encoder-only activity scan (overhead) */
 static void test_flops_closed_form_with_early_stop(void **state)
@@ -250,23 +262,17 @@ static void test_flops_closed_form_with_early_stop(void **state)
 	assert_int_equal(h.k_star[ran], h.k_star[ran - 1]);
 	assert_int_equal(h.k_star[ran], h.k_star[ran - 3]);
 	int w[] = { 32, 24, 12, 24, 32 };
-	uint64_t n = data.train.n, nv = data.val.n, step = 0, eval = 0, scan = 0;
-	for (int l = 0; l < 4; l++) {
+	uint64_t n = data.train.n, nv = data.val.n, step, eval, scan = 0;
+	gemm_per_example(w, &step, &eval);
+	for (int l = 0; l < 2; l++) { /* the encoder, and its activations and mask, once over n */
 		uint64_t io = (uint64_t)w[l] * w[l + 1], out = (uint64_t)w[l + 1];
-		step += 4 * io + 2 * out + (l > 0 ? 2 * io : 0);
-		eval += 2 * io + out;
-		if (l < 2) /* the encoder, and its activations and mask, once over n */
-			scan += n * (2 * io + out) + n * out * FLOPS_RELU;
+		scan += n * (2 * io + out) + n * out * FLOPS_RELU;
 	}
 	scan += n * 12 * (FLOPS_MASK + 3); /* mask, then abs, max and sum per unit */
 	/* fine-tuning runs at K* = chosen and is delivery, not tuning */
 	int wc[] = { 32, 24, d.chosen_latent, 24, 32 };
-	uint64_t ft_step = 0, ft_eval = 0;
-	for (int l = 0; l < 4; l++) {
-		uint64_t io = (uint64_t)wc[l] * wc[l + 1], out = (uint64_t)wc[l + 1];
-		ft_step += 4 * io + 2 * out + (l > 0 ? 2 * io : 0);
-		ft_eval += 2 * io + out;
-	}
+	uint64_t ft_step, ft_eval;
+	gemm_per_example(wc, &ft_step, &ft_eval);
 	assert_int_equal(t.flops.train_gemm, ran * step * n + 2 * ft_step * n);
 	assert_int_equal(t.flops.eval_gemm, ran * eval * nv + 2 * ft_eval * nv);
 	assert_int_equal(t.flops.overhead, scan);
@@ -312,12 +318,8 @@ static void test_finetune_lengths_are_settings(void **state)
 	assert_non_null(strstr(d[0].details, "\"lossless\":true"));
 	assert_non_null(strstr(d[1].details, "\"finetune_epochs\":3"));
 	int wc[] = { 32, 24, d[1].chosen_latent, 24, 32 };
-	uint64_t step = 0, eval = 0;
-	for (int l = 0; l < 4; l++) {
-		uint64_t io = (uint64_t)wc[l] * wc[l + 1], out = (uint64_t)wc[l + 1];
-		step += 4 * io + 2 * out + (l > 0 ? 2 * io : 0);
-		eval += 2 * io + out;
-	}
+	uint64_t step, eval;
+	gemm_per_example(wc, &step, &eval);
 	assert_int_equal(plan[1].flops.train_gemm - plan[0].flops.train_gemm,
 			 3 * step * data.train.n);
 	assert_int_equal(plan[1].flops.eval_gemm - plan[0].flops.eval_gemm,
