@@ -136,7 +136,7 @@ static const char *schema_views[] = {
 	"      min(d.chosen_latent) AS k_min, max(d.chosen_latent) AS k_max,\n"
 	"      avg(d.tuning_flops) AS tuning_flops, avg(d.delivery_flops) AS delivery_flops,\n"
 	"      avg(d.test_mse) AS test_mse, avg(d.probe_accuracy) AS probe_accuracy,\n"
-	"      avg(d.seconds) AS seconds\n"
+	"      avg(d.seconds) AS seconds, min(d.id) AS decided_first\n"
 	"    FROM decision d JOIN experiment e ON e.id = d.experiment_id\n"
 	"    JOIN v_latest l ON l.experiment_id = e.id\n"
 	"    GROUP BY e.id, d.strategy)\n"
@@ -149,7 +149,7 @@ static const char *schema_views[] = {
 	"    a.test_mse, a.probe_accuracy, a.seconds\n"
 	"  FROM agg a LEFT JOIN agg g\n"
 	"    ON g.experiment_id = a.experiment_id AND g.strategy = 'grid'\n"
-	"  ORDER BY a.experiment, a.strategy <> 'grid', a.strategy;\n",
+	"  ORDER BY a.experiment, a.strategy <> 'grid', a.decided_first;\n",
 	"CREATE VIEW v_grid_curve AS\n"
 	"  SELECT e.name AS experiment, t.seed, t.latent, t.val_mse, t.test_mse, t.train_mse,\n"
 	"    t.probe_accuracy, t.flops_train_gemm + t.flops_eval_gemm + t.flops_elementwise\n"
