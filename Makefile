@@ -96,11 +96,12 @@ plots: dimsearch
 	  fi; \
 	done
 
-# ---- the SOSAE paper's comparison (about 13 minutes on 2 cores) ----
+# ---- the SOSAE paper's comparison and its sweeps (about 17 minutes on 2 cores) ----
 reproduce: deps
 	@$(MAKE) --no-print-directory dimsearch
 	./dimsearch run --experiment paper
-	./dimsearch run --experiment sosae-sensitivity --experiment sosae-sensitivity-affine
+	./dimsearch run --experiment sosae-sensitivity --experiment sosae-sensitivity-affine \
+	  --experiment sosae-finetune
 	./dimsearch plot --experiment paper
 
 # ---- benchmarks ----
