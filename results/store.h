@@ -25,7 +25,7 @@ enum { NAN_EPOCH_LOSS = 1, NAN_EPOCH_VAL = 2, NAN_EPOCH_PENALTY = 4 };
 struct trial_record {
 	long id;
 	char key[160];             /* unique within an experiment, e.g. "grid/K=8/seed=1" */
-	char strategy[48];         /* e.g. "grid", "sosae(a=0.1,l=0.002)" */
+	char strategy[64];         /* e.g. "grid", "sosae(a=0.1,l=0.002)" */
 	char role[16];             /* "search", or "delivery" for a run at the chosen size */
 	int latent;                /* the width trained */
 	long seed;
@@ -53,7 +53,7 @@ struct epoch_record {
 };
 
 struct decision_record {
-	char strategy[48];
+	char strategy[64];
 	long seed;
 	int chosen_latent;
 	uint64_t tuning_flops;     /* everything run before the size was named */

@@ -84,7 +84,7 @@ static int sosae_plan(const struct experiment *e, long seed, struct trial_record
 		memset(t, 0, sizeof(*t));
 		/* named by the knobs that vary: sosae(a=..,l=..) in a sweep of the penalty,
 		 * sosae(ft=..) for fine-tuning lengths alone */
-		char knobs[64] = "", ft[24] = "";
+		char knobs[32] = "", ft[16] = "";
 		if (e->n_sosae_alpha * e->n_sosae_lambda > 1)
 			snprintf(knobs, sizeof(knobs), "a=%g,l=%g", x.alpha, x.lambda);
 		if (e->n_sosae_finetune > 1)
