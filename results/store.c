@@ -360,6 +360,26 @@ static int make_parent_folder(const char *path)
 	return 0;
 }
 
+/* A connection that only reads sees this build's views even in a file last written by an
+ * older one: the same definitions as TEMP views, which SQLite looks up before the file's
+ * own (the temporary schema is writable on any connection). */
+static int reading_views(struct store *s)
+{
+	const char *prefix = "CREATE VIEW ";
+	for (int i = 0; schema_views[i]; i++) {
+		if (strncmp(schema_views[i], prefix, strlen(prefix)))
+			return ds_fail("internal: a view definition does not start with %s", prefix);
+		char *sql = NULL;
+		if (asprintf(&sql, "CREATE TEMP VIEW %s", schema_views[i] + strlen(prefix)) < 0)
+			return ds_fail("out of memory opening %s", s->path);
+		int rc = exec(s, sql, "cannot define the views");
+		free(sql);
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
 static int setup(struct store *s, int create)
 {
 	/* first, so that every read and write below waits for another process rather than
@@ -388,7 +408,7 @@ static int setup(struct store *s, int create)
 		return ds_fail("%s holds no dimsearch results yet; run 'dimsearch run' first",
 			       s->path);
 	if (!create)
-		return 0;
+		return reading_views(s);
 	if (begin(s))
 		return -1;
 	/* read again under the write lock: another process may have created the schema
