@@ -151,6 +151,15 @@ static void test_without_gnuplot(void **state)
 	assert_int_equal(run_command(cmd, out, sizeof(out)), 2);
 	assert_non_null(strstr(out, "no experiment 'nope'"));
 	assert_false(file_exists(dir));
+	/* a group's name points to one of its experiments */
+	snprintf(cmd, sizeof(cmd), "sqlite3 %s \"INSERT INTO experiment (name, hash, dataset, "
+				   "config) VALUES ('grp.one', 'h', 'affine', '')\"", db);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
+	snprintf(cmd, sizeof(cmd), BIN " plot --db %s --experiment grp --out %s", db, dir);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "'grp' is a group of experiments"));
+	assert_non_null(strstr(out, "--experiment grp.one"));
+	assert_false(file_exists(dir));
 }
 
 int main(void)
