@@ -318,26 +318,21 @@ static int read_header(struct store *s, int *app, int *version, int *objects)
 
 /* Put the file in WAL mode (kept in the file, so once is enough). The switch needs the
  * file to itself and SQLite does not wait for that, so wait here, up to busy_ms, while
- * another process is opening or creating the same file. */
+ * another process is opening or creating the same file. A file system without WAL
+ * support answers with the mode it kept, and the store works on in that mode. */
 static int use_wal(struct store *s, int busy_ms)
 {
 	for (int waited = 0;; waited += 20) {
 		sqlite3_stmt *st = prepare(s, "PRAGMA journal_mode = WAL");
 		if (!st)
 			return -1;
-		int rc = sqlite3_step(st), wal = 0;
-		if (rc == SQLITE_ROW) {
-			const char *mode = (const char *)sqlite3_column_text(st, 0);
-			wal = mode && !strcmp(mode, "wal");
-		}
+		int rc = sqlite3_step(st);
 		sqlite3_finalize(st);
-		if (wal)
+		if (rc == SQLITE_ROW)
 			return 0;
-		if (rc == SQLITE_ROW || (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
-			if (waited < busy_ms) {
-				sqlite3_sleep(20);
-				continue;
-			}
+		if (((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) && waited < busy_ms) {
+			sqlite3_sleep(20);
+			continue;
 		}
 		return fail_db(s, "cannot switch to WAL");
 	}
