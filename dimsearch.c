@@ -875,15 +875,6 @@ static void scripts_dir(char *buf, size_t size)
 	snprintf(buf, size, "%s/plots", exe);
 }
 
-/* store_query callback: the first column of the first row, into a 128-byte buffer */
-static int first_value(void *ctx, int ncol, char **names, char **values)
-{
-	(void)names;
-	if (ncol > 0 && values[0])
-		snprintf(ctx, 128, "%s", values[0]);
-	return 1;
-}
-
 static int cmd_plot(int argc, char **argv)
 {
 	enum { O_DB = 256, O_EXPERIMENT, O_OUT };
@@ -925,11 +916,11 @@ static int cmd_plot(int argc, char **argv)
 	long id = 0;
 	if (store_latest_experiment(s, experiment, &id) || !id) {
 		/* a group such as known-id: its figures are drawn per experiment */
-		char member[128] = "";
+		char member[128];
 		const char *args[] = { experiment, NULL };
-		store_query(s, "SELECT name FROM experiment WHERE substr(name, 1, length(?1) + 1) = "
-			       "?1 || '.' ORDER BY name LIMIT 1",
-			    args, first_value, member);
+		store_scalar(s, "SELECT name FROM experiment WHERE substr(name, 1, length(?1) + 1) = "
+				"?1 || '.' ORDER BY name LIMIT 1",
+			     args, member, sizeof(member), "");
 		if (member[0])
 			fprintf(stderr, "%s: '%s' is a group of experiments: draw one of them, e.g. "
 					"--experiment %s (the figure of every experiment of known "

@@ -68,22 +68,6 @@ static FILE *open_data(const char *dir, const char *name)
 	return f;
 }
 
-/* One value from a query (the first column of the first row), as text. */
-static int first_value(void *ctx, int ncol, char **names, char **values)
-{
-	(void)names;
-	if (ncol > 0 && values[0])
-		snprintf(ctx, 256, "%s", values[0]);
-	return 1;
-}
-
-static void scalar(struct store *s, const char *sql, const char *const *params, char *out,
-		   const char *fallback)
-{
-	snprintf(out, 256, "%s", fallback);
-	store_query(s, sql, params, first_value, out);
-}
-
 /* Blocks of (x, y) per strategy, each opened by a header line "x<TAB>name" and closed by two
  * blank lines (gnuplot's index). Returns the number of blocks, or -1. */
 struct blocks {
@@ -262,8 +246,8 @@ int plot_render(struct store *s, const char *experiment, const char *scripts_dir
 					ARGS(experiment)) < 0 ? -1 : n;
 			fclose(f);
 		}
-		scalar(s, "SELECT max(val_mse) FROM v_grid_curve WHERE experiment = ?",
-		       ARGS(experiment), v1, "1");
+		store_scalar(s, "SELECT max(val_mse) FROM v_grid_curve WHERE experiment = ?",
+			     ARGS(experiment), v1, sizeof(v1), "1");
 		snprintf(extra, sizeof(extra), "ymark = %s", v1);
 		rc = n < 0 || (n > 0 && figure(gnuplot, scripts_dir, stage, data, experiment,
 					       "grid", extra));
@@ -291,8 +275,9 @@ int plot_render(struct store *s, const char *experiment, const char *scripts_dir
 		}
 		fclose(f);
 		int blocks = b.n + (vae > 0);
-		scalar(s, "SELECT chosen_k FROM v_comparison WHERE strategy = 'grid' AND "
-			  "experiment = ?", ARGS(experiment), v1, "-1");
+		store_scalar(s, "SELECT chosen_k FROM v_comparison WHERE strategy = 'grid' AND "
+				"experiment = ?",
+			     ARGS(experiment), v1, sizeof(v1), "-1");
 		snprintf(extra, sizeof(extra), "nblocks = %d; gridk = %s", blocks, v1);
 		rc = rc || b.failed || vae < 0 ||
 		     (blocks > 0 && figure(gnuplot, scripts_dir, stage, data, experiment, "active",
@@ -301,16 +286,17 @@ int plot_render(struct store *s, const char *experiment, const char *scripts_dir
 	}
 	/* 4. SOSAE's activity profile */
 	if (!rc && (f = open_data(data, "profile.tsv"))) {
-		scalar(s, "SELECT strategy FROM v_sosae_cut WHERE experiment = ? ORDER BY "
-			  "strategy <> 'sosae', strategy LIMIT 1", ARGS(experiment), v2, "");
+		store_scalar(s, "SELECT strategy FROM v_sosae_cut WHERE experiment = ? ORDER BY "
+				"strategy <> 'sosae', strategy LIMIT 1",
+			     ARGS(experiment), v2, sizeof(v2), "");
 		int n = v2[0] ? export_rows(s, f, "SELECT k, mean_abs, max_abs FROM "
 						  "v_latent_activity WHERE strategy = ? AND "
 						  "experiment = ? AND var_mu IS NULL ORDER BY k",
 					    ARGS(v2, experiment))
 			      : 0;
 		fclose(f);
-		scalar(s, "SELECT k_star FROM v_sosae_cut WHERE strategy = ? AND experiment = ?",
-		       ARGS(v2, experiment), v1, "0");
+		store_scalar(s, "SELECT k_star FROM v_sosae_cut WHERE strategy = ? AND experiment = ?",
+			     ARGS(v2, experiment), v1, sizeof(v1), "0");
 		snprintf(extra, sizeof(extra), "kstar = %s", v1);
 		rc = n < 0 || (n > 0 && figure(gnuplot, scripts_dir, stage, data, experiment,
 					       "profile", extra));
@@ -336,7 +322,8 @@ int plot_render(struct store *s, const char *experiment, const char *scripts_dir
 				    "LIKE '%(%' ORDER BY strategy",
 				 NULL, write_block, &b);
 		fclose(f);
-		scalar(s, "SELECT max(true_dimension) FROM v_known_id", NULL, v1, "1");
+		store_scalar(s, "SELECT max(true_dimension) FROM v_known_id", NULL, v1, sizeof(v1),
+			     "1");
 		snprintf(extra, sizeof(extra), "nblocks = %d; dmax = %s", b.n, v1);
 		rc = rc || b.failed ||
 		     (b.n > 0 && figure(gnuplot, scripts_dir, stage, data, "known-id", "knownid",

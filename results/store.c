@@ -983,3 +983,25 @@ int store_query(struct store *s, const char *sql, const char *const *params,
 		return fail_db(s, "cannot read results");
 	return 0;
 }
+
+struct scalar_out {
+	char *out;
+	size_t size;
+};
+
+static int take_first(void *ctx, int ncol, char **names, char **values)
+{
+	(void)names;
+	struct scalar_out *o = ctx;
+	if (ncol > 0 && values[0])
+		snprintf(o->out, o->size, "%s", values[0]);
+	return 1;
+}
+
+void store_scalar(struct store *s, const char *sql, const char *const *params, char *out,
+		  size_t size, const char *fallback)
+{
+	snprintf(out, size, "%s", fallback);
+	struct scalar_out o = { out, size };
+	store_query(s, sql, params, take_first, &o);
+}

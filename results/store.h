@@ -6,6 +6,7 @@
 #ifndef DS_STORE_H
 #define DS_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../core/flops.h"
@@ -109,6 +110,11 @@ int store_activity(struct store *s, long trial_id, int K, const double *max_abs,
  * returning non-zero stops early. */
 int store_query(struct store *s, const char *sql, const char *const *params,
 		int (*fn)(void *ctx, int ncol, char **names, char **values), void *ctx);
+
+/* The first column of the first row of a store_query as text, into out (size bytes);
+ * fallback when the query gives no row, a NULL, or fails. */
+void store_scalar(struct store *s, const char *sql, const char *const *params, char *out,
+		  size_t size, const char *fallback);
 
 const char *trial_state_name(enum trial_state s);
 
