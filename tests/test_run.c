@@ -128,6 +128,16 @@ static void wait_for(const char *db, const char *query, long n, pid_t pid)
 
 static char *reference_trials, *reference_decisions;
 
+/* db holds the trials and decisions of the uninterrupted one-thread run */
+static void assert_as_uninterrupted(const char *db)
+{
+	char *trials = dump(db, TRIALS_SQL), *decisions = dump(db, DECISIONS_SQL);
+	assert_string_equal(trials, reference_trials);
+	assert_string_equal(decisions, reference_decisions);
+	free(trials);
+	free(decisions);
+}
+
 static void test_threads_do_not_change_results(void **state)
 {
 	(void)state;
@@ -138,13 +148,9 @@ static void test_threads_do_not_change_results(void **state)
 	run_to_end(two, 2);
 	reference_trials = dump(one, TRIALS_SQL);
 	reference_decisions = dump(one, DECISIONS_SQL);
-	char *t2 = dump(two, TRIALS_SQL), *d2 = dump(two, DECISIONS_SQL);
-	assert_string_equal(reference_trials, t2);
-	assert_string_equal(reference_decisions, d2);
+	assert_as_uninterrupted(two);
 	assert_int_equal(count(one, "SELECT count(*) FROM trial WHERE state = 'complete'"), 6);
 	assert_int_equal(count(one, "SELECT count(*) FROM epoch"), 6 * 40);
-	free(t2);
-	free(d2);
 	/* a second run repeats nothing */
 	run_to_end(one, 2);
 	assert_non_null(strstr(out, "6 trials (6 already complete)"));
@@ -178,9 +184,7 @@ static void kill_and_resume(const char *name, long complete, const char *threads
 	char expect[64];
 	snprintf(expect, sizeof(expect), "(%ld already complete)", done);
 	assert_non_null(strstr(out, expect));
-	char *trials = dump(db, TRIALS_SQL), *decisions = dump(db, DECISIONS_SQL);
-	assert_string_equal(trials, reference_trials);
-	assert_string_equal(decisions, reference_decisions);
+	assert_as_uninterrupted(db);
 	/* each trial once, each epoch once, and the finished ones were not run again */
 	assert_int_equal(count(db, "SELECT count(*) FROM trial"), 6);
 	assert_int_equal(count(db, "SELECT count(*) FROM epoch"), 6 * 40);
@@ -189,8 +193,6 @@ static void kill_and_resume(const char *name, long complete, const char *threads
 	for (char *line = strtok(before, "\n"); line; line = strtok(NULL, "\n"))
 		assert_non_null(strstr(kept, line));
 	free(kept);
-	free(trials);
-	free(decisions);
 }
 
 static void test_sigkill_at_several_points_then_resume(void **state)
@@ -220,11 +222,7 @@ static void test_sigint_marks_interrupted_and_resumes(void **state)
 	long done = count(db, "SELECT count(*) FROM trial WHERE state = 'complete'");
 	assert_true(stopped + done >= 2 && done < 6);
 	run_to_end(db, 1);
-	char *trials = dump(db, TRIALS_SQL), *decisions = dump(db, DECISIONS_SQL);
-	assert_string_equal(trials, reference_trials);
-	assert_string_equal(decisions, reference_decisions);
-	free(trials);
-	free(decisions);
+	assert_as_uninterrupted(db);
 }
 
 /* The whole of a file, or "" when it cannot be read; caller frees. */
@@ -265,11 +263,7 @@ static void two_processes(const char *db)
 				   "'complete'"),
 			 6);
 	assert_int_equal(count(db, "SELECT count(*) FROM epoch"), 6 * 40);
-	char *trials = dump(db, TRIALS_SQL), *decisions = dump(db, DECISIONS_SQL);
-	assert_string_equal(trials, reference_trials);
-	assert_string_equal(decisions, reference_decisions);
-	free(trials);
-	free(decisions);
+	assert_as_uninterrupted(db);
 }
 
 static void test_two_processes_share_the_work(void **state)
@@ -328,11 +322,7 @@ static void test_sigterm_during_a_parallel_run(void **state)
 	assert_int_equal(WEXITSTATUS(status), 130);
 	assert_int_equal(count(db, "SELECT count(*) FROM trial WHERE state = 'running'"), 0);
 	run_to_end(db, 2);
-	char *trials = dump(db, TRIALS_SQL), *decisions = dump(db, DECISIONS_SQL);
-	assert_string_equal(trials, reference_trials);
-	assert_string_equal(decisions, reference_decisions);
-	free(trials);
-	free(decisions);
+	assert_as_uninterrupted(db);
 }
 
 static void test_full_disk_stops_cleanly(void **state)
