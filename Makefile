@@ -29,7 +29,8 @@ SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 DEB_PACKAGES := gcc make libopenblas-dev libsqlite3-dev libinih-dev libcmocka-dev zlib1g-dev \
                 pkg-config gnuplot-nox sqlite3 dataset-fashion-mnist
 
-LIB_SRC  := $(wildcard core/*.c search/*.c baselines/*.c results/*.c)
+LIB_SRC  := strategies.c $(wildcard core/*.c search/*.c baselines/*.c results/*.c)
+HEADERS  := strategies.h $(wildcard core/*.h search/*.h baselines/*.h results/*.h)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=build/tests/%)
 ASAN_TESTS := $(TEST_SRC:tests/%.c=build/asan/tests/%)
@@ -39,11 +40,11 @@ ASAN_TESTS := $(TEST_SRC:tests/%.c=build/asan/tests/%)
 all: dimsearch
 
 # ---- objects: build/ plain, build/asan/ sanitized ----
-build/%.o: %.c $(wildcard core/*.h search/*.h baselines/*.h results/*.h)
+build/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
-build/asan/%.o: %.c $(wildcard core/*.h search/*.h baselines/*.h results/*.h)
+build/asan/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -O1 $(SANITIZE) $(PKG_CFLAGS) -c $< -o $@
 
@@ -127,7 +128,7 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fopenmp -fsanitize=address,undefine
               -fno-sanitize-recover=undefined
 FUZZ_TARGETS := ini idx csv
 
-build/fuzz/%.o: %.c $(wildcard core/*.h search/*.h baselines/*.h results/*.h)
+build/fuzz/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c $< -o $@
 

@@ -1,4 +1,4 @@
-/* dimsearch.c: the command line: dispatches to the commands and owns every exit code. */
+/* dimsearch.c: the command line: a table of commands, their options, and every exit code. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "baselines/idest.h"
 #include "core/blas.h"
 #include "core/data.h"
 #include "core/err.h"
@@ -18,16 +19,16 @@
 #include "core/manifolds.h"
 #include "core/model.h"
 #include "core/train.h"
-#include "baselines/idest.h"
 #include "results/plot.h"
 #include "results/report.h"
 #include "results/store.h"
 #include "search/experiment.h"
 #include "search/scheduler.h"
+#include "strategies.h"
 
 #define DIMSEARCH_VERSION "0.1.0"
 
-enum { EXIT_FAILED = 1, EXIT_USAGE = 2 };
+enum { EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
 static const char *prog = "dimsearch";
 
@@ -49,7 +50,8 @@ static int parse_long(const char *opt, const char *text, long lo, long hi, long 
 	errno = 0;
 	long v = strtol(text, &end, 10);
 	if (end == text || *end || errno || v < lo || v > hi) {
-		usage_error("%s takes a whole number from %ld to %ld (got '%s')", opt, lo, hi, text);
+		usage_error("%s takes a whole number from %ld to %ld (got '%s')", opt, lo, hi,
+			    text);
 		return -1;
 	}
 	*out = v;
@@ -80,9 +82,11 @@ static int parse_widths(const char *opt, const char *text, int *widths, int max)
 		char *end;
 		errno = 0;
 		long v = strtol(p, &end, 10);
-		if (end == p || errno || v < 1 || v > 1 << 20 || (*end && *end != ',') || n == max) {
-			usage_error("%s takes up to %d comma-separated widths, e.g. 512,256 (got '%s')",
-				    opt, max, text);
+		if (end == p || errno || v < 1 || v > 1 << 20 || (*end && *end != ',') ||
+		    n == max) {
+			usage_error(
+				"%s takes up to %d comma-separated widths, e.g. 512,256 (got '%s')",
+				opt, max, text);
 			return -1;
 		}
 		widths[n++] = (int)v;
@@ -91,21 +95,54 @@ static int parse_widths(const char *opt, const char *text, int *widths, int max)
 	return n;
 }
 
-/* getopt_long's ':' and '?' as one message, for every command */
-static void bad_option(int c, char **argv, const char *command)
-{
-	if (c == ':')
-		usage_error("%s needs a value (see '%s %s --help')", argv[optind - 1], prog,
-			    command);
-	else
-		usage_error("unknown option '%s' (see '%s %s --help')", argv[optind - 1], prog,
-			    command);
-}
-
 static int default_threads(void)
 {
 	int n = omp_get_num_procs();
 	return n > 0 ? n : 1;
+}
+
+enum { OPTIONS_OK = 0, OPTIONS_HELP = 1, OPTIONS_BAD = -1 };
+
+/* The options of one command, the same way for all: getopt_long over opts, each option to
+ * fn (which prints its own message and returns non-zero for a bad value), --help to help,
+ * no arguments besides options. OPTIONS_OK, OPTIONS_HELP (help printed) or OPTIONS_BAD
+ * (message printed). */
+static int parse_options(int argc, char **argv, const char *command, const struct option *opts,
+			 int (*fn)(void *ctx, int code, const char *arg), void *ctx,
+			 void (*help)(FILE *out))
+{
+	opterr = 0;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			help(stdout);
+			return OPTIONS_HELP;
+		}
+		if (c == ':' || c == '?') {
+			if (c == ':')
+				usage_error("%s needs a value (see '%s %s --help')",
+					    argv[optind - 1], prog, command);
+			else
+				usage_error("unknown option '%s' (see '%s %s --help')",
+					    argv[optind - 1], prog, command);
+			return OPTIONS_BAD;
+		}
+		if (fn(ctx, c, optarg))
+			return OPTIONS_BAD;
+	}
+	if (optind < argc) {
+		usage_error("unexpected argument '%s' (see '%s %s --help')", argv[optind], prog,
+			    command);
+		return OPTIONS_BAD;
+	}
+	return OPTIONS_OK;
+}
+
+/* The exit status of parse_options' result: -1 to go on. */
+static int options_exit(int r)
+{
+	return r == OPTIONS_HELP ? 0 : r == OPTIONS_BAD ? EXIT_USAGE : -1;
 }
 
 /* ---- train ---- */
@@ -115,8 +152,8 @@ struct train_opts {
 	long latent;
 	int hidden[AE_MAX_HIDDEN];
 	int n_hidden;
-	enum act hidden_act, latent_act, output_act;
-	int output_act_given;
+	enum act hidden_act, latent_act;
+	int output_act; /* -1: by the data */
 	enum loss loss;
 	long epochs, batch, chunks, threads;
 	double lr;
@@ -142,9 +179,9 @@ static void train_help(FILE *out)
 		"  --latent-act A     activation of the code layer (relu)\n"
 		"  --output-act A     (sigmoid when the data lies in [0,1], else identity)\n"
 		"  --loss L           mse | bce (mse)\n"
-		"  --epochs E         (10)\n"
-		"  --batch B          (256)\n"
-		"  --lr X             Adam step size (0.001)\n"
+		"  --epochs E         (%d)\n"
+		"  --batch B          (%d)\n"
+		"  --lr X             Adam step size (%g)\n"
 		"  --seed S           initialisation, shuffling, splits and synthetic data (1)\n"
 		"  --n-train N        keep at most N training examples (all)\n"
 		"  --n-val N          validation examples (Fashion-MNIST 5000, others 10%%)\n"
@@ -155,14 +192,101 @@ static void train_help(FILE *out)
 		"  --json             print a JSON summary as the last line of stdout\n"
 		"  --quiet            no per-epoch progress\n"
 		"  -h, --help         this help\n",
-		prog, default_threads(), TRAIN_DEFAULT_CHUNKS);
+		prog, TRAIN_DEFAULT_EPOCHS, TRAIN_DEFAULT_BATCH, TRAIN_DEFAULT_LR,
+		default_threads(), TRAIN_DEFAULT_CHUNKS);
 }
 
+enum {
+	O_HIDDEN = 256,
+	O_HACT,
+	O_LACT,
+	O_OACT,
+	O_LOSS,
+	O_EPOCHS,
+	O_BATCH,
+	O_LR,
+	O_SEED,
+	O_NTRAIN,
+	O_NVAL,
+	O_NTEST,
+	O_THREADS,
+	O_CHUNKS,
+	O_JSON,
+	O_QUIET,
+	O_DATASET,
+	O_LATENT,
+	O_CONFIG,
+	O_EXPERIMENT,
+	O_DB,
+	O_FORMAT,
+	O_ESTIMATOR,
+	O_K,
+	O_N,
+	O_LIST,
+	O_OUT
+};
+
+/* --hidden-act, --latent-act, --output-act */
+static int train_activation(struct train_opts *o, int code, const char *arg)
+{
+	enum act a;
+	if (act_parse(arg, &a)) {
+		usage_error("--%s takes relu, sigmoid or identity (got '%s')",
+			    code == O_HACT   ? "hidden-act"
+			    : code == O_LACT ? "latent-act"
+					     : "output-act",
+			    arg);
+		return -1;
+	}
+	if (code == O_HACT)
+		o->hidden_act = a;
+	else if (code == O_LACT)
+		o->latent_act = a;
+	else
+		o->output_act = (int)a;
+	return 0;
+}
+
+static int train_option(void *ctx, int code, const char *arg)
+{
+	struct train_opts *o = ctx;
+	switch (code) {
+	case O_DATASET: o->dataset = arg; return 0;
+	case O_LATENT: return parse_long("--latent", arg, 1, 1 << 20, &o->latent);
+	case O_HIDDEN:
+		o->n_hidden = parse_widths("--hidden", arg, o->hidden, AE_MAX_HIDDEN);
+		return o->n_hidden < 0 ? -1 : 0;
+	case O_HACT:
+	case O_LACT:
+	case O_OACT: return train_activation(o, code, arg);
+	case O_LOSS:
+		if (loss_parse(arg, &o->loss)) {
+			usage_error("--loss takes mse or bce (got '%s')", arg);
+			return -1;
+		}
+		return 0;
+	case O_EPOCHS: return parse_long("--epochs", arg, 1, 1000000, &o->epochs);
+	case O_BATCH: return parse_long("--batch", arg, 1, 1 << 20, &o->batch);
+	case O_LR: return parse_double("--lr", arg, 1e-12, 1e6, &o->lr);
+	case O_SEED:
+		if (parse_long("--seed", arg, 0, INT64_MAX, &o->seed))
+			return -1;
+		o->data.seed = (uint64_t)o->seed;
+		return 0;
+	case O_NTRAIN: return parse_long("--n-train", arg, 1, INT32_MAX, &o->data.n_train);
+	case O_NVAL: return parse_long("--n-val", arg, 0, INT32_MAX, &o->data.n_val);
+	case O_NTEST: return parse_long("--n-test", arg, 0, INT32_MAX, &o->data.n_test);
+	case O_THREADS: return parse_long("--threads", arg, 1, 1024, &o->threads);
+	case O_CHUNKS: return parse_long("--chunks", arg, 1, 1024, &o->chunks);
+	case O_JSON: o->json = 1; return 0;
+	case O_QUIET: o->quiet = 1; return 0;
+	}
+	return -1;
+}
+
+/* train's options over the defaults of core/train.h: OPTIONS_OK, _HELP or _BAD */
 static int train_parse(int argc, char **argv, struct train_opts *o)
 {
-	enum { O_HIDDEN = 256, O_HACT, O_LACT, O_OACT, O_LOSS, O_EPOCHS, O_BATCH, O_LR, O_SEED,
-	       O_NTRAIN, O_NVAL, O_NTEST, O_THREADS, O_CHUNKS, O_JSON, O_QUIET, O_DATASET,
-	       O_LATENT };
 	static const struct option opts[] = {
 		{ "dataset", required_argument, NULL, O_DATASET },
 		{ "latent", required_argument, NULL, O_LATENT },
@@ -185,119 +309,35 @@ static int train_parse(int argc, char **argv, struct train_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct train_cfg defaults;
+	train_cfg_defaults(&defaults);
 	memset(o, 0, sizeof(*o));
 	o->hidden[0] = 512;
 	o->hidden[1] = 256;
 	o->n_hidden = 2;
 	o->hidden_act = o->latent_act = ACT_RELU;
-	o->loss = LOSS_MSE;
-	o->epochs = 10;
-	o->batch = 256;
-	o->chunks = TRAIN_DEFAULT_CHUNKS;
+	o->output_act = -1;
+	o->loss = defaults.loss;
+	o->epochs = defaults.epochs;
+	o->batch = defaults.batch;
+	o->chunks = defaults.chunks;
 	o->threads = default_threads();
-	o->lr = 1e-3;
+	o->lr = TRAIN_DEFAULT_LR;
 	o->seed = 1;
 	data_opts_defaults(&o->data);
-	opterr = 0;
-	optind = 1;
-	int c;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "option";
-		switch (c) {
-		case O_DATASET: o->dataset = optarg; break;
-		case O_LATENT:
-			if (parse_long("--latent", optarg, 1, 1 << 20, &o->latent))
-				return -1;
-			break;
-		case O_HIDDEN:
-			if ((o->n_hidden = parse_widths("--hidden", optarg, o->hidden,
-							AE_MAX_HIDDEN)) < 0)
-				return -1;
-			break;
-		case O_HACT:
-		case O_LACT:
-		case O_OACT: {
-			enum act a;
-			if (act_parse(optarg, &a)) {
-				usage_error("%s takes relu, sigmoid or identity (got '%s')", name,
-					    optarg);
-				return -1;
-			}
-			if (c == O_HACT)
-				o->hidden_act = a;
-			else if (c == O_LACT)
-				o->latent_act = a;
-			else {
-				o->output_act = a;
-				o->output_act_given = 1;
-			}
-			break;
-		}
-		case O_LOSS:
-			if (loss_parse(optarg, &o->loss)) {
-				usage_error("--loss takes mse or bce (got '%s')", optarg);
-				return -1;
-			}
-			break;
-		case O_EPOCHS:
-			if (parse_long("--epochs", optarg, 1, 1000000, &o->epochs))
-				return -1;
-			break;
-		case O_BATCH:
-			if (parse_long("--batch", optarg, 1, 1 << 20, &o->batch))
-				return -1;
-			break;
-		case O_LR:
-			if (parse_double("--lr", optarg, 1e-12, 1e6, &o->lr))
-				return -1;
-			break;
-		case O_SEED:
-			if (parse_long("--seed", optarg, 0, INT64_MAX, &o->seed))
-				return -1;
-			o->data.seed = (uint64_t)o->seed;
-			break;
-		case O_NTRAIN:
-			if (parse_long("--n-train", optarg, 1, INT32_MAX, &o->data.n_train))
-				return -1;
-			break;
-		case O_NVAL:
-			if (parse_long("--n-val", optarg, 0, INT32_MAX, &o->data.n_val))
-				return -1;
-			break;
-		case O_NTEST:
-			if (parse_long("--n-test", optarg, 0, INT32_MAX, &o->data.n_test))
-				return -1;
-			break;
-		case O_THREADS:
-			if (parse_long("--threads", optarg, 1, 1024, &o->threads))
-				return -1;
-			break;
-		case O_CHUNKS:
-			if (parse_long("--chunks", optarg, 1, 1024, &o->chunks))
-				return -1;
-			break;
-		case O_JSON: o->json = 1; break;
-		case O_QUIET: o->quiet = 1; break;
-		case 'h': train_help(stdout); exit(0);
-		default:
-			bad_option(c, argv, "train");
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		usage_error("unexpected argument '%s' (see '%s train --help')", argv[optind], prog);
-		return -1;
-	}
+	int r = parse_options(argc, argv, "train", opts, train_option, o, train_help);
+	if (r != OPTIONS_OK)
+		return r;
 	if (!o->dataset || !o->latent) {
 		usage_error("train needs --dataset SPEC and --latent K (see '%s train --help')",
 			    prog);
-		return -1;
+		return OPTIONS_BAD;
 	}
 	if (o->chunks > o->batch) {
 		usage_error("--chunks (%ld) cannot exceed --batch (%ld)", o->chunks, o->batch);
-		return -1;
+		return OPTIONS_BAD;
 	}
-	return 0;
+	return OPTIONS_OK;
 }
 
 struct progress {
@@ -306,10 +346,9 @@ struct progress {
 	double train_seconds;
 	double seconds;
 	int epochs_run;
-	double last_train_loss;
-	double last_val_mse;
 };
 
+/* One line per epoch on stderr, and the times for the summary. */
 static int train_progress(void *ctx, const struct epoch_report *e, struct ae *m)
 {
 	(void)m;
@@ -317,8 +356,6 @@ static int train_progress(void *ctx, const struct epoch_report *e, struct ae *m)
 	p->train_seconds += e->train_seconds;
 	p->seconds += e->seconds;
 	p->epochs_run = e->epoch;
-	p->last_train_loss = e->train_loss;
-	p->last_val_mse = e->val_mse;
 	if (!p->quiet)
 		fprintf(stderr, "epoch %*d/%d  loss %.6f  val_mse %.6f  %8.0f img/s  %6.2f s\n",
 			p->epochs >= 100 ? 3 : 2, e->epoch, p->epochs, e->train_loss, e->val_mse,
@@ -326,37 +363,58 @@ static int train_progress(void *ctx, const struct epoch_report *e, struct ae *m)
 	return 0;
 }
 
+/* The summary lines of a trained model, and its JSON with --json. */
+static void train_summary(const struct train_opts *o, const struct dataset *d,
+			  const struct progress *p, const struct flops *f, double train_mse,
+			  double val_mse, double test_mse)
+{
+	double ips =
+		p->train_seconds > 0 ? (double)d->train.n * p->epochs_run / p->train_seconds : 0.0;
+	double gflops = p->train_seconds > 0 ? (double)f->train_gemm / p->train_seconds / 1e9 : 0.0;
+	printf("latent %ld, %d epochs: MSE train %.6f, val %.6f, test %.6f; %.0f images/s, "
+	       "%.1f GFLOP/s (training GEMMs), %.2f s\n",
+	       o->latent, p->epochs_run, train_mse, val_mse, test_mse, ips, gflops, p->seconds);
+	printf("FLOPs: training GEMM %.4g, evaluation GEMM %.4g, element-wise %.4g, total %.4g\n",
+	       (double)f->train_gemm, (double)f->eval_gemm, (double)f->elementwise,
+	       (double)flops_total(f));
+	if (o->json)
+		printf("{\"dataset\":\"%s\",\"latent\":%ld,\"epochs\":%d,\"batch\":%ld,"
+		       "\"threads\":%ld,\"chunks\":%ld,\"seed\":%ld,\"n_train\":%zu,"
+		       "\"train_mse\":%.9g,\"val_mse\":%.9g,\"test_mse\":%.9g,"
+		       "\"flops_train_gemm\":%llu,\"flops_eval_gemm\":%llu,"
+		       "\"flops_elementwise\":%llu,\"images_per_s\":%.1f,"
+		       "\"train_gemm_gflops_per_s\":%.2f,\"seconds\":%.3f,"
+		       "\"blas_core\":\"%s\"}\n",
+		       d->name, o->latent, p->epochs_run, o->batch, o->threads, o->chunks, o->seed,
+		       d->train.n, train_mse, val_mse, test_mse, (unsigned long long)f->train_gemm,
+		       (unsigned long long)f->eval_gemm, (unsigned long long)f->elementwise, ips,
+		       gflops, p->seconds, blas_core_name());
+}
+
 static int cmd_train(int argc, char **argv)
 {
 	struct train_opts o;
-	if (train_parse(argc, argv, &o))
-		return EXIT_USAGE;
+	int r = options_exit(train_parse(argc, argv, &o));
+	if (r >= 0)
+		return r;
 	omp_set_max_active_levels(1);
 	struct dataset d;
 	if (dataset_load(&d, o.dataset, &o.data)) {
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
 		return EXIT_USAGE;
 	}
-	struct ae_arch arch = {
-		.input_dim = d.dim,
-		.n_hidden = o.n_hidden,
-		.latent = (int)o.latent,
-		.hidden_act = o.hidden_act,
-		.latent_act = o.latent_act,
-		.output_act = o.output_act_given ? o.output_act
-						 : (d.unit_range ? ACT_SIGMOID : ACT_IDENTITY),
-	};
-	memcpy(arch.hidden, o.hidden, sizeof(arch.hidden));
+	struct ae_arch arch = ae_arch_plain(d.dim, o.hidden, o.n_hidden, (int)o.latent,
+					    o.hidden_act, o.latent_act, o.output_act, d.unit_range);
 	struct ae *m = ae_new(&arch);
 	if (!m) {
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
 		dataset_free(&d);
 		return EXIT_USAGE;
 	}
-	struct rng r;
-	rng_seed(&r, (uint64_t)o.seed);
-	ae_init(m, &r);
-	struct progress prog_state = { .epochs = (int)o.epochs, .quiet = o.quiet };
+	struct rng rng;
+	rng_seed(&rng, (uint64_t)o.seed);
+	ae_init(m, &rng);
+	struct progress p = { .epochs = (int)o.epochs, .quiet = o.quiet };
 	struct train_cfg c;
 	train_cfg_defaults(&c);
 	c.epochs = (int)o.epochs;
@@ -366,7 +424,7 @@ static int cmd_train(int argc, char **argv)
 	c.adam.lr = (float)o.lr;
 	c.loss = o.loss;
 	c.on_epoch = train_progress;
-	c.ctx = &prog_state;
+	c.ctx = &p;
 	if (!o.quiet) {
 		char kernel[256];
 		blas_describe(kernel, sizeof(kernel));
@@ -377,7 +435,7 @@ static int cmd_train(int argc, char **argv)
 			o.threads, o.chunks, kernel);
 	}
 	struct flops f = { 0 };
-	int rc = ae_train(m, &d.train, &d.val, &c, &r, &f);
+	int rc = ae_train(m, &d.train, &d.val, &c, &rng, &f);
 	if (rc < 0) {
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
 		ae_delete(m);
@@ -387,31 +445,7 @@ static int cmd_train(int argc, char **argv)
 	double train_mse = ae_eval_mse(m, &d.train, c.threads, &f);
 	double val_mse = ae_eval_mse(m, &d.val, c.threads, &f);
 	double test_mse = ae_eval_mse(m, &d.test, c.threads, &f);
-	double ips = prog_state.train_seconds > 0
-			     ? (double)d.train.n * prog_state.epochs_run / prog_state.train_seconds
-			     : 0.0;
-	double gflops = prog_state.train_seconds > 0
-				? (double)f.train_gemm / prog_state.train_seconds / 1e9
-				: 0.0;
-	printf("latent %ld, %d epochs: MSE train %.6f, val %.6f, test %.6f; %.0f images/s, "
-	       "%.1f GFLOP/s (training GEMMs), %.2f s\n",
-	       o.latent, prog_state.epochs_run, train_mse, val_mse, test_mse, ips, gflops,
-	       prog_state.seconds);
-	printf("FLOPs: training GEMM %.4g, evaluation GEMM %.4g, element-wise %.4g, total %.4g\n",
-	       (double)f.train_gemm, (double)f.eval_gemm, (double)f.elementwise,
-	       (double)flops_total(&f));
-	if (o.json)
-		printf("{\"dataset\":\"%s\",\"latent\":%ld,\"epochs\":%d,\"batch\":%ld,"
-		       "\"threads\":%ld,\"chunks\":%ld,\"seed\":%ld,\"n_train\":%zu,"
-		       "\"train_mse\":%.9g,\"val_mse\":%.9g,\"test_mse\":%.9g,"
-		       "\"flops_train_gemm\":%llu,\"flops_eval_gemm\":%llu,"
-		       "\"flops_elementwise\":%llu,\"images_per_s\":%.1f,"
-		       "\"train_gemm_gflops_per_s\":%.2f,\"seconds\":%.3f,"
-		       "\"blas_core\":\"%s\"}\n",
-		       d.name, o.latent, prog_state.epochs_run, o.batch, o.threads, o.chunks, o.seed,
-		       d.train.n, train_mse, val_mse, test_mse, (unsigned long long)f.train_gemm,
-		       (unsigned long long)f.eval_gemm, (unsigned long long)f.elementwise, ips,
-		       gflops, prog_state.seconds, blas_core_name());
+	train_summary(&o, &d, &p, &f, train_mse, val_mse, test_mse);
 	ae_delete(m);
 	dataset_free(&d);
 	return 0;
@@ -466,93 +500,84 @@ static void run_help(FILE *out)
 		prog, STORE_DEFAULT_PATH, default_threads());
 }
 
-static int cmd_run(int argc, char **argv)
-{
-	enum { O_CONFIG = 256, O_EXPERIMENT, O_DB, O_THREADS, O_QUIET };
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, O_CONFIG },
-		{ "experiment", required_argument, NULL, O_EXPERIMENT },
-		{ "db", required_argument, NULL, O_DB },
-		{ "threads", required_argument, NULL, O_THREADS },
-		{ "quiet", no_argument, NULL, O_QUIET },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *config = "experiments.ini", *db = STORE_DEFAULT_PATH;
+struct run_opts {
+	const char *config, *db;
 	const char *selected[MAX_SELECTED];
-	int n_selected = 0, quiet = 0, c;
-	long threads = default_threads();
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case O_CONFIG: config = optarg; break;
-		case O_DB: db = optarg; break;
-		case O_EXPERIMENT:
-			if (n_selected == MAX_SELECTED) {
-				usage_error("at most %d experiments at once", MAX_SELECTED);
-				return EXIT_USAGE;
-			}
-			selected[n_selected++] = optarg;
-			break;
-		case O_THREADS:
-			if (parse_long("--threads", optarg, 1, 1024, &threads))
-				return EXIT_USAGE;
-			break;
-		case O_QUIET: quiet = 1; break;
-		case 'h': run_help(stdout); return 0;
-		default: bad_option(c, argv, "run"); return EXIT_USAGE;
+	int n_selected, quiet;
+	long threads;
+};
+
+static int run_option(void *ctx, int code, const char *arg)
+{
+	struct run_opts *o = ctx;
+	switch (code) {
+	case O_CONFIG: o->config = arg; return 0;
+	case O_DB: o->db = arg; return 0;
+	case O_EXPERIMENT:
+		if (o->n_selected == MAX_SELECTED) {
+			usage_error("at most %d experiments at once", MAX_SELECTED);
+			return -1;
 		}
+		o->selected[o->n_selected++] = arg;
+		return 0;
+	case O_THREADS: return parse_long("--threads", arg, 1, 1024, &o->threads);
+	case O_QUIET: o->quiet = 1; return 0;
 	}
-	if (optind < argc) {
-		usage_error("unexpected argument '%s' (experiments are named with --experiment)",
-			    argv[optind]);
-		return EXIT_USAGE;
+	return -1;
+}
+
+/* "no experiment NAME in FILE (known: ...)", the list as long as it needs */
+static void unknown_experiment(const struct experiment_file *f, const char *name,
+			       const char *config)
+{
+	size_t len = 1;
+	for (int k = 0; k < f->n_exp; k++)
+		len += strlen(f->exp[k].name) + 2;
+	char *known = malloc(len);
+	if (!known) {
+		usage_error("no experiment '%s' in %s", name, config);
+		return;
 	}
-	if (n_selected == 0)
-		selected[n_selected++] = "quick";
-	struct experiment_file f;
-	if (experiments_load(&f, config)) {
-		fprintf(stderr, "%s", f.errors ? f.errors : "");
-		fprintf(stderr, "%s: %d problem%s in %s; nothing was run\n", prog, f.n_errors,
-			f.n_errors == 1 ? "" : "s", config);
-		experiments_free(&f);
-		return EXIT_USAGE;
+	known[0] = '\0';
+	for (int k = 0; k < f->n_exp; k++) {
+		strcat(known, f->exp[k].name);
+		if (k + 1 < f->n_exp)
+			strcat(known, ", ");
 	}
-	/* names, and groups: "known-id" runs every [known-id.*] */
-	const struct experiment *to_run[256];
+	usage_error("no experiment '%s' in %s (known: %s)", name, config, known);
+	free(known);
+}
+
+/* The experiments named (or grouped: "known-id" selects every [known-id.*]) into to_run, in
+ * order; their count, or -1 with the message printed. */
+static int select_experiments(const struct experiment_file *f, const struct run_opts *o,
+			      const struct experiment **to_run, int max)
+{
 	int n_to_run = 0;
-	for (int i = 0; i < n_selected; i++) {
-		int n = experiments_select(&f, selected[i], to_run + n_to_run, 256 - n_to_run);
+	for (int i = 0; i < o->n_selected; i++) {
+		int n = experiments_select(f, o->selected[i], to_run + n_to_run, max - n_to_run);
 		if (n == 0) {
-			char known[2048] = "";
-			for (int k = 0; k < f.n_exp; k++) {
-				strncat(known, f.exp[k].name, sizeof(known) - strlen(known) - 3);
-				if (k + 1 < f.n_exp)
-					strcat(known, ", ");
-			}
-			usage_error("no experiment '%s' in %s (known: %s)", selected[i], config,
-				    known);
-			experiments_free(&f);
-			return EXIT_USAGE;
+			unknown_experiment(f, o->selected[i], o->config);
+			return -1;
 		}
 		n_to_run += n;
 	}
-	struct store *s = store_open(db, 1);
-	if (!s) {
-		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
-		experiments_free(&f);
-		return EXIT_USAGE;
-	}
-	omp_set_max_active_levels(2);
-	catch_signals();
-	struct run_options o = { .threads = (int)threads, .quiet = quiet, .stop = &stop_requested };
+	return n_to_run;
+}
+
+/* Run each experiment and print its table; the exit status. */
+static int run_all(struct store *s, const struct experiment *const *to_run, int n,
+		   const struct run_opts *ro)
+{
+	struct run_options o = { .threads = (int)ro->threads,
+				 .quiet = ro->quiet,
+				 .stop = &stop_requested };
 	int status = 0;
-	for (int i = 0; i < n_to_run && !stop_requested; i++) {
+	for (int i = 0; i < n && !stop_requested; i++) {
 		const struct experiment *e = to_run[i];
 		struct run_result r;
-		int rc = run_experiment(s, e, &o, &r);
-		if (rc) {
+		enum run_status rc = run_experiment(s, e, &o, &r);
+		if (rc != RUN_OK) {
 			fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
 			status = rc == RUN_BAD_INPUT ? EXIT_USAGE : EXIT_FAILED;
 			break;
@@ -562,12 +587,12 @@ static int cmd_run(int argc, char **argv)
 				"%s: interrupted; %d of %d trials of [%s] are stored as complete. "
 				"Run the same command again to continue.\n",
 				prog, r.already_complete + r.completed, r.trials, e->name);
-			status = 130;
+			status = EXIT_INTERRUPTED;
 			break;
 		}
 		if (r.undecided)
 			status = EXIT_FAILED;
-		if (!quiet)
+		if (!ro->quiet)
 			fputc('\n', stdout);
 		if (report_print(s, e->name, REPORT_TABLE, stdout) < 0) {
 			fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
@@ -575,8 +600,55 @@ static int cmd_run(int argc, char **argv)
 		}
 	}
 	if (stop_requested && status == 0)
-		status = 130;
-	store_close(s);
+		status = EXIT_INTERRUPTED;
+	return status;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ "experiment", required_argument, NULL, O_EXPERIMENT },
+		{ "db", required_argument, NULL, O_DB },
+		{ "threads", required_argument, NULL, O_THREADS },
+		{ "quiet", no_argument, NULL, O_QUIET },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct run_opts o = { .config = "experiments.ini",
+			      .db = STORE_DEFAULT_PATH,
+			      .threads = default_threads() };
+	int r = options_exit(parse_options(argc, argv, "run", opts, run_option, &o, run_help));
+	if (r >= 0)
+		return r;
+	if (o.n_selected == 0)
+		o.selected[o.n_selected++] = "quick";
+	const struct registry *strategies = dimsearch_strategies();
+	if (!strategies) {
+		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+		return EXIT_FAILED;
+	}
+	struct experiment_file f;
+	if (experiments_load(&f, o.config, strategies)) {
+		fprintf(stderr, "%s", f.errors ? f.errors : "");
+		fprintf(stderr, "%s: %d problem%s in %s; nothing was run\n", prog, f.n_errors,
+			f.n_errors == 1 ? "" : "s", o.config);
+		experiments_free(&f);
+		return EXIT_USAGE;
+	}
+	const struct experiment **to_run = malloc(sizeof(*to_run) * (size_t)(f.n_exp + 1));
+	int n_to_run = to_run ? select_experiments(&f, &o, to_run, f.n_exp) : -1;
+	struct store *s = n_to_run < 0 ? NULL : store_open(o.db, 1);
+	if (n_to_run >= 0 && !s)
+		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+	int status = EXIT_USAGE;
+	if (s) {
+		omp_set_max_active_levels(2);
+		catch_signals();
+		status = run_all(s, to_run, n_to_run, &o);
+		store_close(s);
+	}
+	free(to_run);
 	experiments_free(&f);
 	return status;
 }
@@ -600,9 +672,29 @@ static void report_help(FILE *out)
 		prog, STORE_DEFAULT_PATH);
 }
 
+struct report_opts {
+	const char *db, *experiment;
+	enum report_format format;
+};
+
+static int report_option(void *ctx, int code, const char *arg)
+{
+	struct report_opts *o = ctx;
+	switch (code) {
+	case O_DB: o->db = arg; return 0;
+	case O_EXPERIMENT: o->experiment = arg; return 0;
+	case O_FORMAT:
+		if (report_format_parse(arg, &o->format)) {
+			usage_error("--format takes table, csv or json (got '%s')", arg);
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
+}
+
 static int cmd_report(int argc, char **argv)
 {
-	enum { O_DB = 256, O_EXPERIMENT, O_FORMAT };
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, O_DB },
 		{ "experiment", required_argument, NULL, O_EXPERIMENT },
@@ -610,41 +702,24 @@ static int cmd_report(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *db = STORE_DEFAULT_PATH, *experiment = NULL;
-	enum report_format format = REPORT_TABLE;
-	int c;
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case O_DB: db = optarg; break;
-		case O_EXPERIMENT: experiment = optarg; break;
-		case O_FORMAT:
-			if (report_format_parse(optarg, &format)) {
-				usage_error("--format takes table, csv or json (got '%s')", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h': report_help(stdout); return 0;
-		default: bad_option(c, argv, "report"); return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		usage_error("unexpected argument '%s' (see '%s report --help')", argv[optind], prog);
-		return EXIT_USAGE;
-	}
-	struct store *s = store_open(db, 0);
+	struct report_opts o = { .db = STORE_DEFAULT_PATH, .format = REPORT_TABLE };
+	int r = options_exit(
+		parse_options(argc, argv, "report", opts, report_option, &o, report_help));
+	if (r >= 0)
+		return r;
+	struct store *s = store_open(o.db, 0);
 	if (!s) {
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
 		return EXIT_USAGE;
 	}
-	int rows = report_print(s, experiment, format, stdout);
+	int rows = report_print(s, o.experiment, o.format, stdout);
+	const char *x = o.experiment;
 	if (rows < 0)
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
 	else if (rows == 0)
 		fprintf(stderr, "%s: no decisions in %s%s%s yet (run 'dimsearch run%s%s')\n", prog,
-			db, experiment ? " for experiment " : "", experiment ? experiment : "",
-			experiment ? " --experiment " : "", experiment ? experiment : "");
+			o.db, x ? " for experiment " : "", x ? x : "", x ? " --experiment " : "",
+			x ? x : "");
 	store_close(s);
 	return rows < 0 ? EXIT_FAILED : rows == 0 ? EXIT_USAGE : 0;
 }
@@ -659,19 +734,20 @@ static void id_help(FILE *out)
 		"       %s id --list\n"
 		"\n"
 		"Estimate the intrinsic dimension of a data set without training: local PCA\n"
-		"(Fukunaga-Olsen: k = 100 neighbours, eigenvalues above 0.05 of the largest; mean\n"
-		"and median over points, and global), MLE (Levina-Bickel, k = 20, MacKay-Ghahramani\n"
-		"aggregation) and TwoNN (Facco et al.; the largest 10%% of ratios discarded).\n"
+		"(Fukunaga-Olsen: k = %d neighbours, eigenvalues above %g of the largest; mean\n"
+		"and median over points, and global), MLE (Levina-Bickel, k = %d, MacKay-Ghahramani\n"
+		"aggregation) and TwoNN (Facco et al.; the largest %g%% of ratios discarded).\n"
 		"\n"
 		"  --dataset SPEC   any dataset SPEC, e.g. M7_Roll:n=2500 or affine:d=5,D=50\n"
 		"  --estimator E    lpca, mle, twonn or all (all)\n"
-		"  --k N            neighbours for lpca and mle (100 and 20)\n"
+		"  --k N            neighbours for lpca and mle (%d and %d)\n"
 		"  --n N            use at most N points (all; Fashion-MNIST is 60000: use --n)\n"
 		"  --seed S         synthetic draws and subsampling (1)\n"
 		"  --threads T      (%d, all cores)\n"
 		"  --json           one JSON object per estimator and line\n"
 		"  --list           the benchmark manifolds with their dimensions\n",
-		prog, prog, default_threads());
+		prog, prog, LPCA_DEFAULT_K, LPCA_DEFAULT_ALPHA, MLE_DEFAULT_K,
+		100 * TWONN_DEFAULT_DISCARD, LPCA_DEFAULT_K, MLE_DEFAULT_K, default_threads());
 }
 
 static void id_list(void)
@@ -690,9 +766,124 @@ static double seconds_since(const struct timespec *t0)
 	return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
 }
 
+struct id_opts {
+	const char *spec;
+	int use[ID_ESTIMATORS]; /* the estimators to run */
+	struct id_params params;
+	long n, seed, threads;
+	int json, list;
+};
+
+static int id_option(void *ctx, int code, const char *arg)
+{
+	struct id_opts *o = ctx;
+	long k;
+	enum id_estimator e;
+	switch (code) {
+	case O_DATASET: o->spec = arg; return 0;
+	case O_ESTIMATOR:
+		if (!strcmp(arg, "all")) {
+			for (int i = 0; i < ID_ESTIMATORS; i++)
+				o->use[i] = 1;
+			return 0;
+		}
+		if (id_estimator_parse(arg, &e)) {
+			usage_error("--estimator takes lpca, mle, twonn or all (got '%s')", arg);
+			return -1;
+		}
+		memset(o->use, 0, sizeof(o->use));
+		o->use[e] = 1;
+		return 0;
+	case O_K:
+		if (parse_long("--k", arg, 2, 100000, &k))
+			return -1;
+		o->params.lpca_k = o->params.mle_k = (int)k;
+		return 0;
+	case O_N: return parse_long("--n", arg, 3, INT32_MAX, &o->n);
+	case O_SEED: return parse_long("--seed", arg, 0, INT64_MAX, &o->seed);
+	case O_THREADS: return parse_long("--threads", arg, 1, 1024, &o->threads);
+	case O_JSON: o->json = 1; return 0;
+	case O_LIST: o->list = 1; return 0;
+	}
+	return -1;
+}
+
+/* One estimator's line: text, or JSON with --json. */
+static void id_print(const struct id_opts *o, const struct dataset *d, enum id_estimator e,
+		     double estimate, const struct lpca_result *lp, uint64_t flops, double secs)
+{
+	const struct split *s = &d->train;
+	const char *name = id_estimator_name(e);
+	if (o->json) {
+		printf("{\"dataset\":\"%s\",\"estimator\":\"%s\",\"estimate\":%.6g,", o->spec, name,
+		       estimate);
+		if (e == ID_LPCA)
+			printf("\"median\":%.6g,\"global\":%.6g,\"k\":%d,", lp->median, lp->global,
+			       o->params.lpca_k);
+		if (e == ID_MLE)
+			printf("\"k\":%d,", o->params.mle_k);
+		if (d->true_dim > 0)
+			printf("\"true_dimension\":%g,", d->true_dim);
+		printf("\"n\":%zu,\"ambient_dimension\":%d,\"flops\":%llu,\"seconds\":%.4f}\n",
+		       s->n, s->dim, (unsigned long long)flops, secs);
+		return;
+	}
+	char note[96];
+	if (e == ID_LPCA)
+		snprintf(note, sizeof(note), "median %g, global %g, k = %d", lp->median, lp->global,
+			 o->params.lpca_k);
+	else if (e == ID_MLE)
+		snprintf(note, sizeof(note), "k = %d", o->params.mle_k);
+	else
+		snprintf(note, sizeof(note), "largest %g%% of ratios dropped",
+			 100 * o->params.twonn_discard);
+	printf("  %-6s %7.3f   %-34s %10.3g FLOPs %7.2f s\n", name, estimate, note, (double)flops,
+	       secs);
+}
+
+/* One neighbour search for the widest estimator chosen, then each estimator on it, each
+ * charged the search: the exit status. */
+static int id_estimate_all(const struct id_opts *o, const struct dataset *d)
+{
+	const struct split *s = &d->train;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int need = 2;
+	for (int e = 0; e < ID_ESTIMATORS; e++)
+		if (o->use[e] && id_neighbours((enum id_estimator)e, &o->params) > need)
+			need = id_neighbours((enum id_estimator)e, &o->params);
+	uint64_t knn_flops = 0;
+	struct knn nn;
+	if (knn_search(s->x, s->n, s->dim, need, (int)o->threads, &nn, &knn_flops)) {
+		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+		return EXIT_FAILED;
+	}
+	double knn_seconds = seconds_since(&t0);
+	int status = 0;
+	for (int e = 0; e < ID_ESTIMATORS; e++) {
+		if (!o->use[e])
+			continue;
+		uint64_t flops = knn_flops;
+		struct timespec t1;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		struct lpca_result lp;
+		double estimate = id_estimate((enum id_estimator)e, &o->params, s->x, s->n, s->dim,
+					      &nn, (int)o->threads, &lp, &flops);
+		if (isnan(estimate)) {
+			fprintf(stderr, "%s: %s: %s\n", prog,
+				id_estimator_name((enum id_estimator)e), ds_errmsg());
+			status = EXIT_FAILED;
+			continue;
+		}
+		id_print(o, d, (enum id_estimator)e, estimate, &lp, flops,
+			 knn_seconds + seconds_since(&t1));
+	}
+	knn_free(&nn);
+	return status;
+}
+
 static int cmd_id(int argc, char **argv)
 {
-	enum { O_DATASET = 256, O_ESTIMATOR, O_K, O_N, O_SEED, O_THREADS, O_JSON, O_LIST };
 	static const struct option opts[] = {
 		{ "dataset", required_argument, NULL, O_DATASET },
 		{ "estimator", required_argument, NULL, O_ESTIMATOR },
@@ -705,136 +896,50 @@ static int cmd_id(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *spec = NULL, *which = "all";
-	long k = 0, n = 0, seed = 1, threads = default_threads();
-	int json = 0, c;
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case O_DATASET: spec = optarg; break;
-		case O_ESTIMATOR:
-			if (strcmp(optarg, "lpca") && strcmp(optarg, "mle") &&
-			    strcmp(optarg, "twonn") && strcmp(optarg, "all")) {
-				usage_error("--estimator takes lpca, mle, twonn or all (got '%s')",
-					    optarg);
-				return EXIT_USAGE;
-			}
-			which = optarg;
-			break;
-		case O_K:
-			if (parse_long("--k", optarg, 2, 100000, &k))
-				return EXIT_USAGE;
-			break;
-		case O_N:
-			if (parse_long("--n", optarg, 3, INT32_MAX, &n))
-				return EXIT_USAGE;
-			break;
-		case O_SEED:
-			if (parse_long("--seed", optarg, 0, INT64_MAX, &seed))
-				return EXIT_USAGE;
-			break;
-		case O_THREADS:
-			if (parse_long("--threads", optarg, 1, 1024, &threads))
-				return EXIT_USAGE;
-			break;
-		case O_JSON: json = 1; break;
-		case O_LIST: id_list(); return 0;
-		case 'h': id_help(stdout); return 0;
-		default: bad_option(c, argv, "id"); return EXIT_USAGE;
-		}
+	struct id_opts o = { .seed = 1, .threads = default_threads() };
+	for (int i = 0; i < ID_ESTIMATORS; i++)
+		o.use[i] = 1;
+	id_params_defaults(&o.params);
+	int r = options_exit(parse_options(argc, argv, "id", opts, id_option, &o, id_help));
+	if (r >= 0)
+		return r;
+	if (o.list) {
+		id_list();
+		return 0;
 	}
-	if (optind < argc || !spec) {
+	if (!o.spec) {
 		usage_error("id needs --dataset SPEC (see '%s id --help')", prog);
 		return EXIT_USAGE;
 	}
 	/* every point in one pool: no validation or test split */
-	struct data_opts o = { .n_train = n, .n_val = 0, .n_test = 0, .seed = (uint64_t)seed };
+	struct data_opts dopt = {
+		.n_train = o.n, .n_val = 0, .n_test = 0, .seed = (uint64_t)o.seed
+	};
 	struct dataset d;
-	if (dataset_load(&d, spec, &o)) {
+	if (dataset_load(&d, o.spec, &dopt)) {
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
 		return EXIT_USAGE;
 	}
-	const struct split *s = &d.train;
-	int all = !strcmp(which, "all");
-	int k_lpca = (int)(k ? k : 100), k_mle = (int)(k ? k : 20);
 	int need = 2;
-	if (all || !strcmp(which, "lpca"))
-		need = k_lpca > need ? k_lpca : need;
-	if (all || !strcmp(which, "mle"))
-		need = k_mle > need ? k_mle : need;
-	if ((size_t)need >= s->n) {
-		fprintf(stderr, "%s: %s has %zu points: too few for %d neighbours (use a smaller "
-				"--k or more points)\n",
-			prog, spec, s->n, need);
-		dataset_free(&d);
-		return EXIT_USAGE;
-	}
-	char truth[64] = "";
-	if (d.true_dim > 0)
-		snprintf(truth, sizeof(truth), ", true dimension %g", d.true_dim);
-	if (!json)
-		printf("%s: %zu points in R^%d%s\n", spec, s->n, s->dim, truth);
-	struct timespec t0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	uint64_t knn_flops = 0;
-	struct knn nn;
-	if (knn_search(s->x, s->n, s->dim, need, (int)threads, &nn, &knn_flops)) {
-		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
-		dataset_free(&d);
-		return EXIT_FAILED;
-	}
-	double knn_seconds = seconds_since(&t0);
-	const char *names[] = { "lpca", "mle", "twonn" };
-	int status = 0;
-	for (int e = 0; e < 3; e++) {
-		if (!all && strcmp(which, names[e]))
-			continue;
-		/* each estimator is charged the neighbour search it needs */
-		uint64_t flops = knn_flops;
-		struct timespec t1;
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		struct lpca_result lp = { NAN, NAN, NAN };
-		double estimate = NAN;
-		if (e == 0 && !id_lpca(s->x, s->n, s->dim, &nn, k_lpca, 0.05, (int)threads, &lp,
-				       &flops))
-			estimate = lp.mean;
-		else if (e == 1)
-			estimate = id_mle(&nn, k_mle, &flops);
-		else if (e == 2)
-			estimate = id_twonn(&nn, 0.1, &flops);
-		if (isnan(estimate)) {
-			fprintf(stderr, "%s: %s: %s\n", prog, names[e], ds_errmsg());
-			status = EXIT_FAILED;
-			continue;
-		}
-		double secs = knn_seconds + seconds_since(&t1);
-		if (json) {
-			printf("{\"dataset\":\"%s\",\"estimator\":\"%s\",\"estimate\":%.6g,", spec,
-			       names[e], estimate);
-			if (e == 0)
-				printf("\"median\":%.6g,\"global\":%.6g,\"k\":%d,", lp.median,
-				       lp.global, k_lpca);
-			if (e == 1)
-				printf("\"k\":%d,", k_mle);
+	for (int e = 0; e < ID_ESTIMATORS; e++)
+		if (o.use[e] && id_neighbours((enum id_estimator)e, &o.params) > need)
+			need = id_neighbours((enum id_estimator)e, &o.params);
+	int status;
+	if ((size_t)need >= d.train.n) {
+		fprintf(stderr,
+			"%s: %s has %zu points: too few for %d neighbours (use a smaller "
+			"--k or more points)\n",
+			prog, o.spec, d.train.n, need);
+		status = EXIT_USAGE;
+	} else {
+		if (!o.json) {
+			char truth[64] = "";
 			if (d.true_dim > 0)
-				printf("\"true_dimension\":%g,", d.true_dim);
-			printf("\"n\":%zu,\"ambient_dimension\":%d,\"flops\":%llu,\"seconds\":%.4f}\n",
-			       s->n, s->dim, (unsigned long long)flops, secs);
-		} else {
-			char note[96] = "";
-			if (e == 0)
-				snprintf(note, sizeof(note), "median %g, global %g, k = %d", lp.median,
-					 lp.global, k_lpca);
-			else if (e == 1)
-				snprintf(note, sizeof(note), "k = %d", k_mle);
-			else
-				snprintf(note, sizeof(note), "largest 10%% of ratios dropped");
-			printf("  %-6s %7.3f   %-34s %10.3g FLOPs %7.2f s\n", names[e], estimate,
-			       note, (double)flops, secs);
+				snprintf(truth, sizeof(truth), ", true dimension %g", d.true_dim);
+			printf("%s: %zu points in R^%d%s\n", o.spec, d.train.n, d.train.dim, truth);
 		}
+		status = id_estimate_all(&o, &d);
 	}
-	knn_free(&nn);
 	dataset_free(&d);
 	return status;
 }
@@ -875,9 +980,41 @@ static void scripts_dir(char *buf, size_t size)
 	snprintf(buf, size, "%s/plots", exe);
 }
 
+struct plot_opts {
+	const char *db, *experiment, *out;
+};
+
+static int plot_option(void *ctx, int code, const char *arg)
+{
+	struct plot_opts *o = ctx;
+	switch (code) {
+	case O_DB: o->db = arg; return 0;
+	case O_EXPERIMENT: o->experiment = arg; return 0;
+	case O_OUT: o->out = arg; return 0;
+	}
+	return -1;
+}
+
+/* Why there is nothing to draw for NAME: a group, or no such experiment. */
+static void plot_missing(struct store *s, const struct plot_opts *o)
+{
+	char member[128];
+	store_group_member(s, o->experiment, member, sizeof(member));
+	if (member[0])
+		fprintf(stderr,
+			"%s: '%s' is a group of experiments: draw one of them, e.g. "
+			"--experiment %s (the figure of every experiment of known "
+			"dimension, known-id-knownid, comes with any of them)\n",
+			prog, o->experiment, member);
+	else
+		fprintf(stderr,
+			"%s: no experiment '%s' in %s (run 'dimsearch run --experiment "
+			"%s')\n",
+			prog, o->experiment, o->db, o->experiment);
+}
+
 static int cmd_plot(int argc, char **argv)
 {
-	enum { O_DB = 256, O_EXPERIMENT, O_OUT };
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, O_DB },
 		{ "experiment", required_argument, NULL, O_EXPERIMENT },
@@ -885,66 +1022,53 @@ static int cmd_plot(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *db = STORE_DEFAULT_PATH, *experiment = "quick", *out = "plots/out";
-	int c;
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case O_DB: db = optarg; break;
-		case O_EXPERIMENT: experiment = optarg; break;
-		case O_OUT: out = optarg; break;
-		case 'h': plot_help(stdout); return 0;
-		default: bad_option(c, argv, "plot"); return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		usage_error("unexpected argument '%s' (see '%s plot --help')", argv[optind], prog);
-		return EXIT_USAGE;
-	}
+	struct plot_opts o = { .db = STORE_DEFAULT_PATH,
+			       .experiment = "quick",
+			       .out = "plots/out" };
+	int r = options_exit(parse_options(argc, argv, "plot", opts, plot_option, &o, plot_help));
+	if (r >= 0)
+		return r;
 	char gnuplot[4096], scripts[2100];
 	if (plot_find_gnuplot(gnuplot, sizeof(gnuplot))) {
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
 		return EXIT_USAGE;
 	}
 	scripts_dir(scripts, sizeof(scripts));
-	struct store *s = store_open(db, 0);
+	struct store *s = store_open(o.db, 0);
 	if (!s) {
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
 		return EXIT_USAGE;
 	}
 	long id = 0;
-	if (store_latest_experiment(s, experiment, &id) || !id) {
-		/* a group such as known-id: its figures are drawn per experiment */
-		char member[128];
-		const char *args[] = { experiment, NULL };
-		store_scalar(s, "SELECT name FROM experiment WHERE substr(name, 1, length(?1) + 1) = "
-				"?1 || '.' ORDER BY name LIMIT 1",
-			     args, member, sizeof(member), "");
-		if (member[0])
-			fprintf(stderr, "%s: '%s' is a group of experiments: draw one of them, e.g. "
-					"--experiment %s (the figure of every experiment of known "
-					"dimension, known-id-knownid, comes with any of them)\n",
-				prog, experiment, member);
-		else
-			fprintf(stderr, "%s: no experiment '%s' in %s (run 'dimsearch run "
-					"--experiment %s')\n",
-				prog, experiment, db, experiment);
+	if (store_latest_experiment(s, o.experiment, &id) || !id) {
+		plot_missing(s, &o);
 		store_close(s);
 		return EXIT_USAGE;
 	}
-	int made = plot_render(s, experiment, scripts, out, gnuplot);
+	int made = plot_render(s, o.experiment, scripts, o.out, gnuplot);
 	store_close(s);
 	if (made < 0) {
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
 		return EXIT_FAILED;
 	}
-	printf("%d figures of %s in %s (PNG and SVG; data in %s/data/%s)\n", made, experiment, out,
-	       out, experiment);
+	printf("%d figures of %s in %s (PNG and SVG; data in %s/data/%s)\n", made, o.experiment,
+	       o.out, o.out, o.experiment);
 	return 0;
 }
 
 /* ---- dispatch ---- */
+
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{ "run", cmd_run, "run experiments from experiments.ini into the results database" },
+	{ "report", cmd_report, "print the comparison of strategies from the database" },
+	{ "train", cmd_train, "train one autoencoder; report MSE, images/s and FLOPs" },
+	{ "id", cmd_id, "estimate a data set's intrinsic dimension (local PCA, MLE, TwoNN)" },
+	{ "plot", cmd_plot, "draw an experiment's figures with gnuplot (PNG and SVG)" },
+};
 
 static void main_help(FILE *out)
 {
@@ -953,16 +1077,15 @@ static void main_help(FILE *out)
 		"\n"
 		"How wide should an autoencoder's latent layer be, and what does finding out cost?\n"
 		"\n"
-		"commands:\n"
-		"  run        run experiments from experiments.ini into the results database\n"
-		"  report     print the comparison of strategies from the database\n"
-		"  train      train one autoencoder; report MSE, images/s and FLOPs\n"
-		"  id         estimate a data set's intrinsic dimension (local PCA, MLE, TwoNN)\n"
-		"  plot       draw an experiment's figures with gnuplot (PNG and SVG)\n"
+		"commands:\n",
+		prog);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out,
 		"\n"
 		"  --version  version and the BLAS kernel in use\n"
 		"  --help     this help; '%s COMMAND --help' for a command's options\n",
-		prog, prog);
+		prog);
 }
 
 static void print_version(void)
@@ -992,16 +1115,9 @@ int main(int argc, char **argv)
 		print_version();
 		return 0;
 	}
-	if (!strcmp(cmd, "train"))
-		return cmd_train(argc - 1, argv + 1);
-	if (!strcmp(cmd, "run"))
-		return cmd_run(argc - 1, argv + 1);
-	if (!strcmp(cmd, "report"))
-		return cmd_report(argc - 1, argv + 1);
-	if (!strcmp(cmd, "id"))
-		return cmd_id(argc - 1, argv + 1);
-	if (!strcmp(cmd, "plot"))
-		return cmd_plot(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
+		if (!strcmp(cmd, commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
 	usage_error("unknown command '%s' (see '%s --help')", cmd, prog);
 	return EXIT_USAGE;
 }

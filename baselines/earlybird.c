@@ -4,12 +4,12 @@
 #include "earlybird.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/err.h"
-#include "../search/strategy.h"
 
 static int by_value(const void *a, const void *b)
 {
@@ -38,8 +38,7 @@ double eb_distance(const unsigned char *a, const unsigned char *b, int K)
 	return (double)differ / K;
 }
 
-int eb_window_push(struct eb_window *w, const unsigned char *mask, double eps,
-		   double *max_distance)
+int eb_window_push(struct eb_window *w, const unsigned char *mask, double eps, double *max_distance)
 {
 	int slot = w->count % EB_WINDOW;
 	memcpy(w->masks[slot], mask, (size_t)w->K);
@@ -68,31 +67,70 @@ int eb_active(const float *gamma, const float *beta, int K)
 	return n;
 }
 
+/* ---- settings ---- */
+
+#define S(field) offsetof(struct eb_settings, field)
+
+static const struct setting eb_keys[] = {
+	{ .name = "eb.lambda",
+	  .type = SETTING_DOUBLE,
+	  .offset = S(lambda),
+	  .lo = 0,
+	  .hi = 1e6,
+	  .def = "0.1",
+	  .help = "the L1 subgradient weight on the latent scales" },
+	{ .name = "eb.p",
+	  .type = SETTING_DOUBLE,
+	  .offset = S(p),
+	  .lo = 0,
+	  .hi = 1,
+	  .def = "0.5",
+	  .help = "the mask's quantile of |gamma|, 0 to 1" },
+	{ .name = "eb.eps",
+	  .type = SETTING_DOUBLE,
+	  .offset = S(eps),
+	  .lo = 0,
+	  .hi = 1,
+	  .def = "0.1",
+	  .help = "ticket when the newest mask is this close to each of the 4 before it" },
+};
+
+const struct settings eb_settings = { "Early-Bird", eb_keys, SETTINGS_COUNT(eb_keys),
+				      sizeof(struct eb_settings), NULL };
+
+static const struct eb_settings *settings_of(const struct experiment *e)
+{
+	return experiment_settings(e, &eb_settings);
+}
+
 /* ---- the strategy ---- */
 
+/* One run at K_max per seed. */
 static int eb_plan(const struct experiment *e, long seed, struct trial_record *trials, int max)
 {
 	if (max < 1)
-		return 0;
+		return 1;
+	const struct eb_settings *o = settings_of(e);
 	struct trial_record *t = &trials[0];
 	memset(t, 0, sizeof(*t));
 	snprintf(t->strategy, sizeof(t->strategy), "earlybird");
-	snprintf(t->key, sizeof(t->key), "earlybird/lambda=%g/p=%g/eps=%g/K=%d/seed=%ld",
-		 e->eb_lambda, e->eb_p, e->eb_eps, e->k_max, seed);
+	snprintf(t->key, sizeof(t->key), "earlybird/lambda=%g/p=%g/eps=%g/K=%d/seed=%ld", o->lambda,
+		 o->p, o->eps, e->k_max, seed);
 	snprintf(t->role, sizeof(t->role), "search");
 	t->latent = e->k_max;
 	t->seed = seed;
-	snprintf(t->params, sizeof(t->params), "{\"lambda\":%g,\"p\":%g,\"eps\":%g}", e->eb_lambda,
-		 e->eb_p, e->eb_eps);
+	snprintf(t->params, sizeof(t->params), "{\"lambda\":%g,\"p\":%g,\"eps\":%g}", o->lambda,
+		 o->p, o->eps);
 	return 1;
 }
 
+/* What one Early-Bird run tracks while it trains. */
 struct eb_run {
-	const struct experiment *e;
+	const struct eb_settings *o;
 	int K;
 	unsigned char frozen[4096];
 	struct eb_window window;
-	int ticket_epoch;        /* 0 until found */
+	int ticket_epoch; /* 0 until found */
 	int ticket_count;
 	uint64_t ticket_flops;
 };
@@ -117,9 +155,9 @@ static int eb_epoch(void *ctx, struct epoch_record *e, struct ae *m)
 	struct eb_run *s = ctx;
 	const float *gamma = m->params + m->gamma_off, *beta = m->params + m->beta_off;
 	unsigned char mask[4096];
-	eb_mask(gamma, s->K, s->e->eb_p, mask);
+	eb_mask(gamma, s->K, s->o->p, mask);
 	double distance;
-	int ticket = eb_window_push(&s->window, mask, s->e->eb_eps, &distance);
+	int ticket = eb_window_push(&s->window, mask, s->o->eps, &distance);
 	e->mask_distance = distance;
 	e->active_latent = eb_active(gamma, beta, s->K);
 	if (ticket && !s->ticket_epoch) {
@@ -130,27 +168,32 @@ static int eb_epoch(void *ctx, struct epoch_record *e, struct ae *m)
 	return 0; /* the full budget runs, for the count after it */
 }
 
-static int eb_run_trial(const struct trial_ctx *c, struct trial_record *t)
+/* The run with scales on the code layer; the count at the ticket names the size. */
+static enum trial_state eb_run_trial(const struct trial_ctx *c, struct trial_record *t)
 {
-	const struct experiment *e = c->exp;
+	const struct eb_settings *o = settings_of(c->exp);
 	int K = t->latent;
 	if (K > 4096) {
-		snprintf(t->error, sizeof(t->error), "Early-Bird handles at most 4096 latent units");
-		return TRIAL_ERROR;
+		snprintf(t->error, sizeof(t->error),
+			 "Early-Bird handles at most 4096 latent units");
+		return TRIAL_FAILED;
 	}
 	struct eb_run *s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(t->error, sizeof(t->error), "out of memory");
-		return TRIAL_ERROR;
+		return TRIAL_FAILED;
 	}
-	s->e = e;
+	s->o = o;
 	s->K = K;
 	s->window.K = K;
-	struct trial_hooks hooks = { .epoch = eb_epoch, .ctx = s, .latent_bn = 1,
-				     .gamma_l1 = e->eb_lambda, .after_step = freeze };
+	struct trial_hooks hooks = { .epoch = eb_epoch,
+				     .ctx = s,
+				     .latent_bn = 1,
+				     .gamma_l1 = o->lambda,
+				     .after_step = freeze };
 	struct ae *m;
-	int status = trial_train(c, t, &hooks, &m);
-	if (status != TRIAL_OK) {
+	enum trial_state status = trial_train(c, t, &hooks, &m);
+	if (status != TRIAL_COMPLETE) {
 		free(s);
 		return status;
 	}
@@ -169,13 +212,14 @@ static int eb_run_trial(const struct trial_ctx *c, struct trial_record *t)
 		 "{\"k_max\":%d,\"lambda\":%g,\"p\":%g,\"eps\":%g,\"ticket\":%s,"
 		 "\"ticket_epoch\":%d,\"k_at_ticket\":%d,\"k_full_budget\":%d,\"frozen\":%d,"
 		 "\"tuning_flops_at_ticket\":%llu,\"tuning_flops_full_budget\":%llu}",
-		 K, e->eb_lambda, e->eb_p, e->eb_eps, found ? "true" : "false", s->ticket_epoch,
+		 K, o->lambda, o->p, o->eps, found ? "true" : "false", s->ticket_epoch,
 		 found ? s->ticket_count : -1, full_count, frozen,
 		 (unsigned long long)s->ticket_flops, (unsigned long long)full_flops);
 	free(s);
 	return status;
 }
 
+/* Charged up to the ticket: what it needed to decide. */
 static int eb_decide(const struct experiment *e, long seed, const struct trial_record *trials,
 		     int n, struct decision_record *d)
 {
@@ -185,4 +229,10 @@ static int eb_decide(const struct experiment *e, long seed, const struct trial_r
 	return decide_single(seed, trials, n, isfinite(at) ? (uint64_t)at : 0, d);
 }
 
-const struct strategy earlybird_strategy = { "earlybird", eb_plan, eb_run_trial, eb_decide };
+const struct strategy earlybird_strategy = {
+	.name = "earlybird",
+	.settings = &eb_settings,
+	.plan = eb_plan,
+	.run = eb_run_trial,
+	.decide = eb_decide,
+};

@@ -3,6 +3,17 @@
 #ifndef DS_EARLYBIRD_H
 #define DS_EARLYBIRD_H
 
+#include "../search/strategy.h"
+
+struct eb_settings {
+	double lambda;                 /* L1 subgradient weight on the scales */
+	double p;                      /* mask quantile */
+	double eps;                    /* ticket: distance to each of the 4 older masks */
+};
+
+extern const struct settings eb_settings;
+extern const struct strategy earlybird_strategy;
+
 #define EB_WINDOW 5            /* masks kept */
 #define EB_FREEZE 1e-4         /* |gamma| below this is set to 0 and frozen */
 #define EB_ALIVE 2e-4          /* a unit counts when |gamma| is above this ... */

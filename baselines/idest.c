@@ -290,3 +290,53 @@ double id_twonn(const struct knn *nn, double discard, uint64_t *flops)
 	*flops += 2ull * n + 8ull * kept;
 	return sxy / sxx;
 }
+
+/* ---- one interface to every estimator ---- */
+
+static const char *const estimator_names[ID_ESTIMATORS] = { "lpca", "mle", "twonn" };
+
+void id_params_defaults(struct id_params *p)
+{
+	p->lpca_k = LPCA_DEFAULT_K;
+	p->lpca_alpha = LPCA_DEFAULT_ALPHA;
+	p->mle_k = MLE_DEFAULT_K;
+	p->twonn_discard = TWONN_DEFAULT_DISCARD;
+}
+
+const char *id_estimator_name(enum id_estimator e)
+{
+	return e >= 0 && e < ID_ESTIMATORS ? estimator_names[e] : "unknown";
+}
+
+int id_estimator_parse(const char *name, enum id_estimator *e)
+{
+	for (int i = 0; i < ID_ESTIMATORS; i++)
+		if (!strcmp(name, estimator_names[i])) {
+			*e = (enum id_estimator)i;
+			return 0;
+		}
+	return -1;
+}
+
+int id_neighbours(enum id_estimator e, const struct id_params *p)
+{
+	return e == ID_LPCA ? p->lpca_k : e == ID_MLE ? p->mle_k : 2;
+}
+
+double id_estimate(enum id_estimator e, const struct id_params *p, const float *x, size_t n,
+		   int D, const struct knn *nn, int threads, struct lpca_result *lp,
+		   uint64_t *flops)
+{
+	*lp = (struct lpca_result){ NAN, NAN, NAN };
+	switch (e) {
+	case ID_LPCA:
+		if (id_lpca(x, n, D, nn, p->lpca_k, p->lpca_alpha, threads, lp, flops))
+			return NAN;
+		return lp->mean;
+	case ID_MLE: return id_mle(nn, p->mle_k, flops);
+	case ID_TWONN: return id_twonn(nn, p->twonn_discard, flops);
+	case ID_ESTIMATORS: break;
+	}
+	ds_fail("unknown estimator");
+	return NAN;
+}

@@ -40,4 +40,34 @@ double id_mle(const struct knn *nn, int k, uint64_t *flops);
  * -log(1 - i/N) against log mu_(i), i = 0 .. kept-1, as scikit-dimension fits it. */
 double id_twonn(const struct knn *nn, double discard, uint64_t *flops);
 
+/* ---- one interface to every estimator, for dimsearch id and the strategies ---- */
+
+enum id_estimator { ID_LPCA, ID_MLE, ID_TWONN, ID_ESTIMATORS };
+
+/* Their settings; the defaults are scikit-dimension's where it has the estimator. */
+#define LPCA_DEFAULT_K 100
+#define LPCA_DEFAULT_ALPHA 0.05
+#define MLE_DEFAULT_K 20
+#define TWONN_DEFAULT_DISCARD 0.1
+
+struct id_params {
+	int lpca_k;
+	double lpca_alpha;
+	int mle_k;
+	double twonn_discard;
+};
+
+void id_params_defaults(struct id_params *p);
+const char *id_estimator_name(enum id_estimator e);       /* "lpca", "mle", "twonn" */
+int id_estimator_parse(const char *name, enum id_estimator *e);   /* 0, or -1 */
+/* Neighbours the estimator reads from a knn search. */
+int id_neighbours(enum id_estimator e, const struct id_params *p);
+
+/* The estimate of e on the n rows of x (n, D) with their neighbours nn (at least
+ * id_neighbours(e, p) of them); for local PCA also its median and global figures in *lp
+ * (NaN for the others). NaN with ds_errmsg() on failure. */
+double id_estimate(enum id_estimator e, const struct id_params *p, const float *x, size_t n,
+		   int D, const struct knn *nn, int threads, struct lpca_result *lp,
+		   uint64_t *flops);
+
 #endif

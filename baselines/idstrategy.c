@@ -1,62 +1,152 @@
 /* idstrategy.c: the intrinsic-dimension estimators as strategies: estimate on a sample of
  * the training set (tuning: neighbour search and eigen work, no training), choose
  * K = ceil(estimate), then train one autoencoder at K (delivery). */
+#include "idstrategy.h"
+
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/err.h"
-#include "../search/strategy.h"
 #include "idest.h"
 
-enum estimator { LPCA, MLE, TWONN };
+/* ---- settings, shared by the three ---- */
 
-static const char *names[] = { "lpca", "mle", "twonn" };
+struct id_settings {
+	int n; /* training points they look at, 0 for all */
+	struct id_params p;
+};
 
-static enum estimator which(const struct trial_record *t)
+#define S(field) offsetof(struct id_settings, field)
+#define STR(x) #x
+#define XSTR(x) STR(x)
+
+static const struct setting id_keys[] = {
+	{ .name = "id.n",
+	  .type = SETTING_INT,
+	  .offset = S(n),
+	  .lo = 0,
+	  .hi = 1e7,
+	  .def = "2500",
+	  .help = "training points the estimators use (a seeded sample), 0 for all" },
+	{ .name = "lpca.k",
+	  .type = SETTING_INT,
+	  .offset = S(p.lpca_k),
+	  .lo = 2,
+	  .hi = 1e5,
+	  .def = XSTR(LPCA_DEFAULT_K),
+	  .help = "neighbours of local PCA" },
+	{ .name = "lpca.alpha",
+	  .type = SETTING_DOUBLE,
+	  .offset = S(p.lpca_alpha),
+	  .lo = 1e-9,
+	  .hi = 1,
+	  .def = XSTR(LPCA_DEFAULT_ALPHA),
+	  .help = "eigenvalues above alpha times the largest count" },
+	{ .name = "mle.k",
+	  .type = SETTING_INT,
+	  .offset = S(p.mle_k),
+	  .lo = 2,
+	  .hi = 1e5,
+	  .def = XSTR(MLE_DEFAULT_K),
+	  .help = "neighbours of the MLE" },
+	{ .name = "twonn.discard",
+	  .type = SETTING_DOUBLE,
+	  .offset = S(p.twonn_discard),
+	  .lo = 0,
+	  .hi = 0.99,
+	  .def = XSTR(TWONN_DEFAULT_DISCARD),
+	  .help = "fraction of the largest ratios TwoNN drops" },
+};
+
+static const struct settings id_settings = { "intrinsic-dimension estimators", id_keys,
+					     SETTINGS_COUNT(id_keys), sizeof(struct id_settings),
+					     NULL };
+
+static const struct id_settings *settings_of(const struct experiment *e)
 {
-	return !strcmp(t->strategy, "lpca") ? LPCA : !strcmp(t->strategy, "mle") ? MLE : TWONN;
+	return experiment_settings(e, &id_settings);
 }
 
-static int plan(enum estimator est, const struct experiment *e, long seed,
-		struct trial_record *trials, int max)
+static enum id_estimator which(const char *strategy)
+{
+	enum id_estimator est = ID_TWONN;
+	id_estimator_parse(strategy, &est);
+	return est;
+}
+
+/* One trial per seed: the estimate, then one autoencoder at its ceiling. */
+static int plan(const struct experiment *e, long seed, struct trial_record *trials, int max,
+		enum id_estimator est)
 {
 	if (max < 1)
-		return 0;
+		return 1;
+	const struct id_settings *o = settings_of(e);
+	const char *name = id_estimator_name(est);
 	struct trial_record *t = &trials[0];
 	memset(t, 0, sizeof(*t));
-	snprintf(t->strategy, sizeof(t->strategy), "%s", names[est]);
+	snprintf(t->strategy, sizeof(t->strategy), "%s", name);
 	char setting[64];
-	if (est == LPCA)
-		snprintf(setting, sizeof(setting), "k=%d/alpha=%g", e->lpca_k, e->lpca_alpha);
-	else if (est == MLE)
-		snprintf(setting, sizeof(setting), "k=%d", e->mle_k);
+	if (est == ID_LPCA)
+		snprintf(setting, sizeof(setting), "k=%d/alpha=%g", o->p.lpca_k, o->p.lpca_alpha);
+	else if (est == ID_MLE)
+		snprintf(setting, sizeof(setting), "k=%d", o->p.mle_k);
 	else
-		snprintf(setting, sizeof(setting), "discard=%g", e->twonn_discard);
-	snprintf(t->key, sizeof(t->key), "%s/%s/n=%d/kmax=%d/seed=%ld", names[est], setting,
-		 e->id_n, e->k_max, seed);
+		snprintf(setting, sizeof(setting), "discard=%g", o->p.twonn_discard);
+	snprintf(t->key, sizeof(t->key), "%s/%s/n=%d/kmax=%d/seed=%ld", name, setting, o->n,
+		 e->k_max, seed);
 	snprintf(t->role, sizeof(t->role), "search");
 	t->latent = e->k_max;
 	t->seed = seed;
-	snprintf(t->params, sizeof(t->params), "{\"estimator\":\"%s\",\"n\":%d}", names[est],
-		 e->id_n);
+	snprintf(t->params, sizeof(t->params), "{\"estimator\":\"%s\",\"n\":%d}", name, o->n);
 	return 1;
 }
 
 static int plan_lpca(const struct experiment *e, long s, struct trial_record *t, int max)
 {
-	return plan(LPCA, e, s, t, max);
+	return plan(e, s, t, max, ID_LPCA);
 }
 
 static int plan_mle(const struct experiment *e, long s, struct trial_record *t, int max)
 {
-	return plan(MLE, e, s, t, max);
+	return plan(e, s, t, max, ID_MLE);
 }
 
 static int plan_twonn(const struct experiment *e, long s, struct trial_record *t, int max)
 {
-	return plan(TWONN, e, s, t, max);
+	return plan(e, s, t, max, ID_TWONN);
+}
+
+/* Enough points for the estimator's neighbours, before anything runs. */
+static int check(const struct experiment *e, const struct dataset *d, enum id_estimator est,
+		 const char *key)
+{
+	const struct id_settings *o = settings_of(e);
+	size_t n = d->train.n;
+	size_t points = o->n > 0 && (size_t)o->n < n ? (size_t)o->n : n;
+	int k = id_neighbours(est, &o->p);
+	if (points <= (size_t)k)
+		return ds_fail("[%s] %s = %d neighbours need more than %zu points (the estimators "
+			       "use %zu of %s): lower it, or raise id.n or n_train",
+			       e->name, key, k, points, points, e->dataset);
+	return 0;
+}
+
+static int check_lpca(const struct experiment *e, const struct dataset *d)
+{
+	return check(e, d, ID_LPCA, "lpca.k");
+}
+
+static int check_mle(const struct experiment *e, const struct dataset *d)
+{
+	return check(e, d, ID_MLE, "mle.k");
+}
+
+static int check_twonn(const struct experiment *e, const struct dataset *d)
+{
+	return check(e, d, ID_TWONN, "twonn");
 }
 
 /* A seeded sample of the training rows (all of them when n is 0 or larger). */
@@ -83,37 +173,33 @@ static float *sample(const struct split *s, int n, long seed, size_t *count)
 	return x;
 }
 
-static int run(const struct trial_ctx *c, struct trial_record *t)
+/* Estimate on a sample of the training set (tuning), then deliver at ceil(estimate). */
+static enum trial_state run(const struct trial_ctx *c, struct trial_record *t)
 {
 	const struct experiment *e = c->exp;
-	enum estimator est = which(t);
+	const struct id_settings *o = settings_of(e);
+	enum id_estimator est = which(t->strategy);
 	size_t n;
-	float *x = sample(&c->data->train, e->id_n, t->seed, &n);
+	float *x = sample(&c->data->train, o->n, t->seed, &n);
 	if (!x) {
 		snprintf(t->error, sizeof(t->error), "out of memory sampling the training set");
-		return TRIAL_ERROR;
+		return TRIAL_FAILED;
 	}
 	int D = c->data->dim;
-	int k = est == LPCA ? e->lpca_k : est == MLE ? e->mle_k : 2;
+	int k = id_neighbours(est, &o->p);
 	uint64_t overhead = 0;
 	struct knn nn;
 	struct lpca_result lp = { NAN, NAN, NAN };
 	double estimate = NAN;
 	if (knn_search(x, n, D, k, c->threads, &nn, &overhead) == 0) {
-		if (est == LPCA && !id_lpca(x, n, D, &nn, k, e->lpca_alpha, c->threads, &lp,
-					    &overhead))
-			estimate = lp.mean;
-		else if (est == MLE)
-			estimate = id_mle(&nn, k, &overhead);
-		else if (est == TWONN)
-			estimate = id_twonn(&nn, e->twonn_discard, &overhead);
+		estimate = id_estimate(est, &o->p, x, n, D, &nn, c->threads, &lp, &overhead);
 		knn_free(&nn);
 	}
 	free(x);
 	if (!isfinite(estimate) || estimate <= 0) {
-		snprintf(t->error, sizeof(t->error), "%s: %s", names[est],
+		snprintf(t->error, sizeof(t->error), "%s: %s", id_estimator_name(est),
 			 ds_errmsg()[0] ? ds_errmsg() : "no finite estimate");
-		return TRIAL_ERROR;
+		return TRIAL_FAILED;
 	}
 	int K = (int)ceil(estimate - 1e-9);
 	int clamped = K < 1 || K > e->k_max;
@@ -121,26 +207,27 @@ static int run(const struct trial_ctx *c, struct trial_record *t)
 	/* the estimation is tuning; one autoencoder at the chosen width is delivery */
 	memset(&t->flops, 0, sizeof(t->flops));
 	t->flops.overhead = overhead;
-	int status = trial_deliver(c, t, K);
+	enum trial_state status = trial_deliver(c, t, K);
 	char med[32], glob[32], truth[32];
 	snprintf(t->details, sizeof(t->details),
 		 "{\"estimator\":\"%s\",\"estimate\":%.6g,\"k_chosen\":%d,\"clamped\":%s,"
 		 "\"points\":%zu,\"k\":%d,\"lpca_median\":%s,\"lpca_global\":%s,"
 		 "\"true_dimension\":%s,\"estimate_flops\":%llu}",
-		 names[est], estimate, K, clamped ? "true" : "false", n, k, json_number(med, lp.median),
-		 json_number(glob, lp.global),
+		 id_estimator_name(est), estimate, K, clamped ? "true" : "false", n, k,
+		 json_number(med, lp.median), json_number(glob, lp.global),
 		 json_number(truth, c->data->true_dim > 0 ? c->data->true_dim : NAN),
 		 (unsigned long long)overhead);
 	return status;
 }
 
-static int decide(const struct experiment *e, long seed, const struct trial_record *trials,
-		  int n, struct decision_record *d)
-{
-	(void)e;
-	return decide_single(seed, trials, n, 0, d);
-}
-
-const struct strategy lpca_strategy = { "lpca", plan_lpca, run, decide };
-const struct strategy mle_strategy = { "mle", plan_mle, run, decide };
-const struct strategy twonn_strategy = { "twonn", plan_twonn, run, decide };
+const struct strategy lpca_strategy = {
+	.name = "lpca", .settings = &id_settings, .plan = plan_lpca, .run = run, .check = check_lpca
+};
+const struct strategy mle_strategy = {
+	.name = "mle", .settings = &id_settings, .plan = plan_mle, .run = run, .check = check_mle
+};
+const struct strategy twonn_strategy = { .name = "twonn",
+					 .settings = &id_settings,
+					 .plan = plan_twonn,
+					 .run = run,
+					 .check = check_twonn };

@@ -1,4 +1,5 @@
-/* flops.h: the FLOP counter (DESIGN.md section 3), split by phase, incremented where work is done.
+/* flops.h: the FLOP counter, split by phase, incremented where work is done (README: "The
+ * FLOP convention"; ae_flops_per_example in model.h gives the closed form per example).
  *
  * One FLOP is one floating-point add or multiply; a fused multiply-add counts 2.
  * Dense forward on B rows: 2*B*in*out + B*out (bias). Backward: dW and dX GEMMs, each

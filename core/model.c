@@ -10,6 +10,43 @@
 
 /* ---- construction ---- */
 
+struct ae_arch ae_arch_plain(int D, const int *hidden, int n_hidden, int K, enum act hidden_act,
+			     enum act latent_act, int output_act, int unit_range)
+{
+	struct ae_arch a = {
+		.input_dim = D,
+		.n_hidden = n_hidden,
+		.latent = K,
+		.hidden_act = hidden_act,
+		.latent_act = latent_act,
+		.output_act = output_act >= 0 ? (enum act)output_act
+			      : unit_range    ? ACT_SIGMOID
+					      : ACT_IDENTITY,
+	};
+	for (int i = 0; i < n_hidden && i < AE_MAX_HIDDEN; i++)
+		a.hidden[i] = hidden[i];
+	return a;
+}
+
+void ae_flops_per_example(const struct ae_arch *a, uint64_t *step, uint64_t *eval)
+{
+	int w[AE_MAX_LAYERS + 1], n = a->n_hidden < AE_MAX_HIDDEN ? a->n_hidden : AE_MAX_HIDDEN;
+	int L = 2 * (n + 1);
+	w[0] = w[L] = a->input_dim;
+	for (int i = 0; i < n; i++)
+		w[i + 1] = w[L - 1 - i] = a->hidden[i];
+	w[n + 1] = a->latent;
+	*step = *eval = 0;
+	for (int l = 0; l < L; l++) {
+		uint64_t io = (uint64_t)w[l] * (uint64_t)w[l + 1], out = (uint64_t)w[l + 1];
+		*step += 2 * io + out; /* forward and bias */
+		*step += 2 * io + out; /* dW and the bias gradient */
+		if (l > 0)
+			*step += 2 * io; /* dX, not for the first layer */
+		*eval += 2 * io + out;
+	}
+}
+
 int ae_layer_out(const struct ae *m, int l)
 {
 	return m->arch.vae && l == m->latent_layer ? 2 * m->arch.latent : m->width[l + 1];
@@ -41,7 +78,8 @@ static int layout(struct ae *m)
 	for (int l = 0; l < m->n_layers; l++) {
 		size_t in = (size_t)m->width[l], out = (size_t)ae_layer_out(m, l);
 		if (in > (1u << 24) || out > (1u << 24) || off > SIZE_MAX / 8 - in * out - out)
-			return ds_fail("architecture too large (layer %d is %zu x %zu)", l, out, in);
+			return ds_fail("architecture too large (layer %d is %zu x %zu)", l, out,
+				       in);
 		m->w_off[l] = off;
 		off += in * out;
 		m->b_off[l] = off;
@@ -148,7 +186,8 @@ struct ae *ae_truncate(const struct ae *m, int keep)
 		return NULL;
 	}
 	if (keep < 1 || keep > m->arch.latent) {
-		ds_fail("cannot cut the latent layer to %d units (it has %d)", keep, m->arch.latent);
+		ds_fail("cannot cut the latent layer to %d units (it has %d)", keep,
+			m->arch.latent);
 		return NULL;
 	}
 	struct ae_arch arch = m->arch;
@@ -341,8 +380,8 @@ static void bn_backward(const struct ae *m, const struct ae_work *w, int rows, f
 		for (int r = 0; r < rows; r++) {
 			double dx = dy[(size_t)r * K + k] * gamma[k];
 			double xhat = w->bn_xhat[(size_t)r * K + k];
-			dy[(size_t)r * K + k] = (float)(inv[k] / rows *
-							(rows * dx - sum_dx - xhat * sum_dx_xhat));
+			dy[(size_t)r * K + k] =
+				(float)(inv[k] / rows * (rows * dx - sum_dx - xhat * sum_dx_xhat));
 		}
 	}
 	*elementwise += (uint64_t)rows * K * FLOPS_BN_BACKWARD;
@@ -366,8 +405,8 @@ void ae_bn_update(struct ae *m, struct ae_work *const *w, int n)
 		used++;
 	}
 	for (int k = 0; used && k < K; k++) {
-		m->bn_mean[k] = (1 - BN_MOMENTUM) * m->bn_mean[k] +
-				BN_MOMENTUM * (float)(mean[k] / used);
+		m->bn_mean[k] =
+			(1 - BN_MOMENTUM) * m->bn_mean[k] + BN_MOMENTUM * (float)(mean[k] / used);
 		m->bn_var[k] = (1 - BN_MOMENTUM) * m->bn_var[k] +
 			       BN_MOMENTUM * (float)(mean[K + k] / used);
 	}
@@ -375,8 +414,8 @@ void ae_bn_update(struct ae *m, struct ae_work *const *w, int n)
 }
 
 /* layers 0 .. last-1 of the forward pass; returns the last output */
-static const float *forward_layers(const struct ae *m, struct ae_work *w, const float *x,
-				   int rows, int last, uint64_t *gemm, uint64_t *elementwise)
+static const float *forward_layers(const struct ae *m, struct ae_work *w, const float *x, int rows,
+				   int last, uint64_t *gemm, uint64_t *elementwise)
 {
 	const float *in = x;
 	for (int l = 0; l < last; l++) {
@@ -420,10 +459,9 @@ const float *ae_codes(const struct ae *m, const struct ae_work *w)
 	return m->arch.vae ? w->z : w->act[m->latent_layer + 1];
 }
 
-double ae_backward(const struct ae *m, struct ae_work *w, const float *x, int rows,
-		   enum loss loss, float scale, const struct latent_penalty *penalty,
-		   float penalty_scale, double *penalty_sum, float *grad, uint64_t *gemm,
-		   uint64_t *elementwise)
+double ae_backward(const struct ae *m, struct ae_work *w, const float *x, int rows, enum loss loss,
+		   float scale, const struct latent_penalty *penalty, float penalty_scale,
+		   double *penalty_sum, float *grad, uint64_t *gemm, uint64_t *elementwise)
 {
 	int L = m->n_layers, D = m->width[L];
 	float *delta = w->delta[0], *next = w->delta[1];
@@ -456,9 +494,9 @@ double ae_backward(const struct ae *m, struct ae_work *w, const float *x, int ro
 		if (l == m->latent_layer && m->arch.latent_bn)
 			bn_backward(m, w, rows, delta, grad, (float)rows * penalty_scale,
 				    elementwise);
-		const float *input = l == 0				     ? x
+		const float *input = l == 0				       ? x
 				     : m->arch.vae && l == m->latent_layer + 1 ? w->z
-									 : w->act[l];
+									       : w->act[l];
 		dense_backward(rows, in, out, input, m->params + m->w_off[l], delta,
 			       l == 0 ? NULL : next, grad + m->w_off[l], grad + m->b_off[l], gemm);
 		float *t = delta;

@@ -74,6 +74,17 @@ struct latent_penalty {
 	void *ctx;
 };
 
+/* A plain autoencoder D - hidden - K - mirrored - D: hidden layers hidden_act, the code
+ * latent_act, the output output_act or, when output_act < 0, sigmoid for data in [0, 1]
+ * (unit_range) and identity otherwise. */
+struct ae_arch ae_arch_plain(int D, const int *hidden, int n_hidden, int K, enum act hidden_act,
+			     enum act latent_act, int output_act, int unit_range);
+
+/* The GEMM FLOPs per example that the counter counts for a plain (not VAE) arch, by the
+ * convention of README's "The FLOP convention": one training step (forward, dW and bias
+ * gradient, dX but the first layer's) in *step, one evaluation pass in *eval. */
+void ae_flops_per_example(const struct ae_arch *a, uint64_t *step, uint64_t *eval);
+
 /* Checks the architecture (positive widths, at most AE_MAX_HIDDEN hidden layers, size
  * overflow); NULL with ds_errmsg() on failure. Parameters are zero until ae_init. */
 struct ae *ae_new(const struct ae_arch *arch);

@@ -14,9 +14,9 @@ enum { FLOPS_SOFTMAX = 5 };  /* per logit: subtract max, exp, sum, divide, minus
 
 void probe_cfg_defaults(struct probe_cfg *c)
 {
-	c->epochs = 20;
+	c->epochs = PROBE_DEFAULT_EPOCHS;
 	c->batch = 256;
-	c->lr = 0.01f;
+	c->lr = (float)PROBE_DEFAULT_LR;
 }
 
 /* logits (rows, C) -> probabilities in place */

@@ -11,6 +11,8 @@ struct probe_cfg {
 	float lr;       /* Adam step size */
 };
 
+#define PROBE_DEFAULT_EPOCHS 20
+#define PROBE_DEFAULT_LR 0.01
 void probe_cfg_defaults(struct probe_cfg *c);   /* 20 epochs, batch 256, lr 0.01 */
 
 /* Fit softmax regression on train codes (n_train, K) with labels 0..n_classes-1, features

@@ -22,11 +22,11 @@ static double now_seconds(void)
 void train_cfg_defaults(struct train_cfg *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->epochs = 10;
-	c->batch = 256;
+	c->epochs = TRAIN_DEFAULT_EPOCHS;
+	c->batch = TRAIN_DEFAULT_BATCH;
 	c->chunks = TRAIN_DEFAULT_CHUNKS;
 	c->threads = 1;
-	c->adam = (struct adam){ .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f };
+	c->adam = (struct adam){ .lr = (float)TRAIN_DEFAULT_LR, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f };
 	c->loss = LOSS_MSE;
 }
 

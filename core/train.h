@@ -47,7 +47,11 @@ struct train_cfg {
 
 #define TRAIN_INTERRUPTED (-2)
 
+/* The defaults of every training run: the experiments' keys and dimsearch train use them. */
+#define TRAIN_DEFAULT_EPOCHS 10
+#define TRAIN_DEFAULT_BATCH 256
 #define TRAIN_DEFAULT_CHUNKS 2
+#define TRAIN_DEFAULT_LR 0.001
 
 /* Defaults: PyTorch's Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8), batch 256, MSE, 10 epochs. */
 void train_cfg_defaults(struct train_cfg *c);

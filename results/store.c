@@ -582,6 +582,14 @@ int store_latest_experiment(struct store *s, const char *name, long *experiment_
 	return 0;
 }
 
+void store_group_member(struct store *s, const char *group, char *out, size_t size)
+{
+	const char *args[] = { group, NULL };
+	store_scalar(s, "SELECT name FROM experiment WHERE substr(name, 1, length(?1) + 1) = "
+			"?1 || '.' ORDER BY name LIMIT 1",
+		     args, out, size, "");
+}
+
 /* ---- trials ---- */
 
 int store_trial_get(struct store *s, long experiment_id, const char *key,

@@ -9,61 +9,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../core/flops.h"
+#include "../search/records.h"
 
 #define STORE_DEFAULT_PATH "results/dimsearch.db"
 #define STORE_SCHEMA_VERSION 1
 #define STORE_BUSY_TIMEOUT_MS 10000   /* how long a write waits for a lock (DIMSEARCH_BUSY_MS) */
 
-enum trial_state { TRIAL_WAITING, TRIAL_RUNNING, TRIAL_COMPLETE, TRIAL_FAILED,
-		   TRIAL_INTERRUPTED };
-
 /* nan_mask bits of trial and decision rows */
 enum { NAN_TRAIN_MSE = 1, NAN_VAL_MSE = 2, NAN_TEST_MSE = 4, NAN_PROBE = 8 };
 /* nan_mask bits of epoch rows */
 enum { NAN_EPOCH_LOSS = 1, NAN_EPOCH_VAL = 2, NAN_EPOCH_PENALTY = 4 };
-
-struct trial_record {
-	long id;
-	char key[160];             /* unique within an experiment, e.g. "grid/K=8/seed=1" */
-	char strategy[64];         /* e.g. "grid", "sosae(a=0.1,l=0.002)" */
-	char role[16];             /* "search", or "delivery" for a run at the chosen size */
-	int latent;                /* the width trained */
-	long seed;
-	char params[512];          /* hyper-parameters, JSON */
-	int variant;               /* which of the strategy's settings (in memory only) */
-	enum trial_state state;
-	int epochs_run;
-	double train_mse, val_mse, test_mse;   /* per element; NaN when unknown */
-	double probe_accuracy;                 /* in [0, 1]; NaN without labels */
-	struct flops flops;        /* everything this trial counted */
-	uint64_t delivery_flops;   /* of that, spent after the size was named (fine-tuning) */
-	double seconds;            /* wall time of the trial */
-	char error[512];           /* why it failed */
-	char details[2048];        /* what the strategy learnt, JSON */
-};
-
-struct epoch_record {
-	int epoch;
-	double train_loss, penalty, val_mse;
-	int active_latent;         /* -1 when the strategy has no such count */
-	double mask_distance;      /* Early-Bird: newest mask's largest distance to the older
-				    * ones in its window; NaN when none */
-	uint64_t flops_tuning;     /* spent by this trial so far (flops_tuning) */
-	double seconds;            /* since the trial started */
-};
-
-struct decision_record {
-	char strategy[64];
-	long seed;
-	int chosen_latent;
-	uint64_t tuning_flops;     /* everything run before the size was named */
-	uint64_t delivery_flops;   /* a run at the chosen size, 0 when the strategy holds it */
-	uint64_t report_flops;     /* test evaluation and probe */
-	double test_mse, probe_accuracy;
-	double seconds;            /* wall time of its trials, added up */
-	char details[2048];        /* JSON */
-};
 
 struct store;
 
@@ -79,6 +34,10 @@ int store_experiment(struct store *s, const char *name, const char *hash, const 
 		     double true_dimension, const char *config, long *experiment_id);
 /* The newest experiment with this name: its id, or 0 when there is none. */
 int store_latest_experiment(struct store *s, const char *name, long *experiment_id);
+
+/* The first experiment (by name) of the group NAME, i.e. named NAME.something, into out;
+ * "" when there is none. */
+void store_group_member(struct store *s, const char *group, char *out, size_t size);
 
 /* Load a trial by key: 1 when present (into *t), 0 when absent. */
 int store_trial_get(struct store *s, long experiment_id, const char *key,

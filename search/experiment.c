@@ -7,6 +7,9 @@
  * that an indented key is never taken as a continuation of the previous value), checks the
  * shape of each line, and hands lines longer than inih's limit to the handler on the side. */
 #include "experiment.h"
+
+#include "../core/probe.h"
+#include "../core/train.h"
 #include "strategy.h"
 
 #include <ctype.h>
@@ -15,110 +18,374 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define INIH_LINE 200                 /* INI_MAX_LINE of Debian's libinih */
-#define LONG_VALUE_MARK "\001long"    /* stands in for a value too long for inih */
+#define INIH_LINE 200		   /* INI_MAX_LINE of Debian's libinih */
+#define LONG_VALUE_MARK "\001long" /* stands in for a value too long for inih */
 #define MAX_EXPERIMENTS 256
+#define K_MAX_DEFAULT 64 /* k_max without a grid */
 
-/* ---- the keys ---- */
+/* ---- the experiment's own keys ---- */
 
-enum key_type { T_STRING, T_INT, T_LONG, T_DOUBLE, T_WIDTHS, T_ACT, T_OUTPUT_ACT, T_LOSS,
-		T_SEEDS, T_STRATEGIES, T_GRID, T_SELECT, T_NUMBERS, T_WEIGHT, T_EPOCH_LIST };
-
-struct key {
-	const char *name;
-	enum key_type type;
-	size_t offset;        /* field in struct experiment */
-	double lo, hi;        /* range of numbers */
-	const char *def;      /* default, parsed like a user's value */
-	const char *help;     /* what is allowed, for error messages */
-};
+static int parse_widths(void *block, const char *value, char *why, size_t size);
+static int parse_latent_act(void *block, const char *value, char *why, size_t size);
+static int parse_output_act(void *block, const char *value, char *why, size_t size);
+static int parse_loss(void *block, const char *value, char *why, size_t size);
+static int parse_seeds(void *block, const char *value, char *why, size_t size);
+static int parse_strategies(void *block, const char *value, char *why, size_t size);
 
 #define F(field) offsetof(struct experiment, field)
+#define STR(x) #x
+#define XSTR(x) STR(x)
 
-static const struct key keys[] = {
-	{ "description", T_STRING, F(description), 0, 0, "", "free text" },
-	{ "dataset", T_STRING, F(dataset), 0, 0, NULL,
-	  "a dataset SPEC such as fashion-mnist or affine:d=5,D=50,n=4000" },
-	{ "n_train", T_LONG, F(n_train), 0, 1e9, "0", "training examples to keep, 0 for all" },
-	{ "n_val", T_LONG, F(n_val), -1, 1e9, "-1", "validation examples, -1 for the default" },
-	{ "n_test", T_LONG, F(n_test), -1, 1e9, "-1", "test examples, -1 for the default" },
-	{ "data_seed", T_LONG, F(data_seed), 0, 9e18, "1", "seed of the splits and synthetic data" },
-	{ "hidden", T_WIDTHS, F(hidden), 1, 1 << 20, "512,256",
-	  "comma-separated encoder widths, e.g. 512,256, or none" },
-	{ "latent_act", T_ACT, F(latent_act), 0, 0, "relu", "relu, sigmoid or identity" },
-	{ "output_act", T_OUTPUT_ACT, F(output_act), 0, 0, "auto",
-	  "auto, relu, sigmoid or identity" },
-	{ "loss", T_LOSS, F(loss), 0, 0, "mse", "mse or bce" },
-	{ "k_max", T_INT, F(k_max), 0, 1 << 16, "0",
-	  "the widest latent layer, 0 for the largest grid value" },
-	{ "epochs", T_INT, F(epochs), 1, 1e6, "10", "a whole number from 1" },
-	{ "batch", T_INT, F(batch), 1, 1 << 20, "256", "a whole number from 1" },
-	{ "chunks", T_INT, F(chunks), 1, 1024, "2", "chunks per batch, from 1 to batch" },
-	{ "lr", T_DOUBLE, F(lr), 1e-12, 1e3, "0.001", "Adam's step size, above 0" },
-	{ "seeds", T_SEEDS, F(seeds), 0, 9e18, "1", "seeds such as 1 or 1,2,3 or 1..5" },
-	{ "strategies", T_STRATEGIES, F(strategies), 0, 0, NULL,
-	  "a comma-separated list of strategies" },
-	{ "grid", T_GRID, F(grid), 1, 1 << 16, "", "latent widths: 1..64 step 1 or 2,4,8,16" },
-	{ "grid.select", T_SELECT, F(grid_select), 0, 1, "within:0.05",
-	  "within:TOL (smallest K within TOL of the best) or knee" },
-	{ "sosae.alpha", T_NUMBERS, F(sosae_alpha), 0, 100, "0.1",
-	  "the positional growth: one number above 0, or a list for a sensitivity sweep" },
-	{ "sosae.lambda", T_NUMBERS, F(sosae_lambda), 0, 1e6, "0.00001",
-	  "the penalty weight: one number above 0, or a list" },
-	{ "sosae.weight", T_WEIGHT, F(sosae_weight), 0, 0, "exp",
-	  "exp: w_k = (1+alpha)^(k-1), or linear: w_k = 1 + alpha (k-1)" },
-	{ "sosae.l1", T_DOUBLE, F(sosae_l1), 0, 1e6, "0", "a plain L1 weight, 0 for none" },
-	{ "sosae.tau", T_DOUBLE, F(sosae_tau), 0, 1e6, "0",
-	  "activity threshold, 0 for an exact (lossless) cut" },
-	{ "sosae.patience", T_INT, F(sosae_patience), 0, 1e6, "0",
-	  "stop after this many epochs with K* unchanged, 0 to train the full budget" },
-	{ "sosae.finetune", T_EPOCH_LIST, F(sosae_finetune), 0, 1e6, "5",
-	  "epochs of training at K* after the cut, 0 for none; a list such as 0,5,20 compares "
-	  "them" },
-	{ "eb.lambda", T_DOUBLE, F(eb_lambda), 0, 1e6, "0.1",
-	  "the L1 subgradient weight on the latent scales" },
-	{ "eb.p", T_DOUBLE, F(eb_p), 0, 1, "0.5", "the mask's quantile of |gamma|, 0 to 1" },
-	{ "eb.eps", T_DOUBLE, F(eb_eps), 0, 1, "0.1",
-	  "ticket when the newest mask is this close to each of the 4 before it" },
-	{ "vae.beta", T_DOUBLE, F(vae_beta), 0, 1e6, "1",
-	  "the KL weight: loss = MSE + beta * KL / D per example, 1 for the plain ELBO" },
-	{ "id.n", T_INT, F(id_n), 0, 1e7, "2500",
-	  "training points the estimators use (a seeded sample), 0 for all" },
-	{ "lpca.k", T_INT, F(lpca_k), 2, 1e5, "100", "neighbours of local PCA" },
-	{ "lpca.alpha", T_DOUBLE, F(lpca_alpha), 1e-9, 1, "0.05",
-	  "eigenvalues above alpha times the largest count" },
-	{ "mle.k", T_INT, F(mle_k), 2, 1e5, "20", "neighbours of the MLE" },
-	{ "twonn.discard", T_DOUBLE, F(twonn_discard), 0, 0.99, "0.1",
-	  "fraction of the largest ratios TwoNN drops" },
-	{ "probe.epochs", T_INT, F(probe_epochs), 1, 1e4, "20", "a whole number from 1" },
-	{ "probe.lr", T_DOUBLE, F(probe_lr), 1e-9, 10, "0.01", "a step size above 0" },
+/* In the order of the configuration record. The identity hashes the shared keys in this
+ * order: keep it, or every stored experiment gets a new identity. */
+static const struct setting own_keys[] = {
+	{ .name = "description",
+	  .type = SETTING_STRING,
+	  .offset = F(description),
+	  .lo = 0,
+	  .hi = 0,
+	  .def = "",
+	  .help = "free text",
+	  .capacity = sizeof(((struct experiment *)0)->description) },
+	{ .name = "dataset",
+	  .type = SETTING_STRING,
+	  .offset = F(dataset),
+	  .lo = 0,
+	  .hi = 0,
+	  .def = NULL,
+	  .help = "a dataset SPEC such as fashion-mnist or affine:d=5,D=50,n=4000",
+	  .capacity = sizeof(((struct experiment *)0)->dataset),
+	  .shared = 1 },
+	{ .name = "n_train",
+	  .type = SETTING_LONG,
+	  .offset = F(n_train),
+	  .lo = 0,
+	  .hi = 1e9,
+	  .def = "0",
+	  .help = "training examples to keep, 0 for all",
+	  .shared = 1 },
+	{ .name = "n_val",
+	  .type = SETTING_LONG,
+	  .offset = F(n_val),
+	  .lo = -1,
+	  .hi = 1e9,
+	  .def = "-1",
+	  .help = "validation examples, -1 for the default",
+	  .shared = 1 },
+	{ .name = "n_test",
+	  .type = SETTING_LONG,
+	  .offset = F(n_test),
+	  .lo = -1,
+	  .hi = 1e9,
+	  .def = "-1",
+	  .help = "test examples, -1 for the default",
+	  .shared = 1 },
+	{ .name = "data_seed",
+	  .type = SETTING_LONG,
+	  .offset = F(data_seed),
+	  .lo = 0,
+	  .hi = 9e18,
+	  .def = "1",
+	  .help = "seed of the splits and synthetic data",
+	  .shared = 1 },
+	{ .name = "hidden",
+	  .type = SETTING_CUSTOM,
+	  .offset = 0,
+	  .lo = 0,
+	  .hi = 0,
+	  .def = "512,256",
+	  .help = "comma-separated encoder widths, e.g. 512,256, or none",
+	  .parse = parse_widths,
+	  .shared = 1 },
+	{ .name = "latent_act",
+	  .type = SETTING_CUSTOM,
+	  .offset = 0,
+	  .lo = 0,
+	  .hi = 0,
+	  .def = "relu",
+	  .help = "relu, sigmoid or identity",
+	  .parse = parse_latent_act,
+	  .shared = 1 },
+	{ .name = "output_act",
+	  .type = SETTING_CUSTOM,
+	  .offset = 0,
+	  .lo = 0,
+	  .hi = 0,
+	  .def = "auto",
+	  .help = "auto, relu, sigmoid or identity",
+	  .parse = parse_output_act,
+	  .shared = 1 },
+	{ .name = "loss",
+	  .type = SETTING_CUSTOM,
+	  .offset = 0,
+	  .lo = 0,
+	  .hi = 0,
+	  .def = "mse",
+	  .help = "mse or bce",
+	  .parse = parse_loss,
+	  .shared = 1 },
+	{ .name = "k_max",
+	  .type = SETTING_INT,
+	  .offset = F(k_max),
+	  .lo = 0,
+	  .hi = 1 << 16,
+	  .def = "0",
+	  .help = "the widest latent layer, 0 for the largest grid value" },
+	{ .name = "epochs",
+	  .type = SETTING_INT,
+	  .offset = F(epochs),
+	  .lo = 1,
+	  .hi = 1e6,
+	  .def = XSTR(TRAIN_DEFAULT_EPOCHS),
+	  .help = "a whole number from 1",
+	  .shared = 1 },
+	{ .name = "batch",
+	  .type = SETTING_INT,
+	  .offset = F(batch),
+	  .lo = 1,
+	  .hi = 1 << 20,
+	  .def = XSTR(TRAIN_DEFAULT_BATCH),
+	  .help = "a whole number from 1",
+	  .shared = 1 },
+	{ .name = "chunks",
+	  .type = SETTING_INT,
+	  .offset = F(chunks),
+	  .lo = 1,
+	  .hi = 1024,
+	  .def = XSTR(TRAIN_DEFAULT_CHUNKS),
+	  .help = "chunks per batch, from 1 to batch",
+	  .shared = 1 },
+	{ .name = "lr",
+	  .type = SETTING_DOUBLE,
+	  .offset = F(lr),
+	  .lo = 1e-12,
+	  .hi = 1e3,
+	  .def = XSTR(TRAIN_DEFAULT_LR),
+	  .help = "Adam's step size, above 0",
+	  .shared = 1 },
+	{ .name = "seeds",
+	  .type = SETTING_CUSTOM,
+	  .offset = 0,
+	  .lo = 0,
+	  .hi = 0,
+	  .def = "1",
+	  .help = "seeds such as 1 or 1,2,3 or 1..5",
+	  .parse = parse_seeds },
+	{ .name = "strategies",
+	  .type = SETTING_CUSTOM,
+	  .offset = 0,
+	  .lo = 0,
+	  .hi = 0,
+	  .def = NULL,
+	  .help = "a comma-separated list of strategies",
+	  .parse = parse_strategies },
+	{ .name = "probe.epochs",
+	  .type = SETTING_INT,
+	  .offset = F(probe_epochs),
+	  .lo = 1,
+	  .hi = 1e4,
+	  .def = XSTR(PROBE_DEFAULT_EPOCHS),
+	  .help = "a whole number from 1",
+	  .shared = 1 },
+	{ .name = "probe.lr",
+	  .type = SETTING_DOUBLE,
+	  .offset = F(probe_lr),
+	  .lo = 1e-9,
+	  .hi = 10,
+	  .def = XSTR(PROBE_DEFAULT_LR),
+	  .help = "a step size above 0",
+	  .shared = 1 },
 };
 
-#define N_KEYS ((int)(sizeof(keys) / sizeof(*keys)))
+#define N_OWN SETTINGS_COUNT(own_keys)
 
+/* "512,256" or "none" into hidden */
+static int parse_widths(void *block, const char *value, char *why, size_t size)
+{
+	struct experiment *e = block;
+	if (!strcmp(value, "none") || !*value) {
+		e->n_hidden = 0;
+		return 0;
+	}
+	int w[AE_MAX_HIDDEN], n = 0;
+	for (const char *p = value;;) {
+		char *end;
+		while (isspace((unsigned char)*p))
+			p++;
+		errno = 0;
+		long v = strtol(p, &end, 10);
+		const char *after = end;
+		while (isspace((unsigned char)*after))
+			after++;
+		if (end == p || errno || v < 1 || v > (1 << 20) || (*after && *after != ',')) {
+			snprintf(why, size,
+				 "'%s' is not a list of widths (comma-separated encoder "
+				 "widths, e.g. 512,256, or none)",
+				 value);
+			return -1;
+		}
+		if (n == AE_MAX_HIDDEN) {
+			snprintf(why, size, "at most %d hidden layers", AE_MAX_HIDDEN);
+			return -1;
+		}
+		w[n++] = (int)v;
+		if (!*after)
+			break;
+		p = after + 1;
+	}
+	e->n_hidden = n;
+	memcpy(e->hidden, w, sizeof(int) * (size_t)n);
+	return 0;
+}
+
+static int parse_latent_act(void *block, const char *value, char *why, size_t size)
+{
+	struct experiment *e = block;
+	if (act_parse(value, &e->latent_act)) {
+		snprintf(why, size, "'%s' is not relu, sigmoid or identity", value);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_output_act(void *block, const char *value, char *why, size_t size)
+{
+	struct experiment *e = block;
+	enum act a;
+	if (!strcmp(value, "auto")) {
+		e->output_act = -1;
+		return 0;
+	}
+	if (act_parse(value, &a)) {
+		snprintf(why, size, "'%s' is not auto, relu, sigmoid or identity", value);
+		return -1;
+	}
+	e->output_act = (int)a;
+	return 0;
+}
+
+static int parse_loss(void *block, const char *value, char *why, size_t size)
+{
+	struct experiment *e = block;
+	if (loss_parse(value, &e->loss)) {
+		snprintf(why, size, "'%s' is not mse or bce", value);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_seeds(void *block, const char *value, char *why, size_t size)
+{
+	struct experiment *e = block;
+	long s[EXP_MAX_SEEDS];
+	int n = parse_int_list(value, 0, INT64_MAX, s, EXP_MAX_SEEDS, why, (int)size);
+	if (n < 0)
+		return -1;
+	memcpy(e->seeds, s, sizeof(long) * (size_t)n);
+	e->n_seeds = n;
+	return 0;
+}
+
+/* names of the registry's strategies, each at most once */
+static int parse_strategies(void *block, const char *value, char *why, size_t size)
+{
+	struct experiment *e = block;
+	char known[1024];
+	registry_names(e->registry, known, sizeof(known));
+	char *buf = strdup(value);
+	if (!buf) {
+		snprintf(why, size, "out of memory");
+		return -1;
+	}
+	int rc = 0;
+	e->n_strategies = 0;
+	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok && !rc;
+	     tok = strtok_r(NULL, ",", &save)) {
+		while (isspace((unsigned char)*tok))
+			tok++;
+		for (char *end = tok + strlen(tok); end > tok && isspace((unsigned char)end[-1]);)
+			*--end = '\0';
+		const struct strategy *s = registry_find(e->registry, tok);
+		if (!s) {
+			snprintf(why, size, "unknown strategy '%s' (known: %s)", tok, known);
+			rc = -1;
+		} else if (experiment_has(e, tok)) {
+			snprintf(why, size, "'%s' is listed twice", tok);
+			rc = -1;
+		} else if (e->n_strategies == EXP_MAX_STRATEGIES) {
+			snprintf(why, size, "more than %d strategies", EXP_MAX_STRATEGIES);
+			rc = -1;
+		} else {
+			e->strategies[e->n_strategies++] = s;
+		}
+	}
+	free(buf);
+	if (!rc && e->n_strategies == 0) {
+		snprintf(why, size, "the list is empty (known: %s)", known);
+		rc = -1;
+	}
+	return rc;
+}
+
+/* ---- every key: the experiment's, then each table's in registry order ---- */
+
+struct key {
+	const struct setting *s;
+	int table; /* -1: the experiment's own */
+};
+
+/* The keys of registry r, in record order, into a new array; its length in *n. */
+static struct key *all_keys(const struct registry *r, int *n)
+{
+	int total = N_OWN;
+	for (int t = 0; t < r->n_tables; t++)
+		total += r->table[t]->n_keys;
+	struct key *k = malloc(sizeof(*k) * (size_t)total);
+	if (!k)
+		return NULL;
+	int i = 0;
+	for (int j = 0; j < N_OWN; j++)
+		k[i++] = (struct key){ &own_keys[j], -1 };
+	for (int t = 0; t < r->n_tables; t++)
+		for (int j = 0; j < r->table[t]->n_keys; j++)
+			k[i++] = (struct key){ &r->table[t]->keys[j], t };
+	*n = total;
+	return k;
+}
+
+/* The block a key parses into: the experiment itself, or its table's block. */
+static void *key_block(struct experiment *e, const struct key *k)
+{
+	return k->table < 0 ? (void *)e : (void *)(e->settings + e->registry->offset[k->table]);
+}
 
 /* ---- parse state ---- */
 
 struct parse {
 	struct experiment_file *f;
+	const struct registry *registry;
+	struct key *keys;
+	int n_keys;
 	FILE *in;
-	char *buf;                   /* the current physical line */
+	char *buf; /* the current physical line */
 	size_t buf_size;
 	int lineno;
-	char *long_value;            /* value of a line too long for inih */
-	int section_line;            /* line of the last [section] header */
-	/* per experiment: the line where each key was set (0: not set) and its raw value */
-	int (*key_line)[N_KEYS];
-	char *(*raw)[N_KEYS];
+	char *long_value; /* value of a line too long for inih */
+	int section_line; /* line of the last [section] header */
+	/* per experiment and key: the line where it was set (0: not set) and its raw value */
+	int *key_line;
+	char **raw;
 	size_t errors_size;
 };
 
-__attribute__((format(printf, 3, 4))) static void report(struct parse *p, int line,
-							 const char *fmt, ...)
+/* One problem, "FILE:LINE: message", appended to the file's list of errors. */
+__attribute__((format(printf, 3, 4))) static void config_error(struct parse *p, int line,
+							       const char *fmt, ...)
 {
 	struct experiment_file *f = p->f;
 	char msg[1536];
@@ -176,13 +443,14 @@ static char *read_line(char *str, int num, void *stream)
 		if (*line == '[') {
 			char *close = strchr(line, ']');
 			if (!close || trim(close + 1)[0] != '\0') {
-				report(p, p->lineno, "a section header must look like [name]");
+				config_error(p, p->lineno,
+					     "a section header must look like [name]");
 				snprintf(str, (size_t)num, "\n");
 				return str;
 			}
 			p->section_line = p->lineno;
 		} else if (!strchr(line, '=')) {
-			report(p, p->lineno, "expected 'key = value' (got '%.60s')", line);
+			config_error(p, p->lineno, "expected 'key = value' (got '%.60s')", line);
 			snprintf(str, (size_t)num, "\n");
 			return str;
 		}
@@ -193,7 +461,7 @@ static char *read_line(char *str, int num, void *stream)
 		/* too long for inih: pass "key = MARK" and keep the value here */
 		char *eq = strchr(line, '=');
 		if (*line == '[' || !eq || eq - line > 64) {
-			report(p, p->lineno, "line too long to be a section header or key");
+			config_error(p, p->lineno, "line too long to be a section header or key");
 			snprintf(str, (size_t)num, "\n");
 			return str;
 		}
@@ -212,292 +480,12 @@ static char *read_line(char *str, int num, void *stream)
 	}
 }
 
-/* ---- values ---- */
-
-int parse_int_list(const char *text, long lo, long hi, long *out, int max, char *why,
-		   int why_size)
-{
-	char buf[8192];
-	snprintf(buf, sizeof(buf), "%s", text);
-	char *s = trim(buf);
-	int n = 0;
-	char *dots = strstr(s, "..");
-	if (dots) {
-		char *end;
-		errno = 0;
-		long a = strtol(s, &end, 10);
-		if (end != dots || errno)
-			goto bad;
-		long b = strtol(dots + 2, &end, 10);
-		long step = 1;
-		char *rest = trim(end);
-		if (!strncmp(rest, "step", 4)) {
-			char *num = trim(rest + 4);
-			step = strtol(num, &end, 10);
-			if (end == num || *trim(end) || step < 1)
-				goto bad;
-		} else if (*rest) {
-			goto bad;
-		}
-		if (a > b) {
-			snprintf(why, (size_t)why_size, "the range %ld..%ld is empty", a, b);
-			return -1;
-		}
-		for (long v = a; v <= b; v += step) {
-			if (v < lo || v > hi) {
-				snprintf(why, (size_t)why_size, "%ld is outside %ld..%ld", v, lo, hi);
-				return -1;
-			}
-			if (n == max) {
-				snprintf(why, (size_t)why_size, "more than %d values", max);
-				return -1;
-			}
-			out[n++] = v;
-		}
-		return n;
-	}
-	for (char *save = NULL, *tok = strtok_r(s, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		char *end, *t = trim(tok);
-		errno = 0;
-		long v = strtol(t, &end, 10);
-		if (end == t || *end || errno)
-			goto bad;
-		if (v < lo || v > hi) {
-			snprintf(why, (size_t)why_size, "%ld is outside %ld..%ld", v, lo, hi);
-			return -1;
-		}
-		if (n > 0 && v <= out[n - 1]) {
-			snprintf(why, (size_t)why_size, "values must be ascending and distinct (%ld "
-				 "after %ld)", v, out[n - 1]);
-			return -1;
-		}
-		if (n == max) {
-			snprintf(why, (size_t)why_size, "more than %d values", max);
-			return -1;
-		}
-		out[n++] = v;
-	}
-	if (n == 0)
-		goto bad;
-	return n;
-bad:
-	snprintf(why, (size_t)why_size, "'%s' is not a list like 2,4,8 or a range like 1..64 "
-		 "step 1", s);
-	return -1;
-}
-
-/* Parse value into e's field for key k; 0, or -1 with why filled. */
-static int set_value(struct experiment *e, const struct key *k, const char *value, char *why,
-		     int why_size)
-{
-	char *field = (char *)e + k->offset;
-	char *end;
-	switch (k->type) {
-	case T_STRING: {
-		size_t cap = k->offset == F(dataset) ? sizeof(e->dataset) : sizeof(e->description);
-		if (strlen(value) >= cap) {
-			snprintf(why, (size_t)why_size, "longer than %zu characters", cap - 1);
-			return -1;
-		}
-		if (k->offset == F(dataset) && !*value) {
-			snprintf(why, (size_t)why_size, "empty");
-			return -1;
-		}
-		memcpy(field, value, strlen(value) + 1);
-		return 0;
-	}
-	case T_INT:
-	case T_LONG:
-	case T_DOUBLE: {
-		errno = 0;
-		double v = k->type == T_DOUBLE ? strtod(value, &end) : (double)strtol(value, &end, 10);
-		if (end == value || *end || errno || !isfinite(v)) {
-			snprintf(why, (size_t)why_size, "'%s' is not %s", value,
-				 k->type == T_DOUBLE ? "a number" : "a whole number");
-			return -1;
-		}
-		if (v < k->lo || v > k->hi) {
-			snprintf(why, (size_t)why_size, "%s is out of range (%s)", value, k->help);
-			return -1;
-		}
-		if (k->type == T_INT)
-			*(int *)field = (int)v;
-		else if (k->type == T_LONG)
-			*(long *)field = strtol(value, NULL, 10);
-		else
-			*(double *)field = v;
-		return 0;
-	}
-	case T_WIDTHS: {
-		if (!strcmp(value, "none") || !*value) {
-			e->n_hidden = 0;
-			return 0;
-		}
-		long w[AE_MAX_HIDDEN + 1];
-		int n = 0;
-		char buf[512];
-		snprintf(buf, sizeof(buf), "%s", value);
-		for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-		     tok = strtok_r(NULL, ",", &save)) {
-			char *t = trim(tok);
-			w[n] = strtol(t, &end, 10);
-			if (end == t || *end || w[n] < 1 || w[n] > (1 << 20)) {
-				snprintf(why, (size_t)why_size, "'%s' is not a width (%s)", t, k->help);
-				return -1;
-			}
-			if (++n > AE_MAX_HIDDEN) {
-				snprintf(why, (size_t)why_size, "at most %d hidden layers",
-					 AE_MAX_HIDDEN);
-				return -1;
-			}
-		}
-		e->n_hidden = n;
-		for (int i = 0; i < n; i++)
-			e->hidden[i] = (int)w[i];
-		return 0;
-	}
-	case T_ACT:
-	case T_OUTPUT_ACT: {
-		enum act a;
-		if (k->type == T_OUTPUT_ACT && !strcmp(value, "auto")) {
-			e->output_act = -1;
-			return 0;
-		}
-		if (act_parse(value, &a)) {
-			snprintf(why, (size_t)why_size, "'%s' is not %s", value, k->help);
-			return -1;
-		}
-		if (k->type == T_ACT)
-			e->latent_act = a;
-		else
-			e->output_act = (int)a;
-		return 0;
-	}
-	case T_LOSS:
-		if (loss_parse(value, &e->loss)) {
-			snprintf(why, (size_t)why_size, "'%s' is not %s", value, k->help);
-			return -1;
-		}
-		return 0;
-	case T_SEEDS: {
-		long s[EXP_MAX_SEEDS];
-		int n = parse_int_list(value, 0, INT64_MAX, s, EXP_MAX_SEEDS, why, why_size);
-		if (n < 0)
-			return -1;
-		memcpy(e->seeds, s, sizeof(long) * n);
-		e->n_seeds = n;
-		return 0;
-	}
-	case T_GRID:
-	case T_EPOCH_LIST: {
-		int grid = k->type == T_GRID;
-		if (grid && !*value) {
-			e->n_grid = 0;
-			return 0;
-		}
-		int *list = grid ? e->grid : e->sosae_finetune;
-		int *count = grid ? &e->n_grid : &e->n_sosae_finetune;
-		long v[EXP_MAX_GRID];
-		int n = parse_int_list(value, (long)k->lo, (long)k->hi, v,
-				       grid ? EXP_MAX_GRID : EXP_MAX_VARIANTS, why, why_size);
-		if (n < 0)
-			return -1;
-		for (int i = 0; i < n; i++)
-			list[i] = (int)v[i];
-		*count = n;
-		return 0;
-	}
-	case T_NUMBERS: {
-		double *list = (double *)field;
-		int *count = k->offset == F(sosae_alpha) ? &e->n_sosae_alpha : &e->n_sosae_lambda;
-		char buf[1024];
-		snprintf(buf, sizeof(buf), "%s", value);
-		int n = 0;
-		for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-		     tok = strtok_r(NULL, ",", &save)) {
-			char *t = trim(tok);
-			errno = 0;
-			double v = strtod(t, &end);
-			if (end == t || *end || errno || !isfinite(v) || v <= k->lo || v > k->hi) {
-				snprintf(why, (size_t)why_size, "'%s' is not a number above %g and up "
-					 "to %g (%s)", t, k->lo, k->hi, k->help);
-				return -1;
-			}
-			if (n == EXP_MAX_VARIANTS) {
-				snprintf(why, (size_t)why_size, "more than %d values",
-					 EXP_MAX_VARIANTS);
-				return -1;
-			}
-			list[n++] = v;
-		}
-		if (n == 0) {
-			snprintf(why, (size_t)why_size, "empty (%s)", k->help);
-			return -1;
-		}
-		*count = n;
-		return 0;
-	}
-	case T_WEIGHT:
-		if (!strcmp(value, "exp") || !strcmp(value, "linear")) {
-			e->sosae_weight = !strcmp(value, "exp") ? SOSAE_WEIGHT_EXP
-								: SOSAE_WEIGHT_LINEAR;
-			return 0;
-		}
-		snprintf(why, (size_t)why_size, "'%s' is not %s", value, k->help);
-		return -1;
-	case T_SELECT:
-		if (!strcmp(value, "knee")) {
-			e->grid_select = SELECT_KNEE;
-			return 0;
-		}
-		if (!strncmp(value, "within:", 7)) {
-			double tol = strtod(value + 7, &end);
-			if (end != value + 7 && !*end && tol >= 0 && tol < 10) {
-				e->grid_select = SELECT_WITHIN;
-				e->grid_tolerance = tol;
-				return 0;
-			}
-		}
-		snprintf(why, (size_t)why_size, "'%s' is not %s", value, k->help);
-		return -1;
-	case T_STRATEGIES: {
-		char buf[512];
-		snprintf(buf, sizeof(buf), "%s", value);
-		e->n_strategies = 0;
-		for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-		     tok = strtok_r(NULL, ",", &save)) {
-			char *t = trim(tok);
-			if (!strategy_find(t)) {
-				snprintf(why, (size_t)why_size, "unknown strategy '%s' (known: %s)",
-					 t, strategy_names());
-				return -1;
-			}
-			for (int i = 0; i < e->n_strategies; i++)
-				if (!strcmp(e->strategies[i], t)) {
-					snprintf(why, (size_t)why_size, "'%s' is listed twice", t);
-					return -1;
-				}
-			snprintf(e->strategies[e->n_strategies++], sizeof(e->strategies[0]), "%s",
-				 t);
-		}
-		if (e->n_strategies == 0) {
-			snprintf(why, (size_t)why_size, "the list is empty (known: %s)",
-				 strategy_names());
-			return -1;
-		}
-		return 0;
-	}
-	}
-	return -1;
-}
-
 /* ---- the handler ---- */
 
-static int find_key(const char *name)
+static int find_key(const struct parse *p, const char *name)
 {
-	for (int i = 0; i < N_KEYS; i++)
-		if (!strcmp(keys[i].name, name))
+	for (int i = 0; i < p->n_keys; i++)
+		if (!strcmp(p->keys[i].s->name, name))
 			return i;
 	return -1;
 }
@@ -512,6 +500,8 @@ static int valid_name(const char *s)
 	return 1;
 }
 
+/* The experiment of this section, begun with every default the first time it is seen; -1
+ * when there are too many. */
 static int experiment_index(struct parse *p, const char *section)
 {
 	struct experiment_file *f = p->f;
@@ -524,11 +514,35 @@ static int experiment_index(struct parse *p, const char *section)
 	memset(e, 0, sizeof(*e));
 	snprintf(e->name, sizeof(e->name), "%s", section);
 	e->line = p->section_line;
+	e->registry = p->registry;
 	char why[256];
-	for (int k = 0; k < N_KEYS; k++)
-		if (keys[k].def && set_value(e, &keys[k], keys[k].def, why, sizeof(why)))
-			abort(); /* a default that does not parse is a bug in the table */
+	for (int k = 0; k < p->n_keys; k++) {
+		const struct setting *s = p->keys[k].s;
+		if (s->def && setting_parse(s, key_block(e, &p->keys[k]), s->def, why, sizeof(why)))
+			abort(); /* a default that does not parse is a bug in its table */
+	}
 	return f->n_exp++;
+}
+
+/* "(known: a, b, ...)" for an unknown key, as long as it needs */
+static void unknown_key(struct parse *p, int line, const char *section, const char *name)
+{
+	size_t len = 1;
+	for (int i = 0; i < p->n_keys; i++)
+		len += strlen(p->keys[i].s->name) + 2;
+	char *list = malloc(len);
+	if (!list) {
+		config_error(p, line, "[%s] %s: unknown key", section, name);
+		return;
+	}
+	list[0] = '\0';
+	for (int i = 0; i < p->n_keys; i++) {
+		strcat(list, p->keys[i].s->name);
+		if (i + 1 < p->n_keys)
+			strcat(list, ", ");
+	}
+	config_error(p, line, "[%s] %s: unknown key (known: %s)", section, name, list);
+	free(list);
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)
@@ -538,44 +552,40 @@ static int handler(void *user, const char *section, const char *name, const char
 	if (!strcmp(value, LONG_VALUE_MARK) && p->long_value)
 		value = p->long_value;
 	if (!*section) {
-		report(p, line, "%s: every key belongs to an experiment: start one with [name]",
-		       name);
+		config_error(p, line,
+			     "%s: every key belongs to an experiment: start one with [name]", name);
 		return 1;
 	}
 	if (!valid_name(section)) {
-		report(p, line, "[%s]: experiment names use letters, digits, '-', '_' and '.'",
-		       section);
+		config_error(p, line,
+			     "[%s]: experiment names use letters, digits, '-', '_' and '.'",
+			     section);
 		return 1;
 	}
 	int x = experiment_index(p, section);
 	if (x < 0) {
-		report(p, line, "more than %d experiments", MAX_EXPERIMENTS);
+		config_error(p, line, "more than %d experiments", MAX_EXPERIMENTS);
 		return 1;
 	}
 	struct experiment *e = &p->f->exp[x];
-	int k = find_key(name);
+	int k = find_key(p, name);
 	if (k < 0) {
-		char list[1024] = "";
-		for (int i = 0; i < N_KEYS; i++) {
-			strcat(list, keys[i].name);
-			if (i + 1 < N_KEYS)
-				strcat(list, ", ");
-		}
-		report(p, line, "[%s] %s: unknown key (known: %s)", section, name, list);
+		unknown_key(p, line, section, name);
 		return 1;
 	}
-	if (p->key_line[x][k]) {
-		report(p, line, "[%s] %s: duplicate key (first set on line %d)", section, name,
-		       p->key_line[x][k]);
+	int *at = &p->key_line[x * p->n_keys + k];
+	if (*at) {
+		config_error(p, line, "[%s] %s: duplicate key (first set on line %d)", section,
+			     name, *at);
 		return 1;
 	}
-	p->key_line[x][k] = line;
-	char why[512];
-	if (set_value(e, &keys[k], value, why, sizeof(why))) {
-		report(p, line, "[%s] %s: %s", section, name, why);
+	*at = line;
+	char why[1024];
+	if (setting_parse(p->keys[k].s, key_block(e, &p->keys[k]), value, why, sizeof(why))) {
+		config_error(p, line, "[%s] %s: %s", section, name, why);
 		return 1;
 	}
-	p->raw[x][k] = strdup(value);
+	p->raw[x * p->n_keys + k] = strdup(value);
 	return 1;
 }
 
@@ -588,97 +598,117 @@ static uint64_t fnv1a(uint64_t h, const char *s)
 	return h;
 }
 
-/* Keys that every trial depends on; the others belong to one strategy or only steer the run
- * (which strategies, which widths), and are part of the trial keys instead. */
-static int shared_key(const struct key *k)
+/* Whether a strategy of e reads settings table t. */
+static int table_used(const struct experiment *e, const struct settings *t)
 {
-	static const char *own[] = { "strategies", "grid", "grid.select", "k_max", "seeds" };
-	for (size_t i = 0; i < sizeof(own) / sizeof(*own); i++)
-		if (!strcmp(k->name, own[i]))
-			return 0;
-	static const char *prefix[] = { "sosae.", "eb.", "vae.", "id.", "lpca.", "mle.", "twonn." };
-	for (size_t i = 0; i < sizeof(prefix) / sizeof(*prefix); i++)
-		if (!strncmp(k->name, prefix[i], strlen(prefix[i])))
-			return 0;
-	return 1;
+	for (int i = 0; i < e->n_strategies; i++)
+		if (e->strategies[i]->settings == t)
+			return 1;
+	return 0;
 }
 
-static void finish(struct parse *p, int x)
+/* Each table's checks across its keys, then the experiment's own. */
+static void check_experiment(struct parse *p, int x)
 {
 	struct experiment *e = &p->f->exp[x];
-	int *at = p->key_line[x];
-	for (int k = 0; k < N_KEYS; k++)
-		if (!keys[k].def && !at[k])
-			report(p, e->line, "[%s] %s: missing required key (%s)", e->name,
-			       keys[k].name, keys[k].help);
-	if (experiment_has(e, "grid") && e->n_grid == 0 && !at[find_key("grid")])
-		report(p, e->line, "[%s] grid: missing; the grid strategy needs it (%s)", e->name,
-		       keys[find_key("grid")].help);
-	int largest = e->n_grid ? e->grid[e->n_grid - 1] : 0;
+	const int *at = &p->key_line[x * p->n_keys];
+	for (int k = 0; k < p->n_keys; k++)
+		if (!p->keys[k].s->def && !at[k])
+			config_error(p, e->line, "[%s] %s: missing required key (%s)", e->name,
+				     p->keys[k].s->name, p->keys[k].s->help);
+	const struct registry *r = p->registry;
+	for (int t = 0; t < r->n_tables; t++) {
+		if (!r->table[t]->finish)
+			continue;
+		char why[1024];
+		const char *key = NULL;
+		if (r->table[t]->finish(e, e->settings + r->offset[t], table_used(e, r->table[t]),
+					why, sizeof(why), &key)) {
+			int k = key ? find_key(p, key) : -1;
+			config_error(p, k >= 0 && at[k] ? at[k] : e->line, "[%s] %s", e->name, why);
+		}
+	}
 	if (e->k_max == 0)
-		e->k_max = largest ? largest : 64;
-	else if (largest > e->k_max)
-		report(p, at[find_key("grid")], "[%s] grid: %d exceeds k_max = %d", e->name,
-		       largest, e->k_max);
+		e->k_max = K_MAX_DEFAULT;
 	if (e->chunks > e->batch)
-		report(p, at[find_key("chunks")], "[%s] chunks: %d exceeds batch = %d", e->name,
-		       e->chunks, e->batch);
-	/* the record: every resolved setting in table order; the identity: only what every
-	 * trial shares (data, architecture, training, probe). Strategy settings are part of
-	 * their trials' keys instead, so that changing one strategy re-runs only its trials. */
+		config_error(p, at[find_key(p, "chunks")], "[%s] chunks: %d exceeds batch = %d",
+			     e->name, e->chunks, e->batch);
+}
+
+/* The record: every resolved setting in key order; the identity: only what every trial
+ * shares (data, architecture, training, probe). Strategy settings are part of their trials'
+ * keys instead, so that changing one strategy re-runs only its trials. */
+static void identify(struct parse *p, int x)
+{
+	struct experiment *e = &p->f->exp[x];
 	size_t used = 0;
 	uint64_t hash = 0xcbf29ce484222325ULL;
-	for (int k = 0; k < N_KEYS; k++) {
-		if (!strcmp(keys[k].name, "description"))
+	for (int k = 0; k < p->n_keys; k++) {
+		const struct setting *s = p->keys[k].s;
+		if (!strcmp(s->name, "description"))
 			continue;
-		const char *v = p->raw[x][k] ? p->raw[x][k] : keys[k].def ? keys[k].def : "";
-		int n = snprintf(e->config + used, sizeof(e->config) - used, "%s = %s\n",
-				 keys[k].name, v);
+		const char *raw = p->raw[x * p->n_keys + k];
+		const char *v = raw ? raw : s->def ? s->def : "";
+		int n = snprintf(e->config + used, sizeof(e->config) - used, "%s = %s\n", s->name,
+				 v);
 		if (n < 0 || (size_t)n >= sizeof(e->config) - used) {
-			report(p, e->line, "[%s]: the settings are longer than %zu characters",
-			       e->name, sizeof(e->config) - 1);
+			config_error(p, e->line,
+				     "[%s]: the settings are longer than %zu characters", e->name,
+				     sizeof(e->config) - 1);
 			break;
 		}
-		if (shared_key(&keys[k]))
+		if (p->keys[k].table < 0 && s->shared)
 			hash = fnv1a(hash, e->config + used);
 		used += (size_t)n;
 	}
 	snprintf(e->hash, sizeof(e->hash), "%016llx", (unsigned long long)hash);
 }
-int experiments_load(struct experiment_file *f, const char *path)
+
+/* Read every section of p->in into p->f. */
+static void parse_file(struct parse *p)
+{
+	struct experiment_file *f = p->f;
+	int rc = ini_parse_stream(read_line, p, handler, p);
+	if (rc > 0 && f->n_errors == 0)
+		config_error(p, rc, "cannot parse this line");
+	if (ferror(p->in))
+		config_error(p, 0, "read error: %s", strerror(errno));
+	if (f->n_exp == 0 && f->n_errors == 0)
+		config_error(p, 0, "no experiments: add a section such as [quick] with keys");
+	for (int x = 0; x < f->n_exp; x++) {
+		check_experiment(p, x);
+		identify(p, x);
+	}
+}
+
+int experiments_load(struct experiment_file *f, const char *path, const struct registry *r)
 {
 	memset(f, 0, sizeof(*f));
 	snprintf(f->path, sizeof(f->path), "%s", path);
-	struct parse p = { .f = f };
+	struct parse p = { .f = f, .registry = r };
 	p.in = fopen(path, "r");
 	if (!p.in) {
-		report(&p, 0, "cannot open: %s", strerror(errno));
+		config_error(&p, 0, "cannot open: %s", strerror(errno));
 		return -1;
 	}
+	p.keys = all_keys(r, &p.n_keys);
 	f->exp = calloc(MAX_EXPERIMENTS, sizeof(struct experiment));
-	p.key_line = calloc(MAX_EXPERIMENTS, sizeof(*p.key_line));
-	p.raw = calloc(MAX_EXPERIMENTS, sizeof(*p.raw));
-	if (!f->exp || !p.key_line || !p.raw) {
-		report(&p, 0, "out of memory");
-	} else {
-		int rc = ini_parse_stream(read_line, &p, handler, &p);
-		if (rc > 0 && f->n_errors == 0)
-			report(&p, rc, "cannot parse this line");
-		if (ferror(p.in))
-			report(&p, 0, "read error: %s", strerror(errno));
-		if (f->n_exp == 0 && f->n_errors == 0)
-			report(&p, 0, "no experiments: add a section such as [quick] with keys");
-		for (int x = 0; x < f->n_exp; x++)
-			finish(&p, x);
+	if (p.keys) {
+		p.key_line = calloc((size_t)MAX_EXPERIMENTS * p.n_keys, sizeof(int));
+		p.raw = calloc((size_t)MAX_EXPERIMENTS * p.n_keys, sizeof(char *));
 	}
+	if (!f->exp || !p.keys || !p.key_line || !p.raw)
+		config_error(&p, 0, "out of memory");
+	else
+		parse_file(&p);
 	fclose(p.in);
 	free(p.buf);
 	free(p.long_value);
-	for (int x = 0; p.raw && x < MAX_EXPERIMENTS; x++)
-		for (int k = 0; k < N_KEYS; k++)
-			free(p.raw[x][k]);
+	for (size_t i = 0; p.raw && i < (size_t)MAX_EXPERIMENTS * p.n_keys; i++)
+		free(p.raw[i]);
 	free(p.raw);
 	free(p.key_line);
+	free(p.keys);
 	return f->n_errors ? -1 : 0;
 }
 
@@ -717,7 +747,15 @@ const struct experiment *experiments_find(const struct experiment_file *f, const
 int experiment_has(const struct experiment *e, const char *strategy)
 {
 	for (int i = 0; i < e->n_strategies; i++)
-		if (!strcmp(e->strategies[i], strategy))
+		if (!strcmp(e->strategies[i]->name, strategy))
 			return 1;
 	return 0;
+}
+
+const void *experiment_settings(const struct experiment *e, const struct settings *t)
+{
+	for (int i = 0; e->registry && i < e->registry->n_tables; i++)
+		if (e->registry->table[i] == t)
+			return e->settings + e->registry->offset[i];
+	return NULL;
 }

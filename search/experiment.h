@@ -7,15 +7,16 @@
 
 #include "../core/model.h"
 #include "../core/nn.h"
+#include "settings.h"
 
-#define EXP_MAX_GRID 1024
 #define EXP_MAX_SEEDS 64
-#define EXP_MAX_STRATEGIES 8
+#define EXP_MAX_STRATEGIES 32
 #define EXP_NAME_MAX 64
-#define EXP_MAX_VARIANTS 16
+#define EXP_SETTINGS_BYTES 16384     /* the strategies' blocks of settings, in all */
 
-enum grid_select { SELECT_WITHIN, SELECT_KNEE };
-enum { SOSAE_WEIGHT_EXP, SOSAE_WEIGHT_LINEAR };
+struct registry;
+struct settings;
+struct strategy;
 
 struct experiment {
 	char name[EXP_NAME_MAX];        /* the section */
@@ -34,42 +35,17 @@ struct experiment {
 	double lr;
 	long seeds[EXP_MAX_SEEDS];      /* one decision per strategy and seed */
 	int n_seeds;
-	char strategies[EXP_MAX_STRATEGIES][16];
+	const struct strategy *strategies[EXP_MAX_STRATEGIES];   /* in the order listed */
 	int n_strategies;
-	/* grid search */
-	int grid[EXP_MAX_GRID];         /* latent widths, ascending, distinct */
-	int n_grid;
-	enum grid_select grid_select;
-	double grid_tolerance;          /* within: relative to the best validation MSE */
-	/* SOSAE: one run per (alpha, lambda, finetune) setting and seed */
-	double sosae_alpha[EXP_MAX_VARIANTS];
-	int n_sosae_alpha;
-	double sosae_lambda[EXP_MAX_VARIANTS];
-	int n_sosae_lambda;
-	int sosae_weight;               /* SOSAE_WEIGHT_EXP or SOSAE_WEIGHT_LINEAR */
-	double sosae_l1;                /* plain L1 weight on every unit */
-	double sosae_tau;               /* a unit is active when max |h_k| > tau */
-	int sosae_patience;             /* stop when K* is unchanged this many epochs; 0 never */
-	int sosae_finetune[EXP_MAX_VARIANTS]; /* epochs at K* after the cut (delivery) */
-	int n_sosae_finetune;
-	/* Early-Bird */
-	double eb_lambda;               /* L1 subgradient weight on the scales */
-	double eb_p;                    /* mask quantile */
-	double eb_eps;                  /* ticket: distance to each of the 4 older masks */
-	/* VAE overpruning */
-	double vae_beta;                /* KL weight */
-	/* intrinsic-dimension estimators */
-	int id_n;                       /* training points they look at, 0 for all */
-	int lpca_k;
-	double lpca_alpha;
-	int mle_k;
-	double twonn_discard;
 	/* probe */
 	int probe_epochs;
 	double probe_lr;
 	/* identity */
 	char config[16384];             /* every resolved setting, one "key = value" a line */
 	char hash[17];                  /* FNV-1a 64 of the settings every trial shares, hex */
+	/* the strategies it may name, and their settings (see experiment_settings) */
+	const struct registry *registry;
+	_Alignas(16) unsigned char settings[EXP_SETTINGS_BYTES];
 };
 
 struct experiment_file {
@@ -80,9 +56,10 @@ struct experiment_file {
 	int n_errors;
 };
 
-/* Parse and check path. Returns 0 when the file is usable; otherwise -1 with every problem
- * found listed in f->errors ("FILE:LINE: [section] key: what is wrong; what is allowed"). */
-int experiments_load(struct experiment_file *f, const char *path);
+/* Parse and check path, with the strategies of registry r and their keys. Returns 0 when the
+ * file is usable; otherwise -1 with every problem found listed in f->errors
+ * ("FILE:LINE: [section] key: what is wrong; what is allowed"). */
+int experiments_load(struct experiment_file *f, const char *path, const struct registry *r);
 void experiments_free(struct experiment_file *f);
 const struct experiment *experiments_find(const struct experiment_file *f, const char *name);
 /* The experiment NAME, or else the group of experiments named NAME.something, in file
@@ -92,9 +69,7 @@ int experiments_select(const struct experiment_file *f, const char *name,
 /* Whether the experiment runs this strategy. */
 int experiment_has(const struct experiment *e, const char *strategy);
 
-/* Parse "1..64 step 2", "1..64" or "2,4,8": ascending distinct values in [lo, hi].
- * Returns the count or -1 with a reason in why. */
-int parse_int_list(const char *text, long lo, long hi, long *out, int max, char *why,
-		   int why_size);
+/* The block of settings table t in e (NULL when t is not in e's registry). */
+const void *experiment_settings(const struct experiment *e, const struct settings *t);
 
 #endif

@@ -1,41 +1,117 @@
 /* grid.c: grid search: one autoencoder per latent width, the smallest good enough wins. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../core/err.h"
 #include "grid.h"
-#include "strategy.h"
 
+/* grid.select: "within:TOL" or "knee" */
+static int parse_select(void *block, const char *value, char *why, size_t size)
+{
+	struct grid_settings *g = block;
+	char *end;
+	if (!strcmp(value, "knee")) {
+		g->select = SELECT_KNEE;
+		return 0;
+	}
+	if (!strncmp(value, "within:", 7)) {
+		double tol = strtod(value + 7, &end);
+		if (end != value + 7 && !*end && tol >= 0 && tol < 10) {
+			g->select = SELECT_WITHIN;
+			g->tolerance = tol;
+			return 0;
+		}
+	}
+	snprintf(why, size, "'%s' is not within:TOL (smallest K within TOL of the best) or knee",
+		 value);
+	return -1;
+}
+
+/* A grid for the grid strategy, and k_max from its largest width when k_max is not set. */
+static int grid_finish(struct experiment *e, void *block, int used, char *why, size_t size,
+		       const char **key)
+{
+	const struct grid_settings *g = block;
+	*key = "grid";
+	if (used && g->n == 0) {
+		snprintf(why, size,
+			 "grid: %s; the grid strategy needs latent widths (1..64 step 1 "
+			 "or 2,4,8,16)",
+			 "missing or empty");
+		return -1;
+	}
+	int largest = g->n ? g->K[g->n - 1] : 0;
+	if (e->k_max == 0) {
+		e->k_max = largest;
+	} else if (largest > e->k_max) {
+		snprintf(why, size, "grid: %d exceeds k_max = %d", largest, e->k_max);
+		return -1;
+	}
+	return 0;
+}
+
+#define G(field) offsetof(struct grid_settings, field)
+
+static const struct setting grid_keys[] = {
+	{ .name = "grid",
+	  .type = SETTING_INT_LIST,
+	  .offset = G(K),
+	  .lo = 1,
+	  .hi = 1 << 16,
+	  .def = "",
+	  .help = "latent widths: 1..64 step 1 or 2,4,8,16",
+	  .capacity = GRID_MAX,
+	  .count_offset = G(n) },
+	{ .name = "grid.select",
+	  .type = SETTING_CUSTOM,
+	  .offset = 0,
+	  .lo = 0,
+	  .hi = 0,
+	  .def = "within:0.05",
+	  .help = "within:TOL (smallest K within TOL of the best) or knee",
+	  .parse = parse_select },
+};
+
+const struct settings grid_settings = { "grid search", grid_keys, SETTINGS_COUNT(grid_keys),
+					sizeof(struct grid_settings), grid_finish };
+
+static const struct grid_settings *settings_of(const struct experiment *e)
+{
+	return experiment_settings(e, &grid_settings);
+}
+
+/* One trial per width of the grid. */
 static int grid_plan(const struct experiment *e, long seed, struct trial_record *trials, int max)
 {
-	int n = 0;
-	for (int i = 0; i < e->n_grid && n < max; i++, n++) {
-		struct trial_record *t = &trials[n];
+	const struct grid_settings *g = settings_of(e);
+	for (int i = 0; i < g->n && i < max; i++) {
+		struct trial_record *t = &trials[i];
 		memset(t, 0, sizeof(*t));
-		snprintf(t->key, sizeof(t->key), "grid/K=%d/seed=%ld", e->grid[i], seed);
+		snprintf(t->key, sizeof(t->key), "grid/K=%d/seed=%ld", g->K[i], seed);
 		snprintf(t->strategy, sizeof(t->strategy), "grid");
 		snprintf(t->role, sizeof(t->role), "search");
-		t->latent = e->grid[i];
+		t->latent = g->K[i];
 		t->seed = seed;
 		snprintf(t->params, sizeof(t->params), "{\"epochs\":%d,\"batch\":%d,\"lr\":%g}",
 			 e->epochs, e->batch, e->lr);
 	}
-	return n;
+	return g->n;
 }
 
-static int grid_run(const struct trial_ctx *c, struct trial_record *t)
+static enum trial_state grid_run(const struct trial_ctx *c, struct trial_record *t)
 {
 	struct ae *m;
-	int status = trial_train(c, t, NULL, &m);
-	if (status == TRIAL_OK)
+	enum trial_state status = trial_train(c, t, NULL, &m);
+	if (status == TRIAL_COMPLETE)
 		status = trial_measure(c, m, t);
 	ae_delete(m);
 	return status;
 }
 
-int grid_choose(const int *K, const double *val, int n, enum grid_select select,
-		double tolerance)
+int grid_choose(const int *K, const double *val, int n, enum grid_select select, double tolerance)
 {
 	int best = -1;
 	for (int i = 0; i < n; i++)
@@ -83,16 +159,21 @@ int grid_choose(const int *K, const double *val, int n, enum grid_select select,
 	return chosen;
 }
 
+/* The smallest width good enough by grid.select, from every width's validation MSE. */
 static int grid_decide(const struct experiment *e, long seed, const struct trial_record *trials,
 		       int n, struct decision_record *d)
 {
-	int K[EXP_MAX_GRID];
-	double val[EXP_MAX_GRID];
+	const struct grid_settings *g = settings_of(e);
+	int K[GRID_MAX];
+	double val[GRID_MAX];
 	int failed = 0;
 	memset(d, 0, sizeof(*d));
 	snprintf(d->strategy, sizeof(d->strategy), "grid");
 	d->seed = seed;
-	for (int i = 0; i < n && i < EXP_MAX_GRID; i++) {
+	if (n > GRID_MAX)
+		return ds_fail("grid (seed %ld): %d trials, more than GRID_MAX = %d", seed, n,
+			       GRID_MAX);
+	for (int i = 0; i < n; i++) {
 		K[i] = trials[i].latent;
 		val[i] = trials[i].state == TRIAL_COMPLETE ? trials[i].val_mse : NAN;
 		failed += trials[i].state != TRIAL_COMPLETE;
@@ -101,7 +182,7 @@ static int grid_decide(const struct experiment *e, long seed, const struct trial
 		d->report_flops += trials[i].flops.report;
 		d->seconds += isfinite(trials[i].seconds) ? trials[i].seconds : 0;
 	}
-	int c = grid_choose(K, val, n, e->grid_select, e->grid_tolerance);
+	int c = grid_choose(K, val, n, g->select, g->tolerance);
 	if (c < 0)
 		return ds_fail("grid (seed %ld): every one of its %d trials failed; see "
 			       "'select trial_key, error from trial where state = \"failed\"'",
@@ -111,10 +192,10 @@ static int grid_decide(const struct experiment *e, long seed, const struct trial
 	d->probe_accuracy = trials[c].probe_accuracy;
 	int best = grid_choose(K, val, n, SELECT_WITHIN, 0.0);
 	char rule[32];
-	if (e->grid_select == SELECT_KNEE)
+	if (g->select == SELECT_KNEE)
 		snprintf(rule, sizeof(rule), "knee");
 	else
-		snprintf(rule, sizeof(rule), "within:%g", e->grid_tolerance);
+		snprintf(rule, sizeof(rule), "within:%g", g->tolerance);
 	snprintf(d->details, sizeof(d->details),
 		 "{\"select\":\"%s\",\"best_k\":%d,\"best_val_mse\":%.9g,\"chosen_val_mse\":%.9g,"
 		 "\"trials\":%d,\"failed\":%d}",
@@ -124,6 +205,7 @@ static int grid_decide(const struct experiment *e, long seed, const struct trial
 
 const struct strategy grid_strategy = {
 	.name = "grid",
+	.settings = &grid_settings,
 	.plan = grid_plan,
 	.run = grid_run,
 	.decide = grid_decide,

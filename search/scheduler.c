@@ -11,26 +11,30 @@
 #include <unistd.h>
 
 #include "../core/err.h"
+#include "../results/store.h"
 #include "strategy.h"
-
-#define MAX_TRIALS 8192
 
 struct job {
 	const struct strategy *strategy;
 	struct trial_record t;
-	int group;               /* strategy x seed */
-	int pending;             /* to run in this process */
-	uint64_t expected;       /* FLOPs expected, for the time estimate */
-	uint64_t done;           /* FLOPs counted so far */
+	int group;	   /* strategy x seed */
+	int pending;	   /* to run in this process */
+	uint64_t expected; /* FLOPs expected, for the time estimate */
+	uint64_t done;	   /* FLOPs counted so far */
 };
 
+/* One run of one experiment: its plan, its progress and how the store fared. */
 struct run_state {
 	const struct experiment *exp;
+	const struct dataset *data;
 	struct store *store;
+	long exp_id;
 	const struct run_options *opt;
+	struct run_result *result;
 	struct job *jobs;
-	int n_jobs;
-	int finished;            /* trials complete or failed, this run and earlier */
+	int n_jobs, jobs_size;
+	int groups;   /* strategy x seed */
+	int finished; /* trials complete or failed, this run and earlier */
 	int failed;
 	double t0, last_print;
 	uint64_t expected_total;
@@ -46,20 +50,13 @@ static double now_seconds(void)
 	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* GEMM FLOPs a plain training run of this width will count, from DESIGN.md's closed form */
+/* GEMM FLOPs a plain training run of this width will count (core's closed form): the
+ * time estimate's unit */
 static uint64_t expected_flops(const struct experiment *e, const struct dataset *d, int K)
 {
-	int w[AE_MAX_LAYERS + 1], L = 2 * (e->n_hidden + 1);
-	w[0] = w[L] = d->dim;
-	for (int i = 0; i < e->n_hidden; i++)
-		w[i + 1] = w[L - 1 - i] = e->hidden[i];
-	w[e->n_hidden + 1] = K;
-	uint64_t step = 0, eval = 0;
-	for (int l = 0; l < L; l++) {
-		uint64_t io = (uint64_t)w[l] * w[l + 1];
-		step += 4 * io + 2 * (uint64_t)w[l + 1] + (l > 0 ? 2 * io : 0);
-		eval += 2 * io + (uint64_t)w[l + 1];
-	}
+	struct ae_arch a = experiment_arch(e, d, K);
+	uint64_t step, eval;
+	ae_flops_per_example(&a, &step, &eval);
 	return (uint64_t)e->epochs * (step * d->train.n + eval * d->val.n);
 }
 
@@ -72,7 +69,8 @@ static void format_duration(double s, char *buf, size_t size)
 		snprintf(buf, size, "%ld:%02ld", t / 60, t % 60);
 }
 
-/* One progress line; called inside the progress critical section. */
+/* One progress line, at most every half second on a terminal and every 30 s in a log;
+ * called inside the progress critical section. */
 static void print_progress(struct run_state *st, int force)
 {
 	if (st->opt->quiet)
@@ -118,16 +116,6 @@ static int load_stored(struct store *s, long exp_id, const struct trial_record *
 	return found;
 }
 
-static const struct job *sort_jobs;
-
-static int larger_first(const void *a, const void *b)
-{
-	const struct job *x = &sort_jobs[*(const int *)a], *y = &sort_jobs[*(const int *)b];
-	if (x->expected != y->expected)
-		return x->expected < y->expected ? 1 : -1;
-	return *(const int *)a - *(const int *)b;
-}
-
 static void note_store_failure(struct run_state *st)
 {
 	if (!st->store_failed) {
@@ -141,6 +129,7 @@ struct epoch_ctx {
 	struct job *job;
 };
 
+/* A trial's latent units into the store (the trial_ctx callback). */
 static int on_activity(void *ctx, const struct trial_record *t, int K, const double *max_abs,
 		       const double *mean_abs, const double *var_mu, const double *mean_sigma2)
 {
@@ -157,6 +146,7 @@ static int on_activity(void *ctx, const struct trial_record *t, int K, const dou
 	return failed ? -1 : 0;
 }
 
+/* An epoch into the store, and the progress line; a store failure stops the trial. */
 static int on_epoch(void *ctx, const struct trial_record *t, const struct epoch_record *e)
 {
 	struct epoch_ctx *c = ctx;
@@ -178,252 +168,361 @@ static int on_epoch(void *ctx, const struct trial_record *t, const struct epoch_
 }
 
 /* Data too small for the settings: said before anything trains. */
-static int check_sizes(const struct experiment *e, const struct dataset *d)
+static int check_data(const struct experiment *e, const struct dataset *d)
 {
-	size_t n = d->train.n;
-	if (n < (size_t)e->batch)
+	if (d->train.n < (size_t)e->batch)
 		return ds_fail("[%s] dataset %s has %zu training examples, fewer than batch = %d: "
 			       "lower batch, or raise n_train",
-			       e->name, e->dataset, n, e->batch);
-	size_t id_points = e->id_n > 0 && (size_t)e->id_n < n ? (size_t)e->id_n : n;
-	struct {
-		const char *strategy, *key;
-		int k;
-	} need[] = { { "lpca", "lpca.k", e->lpca_k }, { "mle", "mle.k", e->mle_k },
-		     { "twonn", "twonn", 2 } };
-	for (int i = 0; i < 3; i++)
-		if (experiment_has(e, need[i].strategy) && id_points <= (size_t)need[i].k)
-			return ds_fail("[%s] %s = %d neighbours need more than %zu points (the "
-				       "estimators use %zu of %s): lower it, or raise id.n or "
-				       "n_train",
-				       e->name, need[i].key, need[i].k, id_points, id_points,
-				       e->dataset);
+			       e->name, e->dataset, d->train.n, e->batch);
+	for (int i = 0; i < e->n_strategies; i++)
+		if (e->strategies[i]->check && e->strategies[i]->check(e, d))
+			return -1;
 	if (d->val.n == 0)
 		return ds_fail("[%s] dataset %s leaves no validation examples: set n_val above 0",
 			       e->name, e->dataset);
 	return 0;
 }
 
-int run_experiment(struct store *s, const struct experiment *e, const struct run_options *o,
-		   struct run_result *r)
+/* ---- plan ---- */
+
+/* A new job at the end of the list, which grows as needed; NULL when out of memory. */
+static struct job *add_job(struct run_state *st)
+{
+	if (st->n_jobs == st->jobs_size) {
+		int size = st->jobs_size ? 2 * st->jobs_size : 256;
+		struct job *j = realloc(st->jobs, sizeof(*j) * (size_t)size);
+		if (!j)
+			return NULL;
+		st->jobs = j;
+		st->jobs_size = size;
+	}
+	struct job *job = &st->jobs[st->n_jobs++];
+	memset(job, 0, sizeof(*job));
+	return job;
+}
+
+/* Every trial a strategy plans for a seed, into trials (grown to fit); the count or -1. */
+static int plan_seed(const struct strategy *s, const struct experiment *e, long seed,
+		     struct trial_record **trials, int *size)
+{
+	for (;;) {
+		int n = s->plan(e, seed, *trials, *size);
+		if (n <= *size)
+			return n;
+		struct trial_record *t = realloc(*trials, sizeof(*t) * (size_t)n);
+		if (!t)
+			return ds_fail("out of memory planning %d trials of %s for [%s]", n,
+				       s->name, e->name);
+		*trials = t;
+		*size = n;
+	}
+}
+
+/* Plan every strategy x seed, and look each trial up in the store: complete ones are
+ * taken as they are, the others are pending. */
+static int plan_trials(struct run_state *st)
+{
+	const struct experiment *e = st->exp;
+	int size = 64;
+	struct trial_record *plan = malloc(sizeof(*plan) * (size_t)size);
+	if (!plan)
+		return ds_fail("out of memory planning [%s]", e->name);
+	int rc = 0;
+	for (int i = 0; i < e->n_strategies && !rc; i++) {
+		const struct strategy *strat = e->strategies[i];
+		for (int si = 0; si < e->n_seeds && !rc; si++, st->groups++) {
+			int n = plan_seed(strat, e, e->seeds[si], &plan, &size);
+			if (n < 0)
+				rc = -1;
+			for (int k = 0; k < n && !rc; k++) {
+				struct job *job = add_job(st);
+				if (!job) {
+					rc = ds_fail("out of memory planning [%s]", e->name);
+					break;
+				}
+				job->strategy = strat;
+				job->group = st->groups;
+				job->t = plan[k];
+				struct trial_record stored;
+				int found = load_stored(st->store, st->exp_id, &plan[k], &stored);
+				if (found < 0) {
+					rc = -1;
+				} else if (found && stored.state == TRIAL_COMPLETE) {
+					job->t = stored;
+					st->result->already_complete++;
+					st->finished++;
+				} else {
+					job->pending = 1;
+					job->expected = expected_flops(e, st->data, plan[k].latent);
+					st->expected_total += job->expected;
+				}
+			}
+		}
+	}
+	free(plan);
+	st->result->trials = st->n_jobs;
+	return rc;
+}
+
+/* ---- run ---- */
+
+struct pending {
+	uint64_t expected;
+	int job;
+};
+
+/* largest first, so that no long trial is left running alone at the end */
+static int larger_first(const void *a, const void *b)
+{
+	const struct pending *x = a, *y = b;
+	if (x->expected != y->expected)
+		return x->expected < y->expected ? 1 : -1;
+	return x->job - y->job;
+}
+
+/* Claim a pending trial in the store: CLAIM_TAKEN to run it here, CLAIM_DONE when another
+ * process finished it (its result taken), CLAIM_BUSY, or -1 when the store failed. */
+static int claim(struct run_state *st, struct trial_record *t)
+{
+	int c = -1;
+#pragma omp critical(store)
+	{
+		if (!st->store_failed) {
+			c = store_trial_claim(st->store, st->exp_id, t);
+			if (c < 0) {
+				note_store_failure(st);
+			} else if (c == CLAIM_DONE) {
+				struct trial_record stored;
+				if (load_stored(st->store, st->exp_id, t, &stored) != 1) {
+					note_store_failure(st);
+					c = -1;
+				} else {
+					*t = stored;
+				}
+			}
+		}
+	}
+	return c;
+}
+
+/* Count a trial that ended here, and say so when it failed. */
+static void count_end(struct run_state *st, struct job *job)
+{
+	const struct trial_record *t = &job->t;
+	struct run_result *r = st->result;
+	if (t->state == TRIAL_COMPLETE || t->state == TRIAL_FAILED)
+		st->finished++;
+	if (t->state == TRIAL_COMPLETE)
+		r->completed++;
+	if (t->state == TRIAL_FAILED) {
+		st->failed++;
+		r->failed++;
+		if (!st->opt->quiet)
+			fprintf(stderr, "%s[%s] trial %s failed: %s\n", st->tty ? "\r\033[K" : "",
+				st->exp->name, t->key, t->error);
+	}
+	job->done = flops_tuning(&t->flops);
+	print_progress(st, 1);
+}
+
+/* Claim, run and store one pending trial on `threads` threads. */
+static void run_job(struct run_state *st, struct job *job, int threads)
+{
+	const struct run_options *o = st->opt;
+	struct trial_record *t = &job->t;
+	int c = claim(st, t);
+	if (c == CLAIM_DONE || c == CLAIM_BUSY) {
+#pragma omp critical(progress)
+		{
+			if (c == CLAIM_DONE)
+				st->finished++;
+			else
+				st->result->elsewhere++;
+		}
+	}
+	if (c != CLAIM_TAKEN)
+		return;
+	struct epoch_ctx ec = { st, job };
+	struct trial_ctx ctx = { .exp = st->exp,
+				 .data = st->data,
+				 .threads = threads,
+				 .stop = o->stop,
+				 .on_epoch = on_epoch,
+				 .on_activity = on_activity,
+				 .ctx = &ec };
+	t->state = job->strategy->run(&ctx, t);
+	/* a trial cut short because its epochs could not be stored is not finished, whatever
+	 * its training returned */
+	if (st->store_failed)
+		t->state = TRIAL_INTERRUPTED;
+#pragma omp critical(store)
+	{
+		if (store_trial_end(st->store, t))
+			note_store_failure(st);
+	}
+#pragma omp critical(progress)
+	count_end(st, job);
+}
+
+/* Every pending trial, largest first: one per thread when there are enough of them,
+ * otherwise one at a time with the threads sharing its batches. */
+static int run_pending(struct run_state *st)
+{
+	const struct run_options *o = st->opt;
+	int n_pending = st->n_jobs - st->result->already_complete;
+	int threads = o->threads > 0 ? o->threads : 1;
+	int outer = n_pending >= threads ? threads : 1;
+	int inner = threads / outer;
+	if (!o->quiet)
+		fprintf(stderr,
+			"[%s] %s: %d trials (%d already complete), %d at a time on %d "
+			"thread%s each\n",
+			st->exp->name, st->exp->dataset, st->n_jobs, st->result->already_complete,
+			outer, inner, inner > 1 ? "s" : "");
+	struct pending *pending =
+		malloc(sizeof(*pending) * (size_t)(n_pending > 0 ? n_pending : 1));
+	if (!pending)
+		return ds_fail("out of memory scheduling [%s]", st->exp->name);
+	int np = 0;
+	for (int i = 0; i < st->n_jobs; i++)
+		if (st->jobs[i].pending)
+			pending[np++] = (struct pending){ st->jobs[i].expected, i };
+	qsort(pending, (size_t)np, sizeof(*pending), larger_first);
+	st->t0 = now_seconds();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(outer)
+	for (int i = 0; i < np; i++)
+		if (!(o->stop && *o->stop) && !st->store_failed)
+			run_job(st, &st->jobs[pending[i].job], inner);
+	if (!o->quiet && st->tty && np > 0)
+		fputc('\n', stderr);
+	free(pending);
+	if (st->result->elsewhere && !o->quiet)
+		fprintf(stderr,
+			"[%s] %d trial%s being run by another dimsearch process; the "
+			"last one to finish records the decisions\n",
+			st->exp->name, st->result->elsewhere,
+			st->result->elsewhere == 1 ? " was" : "s were");
+	return 0;
+}
+
+/* ---- decide ---- */
+
+/* The trials of group g into out (their latest stored state for those run elsewhere); how
+ * many, and whether every one has finished. */
+static int group_trials(struct run_state *st, int g, struct trial_record *out, int *ready)
+{
+	int n = 0;
+	*ready = 1;
+	for (int i = 0; i < st->n_jobs; i++) {
+		if (st->jobs[i].group != g)
+			continue;
+		out[n] = st->jobs[i].t;
+		/* run by another process: its result may be stored by now */
+		if (out[n].state != TRIAL_COMPLETE && out[n].state != TRIAL_FAILED) {
+			struct trial_record stored;
+			if (load_stored(st->store, st->exp_id, &out[n], &stored) == 1)
+				out[n] = stored;
+		}
+		*ready &= out[n].state == TRIAL_COMPLETE || out[n].state == TRIAL_FAILED;
+		n++;
+	}
+	return n;
+}
+
+/* One decision per setting a strategy ran for a seed (e.g. SOSAE's variants), from the
+ * group's n trials in plan (whose names are consumed); 0, or -1 when the store failed. */
+static int decide_group(struct run_state *st, const struct strategy *strat,
+			struct trial_record *plan, int n, struct trial_record *same)
+{
+	struct run_result *r = st->result;
+	for (int i = 0; i < n; i++) {
+		if (!plan[i].strategy[0])
+			continue;
+		char name[sizeof(plan[i].strategy)];
+		snprintf(name, sizeof(name), "%s", plan[i].strategy);
+		int m = 0;
+		for (int j = i; j < n; j++)
+			if (!strcmp(plan[j].strategy, name)) {
+				same[m++] = plan[j];
+				plan[j].strategy[0] = '\0';
+			}
+		struct decision_record dec;
+		if (strategy_decide(strat, st->exp, same[0].seed, same, m, &dec)) {
+			r->undecided++;
+			if (!st->opt->quiet)
+				fprintf(stderr, "[%s] no decision: %s\n", st->exp->name,
+					ds_errmsg());
+		} else if (store_decision(st->store, st->exp_id, &dec)) {
+			return -1;
+		} else {
+			r->decisions++;
+		}
+	}
+	return 0;
+}
+
+/* Decisions, made again from the trials every run (a changed choice rule or a strategy
+ * dropped from the list shows at once): each strategy x seed whose trials have all
+ * finished. */
+static int decide_all(struct run_state *st)
+{
+	if (store_clear_decisions(st->store, st->exp_id))
+		return -1;
+	struct trial_record *plan = malloc(sizeof(*plan) * (size_t)(st->n_jobs ? st->n_jobs : 1));
+	struct trial_record *same = malloc(sizeof(*same) * (size_t)(st->n_jobs ? st->n_jobs : 1));
+	int rc = plan && same ? 0 : ds_fail("out of memory deciding [%s]", st->exp->name);
+	for (int g = 0; g < st->groups && !rc; g++) {
+		int ready, n = group_trials(st, g, plan, &ready);
+		if (n == 0 || !ready)
+			continue;
+		const struct strategy *strat = NULL;
+		for (int i = 0; i < st->n_jobs && !strat; i++)
+			if (st->jobs[i].group == g)
+				strat = st->jobs[i].strategy;
+		rc = decide_group(st, strat, plan, n, same);
+	}
+	free(plan);
+	free(same);
+	return rc;
+}
+
+enum run_status run_experiment(struct store *s, const struct experiment *e,
+			       const struct run_options *o, struct run_result *r)
 {
 	memset(r, 0, sizeof(*r));
-	struct data_opts dopt = { .n_train = e->n_train, .n_val = e->n_val, .n_test = e->n_test,
+	struct data_opts dopt = { .n_train = e->n_train,
+				  .n_val = e->n_val,
+				  .n_test = e->n_test,
 				  .seed = (uint64_t)e->data_seed };
 	struct dataset d;
 	if (dataset_load(&d, e->dataset, &dopt)) {
 		ds_fail("[%s] %s", e->name, ds_errmsg());
 		return RUN_BAD_INPUT;
 	}
-	if (check_sizes(e, &d)) {
+	if (check_data(e, &d)) {
 		dataset_free(&d);
 		return RUN_BAD_INPUT;
 	}
-	long exp_id;
-	if (store_experiment(s, e->name, e->hash, e->dataset, d.true_dim, e->config, &exp_id) ||
-	    store_mark_interrupted(s, exp_id) < 0) {
-		dataset_free(&d);
-		return -1;
-	}
-	struct run_state st = { .exp = e, .store = s, .opt = o, .tty = isatty(2) };
-	st.jobs = calloc(MAX_TRIALS, sizeof(struct job));
-	struct trial_record *plan = calloc(MAX_TRIALS, sizeof(struct trial_record));
-	if (!st.jobs || !plan) {
-		free(st.jobs);
-		free(plan);
-		dataset_free(&d);
-		return ds_fail("out of memory planning [%s]", e->name);
-	}
-	/* plan every strategy x seed; look each trial up in the store */
-	int groups = 0, rc = 0;
-	for (int i = 0; i < e->n_strategies && !rc; i++) {
-		const struct strategy *strat = strategy_find(e->strategies[i]);
-		for (int si = 0; si < e->n_seeds && !rc; si++, groups++) {
-			int n = strat->plan(e, e->seeds[si], plan, MAX_TRIALS - st.n_jobs);
-			for (int k = 0; k < n; k++) {
-				struct job *job = &st.jobs[st.n_jobs++];
-				job->strategy = strat;
-				job->group = groups;
-				job->t = plan[k];
-				struct trial_record stored;
-				int found = load_stored(s, exp_id, &plan[k], &stored);
-				if (found < 0) {
-					rc = -1;
-					break;
-				}
-				if (found && stored.state == TRIAL_COMPLETE) {
-					job->t = stored;
-					r->already_complete++;
-					st.finished++;
-				} else {
-					job->pending = 1;
-					job->expected = expected_flops(e, &d, plan[k].latent);
-					st.expected_total += job->expected;
-				}
-			}
-		}
-	}
-	r->trials = st.n_jobs;
-	int n_pending = st.n_jobs - r->already_complete;
-	int threads = o->threads > 0 ? o->threads : 1;
-	/* enough trials: one per thread; otherwise the threads share each trial's batches */
-	int outer = n_pending >= threads ? threads : 1;
-	int inner = threads / outer;
-	if (!o->quiet && !rc) {
-		fprintf(stderr, "[%s] %s: %d trials (%d already complete), %d at a time on %d "
-				"thread%s each\n",
-			e->name, e->dataset, st.n_jobs, r->already_complete, outer, inner,
-			inner > 1 ? "s" : "");
-	}
-	st.t0 = now_seconds();
-	int *pending = malloc(sizeof(int) * (n_pending > 0 ? n_pending : 1));
-	int np = 0;
-	for (int i = 0; i < st.n_jobs; i++)
-		if (st.jobs[i].pending)
-			pending[np++] = i;
-	/* largest first, so that no long trial is left running alone at the end */
-	sort_jobs = st.jobs;
-	qsort(pending, (size_t)np, sizeof(int), larger_first);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(outer) if (!rc)
-	for (int i = 0; i < np; i++) {
-		struct job *job = &st.jobs[pending[i]];
-		struct trial_record *t = &job->t;
-		if ((o->stop && *o->stop) || st.store_failed || rc)
-			continue;
-		int claim = -1;
-#pragma omp critical(store)
-		{
-			if (!st.store_failed) {
-				claim = store_trial_claim(s, exp_id, t);
-				if (claim < 0)
-					note_store_failure(&st);
-				else if (claim == CLAIM_DONE) {
-					/* another process finished it meanwhile: take its result */
-					struct trial_record stored;
-					if (load_stored(s, exp_id, t, &stored) != 1)
-						note_store_failure(&st);
-					else
-						*t = stored;
-				}
-			}
-		}
-		if (claim == CLAIM_DONE) {
-#pragma omp critical(progress)
-			st.finished++;
-			continue;
-		}
-		if (claim == CLAIM_BUSY) {
-#pragma omp critical(progress)
-			r->elsewhere++;
-			continue;
-		}
-		if (claim != CLAIM_TAKEN)
-			continue;
-		struct epoch_ctx ec = { &st, job };
-		struct trial_ctx c = { .exp = e, .data = &d, .threads = inner, .stop = o->stop,
-				       .on_epoch = on_epoch, .on_activity = on_activity, .ctx = &ec };
-		int status = job->strategy->run(&c, t);
-		t->state = status == TRIAL_OK	   ? TRIAL_COMPLETE
-			   : status == TRIAL_STOPPED ? TRIAL_INTERRUPTED
-						     : TRIAL_FAILED;
-		/* a trial cut short because its epochs could not be stored is not finished,
-		 * whatever its training returned */
-		if (st.store_failed)
-			t->state = TRIAL_INTERRUPTED;
-#pragma omp critical(store)
-		{
-			if (store_trial_end(s, t))
-				note_store_failure(&st);
-		}
-#pragma omp critical(progress)
-		{
-			if (t->state == TRIAL_COMPLETE || t->state == TRIAL_FAILED)
-				st.finished++;
-			if (t->state == TRIAL_COMPLETE)
-				r->completed++;
-			if (t->state == TRIAL_FAILED) {
-				st.failed++;
-				r->failed++;
-				if (!o->quiet)
-					fprintf(stderr, "%s[%s] trial %s failed: %s\n",
-						st.tty ? "\r\033[K" : "", e->name, t->key,
-						t->error);
-			}
-			job->done = flops_tuning(&t->flops);
-			print_progress(&st, 1);
-		}
-	}
-	if (!o->quiet && st.tty && np > 0)
-		fputc('\n', stderr);
-	free(pending);
-	if (r->elsewhere && !o->quiet)
-		fprintf(stderr, "[%s] %d trial%s being run by another dimsearch process; the "
-				"last one to finish records the decisions\n",
-			e->name, r->elsewhere, r->elsewhere == 1 ? " was" : "s were");
+	struct run_state st = {
+		.exp = e, .data = &d, .store = s, .opt = o, .result = r, .tty = isatty(2)
+	};
+	int rc = RUN_FAILED;
+	if (store_experiment(s, e->name, e->hash, e->dataset, d.true_dim, e->config, &st.exp_id) ||
+	    store_mark_interrupted(s, st.exp_id) < 0 || plan_trials(&st) || run_pending(&st))
+		goto done;
 	if (st.store_failed) {
-		rc = ds_fail("%s", st.store_error);
-	} else if (o->stop && *o->stop) {
-		r->interrupted = 1;
-	} else if (!rc && store_clear_decisions(s, exp_id)) {
-		rc = -1;
-	} else if (!rc) {
-		/* decisions, made again from the trials every run (a changed choice rule or a
-		 * strategy dropped from the list shows at once): a strategy x seed whose trials
-		 * have all finished */
-		for (int g = 0; g < groups && !rc; g++) {
-			int first = -1, n = 0;
-			for (int i = 0; i < st.n_jobs; i++)
-				if (st.jobs[i].group == g) {
-					if (first < 0)
-						first = i;
-					plan[n] = st.jobs[i].t;
-					/* run by another process: its result may be stored by now */
-					if (plan[n].state != TRIAL_COMPLETE &&
-					    plan[n].state != TRIAL_FAILED) {
-						struct trial_record stored;
-						if (load_stored(s, exp_id, &plan[n], &stored) == 1)
-							plan[n] = stored;
-					}
-					n++;
-				}
-			if (first < 0)
-				continue;
-			int ready = 1;
-			for (int i = 0; i < n; i++)
-				ready &= plan[i].state == TRIAL_COMPLETE ||
-					 plan[i].state == TRIAL_FAILED;
-			if (!ready)
-				continue;
-			/* one decision per setting the strategy ran (e.g. SOSAE's variants) */
-			const struct strategy *strat = st.jobs[first].strategy;
-			for (int i = 0; i < n && !rc; i++) {
-				if (!plan[i].strategy[0])
-					continue;
-				struct trial_record *same = malloc(sizeof(*same) * n);
-				char name[sizeof(plan[i].strategy)];
-				snprintf(name, sizeof(name), "%s", plan[i].strategy);
-				int m = 0;
-				for (int j = i; j < n; j++)
-					if (!strcmp(plan[j].strategy, name)) {
-						same[m++] = plan[j];
-						plan[j].strategy[0] = '\0';
-					}
-				struct decision_record dec;
-				if (strat->decide(e, same[0].seed, same, m, &dec)) {
-					r->undecided++;
-					if (!o->quiet)
-						fprintf(stderr, "[%s] no decision: %s\n", e->name,
-							ds_errmsg());
-				} else if (store_decision(s, exp_id, &dec)) {
-					rc = -1;
-				} else {
-					r->decisions++;
-				}
-				free(same);
-			}
-		}
+		ds_fail("%s", st.store_error);
+		goto done;
 	}
-	free(plan);
+	if (o->stop && *o->stop) {
+		r->interrupted = 1;
+		rc = RUN_OK;
+		goto done;
+	}
+	if (decide_all(&st))
+		goto done;
+	rc = RUN_OK;
+done:
 	free(st.jobs);
 	dataset_free(&d);
 	return rc;

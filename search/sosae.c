@@ -4,12 +4,12 @@
 #include "sosae.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/err.h"
-#include "strategy.h"
 
 int sosae_weights(int form, double alpha, int K, double *w)
 {
@@ -54,6 +54,78 @@ double sosae_penalty(const double *w, double lambda, double l1, int rows, int K,
 	return sum;
 }
 
+/* ---- settings ---- */
+
+#define S(field) offsetof(struct sosae_settings, field)
+
+static const struct setting sosae_keys[] = {
+	{ .name = "sosae.alpha",
+	  .type = SETTING_DOUBLE_LIST,
+	  .offset = S(alpha),
+	  .lo = 0,
+	  .hi = 100,
+	  .def = "0.1",
+	  .help = "the positional growth: one number above 0, or a list for a sensitivity sweep",
+	  .capacity = SOSAE_MAX_VARIANTS,
+	  .count_offset = S(n_alpha) },
+	{ .name = "sosae.lambda",
+	  .type = SETTING_DOUBLE_LIST,
+	  .offset = S(lambda),
+	  .lo = 0,
+	  .hi = 1e6,
+	  .def = "0.00001",
+	  .help = "the penalty weight: one number above 0, or a list",
+	  .capacity = SOSAE_MAX_VARIANTS,
+	  .count_offset = S(n_lambda) },
+	{ .name = "sosae.weight",
+	  .type = SETTING_WORD,
+	  .offset = S(weight),
+	  .lo = 0,
+	  .hi = 0,
+	  .def = "exp",
+	  .help = "exp: w_k = (1+alpha)^(k-1), or linear: w_k = 1 + alpha (k-1)",
+	  .words = "exp|linear" },
+	{ .name = "sosae.l1",
+	  .type = SETTING_DOUBLE,
+	  .offset = S(l1),
+	  .lo = 0,
+	  .hi = 1e6,
+	  .def = "0",
+	  .help = "a plain L1 weight, 0 for none" },
+	{ .name = "sosae.tau",
+	  .type = SETTING_DOUBLE,
+	  .offset = S(tau),
+	  .lo = 0,
+	  .hi = 1e6,
+	  .def = "0",
+	  .help = "activity threshold, 0 for an exact (lossless) cut" },
+	{ .name = "sosae.patience",
+	  .type = SETTING_INT,
+	  .offset = S(patience),
+	  .lo = 0,
+	  .hi = 1e6,
+	  .def = "0",
+	  .help = "stop after this many epochs with K* unchanged, 0 to train the full budget" },
+	{ .name = "sosae.finetune",
+	  .type = SETTING_INT_LIST,
+	  .offset = S(finetune),
+	  .lo = 0,
+	  .hi = 1e6,
+	  .def = "5",
+	  .help = "epochs of training at K* after the cut, 0 for none; a list such as 0,5,20 compares "
+		  "them",
+	  .capacity = SOSAE_MAX_VARIANTS,
+	  .count_offset = S(n_finetune) },
+};
+
+const struct settings sosae_settings = { "SOSAE", sosae_keys, SETTINGS_COUNT(sosae_keys),
+					 sizeof(struct sosae_settings), NULL };
+
+static const struct sosae_settings *settings_of(const struct experiment *e)
+{
+	return experiment_settings(e, &sosae_settings);
+}
+
 /* ---- the strategy ---- */
 
 struct variant {
@@ -61,43 +133,50 @@ struct variant {
 	int finetune;
 };
 
-static int n_variants(const struct experiment *e)
+static int n_variants(const struct sosae_settings *o)
 {
-	return e->n_sosae_alpha * e->n_sosae_lambda * e->n_sosae_finetune;
+	return o->n_alpha * o->n_lambda * o->n_finetune;
 }
 
 /* Setting v of the alpha x lambda x finetune product, finetune varying fastest. */
-static struct variant variant_of(const struct experiment *e, int v)
+static struct variant variant_of(const struct sosae_settings *o, int v)
 {
-	int nl = e->n_sosae_lambda, nf = e->n_sosae_finetune;
-	return (struct variant){ e->sosae_alpha[v / (nl * nf)], e->sosae_lambda[(v / nf) % nl],
-				 e->sosae_finetune[v % nf] };
+	int nl = o->n_lambda, nf = o->n_finetune;
+	return (struct variant){ o->alpha[v / (nl * nf)], o->lambda[(v / nf) % nl],
+				 o->finetune[v % nf] };
 }
 
-static int sosae_plan(const struct experiment *e, long seed, struct trial_record *trials,
-		      int max)
+static const char *weight_name(const struct sosae_settings *o)
 {
+	return o->weight == SOSAE_WEIGHT_EXP ? "exp" : "linear";
+}
+
+/* One trial per setting of the sweep (one in all without a sweep), at K_max. */
+static int sosae_plan(const struct experiment *e, long seed, struct trial_record *trials, int max)
+{
+	const struct sosae_settings *o = settings_of(e);
 	int n = 0;
-	for (int v = 0; v < n_variants(e) && n < max; v++, n++) {
-		struct variant x = variant_of(e, v);
+	for (int v = 0; v < n_variants(o) && n < max; v++, n++) {
+		struct variant x = variant_of(o, v);
 		struct trial_record *t = &trials[n];
 		memset(t, 0, sizeof(*t));
 		/* named by the knobs that vary: sosae(a=..,l=..) in a sweep of the penalty,
 		 * sosae(ft=..) for fine-tuning lengths alone */
 		char knobs[32] = "", ft[16] = "";
-		if (e->n_sosae_alpha * e->n_sosae_lambda > 1)
+		if (o->n_alpha * o->n_lambda > 1)
 			snprintf(knobs, sizeof(knobs), "a=%g,l=%g", x.alpha, x.lambda);
-		if (e->n_sosae_finetune > 1)
+		if (o->n_finetune > 1)
 			snprintf(ft, sizeof(ft), "%sft=%d", knobs[0] ? "," : "", x.finetune);
-		if (n_variants(e) == 1)
+		if (n_variants(o) == 1)
 			snprintf(t->strategy, sizeof(t->strategy), "sosae");
 		else
 			snprintf(t->strategy, sizeof(t->strategy), "sosae(%s%s)", knobs, ft);
 		/* every setting of the run is in its key: changing one runs it again */
-		snprintf(t->key, sizeof(t->key), "sosae/a=%g/l=%g/%s/l1=%g/tau=%g/p=%d/ft=%d/K=%d/"
-			 "seed=%ld", x.alpha, x.lambda,
-			 e->sosae_weight == SOSAE_WEIGHT_EXP ? "exp" : "linear", e->sosae_l1,
-			 e->sosae_tau, e->sosae_patience, x.finetune, e->k_max, seed);
+		snprintf(t->key, sizeof(t->key),
+			 "sosae/a=%g/l=%g/%s/l1=%g/tau=%g/p=%d/ft=%d/K=%d/"
+			 "seed=%ld",
+			 x.alpha, x.lambda, weight_name(o), o->l1, o->tau, o->patience, x.finetune,
+			 e->k_max, seed);
 		snprintf(t->role, sizeof(t->role), "search");
 		t->latent = e->k_max;
 		t->seed = seed;
@@ -105,32 +184,33 @@ static int sosae_plan(const struct experiment *e, long seed, struct trial_record
 		snprintf(t->params, sizeof(t->params),
 			 "{\"alpha\":%g,\"lambda\":%g,\"weight\":\"%s\",\"l1\":%g,\"tau\":%g,"
 			 "\"patience\":%d,\"finetune\":%d,\"epochs\":%d}",
-			 x.alpha, x.lambda, e->sosae_weight == SOSAE_WEIGHT_EXP ? "exp" : "linear",
-			 e->sosae_l1, e->sosae_tau, e->sosae_patience, x.finetune, e->epochs);
+			 x.alpha, x.lambda, weight_name(o), o->l1, o->tau, o->patience, x.finetune,
+			 e->epochs);
 	}
-	return n;
+	return n_variants(o);
 }
 
-struct run_state {
-	const struct experiment *e;
-	double *w;              /* (K) positional weights */
+/* What one SOSAE run tracks while it trains. */
+struct sosae_run {
+	const struct sosae_settings *o;
+	double *w; /* (K) positional weights */
 	double lambda;
-	double *seen_max;       /* (K) largest |h_k| in this epoch's training passes */
+	double *seen_max; /* (K) largest |h_k| in this epoch's training passes */
 	int K;
 	int last_k_star;
-	int unchanged;          /* epochs since K* last changed */
+	int unchanged; /* epochs since K* last changed */
 	int stopped_early;
 };
 
 static double penalty_apply(void *ctx, int rows, int K, const float *h, float *dh, float scale,
 			    uint64_t *elementwise)
 {
-	struct run_state *s = ctx;
+	struct sosae_run *s = ctx;
 	double local_max[256], *seen = K <= 256 ? local_max : NULL;
 	if (seen)
 		memset(seen, 0, sizeof(double) * K);
-	double p = sosae_penalty(s->w, s->lambda, s->e->sosae_l1, rows, K, h, dh, scale, seen,
-				 elementwise);
+	double p =
+		sosae_penalty(s->w, s->lambda, s->o->l1, rows, K, h, dh, scale, seen, elementwise);
 	/* chunks run on several threads: merge this chunk's maxima under a lock (max is
 	 * order-free, so the result does not depend on the threads) */
 #pragma omp critical(sosae_max)
@@ -152,13 +232,13 @@ static double penalty_apply(void *ctx, int rows, int K, const float *h, float *d
 static int epoch_hook(void *ctx, struct epoch_record *e, struct ae *m)
 {
 	(void)m;
-	struct run_state *s = ctx;
-	int k_star = sosae_active_size(s->seen_max, s->K, s->e->sosae_tau);
+	struct sosae_run *s = ctx;
+	int k_star = sosae_active_size(s->seen_max, s->K, s->o->tau);
 	memset(s->seen_max, 0, sizeof(double) * s->K);
 	e->active_latent = k_star;
 	s->unchanged = k_star == s->last_k_star ? s->unchanged + 1 : 0;
 	s->last_k_star = k_star;
-	int patience = s->e->sosae_patience;
+	int patience = s->o->patience;
 	if (patience > 0 && s->unchanged >= patience && k_star < s->K) {
 		s->stopped_early = 1;
 		return 1;
@@ -166,36 +246,36 @@ static int epoch_hook(void *ctx, struct epoch_record *e, struct ae *m)
 	return 0;
 }
 
-static int sosae_run(const struct trial_ctx *c, struct trial_record *t)
+static enum trial_state sosae_run(const struct trial_ctx *c, struct trial_record *t)
 {
-	const struct experiment *e = c->exp;
-	struct variant x = variant_of(e, t->variant);
+	const struct sosae_settings *o = settings_of(c->exp);
+	struct variant x = variant_of(o, t->variant);
 	int K = t->latent;
-	struct run_state s = { .e = e, .lambda = x.lambda, .K = K, .last_k_star = -1 };
+	struct sosae_run s = { .o = o, .lambda = x.lambda, .K = K, .last_k_star = -1 };
 	s.w = malloc(sizeof(double) * K);
 	s.seen_max = calloc(K, sizeof(double));
 	double *max_abs = malloc(sizeof(double) * K), *mean_abs = malloc(sizeof(double) * K);
 	struct ae *m = NULL, *cut = NULL;
-	int status = TRIAL_ERROR;
+	enum trial_state status = TRIAL_FAILED;
 	if (!s.w || !s.seen_max || !max_abs || !mean_abs) {
 		snprintf(t->error, sizeof(t->error), "out of memory");
 		goto done;
 	}
-	int capped = sosae_weights(e->sosae_weight, x.alpha, K, s.w);
+	int capped = sosae_weights(o->weight, x.alpha, K, s.w);
 	struct latent_penalty pen = { penalty_apply, &s };
 	struct trial_hooks hooks = { .penalty = &pen, .epoch = epoch_hook, .ctx = &s };
 	status = trial_train(c, t, &hooks, &m);
-	if (status != TRIAL_OK)
+	if (status != TRIAL_COMPLETE)
 		goto done;
 	/* the exact activity of the trained model over the training set decides K* */
 	if (ae_latent_activity(m, &c->data->train, c->threads, max_abs, mean_abs, &t->flops)) {
 		snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
-		status = TRIAL_ERROR;
+		status = TRIAL_FAILED;
 		goto done;
 	}
 	if (c->on_activity)
 		c->on_activity(c->ctx, t, K, max_abs, mean_abs, NULL, NULL);
-	int k_star = sosae_active_size(max_abs, K, e->sosae_tau);
+	int k_star = sosae_active_size(max_abs, K, o->tau);
 	int dead = k_star == 0;
 	if (dead)
 		k_star = 1; /* every unit silent: keep one so that a model can be delivered */
@@ -205,7 +285,7 @@ static int sosae_run(const struct trial_ctx *c, struct trial_record *t)
 	cut = ae_truncate(m, k_star);
 	if (!cut) {
 		snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
-		status = TRIAL_ERROR;
+		status = TRIAL_FAILED;
 		goto done;
 	}
 	/* the cut model's errors: measured here when fine-tuning will change it, else they
@@ -226,13 +306,13 @@ static int sosae_run(const struct trial_ctx *c, struct trial_record *t)
 		struct flops ft = { 0 };
 		int rc = ae_train(cut, &c->data->train, &c->data->val, &cfg, &r, &ft);
 		if (rc == TRAIN_INTERRUPTED) {
-			status = TRIAL_STOPPED;
+			status = TRIAL_INTERRUPTED;
 			goto done;
 		}
 		if (rc < 0) {
 			snprintf(t->error, sizeof(t->error), "fine-tuning at K* = %d: %s", k_star,
 				 ds_errmsg());
-			status = TRIAL_ERROR;
+			status = TRIAL_FAILED;
 			goto done;
 		}
 		t->delivery_flops = flops_tuning(&ft);
@@ -250,9 +330,8 @@ static int sosae_run(const struct trial_ctx *c, struct trial_record *t)
 		 "\"test_mse_before_cut\":%s,\"test_mse_after_cut\":%s,"
 		 "\"train_mse_before_cut\":%s,\"train_mse_after_cut\":%s,\"lossless\":%s,"
 		 "\"capped_weights\":%d,\"finetune_epochs\":%d}",
-		 k_star, K, x.alpha, x.lambda,
-		 e->sosae_weight == SOSAE_WEIGHT_EXP ? "exp" : "linear", e->sosae_tau,
-		 t->epochs_run, s.stopped_early ? "true" : "false", dead ? "true" : "false",
+		 k_star, K, x.alpha, x.lambda, weight_name(o), o->tau, t->epochs_run,
+		 s.stopped_early ? "true" : "false", dead ? "true" : "false",
 		 json_number(b1, before), json_number(b2, after), json_number(b3, train_before),
 		 json_number(b4, train_after),
 		 before == after && train_before == train_after ? "true" : "false", capped,
@@ -267,6 +346,7 @@ done:
 	return status;
 }
 
+/* K* of the one run, not the width it trained at. */
 static int sosae_decide(const struct experiment *e, long seed, const struct trial_record *trials,
 			int n, struct decision_record *d)
 {
@@ -281,6 +361,7 @@ static int sosae_decide(const struct experiment *e, long seed, const struct tria
 
 const struct strategy sosae_strategy = {
 	.name = "sosae",
+	.settings = &sosae_settings,
 	.plan = sosae_plan,
 	.run = sosae_run,
 	.decide = sosae_decide,

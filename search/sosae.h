@@ -5,7 +5,28 @@
 
 #include <stdint.h>
 
+#include "strategy.h"
+
 #define SOSAE_MAX_WEIGHT 1e30   /* positional weights are capped here, against overflow */
+#define SOSAE_MAX_VARIANTS 16   /* values of each knob in one sweep */
+
+enum { SOSAE_WEIGHT_EXP, SOSAE_WEIGHT_LINEAR };
+
+struct sosae_settings {
+	double alpha[SOSAE_MAX_VARIANTS];    /* one run per (alpha, lambda, finetune) and seed */
+	int n_alpha;
+	double lambda[SOSAE_MAX_VARIANTS];
+	int n_lambda;
+	int weight;                          /* SOSAE_WEIGHT_EXP or SOSAE_WEIGHT_LINEAR */
+	double l1;                           /* plain L1 weight on every unit */
+	double tau;                          /* a unit is active when max |h_k| > tau */
+	int patience;                        /* stop when K* is unchanged this many epochs */
+	int finetune[SOSAE_MAX_VARIANTS];    /* epochs at K* after the cut (delivery) */
+	int n_finetune;
+};
+
+extern const struct settings sosae_settings;
+extern const struct strategy sosae_strategy;
 
 /* w_k for k = 1..K into w[0..K-1]: exp: (1 + alpha)^(k-1), linear: 1 + alpha (k-1); each
  * capped at SOSAE_MAX_WEIGHT. Returns how many were capped. */

@@ -1,32 +1,85 @@
-/* strategy.c: the registry of strategies, in the order reports list them. */
+/* strategy.c: a program's registry of strategies, and the blocks their settings fill. */
 #include "strategy.h"
 
+#include <stdio.h>
 #include <string.h>
 
-extern const struct strategy grid_strategy, sosae_strategy, earlybird_strategy, vae_strategy,
-	lpca_strategy, mle_strategy, twonn_strategy;
+#include "../core/err.h"
 
-static const struct strategy *registry[] = { &grid_strategy,	    &sosae_strategy,
-					     &earlybird_strategy, &vae_strategy,
-					     &lpca_strategy,	    &mle_strategy,
-					     &twonn_strategy };
-
-const struct strategy *strategy_find(const char *name)
+/* Whether any earlier table in r, or any other key of t, is named name. */
+static int key_taken(const struct registry *r, const struct settings *t, int upto, const char *name)
 {
-	for (size_t i = 0; i < sizeof(registry) / sizeof(*registry); i++)
-		if (!strcmp(registry[i]->name, name))
-			return registry[i];
+	for (int i = 0; i < r->n_tables; i++)
+		for (int k = 0; k < r->table[i]->n_keys; k++)
+			if (!strcmp(r->table[i]->keys[k].name, name))
+				return 1;
+	for (int k = 0; k < upto; k++)
+		if (!strcmp(t->keys[k].name, name))
+			return 1;
+	return 0;
+}
+
+/* Give table t a block in experiment.settings, after the others: 0, or -1. */
+static int add_table(struct registry *r, const struct settings *t, size_t *used)
+{
+	for (int i = 0; i < r->n_tables; i++)
+		if (r->table[i] == t)
+			return 0;
+	for (int k = 0; k < t->n_keys; k++)
+		if (key_taken(r, t, k, t->keys[k].name))
+			return ds_fail("the key %s is declared twice", t->keys[k].name);
+	size_t at = (*used + 15) & ~(size_t)15;
+	if (at + t->size > EXP_SETTINGS_BYTES)
+		return ds_fail("the strategies' settings need more than %d bytes "
+			       "(EXP_SETTINGS_BYTES in search/experiment.h)",
+			       EXP_SETTINGS_BYTES);
+	r->table[r->n_tables] = t;
+	r->offset[r->n_tables++] = at;
+	*used = at + t->size;
+	return 0;
+}
+
+int registry_init(struct registry *r, const struct strategy *const *list, int n)
+{
+	memset(r, 0, sizeof(*r));
+	if (n > REGISTRY_MAX)
+		return ds_fail("more than %d strategies in a registry", REGISTRY_MAX);
+	size_t used = 0;
+	for (int i = 0; i < n; i++) {
+		if (registry_find(r, list[i]->name))
+			return ds_fail("two strategies are named %s", list[i]->name);
+		if (list[i]->settings && add_table(r, list[i]->settings, &used))
+			return -1;
+		r->strategy[r->n++] = list[i];
+	}
+	return 0;
+}
+
+const struct strategy *registry_find(const struct registry *r, const char *name)
+{
+	for (int i = 0; r && i < r->n; i++)
+		if (!strcmp(r->strategy[i]->name, name))
+			return r->strategy[i];
 	return NULL;
 }
 
-const char *strategy_names(void)
+void registry_names(const struct registry *r, char *buf, size_t size)
 {
-	static char names[256];
-	if (!names[0])
-		for (size_t i = 0; i < sizeof(registry) / sizeof(*registry); i++) {
-			if (i)
-				strcat(names, ", ");
-			strcat(names, registry[i]->name);
-		}
-	return names;
+	size_t used = 0;
+	buf[0] = '\0';
+	for (int i = 0; r && i < r->n && used < size; i++) {
+		int n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "",
+				 r->strategy[i]->name);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+int strategy_decide(const struct strategy *s, const struct experiment *e, long seed,
+		    const struct trial_record *trials, int n, struct decision_record *d)
+{
+	if (s->decide)
+		return s->decide(e, seed, trials, n, d);
+	return decide_single(seed, trials, n, 0, d);
 }

@@ -11,75 +11,100 @@
 #include "../core/data.h"
 #include "../core/model.h"
 #include "../core/train.h"
-#include "../results/store.h"
 #include "experiment.h"
+#include "records.h"
+#include "settings.h"
 
 /* What a running trial may use. */
 struct trial_ctx {
 	const struct experiment *exp;
 	const struct dataset *data;
-	int threads;                          /* OpenMP threads for this trial's batches */
-	const volatile sig_atomic_t *stop;    /* raised on Ctrl-C / SIGTERM */
+	int threads;			   /* OpenMP threads for this trial's batches */
+	const volatile sig_atomic_t *stop; /* raised on Ctrl-C / SIGTERM */
 	/* Called after every epoch with the trial's record; non-zero stops training. */
 	int (*on_epoch)(void *ctx, const struct trial_record *t, const struct epoch_record *e);
 	/* Store the trial's latent units (see store_activity; the VAE arrays may be NULL). */
 	int (*on_activity)(void *ctx, const struct trial_record *t, int K, const double *max_abs,
-			   const double *mean_abs, const double *var_mu,
-			   const double *mean_sigma2);
+			   const double *mean_abs, const double *var_mu, const double *mean_sigma2);
 	void *ctx;
 };
 
 /* What a strategy adds to the shared training run. */
 struct trial_hooks {
-	const struct latent_penalty *penalty;   /* NULL for none */
+	const struct latent_penalty *penalty; /* NULL for none */
 	/* After each epoch, before it is stored: may set e->active_latent; non-zero stops
 	 * training early (not an error). */
 	int (*epoch)(void *ctx, struct epoch_record *e, struct ae *m);
 	void *ctx;
-	int vae;                                /* train a VAE (identity code layer) ... */
-	double vae_beta;                        /* ... with this KL weight */
-	int latent_bn;                          /* scale and shift on the code layer ... */
-	double gamma_l1;                        /* ... with this L1 weight on the scales */
-	void (*after_step)(void *ctx, struct ae *m);   /* after every optimiser step */
+	int vae;				     /* train a VAE (identity code layer) ... */
+	double vae_beta;			     /* ... with this KL weight */
+	int latent_bn;				     /* scale and shift on the code layer ... */
+	double gamma_l1;			     /* ... with this L1 weight on the scales */
+	void (*after_step)(void *ctx, struct ae *m); /* after every optimiser step */
 };
-
-/* Trial outcomes */
-enum { TRIAL_OK = 0, TRIAL_ERROR = -1, TRIAL_STOPPED = -2 };
 
 struct strategy {
 	const char *name;
-	/* Fill up to max independent trials for this seed (key, strategy, role, latent, seed,
-	 * params); returns the count. */
+	/* Its keys in experiments.ini and the block they fill (NULL: none). Read the block
+	 * with experiment_settings(e, settings). */
+	const struct settings *settings;
+	/* The independent trials for this seed (key, strategy, role, latent, seed, params):
+	 * fills at most max and returns how many it plans (more than max: call again with
+	 * room for all). */
 	int (*plan)(const struct experiment *e, long seed, struct trial_record *trials, int max);
-	/* Run one planned trial: measurements, FLOPs and details into t. TRIAL_OK, TRIAL_ERROR
-	 * with the reason in t->error, or TRIAL_STOPPED when interrupted. */
-	int (*run)(const struct trial_ctx *c, struct trial_record *t);
-	/* Decide from this seed's trials (finished or failed). 0, or -1 with ds_errmsg(). */
+	/* Run one planned trial: measurements, FLOPs and details into t. TRIAL_COMPLETE,
+	 * TRIAL_FAILED with the reason in t->error, or TRIAL_INTERRUPTED. */
+	enum trial_state (*run)(const struct trial_ctx *c, struct trial_record *t);
+	/* Decide from this seed's trials (finished or failed). 0, or -1 with ds_errmsg().
+	 * NULL: decide_single, for one trial per seed that names its size in t->latent. */
 	int (*decide)(const struct experiment *e, long seed, const struct trial_record *trials,
 		      int n, struct decision_record *d);
+	/* Whether the data suits the settings, before anything runs: 0, or -1 with
+	 * ds_errmsg() naming the key and what to change. NULL: no check of its own. */
+	int (*check)(const struct experiment *e, const struct dataset *d);
 };
 
-const struct strategy *strategy_find(const char *name);   /* NULL when unknown */
-const char *strategy_names(void);                         /* "grid, ...", for messages */
+/* The strategies a program offers (its registry) and the blocks of their settings. */
+#define REGISTRY_MAX 32
+struct registry {
+	const struct strategy *strategy[REGISTRY_MAX];
+	int n;
+	const struct settings *table[REGISTRY_MAX]; /* distinct, in strategy order */
+	size_t offset[REGISTRY_MAX];		    /* of each block in experiment.settings */
+	int n_tables;
+};
+
+/* Fill r from n strategies: 0, or -1 with ds_errmsg() for a duplicate name or key, a key
+ * outside its strategy's prefix, or blocks larger than EXP_SETTINGS_BYTES in all. */
+int registry_init(struct registry *r, const struct strategy *const *list, int n);
+const struct strategy *registry_find(const struct registry *r, const char *name);
+/* "grid, sosae, ..." into buf, for messages. */
+void registry_names(const struct registry *r, char *buf, size_t size);
+
+/* The decision of a strategy's trials, by its own rule or decide_single. */
+int strategy_decide(const struct strategy *s, const struct experiment *e, long seed,
+		    const struct trial_record *trials, int n, struct decision_record *d);
 
 /* The shared trial: train an autoencoder of the experiment's architecture at latent width
  * t->latent with seed t->seed, for `epochs` epochs (0: the experiment's), with optional
- * hooks; every epoch is validated (tuning work) and stored. On TRIAL_OK *out receives the
- * model; otherwise t->error says why (TRIAL_ERROR) or it was interrupted (TRIAL_STOPPED). */
-int trial_train(const struct trial_ctx *c, struct trial_record *t, const struct trial_hooks *h,
-		struct ae **out);
+ * hooks; every epoch is validated (tuning work) and stored. On TRIAL_COMPLETE *out receives
+ * the model; otherwise t->error says why (TRIAL_FAILED) or it was interrupted
+ * (TRIAL_INTERRUPTED). */
+enum trial_state trial_train(const struct trial_ctx *c, struct trial_record *t,
+			     const struct trial_hooks *h, struct ae **out);
 
 /* Measure a trained model into t: train, val and test MSE and, with labels, the probe
- * accuracy; all of it counted in the report column. TRIAL_OK or TRIAL_ERROR. */
-int trial_measure(const struct trial_ctx *c, const struct ae *m, struct trial_record *t);
+ * accuracy; all of it counted in the report column. TRIAL_COMPLETE or TRIAL_FAILED. */
+enum trial_state trial_measure(const struct trial_ctx *c, const struct ae *m,
+			       struct trial_record *t);
 
 /* train_cfg for the experiment's optimiser and budget on this trial's threads. */
 void trial_train_cfg(const struct trial_ctx *c, struct train_cfg *cfg);
 
 /* After a search trial named its size K: train one plain autoencoder at K (its epochs
- * stored only when the search trained none), measure it into t, and count that training as t's delivery
- * FLOPs (added to t->flops). t keeps the search's epochs; t->latent becomes K. */
-int trial_deliver(const struct trial_ctx *c, struct trial_record *t, int K);
+ * stored only when the search trained none), measure it into t, and count that training as t's
+ * delivery FLOPs (added to t->flops). t keeps the search's epochs; t->latent becomes K. */
+enum trial_state trial_deliver(const struct trial_ctx *c, struct trial_record *t, int K);
 
 /* The decision of a strategy that ran one trial for the seed: K = t->latent, tuning = all
  * its tuning FLOPs but the delivery's (or `tuning` when non-zero), the rest from t.

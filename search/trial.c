@@ -18,18 +18,8 @@ static double now_seconds(void)
 
 struct ae_arch experiment_arch(const struct experiment *e, const struct dataset *d, int K)
 {
-	struct ae_arch a = {
-		.input_dim = d->dim,
-		.n_hidden = e->n_hidden,
-		.latent = K,
-		.hidden_act = ACT_RELU,
-		.latent_act = e->latent_act,
-		.output_act = e->output_act >= 0 ? (enum act)e->output_act
-			      : d->unit_range    ? ACT_SIGMOID
-						 : ACT_IDENTITY,
-	};
-	memcpy(a.hidden, e->hidden, sizeof(a.hidden));
-	return a;
+	return ae_arch_plain(d->dim, e->hidden, e->n_hidden, K, ACT_RELU, e->latent_act,
+			     e->output_act, d->unit_range);
 }
 
 double details_number(const char *json, const char *key)
@@ -62,6 +52,7 @@ struct epoch_bridge {
 	double t0;
 };
 
+/* After each epoch of a trial: its record, the strategy's hook, then the store's. */
 static int bridge_epoch(void *ctx, const struct epoch_report *r, struct ae *m)
 {
 	struct epoch_bridge *b = ctx;
@@ -85,7 +76,7 @@ static int bridge_epoch(void *ctx, const struct epoch_report *r, struct ae *m)
 	return stop;
 }
 
-int trial_measure(const struct trial_ctx *c, const struct ae *m, struct trial_record *t)
+enum trial_state trial_measure(const struct trial_ctx *c, const struct ae *m, struct trial_record *t)
 {
 	const struct dataset *d = c->data;
 	struct flops report = { 0 };
@@ -100,7 +91,7 @@ int trial_measure(const struct trial_ctx *c, const struct ae *m, struct trial_re
 			free(train_codes);
 			free(test_codes);
 			snprintf(t->error, sizeof(t->error), "out of memory for latent codes");
-			return TRIAL_ERROR;
+			return TRIAL_FAILED;
 		}
 		int rc = ae_encode(m, &d->train, c->threads, train_codes, &t->train_mse, &report) ||
 			 ae_encode(m, &d->test, c->threads, test_codes, &t->test_mse, &report);
@@ -118,17 +109,17 @@ int trial_measure(const struct trial_ctx *c, const struct ae *m, struct trial_re
 		free(test_codes);
 		if (rc || t->probe_accuracy < 0) {
 			snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
-			return TRIAL_ERROR;
+			return TRIAL_FAILED;
 		}
 	} else {
 		t->train_mse = ae_eval_mse(m, &d->train, c->threads, &report);
 		t->test_mse = ae_eval_mse(m, &d->test, c->threads, &report);
 	}
 	t->flops.report += flops_total(&report);
-	return TRIAL_OK;
+	return TRIAL_COMPLETE;
 }
 
-int trial_deliver(const struct trial_ctx *c, struct trial_record *t, int K)
+enum trial_state trial_deliver(const struct trial_ctx *c, struct trial_record *t, int K)
 {
 	struct flops search = t->flops;
 	int epochs = t->epochs_run;
@@ -140,8 +131,8 @@ int trial_deliver(const struct trial_ctx *c, struct trial_record *t, int K)
 		quiet.on_epoch = NULL;
 	t->latent = K > 0 ? K : 1;
 	struct ae *m;
-	int status = trial_train(&quiet, t, NULL, &m);
-	if (status == TRIAL_OK) {
+	enum trial_state status = trial_train(&quiet, t, NULL, &m);
+	if (status == TRIAL_COMPLETE) {
 		t->delivery_flops = flops_tuning(&t->flops);
 		status = trial_measure(c, m, t);
 		ae_delete(m);
@@ -188,7 +179,7 @@ void trial_train_cfg(const struct trial_ctx *c, struct train_cfg *cfg)
 	cfg->stop = c->stop;
 }
 
-int trial_train(const struct trial_ctx *c, struct trial_record *t, const struct trial_hooks *h,
+enum trial_state trial_train(const struct trial_ctx *c, struct trial_record *t, const struct trial_hooks *h,
 		struct ae **out)
 {
 	double t0 = now_seconds();
@@ -203,7 +194,7 @@ int trial_train(const struct trial_ctx *c, struct trial_record *t, const struct 
 	struct ae *m = ae_new(&arch);
 	if (!m) {
 		snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
-		return TRIAL_ERROR;
+		return TRIAL_FAILED;
 	}
 	if (h && h->vae)
 		m->vae_beta = (float)h->vae_beta;
@@ -225,14 +216,14 @@ int trial_train(const struct trial_ctx *c, struct trial_record *t, const struct 
 	t->seconds = now_seconds() - t0;
 	if (rc == TRAIN_INTERRUPTED) {
 		ae_delete(m);
-		return TRIAL_STOPPED;
+		return TRIAL_INTERRUPTED;
 	}
 	if (rc < 0) {
 		snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
 		ae_delete(m);
-		return TRIAL_ERROR;
+		return TRIAL_FAILED;
 	}
 	t->epochs_run = rc;
 	*out = m;
-	return TRIAL_OK;
+	return TRIAL_COMPLETE;
 }

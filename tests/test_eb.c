@@ -11,6 +11,7 @@
 #include "../core/blas.h"
 #include "../core/model.h"
 #include "../search/strategy.h"
+#include "../strategies.h"
 
 
 static void test_window_rule_on_crafted_masks(void **state)
@@ -185,17 +186,17 @@ static void test_strong_lambda_prunes_some_units(void **state)
 			 "epochs = 30\nbatch = 64\nlr = 0.003\nk_max = 16\nstrategies = earlybird\n"
 			 "eb.lambda = 0.1\n");
 	struct experiment_file f;
-	if (experiments_load(&f, path))
+	if (experiments_load(&f, path, dimsearch_strategies()))
 		fail_msg("%s", f.errors);
 	const struct experiment *e = &f.exp[0];
 	struct data_opts o = { .n_train = 0, .n_val = -1, .n_test = -1, .seed = 1 };
 	struct dataset d;
 	assert_int_equal(dataset_load(&d, e->dataset, &o), 0);
-	const struct strategy *s = strategy_find("earlybird");
+	const struct strategy *s = registry_find(dimsearch_strategies(), "earlybird");
 	struct trial_record t;
 	assert_int_equal(s->plan(e, 1, &t, 1), 1);
 	struct trial_ctx c = { .exp = e, .data = &d, .threads = 2 };
-	assert_int_equal(s->run(&c, &t), TRIAL_OK);
+	assert_int_equal(s->run(&c, &t), TRIAL_COMPLETE);
 	t.state = TRIAL_COMPLETE;
 	struct decision_record dec;
 	assert_int_equal(s->decide(e, 1, &t, 1, &dec), 0);

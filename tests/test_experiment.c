@@ -9,6 +9,12 @@
 
 #include "../search/experiment.h"
 #include "../search/grid.h"
+#include "../strategies.h"
+
+static const struct grid_settings *grid_of(const struct experiment *e)
+{
+	return experiment_settings(e, &grid_settings);
+}
 
 static struct experiment_file load(const char *text, int expect_ok)
 {
@@ -16,7 +22,7 @@ static struct experiment_file load(const char *text, int expect_ok)
 	snprintf(path, sizeof(path), "%s", tmp_path("exp.ini"));
 	write_text(path, text);
 	struct experiment_file f;
-	int rc = experiments_load(&f, path);
+	int rc = experiments_load(&f, path, dimsearch_strategies());
 	if (expect_ok && rc)
 		fail_msg("unexpected errors:\n%s", f.errors);
 	if (!expect_ok)
@@ -63,13 +69,13 @@ static void test_valid_file_and_defaults(void **state)
 	assert_int_equal(f.n_exp, 2);
 	const struct experiment *a = experiments_find(&f, "alpha");
 	assert_non_null(a);
-	assert_int_equal(a->n_grid, 5);
+	assert_int_equal(grid_of(a)->n, 5);
 	int want[] = { 1, 3, 5, 7, 9 };
 	for (int i = 0; i < 5; i++)
-		assert_int_equal(a->grid[i], want[i]);
+		assert_int_equal(grid_of(a)->K[i], want[i]);
 	assert_int_equal(a->n_seeds, 2);
 	assert_int_equal(a->seeds[1], 5);
-	assert_int_equal(a->grid_select, SELECT_KNEE);
+	assert_int_equal(grid_of(a)->select, SELECT_KNEE);
 	assert_int_equal(a->k_max, 9); /* defaults to the largest grid value */
 	assert_int_equal(a->epochs, 10);
 	assert_int_equal(a->batch, 256);
@@ -77,11 +83,11 @@ static void test_valid_file_and_defaults(void **state)
 	assert_int_equal(a->hidden[0], 512);
 	assert_int_equal(a->line, 2);
 	const struct experiment *b = experiments_find(&f, "beta");
-	assert_int_equal(b->n_grid, 3);
+	assert_int_equal(grid_of(b)->n, 3);
 	assert_int_equal(b->n_hidden, 0);
 	assert_float_equal(b->lr, 3e-4, 1e-12);
-	assert_int_equal(b->grid_select, SELECT_WITHIN);
-	assert_float_equal(b->grid_tolerance, 0.05, 1e-12);
+	assert_int_equal(grid_of(b)->select, SELECT_WITHIN);
+	assert_float_equal(grid_of(b)->tolerance, 0.05, 1e-12);
 	assert_string_not_equal(a->hash, b->hash);
 	assert_null(experiments_find(&f, "gamma"));
 	experiments_free(&f);
@@ -125,8 +131,8 @@ static void test_long_line_beyond_inih_limit(void **state)
 	strcat(text, " ; inline comment\nepochs = 3\n");
 	assert_true(strlen(text) > 1000);
 	struct experiment_file f = load(text, 1);
-	assert_int_equal(f.exp[0].n_grid, 400);
-	assert_int_equal(f.exp[0].grid[399], 400);
+	assert_int_equal(grid_of(&f.exp[0])->n, 400);
+	assert_int_equal(grid_of(&f.exp[0])->K[399], 400);
 	assert_int_equal(f.exp[0].epochs, 3);
 	experiments_free(&f);
 }
@@ -176,7 +182,7 @@ static void test_every_mistake_at_once_with_lines(void **state)
 	assert_true(f.n_errors >= 16);
 	experiments_free(&f);
 	/* a file that is not there */
-	assert_int_equal(experiments_load(&f, "/no/such/experiments.ini"), -1);
+	assert_int_equal(experiments_load(&f, "/no/such/experiments.ini", dimsearch_strategies()), -1);
 	assert_non_null(strstr(f.errors, "/no/such/experiments.ini: cannot open"));
 	experiments_free(&f);
 }

@@ -11,6 +11,7 @@
 #include "../core/data.h"
 #include "../core/err.h"
 #include "../search/experiment.h"
+#include "../strategies.h"
 
 #define DIR_OF(kind) "tests/fuzz/regressions/" kind
 
@@ -35,7 +36,7 @@ static int each_file(const char *dir, void (*fn)(const char *path))
 static void load_ini(const char *path)
 {
 	struct experiment_file f;
-	int rc = experiments_load(&f, path);
+	int rc = experiments_load(&f, path, dimsearch_strategies());
 	assert_true(rc == 0 || (rc == -1 && f.n_errors > 0));
 	experiments_free(&f);
 }

@@ -1,5 +1,5 @@
 /* test_model.c: whole-model back-propagation against finite differences, latent truncation,
- * and the FLOP counter against the closed form of DESIGN.md section 3. */
+ * and the FLOP counter against the closed form of README's "The FLOP convention". */
 #include "testutil.h"
 
 #include <math.h>
@@ -200,7 +200,8 @@ static void test_bad_architecture_rejected(void **state)
 
 /* ---- FLOP counter ---- */
 
-/* DESIGN.md section 3 written out: one training step on B rows, one evaluation of B rows */
+/* README's FLOP convention written out: one training step on B rows, one evaluation of B
+ * rows */
 static uint64_t closed_form_train_step(const int *width, int n_layers, uint64_t B)
 {
 	uint64_t total = 0;
@@ -259,6 +260,11 @@ static void check_flops(int D, int n_hidden, const int *hidden, int K, int n_tra
 	want *= epochs;
 	assert_int_equal(f.train_gemm, want);
 	assert_int_equal(f.eval_gemm, epochs * closed_form_eval(width, L, n_val));
+	/* the per-example estimate the scheduler uses, against what the counter counted */
+	uint64_t step, eval;
+	ae_flops_per_example(&arch, &step, &eval);
+	assert_int_equal(step * (uint64_t)n_train * (uint64_t)epochs, f.train_gemm);
+	assert_int_equal(eval * (uint64_t)n_val * (uint64_t)epochs, f.eval_gemm);
 	/* an evaluation pass alone */
 	struct flops e = { 0 };
 	ae_eval_mse(m, &val, 2, &e);

@@ -15,6 +15,7 @@
 #include "../core/train.h"
 #include "../search/sosae.h"
 #include "../search/strategy.h"
+#include "../strategies.h"
 
 #define FD_STEP 1e-6
 
@@ -103,7 +104,7 @@ static const struct experiment *experiment(const char *text)
 	snprintf(path, sizeof(path), "%s", tmp_path("sosae.ini"));
 	write_text(path, text);
 	experiments_free(&config);
-	if (experiments_load(&config, path))
+	if (experiments_load(&config, path, dimsearch_strategies()))
 		fail_msg("%s", config.errors);
 	return &config.exp[0];
 }
@@ -134,13 +135,13 @@ static int record(void *ctx, const struct trial_record *t, const struct epoch_re
 static struct trial_record run_strategy(const struct experiment *e, const char *name,
 					struct decision_record *d, struct history *h)
 {
-	const struct strategy *s = strategy_find(name);
+	const struct strategy *s = registry_find(dimsearch_strategies(), name);
 	assert_non_null(s);
 	struct trial_record plan[4];
 	assert_true(s->plan(e, e->seeds[0], plan, 4) >= 1);
 	struct trial_ctx c = { .exp = e, .data = &data, .threads = 2, .on_epoch = record,
 			       .ctx = h };
-	if (s->run(&c, &plan[0]) != TRIAL_OK)
+	if (s->run(&c, &plan[0]) != TRIAL_COMPLETE)
 		fail_msg("%s failed: %s", plan[0].key, plan[0].error);
 	plan[0].state = TRIAL_COMPLETE;
 	assert_int_equal(s->decide(e, e->seeds[0], plan, 1, d), 0);
@@ -227,19 +228,16 @@ static void test_cut_is_lossless(void **state)
 	ae_delete(m);
 }
 
-/* DESIGN.md's GEMM FLOPs per example of a 5-width autoencoder: one training step (forward,
- * and backward without the input gradient of the first layer) and one evaluation pass */
+/* GEMM FLOPs per example of the 5-width autoencoder w[0] - w[1] - w[2] - w[1] - w[0]: one
+ * training step and one evaluation pass (the closed form test_model checks against the
+ * counter) */
 static void gemm_per_example(const int w[5], uint64_t *step, uint64_t *eval)
 {
-	*step = *eval = 0;
-	for (int l = 0; l < 4; l++) {
-		uint64_t io = (uint64_t)w[l] * w[l + 1], out = (uint64_t)w[l + 1];
-		*step += 4 * io + 2 * out + (l > 0 ? 2 * io : 0);
-		*eval += 2 * io + out;
-	}
+	struct ae_arch a = ae_arch_plain(w[0], &w[1], 1, w[2], ACT_RELU, ACT_RELU, ACT_IDENTITY, 0);
+	ae_flops_per_example(&a, step, eval);
 }
 
-/* DESIGN.md's closed form: GEMMs of training (epochs_run full passes), of the validation
+/* The closed form of README's FLOP convention: GEMMs of training (epochs_run full passes), of the validation
  * after each epoch, and of the final encoder-only activity scan (overhead) */
 static void test_flops_closed_form_with_early_stop(void **state)
 {
@@ -295,7 +293,7 @@ static void test_finetune_lengths_are_settings(void **state)
 						"sosae.alpha = 0.3, 0.5\nsosae.lambda = 0.002\n"
 						"sosae.finetune = 0, 3\n");
 	load(e);
-	const struct strategy *s = strategy_find("sosae");
+	const struct strategy *s = registry_find(dimsearch_strategies(), "sosae");
 	struct trial_record plan[8];
 	assert_int_equal(s->plan(e, e->seeds[0], plan, 8), 4);
 	assert_string_equal(plan[0].strategy, "sosae(a=0.3,l=0.002,ft=0)");
@@ -307,7 +305,7 @@ static void test_finetune_lengths_are_settings(void **state)
 	for (int i = 0; i < 2; i++) {
 		struct trial_ctx c = { .exp = e, .data = &data, .threads = 2, .on_epoch = record,
 				       .ctx = &h };
-		if (s->run(&c, &plan[i]) != TRIAL_OK)
+		if (s->run(&c, &plan[i]) != TRIAL_COMPLETE)
 			fail_msg("%s failed: %s", plan[i].key, plan[i].error);
 		plan[i].state = TRIAL_COMPLETE;
 		assert_int_equal(s->decide(e, e->seeds[0], &plan[i], 1, &d[i]), 0);

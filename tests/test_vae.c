@@ -11,6 +11,7 @@
 #include "../core/model.h"
 #include "../core/train.h"
 #include "../search/strategy.h"
+#include "../strategies.h"
 
 
 /* the loss in double, with the draws eps the model used */
@@ -125,7 +126,7 @@ static void test_overpruning_on_known_dimension(void **state)
 	write_text(path, "[v]\ndataset = affine:d=4,D=32,n=4000,noise=0.01\nhidden = 64\n"
 			 "epochs = 60\nbatch = 64\nlr = 0.003\nk_max = 16\nstrategies = vae\n");
 	struct experiment_file f;
-	if (experiments_load(&f, path))
+	if (experiments_load(&f, path, dimsearch_strategies()))
 		fail_msg("%s", f.errors);
 	const struct experiment *e = &f.exp[0];
 	struct data_opts o = { .n_train = 0, .n_val = -1, .n_test = -1, .seed = 1 };
@@ -136,7 +137,7 @@ static void test_overpruning_on_known_dimension(void **state)
 	struct trial_ctx c = { .exp = e, .data = &d, .threads = 2 };
 	struct trial_hooks h = { .vae = 1, .vae_beta = 1.0 };
 	struct ae *m;
-	assert_int_equal(trial_train(&c, &t, &h, &m), TRIAL_OK);
+	assert_int_equal(trial_train(&c, &t, &h, &m), TRIAL_COMPLETE);
 	double var_mu[16], mean_var[16];
 	assert_int_equal(ae_vae_statistics(m, &d.train, 2, var_mu, mean_var, &t.flops), 0);
 	int active = 0;
@@ -148,13 +149,13 @@ static void test_overpruning_on_known_dimension(void **state)
 	print_message("active units: %d of 16 (d = 4)\n", active);
 	assert_true(active >= 4 && active <= 8);
 	/* the strategy itself decides the same count and delivers a model of that width */
-	const struct strategy *s = strategy_find("vae");
+	const struct strategy *s = registry_find(dimsearch_strategies(), "vae");
 	struct trial_record plan;
 	assert_int_equal(s->plan(e, 1, &plan, 1), 1);
-	assert_int_equal(s->run(&c, &plan), TRIAL_OK);
+	assert_int_equal(s->run(&c, &plan), TRIAL_COMPLETE);
 	plan.state = TRIAL_COMPLETE;
 	struct decision_record dec;
-	assert_int_equal(s->decide(e, 1, &plan, 1, &dec), 0);
+	assert_int_equal(strategy_decide(s, e, 1, &plan, 1, &dec), 0);
 	assert_int_equal(dec.chosen_latent, active);
 	assert_true(dec.delivery_flops > 0 && dec.tuning_flops > dec.delivery_flops);
 	ae_delete(m);

@@ -6,6 +6,7 @@
 #include "fuzz_file.h"
 
 #include "../../search/experiment.h"
+#include "../../strategies.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -13,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fuzz_file(data, size, "ini", path, sizeof(path)))
 		return 0;
 	struct experiment_file e;
-	experiments_load(&e, path);
+	experiments_load(&e, path, dimsearch_strategies());
 	experiments_free(&e);
 	unlink(path);
 	return 0;

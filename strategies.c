@@ -1,0 +1,28 @@
+/* strategies.c: the one table of strategies. search/ holds the interface and the searches
+ * over K (grid, SOSAE); baselines/ the methods from other papers; this table, above both,
+ * is what the configuration loader and the scheduler are handed. Adding a strategy: its
+ * file, one line here, its tests. */
+#include "strategies.h"
+
+#include "baselines/earlybird.h"
+#include "baselines/idstrategy.h"
+#include "baselines/vae.h"
+#include "search/grid.h"
+#include "search/sosae.h"
+
+static const struct strategy *const table[] = {
+	&grid_strategy, &sosae_strategy, &earlybird_strategy, &vae_strategy,
+	&lpca_strategy, &mle_strategy,	 &twonn_strategy,
+};
+
+const struct registry *dimsearch_strategies(void)
+{
+	static struct registry registry;
+	static int state; /* 0 not built, 1 built, -1 failed */
+#pragma omp critical(dimsearch_strategies)
+	{
+		if (!state)
+			state = registry_init(&registry, table, SETTINGS_COUNT(table)) ? -1 : 1;
+	}
+	return state > 0 ? &registry : NULL;
+}
