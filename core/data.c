@@ -2,6 +2,7 @@
 #include "data.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,19 +313,141 @@ static int load_fashion(struct dataset *d, const char *dir, const struct data_op
 
 /* ---- CSV ---- */
 
+/* The rows read so far: features (n, cols) and labels. */
+struct csv_rows {
+	float *x;                 /* (cap, cols) */
+	int *y;                   /* (cap), NULL without labels */
+	size_t n, cap;
+	int cols;                 /* feature columns, -1 before the first row */
+	int label_col;            /* 0 none, 1 first, 2 last */
+	int n_classes;
+};
+
+/* The comma-separated numbers of one line into *row (grown as needed): 1 with their count
+ * in *count, 0 for a blank line, -1 when column *count + 1 is not a finite float, -2 when out
+ * of memory. */
+static int csv_numbers(const char *line, double **row, size_t *row_cap, size_t *count)
+{
+	const char *p = line;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\n' || *p == '\r' || *p == '\0')
+		return 0;
+	size_t c = 0;
+	for (;;) {
+		if (c == *row_cap) {
+			size_t cap = *row_cap ? 2 * *row_cap : 64;
+			double *t = realloc(*row, sizeof(double) * cap);
+			if (!t)
+				return -2;
+			*row = t;
+			*row_cap = cap;
+		}
+		char *end;
+		errno = 0;
+		double v = strtod(p, &end);
+		/* a value no float can hold is bad data, not something to train on */
+		if (end == p || !isfinite(v) || fabs(v) > FLT_MAX) {
+			*count = c;
+			return -1;
+		}
+		(*row)[c++] = v;
+		p = end;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == ',') {
+			p++;
+			continue;
+		}
+		*count = c;
+		return *p == '\n' || *p == '\r' || *p == '\0' ? 1 : -1;
+	}
+}
+
+/* Append one row of c numbers (features and maybe a label): 0, or -1 with ds_errmsg(). */
+static int csv_append(struct csv_rows *r, const double *row, size_t c, const char *path,
+		      size_t line_no)
+{
+	int feats = (int)c - (r->label_col ? 1 : 0);
+	if (r->cols < 0) {
+		if (feats < 1)
+			return ds_fail("%s:%zu: no feature columns", path, line_no);
+		r->cols = feats;
+	} else if (feats != r->cols) {
+		return ds_fail("%s:%zu: %zu columns where the first row had %d", path, line_no, c,
+			       r->cols + (r->label_col ? 1 : 0));
+	}
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 1024;
+		float *tx = realloc(r->x, sizeof(float) * cap * (size_t)r->cols);
+		if (tx)
+			r->x = tx;
+		int *ty = r->label_col ? realloc(r->y, sizeof(int) * cap) : NULL;
+		if (ty)
+			r->y = ty;
+		if (!tx || (r->label_col && !ty))
+			return ds_fail("out of memory reading %s", path);
+		r->cap = cap;
+	}
+	const double *feat = row + (r->label_col == 1 ? 1 : 0);
+	for (int j = 0; j < r->cols; j++)
+		r->x[r->n * (size_t)r->cols + (size_t)j] = (float)feat[j];
+	if (r->label_col) {
+		double v = r->label_col == 1 ? row[0] : row[c - 1];
+		if (v < 0 || v != floor(v) || v > 1e6)
+			return ds_fail("%s:%zu: the label %g is not a class number (0, 1, ...)", path,
+				       line_no, v);
+		r->y[r->n] = (int)v;
+		if (r->y[r->n] + 1 > r->n_classes)
+			r->n_classes = r->y[r->n] + 1;
+	}
+	r->n++;
+	return 0;
+}
+
+/* Every row of an open CSV file into r (a first line that is not numbers is a header):
+ * 0, or -1 with ds_errmsg() naming the file, line and column. */
+static int csv_read(FILE *f, const char *path, struct csv_rows *r)
+{
+	char *line = NULL;
+	size_t len = 0, line_no = 0, row_cap = 0;
+	double *row = NULL;
+	int rc = 0;
+	while (!rc && getline(&line, &len, f) != -1) {
+		line_no++;
+		size_t c = 0;
+		int got = csv_numbers(line, &row, &row_cap, &c);
+		if (got == -2)
+			rc = ds_fail("out of memory reading %s", path);
+		else if (got == -1 && !(r->n == 0 && r->cols < 0 && line_no == 1))
+			rc = ds_fail("%s:%zu: column %zu is not a number a float can hold", path,
+				     line_no, c + 1);
+		else if (got == 1)
+			rc = csv_append(r, row, c, path, line_no);
+	}
+	if (!rc && ferror(f))
+		rc = ds_fail("cannot read %s: %s", path, strerror(errno));
+	if (!rc && r->n == 0)
+		rc = ds_fail("%s: no data rows", path);
+	free(line);
+	free(row);
+	return rc;
+}
+
+/* csv:PATH[,label=first|last|none]: numbers, one example per line. */
 static int load_csv(struct dataset *d, const char *arg, const struct data_opts *o)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s", arg);
-	int label_col = 0; /* 0 none, 1 first, 2 last */
+	struct csv_rows r = { .cols = -1 };
 	char *opt = strstr(path, ",label=");
 	if (opt) {
 		*opt = '\0';
 		const char *v = opt + 7;
 		if (!strcmp(v, "first"))
-			label_col = 1;
+			r.label_col = 1;
 		else if (!strcmp(v, "last"))
-			label_col = 2;
+			r.label_col = 2;
 		else if (strcmp(v, "none"))
 			return ds_fail("csv:%s: label= takes first, last or none (got '%s')", path,
 				       v);
@@ -332,128 +455,21 @@ static int load_csv(struct dataset *d, const char *arg, const struct data_opts *
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return ds_fail("cannot open %s: %s", path, strerror(errno));
-	size_t cap = 1024, n = 0, line_no = 0, len = 0;
-	int cols = -1;
-	float *x = NULL;
-	int *y = NULL;
-	char *line = NULL;
-	double *row = NULL;
-	size_t row_cap = 0;
-	int rc = 0;
-	while (getline(&line, &len, f) != -1) {
-		line_no++;
-		char *p = line;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '\n' || *p == '\r' || *p == '\0')
-			continue;
-		size_t c = 0;
-		char *end;
-		int bad = 0;
-		for (;;) {
-			if (c == row_cap) {
-				row_cap = row_cap ? 2 * row_cap : 64;
-				double *t = realloc(row, sizeof(double) * row_cap);
-				if (!t) {
-					rc = ds_fail("out of memory reading %s", path);
-					goto done;
-				}
-				row = t;
-			}
-			errno = 0;
-			row[c] = strtod(p, &end);
-			if (end == p || !isfinite(row[c])) {
-				bad = 1;
-				break;
-			}
-			c++;
-			p = end;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			if (*p == ',') {
-				p++;
-				continue;
-			}
-			if (*p == '\n' || *p == '\r' || *p == '\0')
-				break;
-			bad = 1;
-			break;
-		}
-		if (bad) {
-			if (n == 0 && cols < 0 && line_no == 1)
-				continue; /* a header line */
-			rc = ds_fail("%s:%zu: column %zu is not a number", path, line_no, c + 1);
-			goto done;
-		}
-		int feats = (int)c - (label_col ? 1 : 0);
-		if (cols < 0) {
-			if (feats < 1) {
-				rc = ds_fail("%s:%zu: no feature columns", path, line_no);
-				goto done;
-			}
-			cols = feats;
-			x = malloc(sizeof(float) * cap * cols);
-			y = label_col ? malloc(sizeof(int) * cap) : NULL;
-		} else if (feats != cols) {
-			rc = ds_fail("%s:%zu: %zu columns where the first row had %d", path,
-				     line_no, c, cols + (label_col ? 1 : 0));
-			goto done;
-		}
-		if (n == cap) {
-			cap *= 2;
-			float *tx = realloc(x, sizeof(float) * cap * cols);
-			if (tx)
-				x = tx;
-			int *ty = label_col ? realloc(y, sizeof(int) * cap) : NULL;
-			if (ty)
-				y = ty;
-			if (!tx || (label_col && !ty)) {
-				rc = ds_fail("out of memory reading %s", path);
-				goto done;
-			}
-		}
-		if (!x || (label_col && !y)) {
-			rc = ds_fail("out of memory reading %s", path);
-			goto done;
-		}
-		const double *feat = row + (label_col == 1 ? 1 : 0);
-		for (int j = 0; j < cols; j++)
-			x[n * cols + j] = (float)feat[j];
-		if (label_col) {
-			double v = label_col == 1 ? row[0] : row[c - 1];
-			if (v < 0 || v != floor(v) || v > 1e6) {
-				rc = ds_fail("%s:%zu: the label %g is not a class number (0, 1, ...)",
-					     path, line_no, v);
-				goto done;
-			}
-			y[n] = (int)v;
-			if (y[n] + 1 > d->n_classes)
-				d->n_classes = y[n] + 1;
-		}
-		n++;
-	}
-	if (ferror(f)) {
-		rc = ds_fail("cannot read %s: %s", path, strerror(errno));
-		goto done;
-	}
-	if (n == 0) {
-		rc = ds_fail("%s: no data rows", path);
-		goto done;
-	}
-	d->dim = cols;
-	d->unit_range = 1;
-	for (size_t i = 0; i < n * cols; i++)
-		if (x[i] < 0.0f || x[i] > 1.0f) {
-			d->unit_range = 0;
-			break;
-		}
-	rc = split_pool(d, x, y, n, o, path);
-done:
+	int rc = csv_read(f, path, &r);
 	fclose(f);
-	free(line);
-	free(row);
-	free(x);
-	free(y);
+	if (!rc) {
+		d->n_classes = r.n_classes;
+		d->dim = r.cols;
+		d->unit_range = 1;
+		for (size_t i = 0; i < r.n * (size_t)r.cols; i++)
+			if (r.x[i] < 0.0f || r.x[i] > 1.0f) {
+				d->unit_range = 0;
+				break;
+			}
+		rc = split_pool(d, r.x, r.y, r.n, o, path);
+	}
+	free(r.x);
+	free(r.y);
 	return rc;
 }
 
