@@ -195,6 +195,166 @@ static int move_files(const char *from, const char *to)
 	return rc;
 }
 
+/* What every figure needs: the store, the experiment, where gnuplot and its scripts are,
+ * and the staging folder the images and their data go to. */
+struct plot_ctx {
+	struct store *s;
+	const char *experiment;
+	const char *scripts_dir, *gnuplot;
+	const char *stage, *data;
+};
+
+/* Render figure name of the experiment (or of another name, for known-id) from the data
+ * written: 1 when drawn, -1 on failure. */
+static int draw(const struct plot_ctx *c, const char *experiment, const char *name,
+		const char *extra)
+{
+	return figure(c->gnuplot, c->scripts_dir, c->stage, c->data, experiment, name, extra) ? -1
+												: 1;
+}
+
+/* The result of a figure whose data query gave n rows: -1, 0 (nothing to draw) or 1. */
+static int draw_rows(const struct plot_ctx *c, int n, const char *name, const char *extra)
+{
+	return n < 0 ? -1 : n == 0 ? 0 : draw(c, c->experiment, name, extra);
+}
+
+/* 1. tuning FLOPs per strategy */
+static int fig_flops(const struct plot_ctx *c)
+{
+	FILE *f = open_data(c->data, "flops.tsv");
+	if (!f)
+		return -1;
+	int n = export_rows(c->s, f, "SELECT strategy, tuning_flops, coalesce(ratio_to_grid, 0), "
+				     "tuning_flops + delivery_flops, "
+				     "coalesce(ratio_with_delivery, 0) FROM v_comparison "
+				     "WHERE experiment = ?",
+			    ARGS(c->experiment));
+	fclose(f);
+	return draw_rows(c, n, "flops", NULL);
+}
+
+/* 2. grid curve with the chosen widths */
+static int fig_grid(const struct plot_ctx *c)
+{
+	FILE *f = open_data(c->data, "grid.tsv");
+	if (!f)
+		return -1;
+	int n = export_rows(c->s, f, "SELECT latent, avg(val_mse), avg(test_mse) FROM "
+				     "v_grid_curve WHERE experiment = ? GROUP BY latent ORDER "
+				     "BY latent",
+			    ARGS(c->experiment));
+	fclose(f);
+	if (n > 0 && (f = open_data(c->data, "chosen.tsv"))) {
+		/* one label per width, naming every strategy that chose it */
+		n = export_rows(c->s, f, "SELECT group_concat(strategy, ', '), chosen_k FROM "
+					 "v_comparison WHERE experiment = ? GROUP BY chosen_k",
+				ARGS(c->experiment)) < 0
+			    ? -1
+			    : n;
+		fclose(f);
+	}
+	char v[256], extra[512];
+	store_scalar(c->s, "SELECT max(val_mse) FROM v_grid_curve WHERE experiment = ?",
+		     ARGS(c->experiment), v, sizeof(v), "1");
+	snprintf(extra, sizeof(extra), "ymark = %s", v);
+	return draw_rows(c, n, "grid", extra);
+}
+
+/* 3. active units per epoch (SOSAE, Early-Bird), the VAE's count at its end */
+static int fig_active(const struct plot_ctx *c)
+{
+	FILE *f = open_data(c->data, "active.tsv");
+	if (!f)
+		return -1;
+	struct blocks b = { c->s, f,
+			    "SELECT epoch, active_latent FROM v_epochs WHERE strategy = ? AND "
+			    "experiment = ? AND active_latent IS NOT NULL ORDER BY epoch",
+			    c->experiment, "epoch", 0, 0 };
+	int rc = store_query(c->s, "SELECT DISTINCT strategy FROM v_epochs WHERE experiment = ? "
+				   "AND active_latent IS NOT NULL ORDER BY strategy",
+			     ARGS(c->experiment), write_block, &b);
+	int vae = 0;
+	if (!rc && !b.failed) {
+		fprintf(f, "epoch\tvae (count at the end)\n");
+		vae = export_rows(c->s, f,
+				  "SELECT t.epochs_run, d.chosen_k FROM v_comparison d JOIN "
+				  "trial t ON t.strategy = d.strategy JOIN v_latest l ON "
+				  "l.experiment_id = t.experiment_id AND l.name = d.experiment "
+				  "WHERE d.strategy = 'vae' AND d.experiment = ?",
+				  ARGS(c->experiment));
+		fputs("\n\n", f);
+	}
+	fclose(f);
+	if (rc || b.failed || vae < 0)
+		return -1;
+	int blocks = b.n + (vae > 0);
+	char v[256], extra[512];
+	store_scalar(c->s, "SELECT chosen_k FROM v_comparison WHERE strategy = 'grid' AND "
+			   "experiment = ?",
+		     ARGS(c->experiment), v, sizeof(v), "-1");
+	snprintf(extra, sizeof(extra), "nblocks = %d; gridk = %s", blocks, v);
+	return draw_rows(c, blocks, "active", extra);
+}
+
+/* 4. SOSAE's activity profile (the plain run, or the first of a sweep) */
+static int fig_profile(const struct plot_ctx *c)
+{
+	FILE *f = open_data(c->data, "profile.tsv");
+	if (!f)
+		return -1;
+	char strategy[256], v[256], extra[512];
+	store_scalar(c->s, "SELECT strategy FROM v_sosae_cut WHERE experiment = ? ORDER BY "
+			   "strategy <> 'sosae', strategy LIMIT 1",
+		     ARGS(c->experiment), strategy, sizeof(strategy), "");
+	int n = strategy[0] ? export_rows(c->s, f, "SELECT k, mean_abs, max_abs FROM "
+						   "v_latent_activity WHERE strategy = ? AND "
+						   "experiment = ? AND var_mu IS NULL ORDER BY k",
+					  ARGS(strategy, c->experiment))
+			    : 0;
+	fclose(f);
+	store_scalar(c->s, "SELECT k_star FROM v_sosae_cut WHERE strategy = ? AND experiment = ?",
+		     ARGS(strategy, c->experiment), v, sizeof(v), "0");
+	snprintf(extra, sizeof(extra), "kstar = %s", v);
+	return draw_rows(c, n, "profile", extra);
+}
+
+/* 5. what each strategy bought for its compute */
+static int fig_cost(const struct plot_ctx *c)
+{
+	FILE *f = open_data(c->data, "cost.tsv");
+	if (!f)
+		return -1;
+	int n = export_rows(c->s, f, "SELECT strategy, tuning_flops + delivery_flops, test_mse "
+				     "FROM v_comparison WHERE experiment = ? AND test_mse IS NOT "
+				     "NULL",
+			    ARGS(c->experiment));
+	fclose(f);
+	return draw_rows(c, n, "cost", NULL);
+}
+
+/* 6. chosen against true dimension, over every experiment of known dimension */
+static int fig_known_id(const struct plot_ctx *c)
+{
+	FILE *f = open_data(c->data, "knownid.tsv");
+	if (!f)
+		return -1;
+	struct blocks b = { c->s, f,
+			    "SELECT true_dimension, chosen_k FROM v_known_id WHERE "
+			    "strategy = ? ORDER BY true_dimension",
+			    NULL, "true_dimension", 0, 0 };
+	int rc = store_query(c->s, "SELECT DISTINCT strategy FROM v_known_id WHERE strategy NOT "
+				   "LIKE '%(%' ORDER BY strategy",
+			     NULL, write_block, &b);
+	fclose(f);
+	if (rc || b.failed)
+		return -1;
+	char v[256], extra[512];
+	store_scalar(c->s, "SELECT max(true_dimension) FROM v_known_id", NULL, v, sizeof(v), "1");
+	snprintf(extra, sizeof(extra), "nblocks = %d; dmax = %s", b.n, v);
+	return b.n > 0 ? draw(c, "known-id", "knownid", extra) : 0;
+}
+
 int plot_render(struct store *s, const char *experiment, const char *scripts_dir,
 		const char *out_dir, const char *gnuplot)
 {
@@ -216,119 +376,16 @@ int plot_render(struct store *s, const char *experiment, const char *scripts_dir
 	if (!mkdtemp(stage))
 		return ds_fail("cannot create a folder in %s: %s", out_dir, strerror(errno));
 	snprintf(data, sizeof(data), "%s/data", stage);
+	struct plot_ctx c = { s, experiment, scripts_dir, gnuplot, stage, data };
+	int (*const figures[])(const struct plot_ctx *) = { fig_flops,   fig_grid, fig_active,
+							     fig_profile, fig_cost, fig_known_id };
 	int made = 0, rc = make_dirs(data);
-	char extra[512], v1[256], v2[256];
-	FILE *f;
-
-	/* 1. tuning FLOPs per strategy */
-	if (!rc && (f = open_data(data, "flops.tsv"))) {
-		int n = export_rows(s, f, "SELECT strategy, tuning_flops, coalesce(ratio_to_grid, 0), "
-					  "tuning_flops + delivery_flops, "
-					  "coalesce(ratio_with_delivery, 0) FROM v_comparison "
-					  "WHERE experiment = ?", ARGS(experiment));
-		fclose(f);
-		rc = n < 0 || (n > 0 && figure(gnuplot, scripts_dir, stage, data, experiment,
-					       "flops", NULL));
-		made += n > 0;
-	} else {
-		rc = -1;
-	}
-	/* 2. grid curve with the chosen widths */
-	if (!rc && (f = open_data(data, "grid.tsv"))) {
-		int n = export_rows(s, f, "SELECT latent, avg(val_mse), avg(test_mse) FROM "
-					  "v_grid_curve WHERE experiment = ? GROUP BY latent ORDER "
-					  "BY latent", ARGS(experiment));
-		fclose(f);
-		if (n > 0 && (f = open_data(data, "chosen.tsv"))) {
-			/* one label per width, naming every strategy that chose it */
-			n = export_rows(s, f, "SELECT group_concat(strategy, ', '), chosen_k FROM "
-					      "v_comparison WHERE experiment = ? GROUP BY chosen_k",
-					ARGS(experiment)) < 0 ? -1 : n;
-			fclose(f);
-		}
-		store_scalar(s, "SELECT max(val_mse) FROM v_grid_curve WHERE experiment = ?",
-			     ARGS(experiment), v1, sizeof(v1), "1");
-		snprintf(extra, sizeof(extra), "ymark = %s", v1);
-		rc = n < 0 || (n > 0 && figure(gnuplot, scripts_dir, stage, data, experiment,
-					       "grid", extra));
-		made += n > 0;
-	}
-	/* 3. active units per epoch (SOSAE, Early-Bird), the VAE's count at its end */
-	if (!rc && (f = open_data(data, "active.tsv"))) {
-		struct blocks b = { s, f,
-				    "SELECT epoch, active_latent FROM v_epochs WHERE strategy = ? AND "
-				    "experiment = ? AND active_latent IS NOT NULL ORDER BY epoch",
-				    experiment, "epoch", 0, 0 };
-		rc = store_query(s, "SELECT DISTINCT strategy FROM v_epochs WHERE experiment = ? "
-				    "AND active_latent IS NOT NULL ORDER BY strategy",
-				 ARGS(experiment), write_block, &b);
-		int vae = 0;
-		if (!rc && !b.failed) {
-			fprintf(f, "epoch\tvae (count at the end)\n");
-			vae = export_rows(s, f,
-					  "SELECT t.epochs_run, d.chosen_k FROM v_comparison d JOIN "
-					  "trial t ON t.strategy = d.strategy JOIN v_latest l ON "
-					  "l.experiment_id = t.experiment_id AND l.name = d.experiment "
-					  "WHERE d.strategy = 'vae' AND d.experiment = ?",
-					  ARGS(experiment));
-			fputs("\n\n", f);
-		}
-		fclose(f);
-		int blocks = b.n + (vae > 0);
-		store_scalar(s, "SELECT chosen_k FROM v_comparison WHERE strategy = 'grid' AND "
-				"experiment = ?",
-			     ARGS(experiment), v1, sizeof(v1), "-1");
-		snprintf(extra, sizeof(extra), "nblocks = %d; gridk = %s", blocks, v1);
-		rc = rc || b.failed || vae < 0 ||
-		     (blocks > 0 && figure(gnuplot, scripts_dir, stage, data, experiment, "active",
-					   extra));
-		made += blocks > 0;
-	}
-	/* 4. SOSAE's activity profile */
-	if (!rc && (f = open_data(data, "profile.tsv"))) {
-		store_scalar(s, "SELECT strategy FROM v_sosae_cut WHERE experiment = ? ORDER BY "
-				"strategy <> 'sosae', strategy LIMIT 1",
-			     ARGS(experiment), v2, sizeof(v2), "");
-		int n = v2[0] ? export_rows(s, f, "SELECT k, mean_abs, max_abs FROM "
-						  "v_latent_activity WHERE strategy = ? AND "
-						  "experiment = ? AND var_mu IS NULL ORDER BY k",
-					    ARGS(v2, experiment))
-			      : 0;
-		fclose(f);
-		store_scalar(s, "SELECT k_star FROM v_sosae_cut WHERE strategy = ? AND experiment = ?",
-			     ARGS(v2, experiment), v1, sizeof(v1), "0");
-		snprintf(extra, sizeof(extra), "kstar = %s", v1);
-		rc = n < 0 || (n > 0 && figure(gnuplot, scripts_dir, stage, data, experiment,
-					       "profile", extra));
-		made += n > 0;
-	}
-	/* 5. what each strategy bought for its compute */
-	if (!rc && (f = open_data(data, "cost.tsv"))) {
-		int n = export_rows(s, f, "SELECT strategy, tuning_flops + delivery_flops, test_mse "
-					  "FROM v_comparison WHERE experiment = ? AND test_mse IS NOT "
-					  "NULL", ARGS(experiment));
-		fclose(f);
-		rc = n < 0 || (n > 0 && figure(gnuplot, scripts_dir, stage, data, experiment,
-					       "cost", NULL));
-		made += n > 0;
-	}
-	/* 6. chosen against true dimension, over every experiment of known dimension */
-	if (!rc && (f = open_data(data, "knownid.tsv"))) {
-		struct blocks b = { s, f,
-				    "SELECT true_dimension, chosen_k FROM v_known_id WHERE "
-				    "strategy = ? ORDER BY true_dimension",
-				    NULL, "true_dimension", 0, 0 };
-		rc = store_query(s, "SELECT DISTINCT strategy FROM v_known_id WHERE strategy NOT "
-				    "LIKE '%(%' ORDER BY strategy",
-				 NULL, write_block, &b);
-		fclose(f);
-		store_scalar(s, "SELECT max(true_dimension) FROM v_known_id", NULL, v1, sizeof(v1),
-			     "1");
-		snprintf(extra, sizeof(extra), "nblocks = %d; dmax = %s", b.n, v1);
-		rc = rc || b.failed ||
-		     (b.n > 0 && figure(gnuplot, scripts_dir, stage, data, "known-id", "knownid",
-					extra));
-		made += b.n > 0;
+	for (size_t i = 0; i < sizeof(figures) / sizeof(*figures) && !rc; i++) {
+		int n = figures[i](&c);
+		if (n < 0)
+			rc = -1;
+		else
+			made += n;
 	}
 	/* everything rendered: move it into place */
 	if (!rc) {
