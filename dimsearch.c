@@ -44,6 +44,7 @@ __attribute__((format(printf, 1, 2))) static void usage_error(const char *fmt, .
 	va_end(ap);
 }
 
+/* A whole number option in [lo, hi], or a message naming the option. */
 static int parse_long(const char *opt, const char *text, long lo, long hi, long *out)
 {
 	char *end;
@@ -58,6 +59,7 @@ static int parse_long(const char *opt, const char *text, long lo, long hi, long 
 	return 0;
 }
 
+/* A number option in [lo, hi], or a message naming the option. */
 static int parse_double(const char *opt, const char *text, double lo, double hi, double *out)
 {
 	char *end;
@@ -162,6 +164,7 @@ struct train_opts {
 	int json, quiet;
 };
 
+/* The help of train. */
 static void train_help(FILE *out)
 {
 	fprintf(out,
@@ -247,6 +250,7 @@ static int train_activation(struct train_opts *o, int code, const char *arg)
 	return 0;
 }
 
+/* One option of train. */
 static int train_option(void *ctx, int code, const char *arg)
 {
 	struct train_opts *o = ctx;
@@ -391,6 +395,7 @@ static void train_summary(const struct train_opts *o, const struct dataset *d,
 		       gflops, p->seconds, blas_core_name());
 }
 
+/* dimsearch train: one autoencoder, its errors, speed and FLOPs. */
 static int cmd_train(int argc, char **argv)
 {
 	struct train_opts o;
@@ -478,6 +483,7 @@ static void catch_signals(void)
 
 #define MAX_SELECTED 64
 
+/* The help of run. */
 static void run_help(FILE *out)
 {
 	fprintf(out,
@@ -507,6 +513,7 @@ struct run_opts {
 	long threads;
 };
 
+/* One option of run. */
 static int run_option(void *ctx, int code, const char *arg)
 {
 	struct run_opts *o = ctx;
@@ -604,6 +611,7 @@ static int run_all(struct store *s, const struct experiment *const *to_run, int 
 	return status;
 }
 
+/* dimsearch run: load the experiments, run each into the store, print its table. */
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -655,6 +663,7 @@ static int cmd_run(int argc, char **argv)
 
 /* ---- report ---- */
 
+/* The help of report. */
 static void report_help(FILE *out)
 {
 	fprintf(out,
@@ -677,6 +686,7 @@ struct report_opts {
 	enum report_format format;
 };
 
+/* One option of report. */
 static int report_option(void *ctx, int code, const char *arg)
 {
 	struct report_opts *o = ctx;
@@ -693,6 +703,7 @@ static int report_option(void *ctx, int code, const char *arg)
 	return -1;
 }
 
+/* dimsearch report: the comparison from the database alone. */
 static int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -726,6 +737,7 @@ static int cmd_report(int argc, char **argv)
 
 /* ---- id ---- */
 
+/* The help of id. */
 static void id_help(FILE *out)
 {
 	fprintf(out,
@@ -774,6 +786,7 @@ struct id_opts {
 	int json, list;
 };
 
+/* One option of id. */
 static int id_option(void *ctx, int code, const char *arg)
 {
 	struct id_opts *o = ctx;
@@ -882,6 +895,7 @@ static int id_estimate_all(const struct id_opts *o, const struct dataset *d)
 	return status;
 }
 
+/* dimsearch id: intrinsic-dimension estimates of a data set, no training. */
 static int cmd_id(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -946,6 +960,7 @@ static int cmd_id(int argc, char **argv)
 
 /* ---- plot ---- */
 
+/* The help of plot. */
 static void plot_help(FILE *out)
 {
 	fprintf(out,
@@ -984,6 +999,7 @@ struct plot_opts {
 	const char *db, *experiment, *out;
 };
 
+/* One option of plot. */
 static int plot_option(void *ctx, int code, const char *arg)
 {
 	struct plot_opts *o = ctx;
@@ -1013,6 +1029,7 @@ static void plot_missing(struct store *s, const struct plot_opts *o)
 			prog, o->experiment, o->db, o->experiment);
 }
 
+/* dimsearch plot: an experiment's figures from the database alone. */
 static int cmd_plot(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1070,6 +1087,7 @@ static const struct command {
 	{ "plot", cmd_plot, "draw an experiment's figures with gnuplot (PNG and SVG)" },
 };
 
+/* The help of dimsearch. */
 static void main_help(FILE *out)
 {
 	fprintf(out,

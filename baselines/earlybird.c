@@ -150,6 +150,7 @@ static void freeze(void *ctx, struct ae *m)
 	}
 }
 
+/* After each epoch: the mask, its distance to the last four, the count alive, the ticket. */
 static int eb_epoch(void *ctx, struct epoch_record *e, struct ae *m)
 {
 	struct eb_run *s = ctx;

@@ -58,6 +58,7 @@ struct counts {
 	double law_min, law_max; /* Var(mu) + E[sigma^2] over the units */
 };
 
+/* The counts of active units by three rules, and the range of the variance law. */
 static struct counts count_active(const double *var_mu, const double *mean_var, int K)
 {
 	struct counts c = { 0, 0, 0, INFINITY, -INFINITY };

@@ -147,6 +147,7 @@ fail:
 
 /* ---- splitting ---- */
 
+/* A split of n examples of dim values (and labels when labelled); 0, or -1 when out of memory. */
 static int split_alloc(struct split *s, size_t n, int dim, int labelled)
 {
 	s->n = n;
@@ -254,6 +255,7 @@ static int load_idx_pair(const char *images, const char *labels, float **x, int 
 	return 0;
 }
 
+/* fashion-mnist: the IDX files of the Debian package, test split from its own file. */
 static int load_fashion(struct dataset *d, const char *dir, const struct data_opts *o)
 {
 	char tr_x[4096], tr_y[4096], te_x[4096], te_y[4096];
@@ -565,6 +567,7 @@ static void embed(const double *u, int m, const double *B, int D, float *x)
 	}
 }
 
+/* affine:, sphere:, swissroll: and the benchmark manifolds, drawn from the seed. */
 static int load_synthetic(struct dataset *d, const char *kind, const char *params,
 			  const struct data_opts *o)
 {

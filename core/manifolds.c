@@ -106,6 +106,7 @@ static double exponential_variate(struct rng *r)
 
 /* ---- generators: each fills row (dim) of point i ---- */
 
+/* n points of benchmark manifold i into x (n, dim): one case per manifold, as the table. */
 int manifold_sample(const struct manifold *m, size_t n, struct rng *r, float *x)
 {
 	const struct entry *e = (const struct entry *)m;

@@ -52,6 +52,7 @@ int ae_layer_out(const struct ae *m, int l)
 	return m->arch.vae && l == m->latent_layer ? 2 * m->arch.latent : m->width[l + 1];
 }
 
+/* Widths and parameter offsets of every layer; 0, or -1 with ds_errmsg() for a bad arch. */
 static int layout(struct ae *m)
 {
 	const struct ae_arch *a = &m->arch;

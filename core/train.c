@@ -26,7 +26,9 @@ void train_cfg_defaults(struct train_cfg *c)
 	c->batch = TRAIN_DEFAULT_BATCH;
 	c->chunks = TRAIN_DEFAULT_CHUNKS;
 	c->threads = 1;
-	c->adam = (struct adam){ .lr = (float)TRAIN_DEFAULT_LR, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f };
+	c->adam = (struct adam){
+		.lr = (float)TRAIN_DEFAULT_LR, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f
+	};
 	c->loss = LOSS_MSE;
 }
 
@@ -74,6 +76,7 @@ struct encode_ctx {
 	double *block_sum;       /* squared error per block */
 };
 
+/* One block of ae_encode: codes and squared errors of its rows. */
 static void encode_block(void *ctx, const struct ae *m, struct ae_work *w, size_t b,
 			 size_t first, int rows, uint64_t *gemm, uint64_t *elementwise)
 {
@@ -128,6 +131,7 @@ struct activity_ctx {
 	double *part;            /* per block: K maxima then K sums */
 };
 
+/* One block of ae_latent_activity: the largest and summed |h_k| of its rows. */
 static void activity_block(void *ctx, const struct ae *m, struct ae_work *w, size_t b,
 			   size_t first, int rows, uint64_t *gemm, uint64_t *elementwise)
 {
@@ -172,6 +176,7 @@ int ae_latent_activity(const struct ae *m, const struct split *s, int threads, d
 	return 0;
 }
 
+/* One block of ae_vae_statistics: sums of mu, mu^2 and sigma^2 of its rows. */
 static void vae_block(void *ctx, const struct ae *m, struct ae_work *w, size_t b, size_t first,
 		      int rows, uint64_t *gemm, uint64_t *elementwise)
 {
@@ -241,6 +246,7 @@ struct trainer {
 	int *order;              /* (n_train) shuffled example indices */
 };
 
+/* Free what trainer_init made. */
 static void trainer_free(struct trainer *t)
 {
 	if (t->chunk)
@@ -253,6 +259,7 @@ static void trainer_free(struct trainer *t)
 	free(t->order);
 }
 
+/* Workspaces and gradient buffers for every chunk of a batch; 0, or -1 when out of memory. */
 static int trainer_init(struct trainer *t, const struct ae *m, const struct train_cfg *c,
 			size_t n_train)
 {
@@ -280,6 +287,7 @@ oom:
 		       m->n_params, c->batch);
 }
 
+/* Settings ae_train cannot run with, as a message naming the setting. */
 static int check_cfg(const struct ae *m, const struct split *train, const struct train_cfg *c)
 {
 	if (c->epochs < 0 || c->batch < 1 || c->chunks < 1 || c->chunks > c->batch)

@@ -38,6 +38,7 @@ struct writer {
 	int rows;
 };
 
+/* One row of a query as a tab-separated line of the data file. */
 static int write_row(void *ctx, int ncol, char **names, char **values)
 {
 	(void)names;
@@ -80,6 +81,7 @@ struct blocks {
 	int failed;
 };
 
+/* One strategy's rows as a gnuplot data block (blank lines between blocks). */
 static int write_block(void *ctx, int ncol, char **names, char **values)
 {
 	(void)names;
@@ -98,6 +100,7 @@ static int write_block(void *ctx, int ncol, char **names, char **values)
 
 /* ---- rendering ---- */
 
+/* Run gnuplot on one script in the scripts' folder with the variables in vars. */
 static int run_gnuplot(const char *gnuplot, const char *scripts_dir, const char *script,
 		       const char *vars)
 {
@@ -137,6 +140,7 @@ static int figure(const char *gnuplot, const char *scripts_dir, const char *stag
 	return 0;
 }
 
+/* Remove a folder and everything in it (the staging folder). */
 static void remove_tree(const char *path)
 {
 	DIR *d = opendir(path);
@@ -158,6 +162,7 @@ static void remove_tree(const char *path)
 	rmdir(path);
 }
 
+/* mkdir -p: 0, or -1 with ds_errmsg(). */
 static int make_dirs(const char *path)
 {
 	char buf[4096];

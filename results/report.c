@@ -65,6 +65,7 @@ static int is_number(const char *s)
 	return *end == '\0';
 }
 
+/* s as a JSON string, escaped. */
 static void json_string(FILE *out, const char *s)
 {
 	fputc('"', out);
@@ -79,6 +80,7 @@ static void json_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+/* s as a CSV field, quoted when it holds a comma, quote or line break. */
 static void csv_field(FILE *out, const char *s)
 {
 	if (!s)
@@ -101,6 +103,7 @@ static double number(const char *s)
 	return s ? atof(s) : NAN;
 }
 
+/* One row of v_comparison in the chosen format (the table aligns its columns). */
 static int print_row(void *ctx, int ncol, char **names, char **values)
 {
 	struct printer *p = ctx;

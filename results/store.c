@@ -209,6 +209,7 @@ static const char *view_names[] = { "v_latest",      "v_comparison",      "v_gri
 
 /* ---- helpers ---- */
 
+/* SQLite's error as ds_errmsg(), with a hint for the errors a user can fix. */
 static int fail_db(struct store *s, const char *what)
 {
 	int code = sqlite3_extended_errcode(s->db);
@@ -338,6 +339,7 @@ static int use_wal(struct store *s, int busy_ms)
 	}
 }
 
+/* Create the folder a new database goes in. */
 static int make_parent_folder(const char *path)
 {
 	char dir[1024];
@@ -375,6 +377,7 @@ static int reading_views(struct store *s)
 	return 0;
 }
 
+/* Busy timeout, WAL, and the schema checked, created or upgraded under the write lock. */
 static int setup(struct store *s, int create)
 {
 	/* first, so that every read and write below waits for another process rather than

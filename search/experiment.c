@@ -243,6 +243,7 @@ static int parse_widths(void *block, const char *value, char *why, size_t size)
 	return 0;
 }
 
+/* latent_act: an activation. */
 static int parse_latent_act(void *block, const char *value, char *why, size_t size)
 {
 	struct experiment *e = block;
@@ -253,6 +254,7 @@ static int parse_latent_act(void *block, const char *value, char *why, size_t si
 	return 0;
 }
 
+/* output_act: auto (by the data) or an activation. */
 static int parse_output_act(void *block, const char *value, char *why, size_t size)
 {
 	struct experiment *e = block;
@@ -269,6 +271,7 @@ static int parse_output_act(void *block, const char *value, char *why, size_t si
 	return 0;
 }
 
+/* loss: mse or bce. */
 static int parse_loss(void *block, const char *value, char *why, size_t size)
 {
 	struct experiment *e = block;
@@ -279,6 +282,7 @@ static int parse_loss(void *block, const char *value, char *why, size_t size)
 	return 0;
 }
 
+/* seeds: a list or a range of seeds. */
 static int parse_seeds(void *block, const char *value, char *why, size_t size)
 {
 	struct experiment *e = block;
@@ -545,6 +549,7 @@ static void unknown_key(struct parse *p, int line, const char *section, const ch
 	free(list);
 }
 
+/* inih's callback: one key of one section into its experiment, checked. */
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse *p = user;

@@ -202,6 +202,7 @@ struct sosae_run {
 	int stopped_early;
 };
 
+/* The latent penalty's hook: the positional penalty of one chunk, and its units' maxima. */
 static double penalty_apply(void *ctx, int rows, int K, const float *h, float *dh, float scale,
 			    uint64_t *elementwise)
 {
@@ -246,6 +247,7 @@ static int epoch_hook(void *ctx, struct epoch_record *e, struct ae *m)
 	return 0;
 }
 
+/* One SOSAE run: train with the penalty, cut to K*, check the cut, fine-tune, measure. */
 static enum trial_state sosae_run(const struct trial_ctx *c, struct trial_record *t)
 {
 	const struct sosae_settings *o = settings_of(c->exp);

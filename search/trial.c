@@ -76,7 +76,8 @@ static int bridge_epoch(void *ctx, const struct epoch_report *r, struct ae *m)
 	return stop;
 }
 
-enum trial_state trial_measure(const struct trial_ctx *c, const struct ae *m, struct trial_record *t)
+enum trial_state trial_measure(const struct trial_ctx *c, const struct ae *m,
+			       struct trial_record *t)
 {
 	const struct dataset *d = c->data;
 	struct flops report = { 0 };
@@ -179,8 +180,8 @@ void trial_train_cfg(const struct trial_ctx *c, struct train_cfg *cfg)
 	cfg->stop = c->stop;
 }
 
-enum trial_state trial_train(const struct trial_ctx *c, struct trial_record *t, const struct trial_hooks *h,
-		struct ae **out)
+enum trial_state trial_train(const struct trial_ctx *c, struct trial_record *t,
+			     const struct trial_hooks *h, struct ae **out)
 {
 	double t0 = now_seconds();
 	*out = NULL;

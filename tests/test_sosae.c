@@ -237,7 +237,8 @@ static void gemm_per_example(const int w[5], uint64_t *step, uint64_t *eval)
 	ae_flops_per_example(&a, step, eval);
 }
 
-/* The closed form of README's FLOP convention: GEMMs of training (epochs_run full passes), of the validation
+/* The closed form of README's FLOP convention: GEMMs of training (epochs_run full passes), of
+ * the validation
  * after each epoch, and of the final encoder-only activity scan (overhead) */
 static void test_flops_closed_form_with_early_stop(void **state)
 {
