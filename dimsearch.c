@@ -601,7 +601,7 @@ static int run_all(struct store *s, const struct experiment *const *to_run, int 
 			status = EXIT_FAILED;
 		if (!ro->quiet)
 			fputc('\n', stdout);
-		if (report_print(s, e->name, REPORT_TABLE, stdout) < 0) {
+		if (report_print(s, e->name, r.experiment_id, REPORT_TABLE, stdout) < 0) {
 			fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
 			status = EXIT_FAILED;
 		}
@@ -723,7 +723,7 @@ static int cmd_report(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
 		return EXIT_USAGE;
 	}
-	int rows = report_print(s, o.experiment, o.format, stdout);
+	int rows = report_print(s, o.experiment, 0, o.format, stdout);
 	const char *x = o.experiment;
 	if (rows < 0)
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());

@@ -145,6 +145,34 @@ fail:
 	return -1;
 }
 
+/* ---- what was read ---- */
+
+/* Fold a file's size and contents into d's fingerprint: 0, or -1 with ds_errmsg(). */
+static int fingerprint(struct dataset *d, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return ds_fail("cannot open %s: %s", path, strerror(errno));
+	uint64_t h = d->n_files ? d->file_hash : 0xcbf29ce484222325ULL, bytes = 0;
+	unsigned char buf[1 << 16];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		for (size_t i = 0; i < n; i++)
+			h = (h ^ buf[i]) * 0x100000001b3ULL;
+		bytes += n;
+	}
+	int failed = ferror(f);
+	fclose(f);
+	if (failed)
+		return ds_fail("cannot read %s: %s", path, strerror(errno));
+	for (int i = 0; i < 8; i++) /* the size, so that a file cut short is never the same */
+		h = (h ^ ((bytes >> (8 * i)) & 0xff)) * 0x100000001b3ULL;
+	d->n_files++;
+	d->file_bytes += bytes;
+	d->file_hash = h;
+	return 0;
+}
+
 /* ---- splitting ---- */
 
 /* A split of n examples of dim values (and labels when labelled); 0, or -1 when out of memory. */
@@ -282,6 +310,9 @@ static int load_fashion(struct dataset *d, const char *dir, const struct data_op
 	int rc = 0;
 	if (tdim != dim)
 		rc = ds_fail("%s has %d pixels per image but %s has %d", te_x, tdim, tr_x, dim);
+	const char *files[] = { tr_x, tr_y, te_x, te_y };
+	for (int i = 0; i < 4 && !rc; i++)
+		rc = fingerprint(d, files[i]);
 	d->dim = dim;
 	d->n_classes = classes > tclasses ? classes : tclasses;
 	d->unit_range = 1;
@@ -459,6 +490,8 @@ static int load_csv(struct dataset *d, const char *arg, const struct data_opts *
 		return ds_fail("cannot open %s: %s", path, strerror(errno));
 	int rc = csv_read(f, path, &r);
 	fclose(f);
+	if (!rc)
+		rc = fingerprint(d, path);
 	if (!rc) {
 		d->n_classes = r.n_classes;
 		d->dim = r.cols;
@@ -729,7 +762,11 @@ int dataset_load(struct dataset *d, const char *spec, const struct data_opts *o)
 			int *y;
 			size_t n;
 			rc = load_idx_pair(images, labels, &x, &y, &n, &d->dim, &d->n_classes);
-			if (!rc) {
+			if (!rc && (fingerprint(d, images) || (labels && fingerprint(d, labels)))) {
+				free(x);
+				free(y);
+				rc = -1;
+			} else if (!rc) {
 				d->unit_range = 1;
 				rc = split_pool(d, x, y, n, o, images);
 				free(x);

@@ -31,6 +31,11 @@ struct dataset {
 	double true_dim;        /* intrinsic dimension of a synthetic set, -1 when unknown */
 	int unit_range;         /* every feature lies in [0, 1] (sigmoid output fits) */
 	struct split train, val, test;
+	/* the files it was read from: how many, their bytes in all, and FNV-1a 64 over each
+	 * one's size and contents, so that a changed file is a changed dataset (0 files for
+	 * synthetic data) */
+	int n_files;
+	uint64_t file_bytes, file_hash;
 };
 
 struct data_opts {

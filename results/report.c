@@ -259,24 +259,47 @@ static int print_sweep(void *ctx, int ncol, char **names, char **values)
 	return 0;
 }
 
-int report_print(struct store *s, const char *experiment, enum report_format f, FILE *out)
+/* The three queries of a report: the current configuration of one experiment or of all,
+ * or one configuration by its id. */
+struct report_queries {
+	const char *rows, *sweep, *cuts;
+};
+
+static struct report_queries queries(const char *experiment, long experiment_id)
+{
+	if (experiment_id > 0)
+		return (struct report_queries){
+			"SELECT experiment, dataset, true_dimension, strategy, chosen_k, k_min, k_max, "
+			"seeds, tuning_flops, delivery_flops, ratio_to_grid, ratio_with_delivery, "
+			"test_mse, probe_accuracy, seconds FROM v_comparison_all WHERE experiment_id "
+			"= ? ORDER BY strategy <> 'grid', decided_first",
+			"SELECT * FROM v_sosae_sweep_all WHERE experiment_id = ?",
+			"SELECT * FROM v_sosae_cut_all WHERE experiment_id = ?"
+		};
+	if (experiment)
+		return (struct report_queries){ "SELECT * FROM v_comparison WHERE experiment = ?",
+						"SELECT * FROM v_sosae_sweep WHERE experiment = ?",
+						"SELECT * FROM v_sosae_cut WHERE experiment = ?" };
+	return (struct report_queries){ "SELECT * FROM v_comparison", "SELECT * FROM v_sosae_sweep",
+					"SELECT * FROM v_sosae_cut" };
+}
+
+int report_print(struct store *s, const char *experiment, long experiment_id,
+		 enum report_format f, FILE *out)
 {
 	struct printer p = { .f = f, .out = out };
-	const char *const only[] = { experiment, NULL };
-	const char *sql = experiment ? "SELECT * FROM v_comparison WHERE experiment = ?"
-				     : "SELECT * FROM v_comparison";
-	if (store_query(s, sql, only, print_row, &p))
+	char id[32];
+	snprintf(id, sizeof(id), "%ld", experiment_id);
+	const char *const only[] = { experiment_id > 0 ? id : experiment, NULL };
+	struct report_queries q = queries(experiment, experiment_id);
+	if (store_query(s, q.rows, only, print_row, &p))
 		return -1;
 	if (f == REPORT_TABLE && p.rows > 0) {
 		fputc('\n', out);
-		const char *sweep = experiment ? "SELECT * FROM v_sosae_sweep WHERE experiment = ?"
-					       : "SELECT * FROM v_sosae_sweep";
-		if (store_query(s, sweep, only, print_sweep, out))
+		if (store_query(s, q.sweep, only, print_sweep, out))
 			return -1;
-		const char *cuts = experiment ? "SELECT * FROM v_sosae_cut WHERE experiment = ?"
-					      : "SELECT * FROM v_sosae_cut";
 		struct cut_lines cl = { out, 0 };
-		if (store_query(s, cuts, only, print_cut, &cl))
+		if (store_query(s, q.cuts, only, print_cut, &cl))
 			return -1;
 		if (cl.n)
 			fputc('\n', out);

@@ -10,9 +10,11 @@ enum report_format { REPORT_TABLE, REPORT_CSV, REPORT_JSON };
 
 int report_format_parse(const char *s, enum report_format *f);
 
-/* Print v_comparison for one experiment (or all when NULL). Returns the number of rows
- * printed, or -1 with ds_errmsg(). */
-int report_print(struct store *s, const char *experiment, enum report_format f, FILE *out);
+/* Print the comparison of the current configuration of one experiment (or of all when
+ * NULL), or, when experiment_id > 0, of that one configuration whichever is current.
+ * Returns the number of rows printed, or -1 with ds_errmsg(). */
+int report_print(struct store *s, const char *experiment, long experiment_id,
+		 enum report_format f, FILE *out);
 
 /* The FLOP convention in three lines, printed once under a table. */
 void report_flop_note(FILE *out);

@@ -2,7 +2,9 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,10 +18,25 @@
 
 #define APPLICATION_ID 0x64696d73 /* "dims" */
 
+/* The lease on the trials this store runs: a thread renews their heartbeat on its own
+ * connection, however long an epoch takes, while the store is open. */
+struct lease {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int started, stop;
+	double period;                /* seconds between renewals */
+};
+
 struct store {
 	sqlite3 *db;
 	char path[1024];
+	char token[40];               /* this open store's owner token, unique to it */
+	struct lease lease;
 };
+
+static void make_token(char *token, size_t size);
+static void lease_stop(struct store *s);
 
 static const char *state_names[] = { "waiting", "running", "complete", "failed",
 				     "interrupted" };
@@ -39,7 +56,7 @@ static enum trial_state state_parse(const char *s)
 
 /* ---- schema ---- */
 
-/* tables of schema version 1, one statement per string */
+/* tables of the current schema, one statement per string */
 static const char *schema_tables[] = {
 	"CREATE TABLE experiment (\n"
 	"  id INTEGER PRIMARY KEY,\n"
@@ -49,6 +66,7 @@ static const char *schema_tables[] = {
 	"  true_dimension REAL,                  -- of synthetic data; NULL when unknown\n"
 	"  config TEXT NOT NULL,                 -- every resolved setting, key = value\n"
 	"  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),\n"
+	"  run_order INTEGER NOT NULL DEFAULT 0, -- larger: run (or decided) more recently\n"
 	"  UNIQUE (name, hash)\n"
 	");\n",
 	"CREATE TABLE trial (\n"
@@ -80,6 +98,7 @@ static const char *schema_tables[] = {
 	"  owner_pid INTEGER,                    -- the process running it ...\n"
 	"  owner_host TEXT,                      -- ... on this machine ...\n"
 	"  heartbeat REAL,                       -- ... last heard from (unix seconds)\n"
+	"  owner_token TEXT,                     -- the owning process, unique to its run\n"
 	"  UNIQUE (experiment_id, trial_key)\n"
 	");\n",
 	"CREATE TABLE epoch (\n"
@@ -122,12 +141,28 @@ static const char *schema_tables[] = {
 	NULL,
 };
 
+/* from schema version 1 to 2: which configuration ran last, and trial ownership by a
+ * token of the owning run rather than its process id alone */
+static const char *schema_upgrade_1[] = {
+	"ALTER TABLE experiment ADD COLUMN run_order INTEGER NOT NULL DEFAULT 0;\n",
+	"UPDATE experiment SET run_order = id;\n",
+	"ALTER TABLE trial ADD COLUMN owner_token TEXT;\n",
+	NULL,
+};
+
+/* The current configuration of each name: the one run, or decided, most recently. A file of
+ * schema 1 read by this build orders by id instead (it has no run_order). */
+#define LATEST_ORDER "x.run_order DESC, "
+
 /* views: no data, so they are dropped and made again at every writable open, which keeps
- * an existing database's views those of this build; the newest configuration of each name */
+ * an existing database's views those of this build. The *_all views hold every
+ * configuration with its experiment_id; the others only the current one of each name. */
 static const char *schema_views[] = {
 	"CREATE VIEW v_latest AS\n"
-	"  SELECT name, max(id) AS experiment_id FROM experiment GROUP BY name;\n",
-	"CREATE VIEW v_comparison AS\n"
+	"  SELECT e.name, e.id AS experiment_id FROM experiment e\n"
+	"  WHERE e.id = (SELECT x.id FROM experiment x WHERE x.name = e.name\n"
+	"                ORDER BY " LATEST_ORDER "x.id DESC LIMIT 1);\n",
+	"CREATE VIEW v_comparison_all AS\n"
 	"  WITH agg AS (\n"
 	"    SELECT e.name AS experiment, e.dataset, e.true_dimension, e.id AS experiment_id,\n"
 	"      d.strategy,\n"
@@ -138,7 +173,6 @@ static const char *schema_views[] = {
 	"      avg(d.test_mse) AS test_mse, avg(d.probe_accuracy) AS probe_accuracy,\n"
 	"      avg(d.seconds) AS seconds, min(d.id) AS decided_first\n"
 	"    FROM decision d JOIN experiment e ON e.id = d.experiment_id\n"
-	"    JOIN v_latest l ON l.experiment_id = e.id\n"
 	"    GROUP BY e.id, d.strategy)\n"
 	"  SELECT a.experiment, a.dataset, a.true_dimension, a.strategy, a.chosen_k, a.k_min,\n"
 	"    a.k_max, a.seeds,\n"
@@ -146,10 +180,17 @@ static const char *schema_views[] = {
 	"    CAST(a.delivery_flops AS INTEGER) AS delivery_flops,\n"
 	"    g.tuning_flops / a.tuning_flops AS ratio_to_grid,\n"
 	"    g.tuning_flops / (a.tuning_flops + a.delivery_flops) AS ratio_with_delivery,\n"
-	"    a.test_mse, a.probe_accuracy, a.seconds\n"
+	"    a.test_mse, a.probe_accuracy, a.seconds, a.experiment_id, a.decided_first\n"
 	"  FROM agg a LEFT JOIN agg g\n"
 	"    ON g.experiment_id = a.experiment_id AND g.strategy = 'grid'\n"
-	"  ORDER BY a.experiment, a.strategy <> 'grid', a.decided_first;\n",
+	"  ORDER BY a.experiment, a.experiment_id, a.strategy <> 'grid', a.decided_first;\n",
+	"CREATE VIEW v_comparison AS\n"
+	"  SELECT experiment, dataset, true_dimension, strategy, chosen_k, k_min, k_max, seeds,\n"
+	"    tuning_flops, delivery_flops, ratio_to_grid, ratio_with_delivery, test_mse,\n"
+	"    probe_accuracy, seconds\n"
+	"  FROM v_comparison_all\n"
+	"  WHERE experiment_id IN (SELECT experiment_id FROM v_latest)\n"
+	"  ORDER BY experiment, strategy <> 'grid', decided_first;\n",
 	"CREATE VIEW v_grid_curve AS\n"
 	"  SELECT e.name AS experiment, t.seed, t.latent, t.val_mse, t.test_mse, t.train_mse,\n"
 	"    t.probe_accuracy, t.flops_train_gemm + t.flops_eval_gemm + t.flops_elementwise\n"
@@ -179,8 +220,8 @@ static const char *schema_views[] = {
 	"  JOIN v_latest l ON l.experiment_id = t.experiment_id\n"
 	"  JOIN experiment e ON e.id = t.experiment_id\n"
 	"  ORDER BY e.name, t.strategy, t.seed, a.k;\n",
-	"CREATE VIEW v_sosae_cut AS\n"
-	"  SELECT e.name AS experiment, d.strategy, d.seed,\n"
+	"CREATE VIEW v_sosae_cut_all AS\n"
+	"  SELECT e.name AS experiment, d.experiment_id, d.strategy, d.seed,\n"
 	"    json_extract(d.details, '$.k_star') AS k_star,\n"
 	"    json_extract(d.details, '$.k_max') AS k_max,\n"
 	"    json_extract(d.details, '$.epochs_run') AS epochs_run,\n"
@@ -190,22 +231,34 @@ static const char *schema_views[] = {
 	"    json_extract(d.details, '$.test_mse_before_cut') AS test_mse_before_cut,\n"
 	"    json_extract(d.details, '$.test_mse_after_cut') AS test_mse_after_cut,\n"
 	"    d.test_mse AS test_mse_delivered\n"
-	"  FROM decision d JOIN v_latest l ON l.experiment_id = d.experiment_id\n"
-	"  JOIN experiment e ON e.id = d.experiment_id\n"
+	"  FROM decision d JOIN experiment e ON e.id = d.experiment_id\n"
 	"  WHERE d.strategy LIKE 'sosae%'\n"
-	"  ORDER BY e.name, d.strategy, d.seed;\n",
-	"CREATE VIEW v_sosae_sweep AS\n"
-	"  SELECT experiment, count(*) AS settings, min(chosen_k) AS k_min,\n"
+	"  ORDER BY e.name, d.experiment_id, d.strategy, d.seed;\n",
+	"CREATE VIEW v_sosae_cut AS\n"
+	"  SELECT experiment, strategy, seed, k_star, k_max, epochs_run, stopped_early, tau,\n"
+	"    lossless, test_mse_before_cut, test_mse_after_cut, test_mse_delivered\n"
+	"  FROM v_sosae_cut_all\n"
+	"  WHERE experiment_id IN (SELECT experiment_id FROM v_latest)\n"
+	"  ORDER BY experiment, strategy, seed;\n",
+	"CREATE VIEW v_sosae_sweep_all AS\n"
+	"  SELECT experiment, experiment_id, count(*) AS settings, min(chosen_k) AS k_min,\n"
 	"    max(chosen_k) AS k_max, sum(tuning_flops) AS sweep_flops,\n"
 	"    min(test_mse) AS best_test_mse, max(test_mse) AS worst_test_mse\n"
-	"  FROM v_comparison WHERE strategy LIKE 'sosae(a=%'\n"
-	"  GROUP BY experiment;\n",
+	"  FROM v_comparison_all WHERE strategy LIKE 'sosae(a=%'\n"
+	"  GROUP BY experiment_id;\n",
+	"CREATE VIEW v_sosae_sweep AS\n"
+	"  SELECT experiment, settings, k_min, k_max, sweep_flops, best_test_mse,\n"
+	"    worst_test_mse\n"
+	"  FROM v_sosae_sweep_all\n"
+	"  WHERE experiment_id IN (SELECT experiment_id FROM v_latest)\n"
+	"  ORDER BY experiment;\n",
 	NULL,
 };
 
-static const char *view_names[] = { "v_latest",      "v_comparison",      "v_grid_curve",
-				     "v_epochs",      "v_known_id",        "v_latent_activity",
-				     "v_sosae_cut",   "v_sosae_sweep",     NULL };
+static const char *view_names[] = { "v_latest",	      "v_comparison_all",  "v_comparison",
+				     "v_grid_curve",      "v_epochs",	       "v_known_id",
+				     "v_latent_activity", "v_sosae_cut_all",   "v_sosae_cut",
+				     "v_sosae_sweep_all", "v_sosae_sweep",     NULL };
 
 /* ---- helpers ---- */
 
@@ -360,7 +413,7 @@ static int make_parent_folder(const char *path)
 /* A connection that only reads sees this build's views even in a file last written by an
  * older one: the same definitions as TEMP views, which SQLite looks up before the file's
  * own (the temporary schema is writable on any connection). */
-static int reading_views(struct store *s)
+static int reading_views(struct store *s, int version)
 {
 	const char *prefix = "CREATE VIEW ";
 	for (int i = 0; schema_views[i]; i++) {
@@ -369,12 +422,31 @@ static int reading_views(struct store *s)
 		char *sql = NULL;
 		if (asprintf(&sql, "CREATE TEMP VIEW %s", schema_views[i] + strlen(prefix)) < 0)
 			return ds_fail("out of memory opening %s", s->path);
+		char *order = version < 2 ? strstr(sql, LATEST_ORDER) : NULL;
+		if (order) /* schema 1 has no run_order: its newest id is its latest run */
+			memmove(order, order + strlen(LATEST_ORDER),
+				strlen(order + strlen(LATEST_ORDER)) + 1);
 		int rc = exec(s, sql, "cannot define the views");
 		free(sql);
 		if (rc)
 			return -1;
 	}
 	return 0;
+}
+
+/* Create the schema in an empty file, or bring one of an older schema up to this one,
+ * inside the caller's write transaction. */
+static int create_or_upgrade(struct store *s, int version)
+{
+	const char *const *steps = version == 0 ? schema_tables : schema_upgrade_1;
+	for (int i = 0; steps[i]; i++)
+		if (exec(s, steps[i], version == 0 ? "cannot create the schema"
+						   : "cannot upgrade the schema"))
+			return -1;
+	char set[128];
+	snprintf(set, sizeof(set), "PRAGMA application_id = %d; PRAGMA user_version = %d",
+		 APPLICATION_ID, STORE_SCHEMA_VERSION);
+	return exec(s, set, "cannot record the schema version");
 }
 
 /* Busy timeout, WAL, and the schema checked, created or upgraded under the write lock. */
@@ -402,11 +474,11 @@ static int setup(struct store *s, int create)
 	if (exec(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL",
 		 "cannot configure the connection"))
 		return -1;
-	if (version != STORE_SCHEMA_VERSION && !create)
+	if (version == 0 && !create)
 		return ds_fail("%s holds no dimsearch results yet; run 'dimsearch run' first",
 			       s->path);
 	if (!create)
-		return reading_views(s);
+		return reading_views(s, version);
 	if (begin(s))
 		return -1;
 	/* read again under the write lock: another process may have created the schema
@@ -415,19 +487,9 @@ static int setup(struct store *s, int create)
 		rollback(s);
 		return -1;
 	}
-	if (version != STORE_SCHEMA_VERSION) {
-		char set[128];
-		snprintf(set, sizeof(set), "PRAGMA application_id = %d; PRAGMA user_version = %d",
-			 APPLICATION_ID, STORE_SCHEMA_VERSION);
-		for (int i = 0; schema_tables[i]; i++)
-			if (exec(s, schema_tables[i], "cannot create the schema")) {
-				rollback(s);
-				return -1;
-			}
-		if (exec(s, set, "cannot record the schema version")) {
-			rollback(s);
-			return -1;
-		}
+	if (version != STORE_SCHEMA_VERSION && create_or_upgrade(s, version)) {
+		rollback(s);
+		return -1;
 	}
 	/* dropped in reverse, since some views are built on others */
 	for (int i = (int)(sizeof(view_names) / sizeof(*view_names)) - 2; i >= 0; i--) {
@@ -477,6 +539,7 @@ struct store *store_open(const char *path, int create)
 		return NULL;
 	}
 	snprintf(s->path, sizeof(s->path), "%s", path);
+	make_token(s->token, sizeof(s->token));
 	if (create && make_parent_folder(path)) {
 		free(s);
 		return NULL;
@@ -522,6 +585,7 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	lease_stop(s);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -539,8 +603,10 @@ int store_experiment(struct store *s, const char *name, const char *hash, const 
 	if (begin(s))
 		return -1;
 	sqlite3_stmt *st = prepare(s, "INSERT INTO experiment (name, hash, dataset, config, "
-				      "true_dimension) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name, hash) "
-				      "DO UPDATE SET config = excluded.config");
+				      "true_dimension, run_order) VALUES (?, ?, ?, ?, ?, (SELECT "
+				      "coalesce(max(run_order), 0) + 1 FROM experiment)) ON CONFLICT "
+				      "(name, hash) DO UPDATE SET config = excluded.config, "
+				      "run_order = excluded.run_order");
 	if (!st)
 		goto fail;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
@@ -571,16 +637,34 @@ fail:
 	return -1;
 }
 
+int store_experiment_ran(struct store *s, long experiment_id)
+{
+	if (begin(s))
+		return -1;
+	sqlite3_stmt *st = prepare(s, "UPDATE experiment SET run_order = (SELECT max(run_order) + 1 "
+				      "FROM experiment) WHERE id = ?");
+	if (!st) {
+		rollback(s);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, experiment_id);
+	if (step_done(s, st, "cannot record the experiment's run")) {
+		rollback(s);
+		return -1;
+	}
+	return commit(s);
+}
+
 int store_latest_experiment(struct store *s, const char *name, long *experiment_id)
 {
-	sqlite3_stmt *st = prepare(s, "SELECT max(id) FROM experiment WHERE name = ?");
+	sqlite3_stmt *st = prepare(s, "SELECT experiment_id FROM v_latest WHERE name = ?");
 	if (!st)
 		return -1;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
 	int rc = sqlite3_step(st);
 	*experiment_id = rc == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
 	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW)
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return fail_db(s, "cannot read experiments");
 	return 0;
 }
@@ -646,7 +730,10 @@ int store_trial_get(struct store *s, long experiment_id, const char *key,
 
 /* ---- owners: which process runs a trial ---- */
 
-#define HEARTBEAT_STALE 900.0   /* seconds without news from another machine's owner */
+/* A trial's owner holds it while its heartbeat is younger than the lease: a process that
+ * died, on this machine or another, in this PID namespace or another, loses its trials when
+ * the lease runs out, whatever process now has its PID. */
+#define LEASE_SECONDS 60.0
 
 static void this_host(char *host, size_t size)
 {
@@ -662,26 +749,117 @@ static double unix_now(void)
 	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* Whether the recorded owner of a running trial is still at work. */
-static int owner_alive(sqlite3_stmt *st, int pid_col, int host_col, int beat_col)
+/* The lease in seconds: LEASE_SECONDS, or DIMSEARCH_LEASE_S (tests shorten it). */
+static double lease_seconds(void)
 {
+	const char *v = getenv("DIMSEARCH_LEASE_S");
+	double s = v ? atof(v) : 0;
+	return s > 0 ? s : LEASE_SECONDS;
+}
+
+/* A token no other open store has: host, pid, time and random bits. */
+static void make_token(char *token, size_t size)
+{
+	uint64_t r = 0;
+	int fd = open("/dev/urandom", O_RDONLY);
+	if (fd < 0 || read(fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
+		r = (uint64_t)unix_now() * 1000003u ^ (uint64_t)getpid() << 32;
+	if (fd >= 0)
+		close(fd);
+	snprintf(token, size, "%d-%016llx", (int)getpid(), (unsigned long long)r);
+}
+
+/* Whether the recorded owner of a running trial is still at work: this store, or another
+ * whose heartbeat is within the lease (and, on this machine, whose process exists: a PID
+ * that no process has is an owner that is certainly gone). */
+static int owner_alive(struct store *s, sqlite3_stmt *st, int pid_col, int host_col,
+		       int beat_col, int token_col)
+{
+	const char *token = (const char *)sqlite3_column_text(st, token_col);
+	if (token && !strcmp(token, s->token))
+		return 1;
+	if (sqlite3_column_type(st, beat_col) == SQLITE_NULL ||
+	    unix_now() - sqlite3_column_double(st, beat_col) >= lease_seconds())
+		return 0;
 	if (sqlite3_column_type(st, pid_col) == SQLITE_NULL)
 		return 0;
 	pid_t pid = (pid_t)sqlite3_column_int64(st, pid_col);
 	const char *host = (const char *)sqlite3_column_text(st, host_col);
 	char me[256];
 	this_host(me, sizeof(me));
-	if (host && !strcmp(host, me))
-		return pid == getpid() || kill(pid, 0) == 0 || errno == EPERM;
-	return unix_now() - sqlite3_column_double(st, beat_col) < HEARTBEAT_STALE;
+	if (host && !strcmp(host, me) && kill(pid, 0) != 0 && errno == ESRCH)
+		return 0;
+	return 1;
+}
+
+/* The keeper: every period, the heartbeat of each running trial this store owns. */
+static void *lease_keeper(void *arg)
+{
+	struct store *s = arg;
+	sqlite3 *db = NULL;
+	if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return NULL; /* the epochs still renew it */
+	}
+	sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+	pthread_mutex_lock(&s->lease.lock);
+	while (!s->lease.stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		double t = (double)until.tv_sec + 1e-9 * (double)until.tv_nsec + s->lease.period;
+		until.tv_sec = (time_t)t;
+		until.tv_nsec = (long)((t - (double)until.tv_sec) * 1e9);
+		pthread_cond_timedwait(&s->lease.wake, &s->lease.lock, &until);
+		if (s->lease.stop)
+			break;
+		pthread_mutex_unlock(&s->lease.lock);
+		sqlite3_stmt *st = NULL;
+		if (sqlite3_prepare_v2(db, "UPDATE trial SET heartbeat = ? WHERE owner_token = ? AND "
+					   "state = 'running'",
+				       -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_double(st, 1, unix_now());
+			sqlite3_bind_text(st, 2, s->token, -1, SQLITE_STATIC);
+			sqlite3_step(st);
+		}
+		sqlite3_finalize(st);
+		pthread_mutex_lock(&s->lease.lock);
+	}
+	pthread_mutex_unlock(&s->lease.lock);
+	sqlite3_close(db);
+	return NULL;
+}
+
+/* Start the keeper once, when this store first claims a trial. */
+static void lease_start(struct store *s)
+{
+	if (s->lease.started)
+		return;
+	s->lease.period = lease_seconds() / 4;
+	pthread_mutex_init(&s->lease.lock, NULL);
+	pthread_cond_init(&s->lease.wake, NULL);
+	s->lease.started = pthread_create(&s->lease.thread, NULL, lease_keeper, s) == 0 ? 1 : -1;
+}
+
+static void lease_stop(struct store *s)
+{
+	if (s->lease.started != 1)
+		return;
+	pthread_mutex_lock(&s->lease.lock);
+	s->lease.stop = 1;
+	pthread_cond_signal(&s->lease.wake);
+	pthread_mutex_unlock(&s->lease.lock);
+	pthread_join(s->lease.thread, NULL);
+	pthread_mutex_destroy(&s->lease.lock);
+	pthread_cond_destroy(&s->lease.wake);
+	s->lease.started = 0;
 }
 
 int store_trial_claim(struct store *s, long experiment_id, struct trial_record *t)
 {
 	if (begin(s))
 		return -1;
-	sqlite3_stmt *st = prepare(s, "SELECT id, state, owner_pid, owner_host, heartbeat FROM "
-				      "trial WHERE experiment_id = ? AND trial_key = ?");
+	sqlite3_stmt *st = prepare(s, "SELECT id, state, owner_pid, owner_host, heartbeat, "
+				      "owner_token FROM trial WHERE experiment_id = ? AND trial_key = ?");
 	if (!st)
 		goto fail;
 	sqlite3_bind_int64(st, 1, experiment_id);
@@ -691,7 +869,7 @@ int store_trial_claim(struct store *s, long experiment_id, struct trial_record *
 		const char *state = (const char *)sqlite3_column_text(st, 1);
 		if (state && !strcmp(state, "complete"))
 			verdict = CLAIM_DONE;
-		else if (state && !strcmp(state, "running") && owner_alive(st, 2, 3, 4))
+		else if (state && !strcmp(state, "running") && owner_alive(s, st, 2, 3, 4, 5))
 			verdict = CLAIM_BUSY;
 	} else if (rc != SQLITE_DONE) {
 		sqlite3_finalize(st);
@@ -707,16 +885,18 @@ int store_trial_claim(struct store *s, long experiment_id, struct trial_record *
 	this_host(host, sizeof(host));
 	st = prepare(
 		s, "INSERT INTO trial (experiment_id, trial_key, strategy, role, latent, seed, "
-		   "params, state, started_at, attempts, owner_pid, owner_host, heartbeat) VALUES "
-		   "(?, ?, ?, ?, ?, ?, ?, 'running', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 1, ?, "
-		   "?, ?) ON CONFLICT (experiment_id, trial_key) DO UPDATE SET state = 'running', "
+		   "params, state, started_at, attempts, owner_pid, owner_host, heartbeat, "
+		   "owner_token) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', "
+		   "strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 1, ?, ?, ?, ?) ON CONFLICT (experiment_id, "
+		   "trial_key) DO UPDATE SET state = 'running', "
 		   "epochs_run = 0, train_mse = NULL, val_mse = NULL, test_mse = NULL, "
 		   "probe_accuracy = NULL, nan_mask = 0, flops_train_gemm = 0, "
 		   "flops_eval_gemm = 0, flops_elementwise = 0, flops_overhead = 0, "
 		   "flops_report = 0, flops_delivery = 0, seconds = NULL, error = NULL, "
 		   "details = NULL, started_at = excluded.started_at, finished_at = NULL, "
 		   "attempts = attempts + 1, owner_pid = excluded.owner_pid, "
-		   "owner_host = excluded.owner_host, heartbeat = excluded.heartbeat RETURNING id");
+		   "owner_host = excluded.owner_host, heartbeat = excluded.heartbeat, "
+		   "owner_token = excluded.owner_token RETURNING id");
 	if (!st)
 		goto fail;
 	sqlite3_bind_int64(st, 1, experiment_id);
@@ -729,6 +909,7 @@ int store_trial_claim(struct store *s, long experiment_id, struct trial_record *
 	sqlite3_bind_int64(st, 8, (sqlite3_int64)getpid());
 	sqlite3_bind_text(st, 9, host, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_double(st, 10, unix_now());
+	sqlite3_bind_text(st, 11, s->token, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
 		fail_db(s, "cannot record a trial");
@@ -747,7 +928,10 @@ int store_trial_claim(struct store *s, long experiment_id, struct trial_record *
 			goto fail;
 	}
 	t->state = TRIAL_RUNNING;
-	return commit(s) ? -1 : CLAIM_TAKEN;
+	if (commit(s))
+		return -1;
+	lease_start(s);
+	return CLAIM_TAKEN;
 fail:
 	rollback(s);
 	return -1;
@@ -841,32 +1025,50 @@ int store_mark_interrupted(struct store *s, long experiment_id)
 {
 	if (begin(s))
 		return -1;
-	sqlite3_stmt *st = prepare(s, "SELECT id, owner_pid, owner_host, heartbeat FROM trial "
-				      "WHERE experiment_id = ? AND state IN ('running', 'waiting')");
+	sqlite3_stmt *st = prepare(s, "SELECT id, owner_pid, owner_host, heartbeat, owner_token "
+				      "FROM trial WHERE experiment_id = ? AND state IN ('running', "
+				      "'waiting')");
 	if (!st) {
 		rollback(s);
 		return -1;
 	}
 	sqlite3_bind_int64(st, 1, experiment_id);
-	long dead[4096];
-	int n = 0, rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 4096)
-		if (!owner_alive(st, 1, 2, 3))
-			dead[n++] = (long)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	for (int i = 0; i < n; i++) {
-		st = prepare(s, "UPDATE trial SET state = 'interrupted', owner_pid = NULL "
-				"WHERE id = ?");
-		if (!st) {
-			rollback(s);
-			return -1;
+	long *dead = NULL;
+	int n = 0, size = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (owner_alive(s, st, 1, 2, 3, 4))
+			continue;
+		if (n == size) {
+			size = size ? 2 * size : 64;
+			long *d = realloc(dead, sizeof(*d) * (size_t)size);
+			if (!d) {
+				sqlite3_finalize(st);
+				free(dead);
+				rollback(s);
+				return ds_fail("out of memory reading trials");
+			}
+			dead = d;
 		}
-		sqlite3_bind_int64(st, 1, dead[i]);
-		if (step_done(s, st, "cannot mark interrupted trials")) {
+		dead[n++] = (long)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(dead);
+		fail_db(s, "cannot read trials");
+		rollback(s);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		st = prepare(s, "UPDATE trial SET state = 'interrupted', owner_pid = NULL, "
+				"owner_token = NULL WHERE id = ?");
+		if (!st || (sqlite3_bind_int64(st, 1, dead[i]),
+			    step_done(s, st, "cannot mark interrupted trials"))) {
+			free(dead);
 			rollback(s);
 			return -1;
 		}
 	}
+	free(dead);
 	return commit(s) ? -1 : n;
 }
 

@@ -12,7 +12,7 @@
 #include "../search/records.h"
 
 #define STORE_DEFAULT_PATH "results/dimsearch.db"
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2   /* 2: experiment.run_order, trial.owner_token */
 #define STORE_BUSY_TIMEOUT_MS 10000   /* how long a write waits for a lock (DIMSEARCH_BUSY_MS) */
 
 /* nan_mask bits of trial and decision rows */
@@ -29,10 +29,14 @@ void store_close(struct store *s);
 const char *store_path(const struct store *s);
 
 /* The experiment row for this name and these shared settings (inserted the first time; its
- * config text updated to the newest); its id. */
+ * config text updated to the newest), made the current configuration of its name (the one
+ * report, plot and the views without _all show); its id. */
 int store_experiment(struct store *s, const char *name, const char *hash, const char *dataset,
 		     double true_dimension, const char *config, long *experiment_id);
-/* The newest experiment with this name: its id, or 0 when there is none. */
+/* Make an experiment the current configuration of its name again (its decisions are the
+ * newest). */
+int store_experiment_ran(struct store *s, long experiment_id);
+/* The current configuration of this name: its id, or 0 when there is none. */
 int store_latest_experiment(struct store *s, const char *name, long *experiment_id);
 
 /* The first experiment (by name) of the group NAME, i.e. named NAME.something, into out;
@@ -44,15 +48,16 @@ int store_trial_get(struct store *s, long experiment_id, const char *key,
 		    struct trial_record *t);
 enum { CLAIM_TAKEN = 0, CLAIM_DONE = 1, CLAIM_BUSY = 2 };
 
-/* Claim a trial for this process, atomically: CLAIM_TAKEN (now running here; inserted, or an
+/* Claim a trial for this store, atomically: CLAIM_TAKEN (now running here; inserted, or an
  * unfinished one reset with its epochs), CLAIM_DONE (another process completed it),
- * CLAIM_BUSY (a live process is running it), or -1 with ds_errmsg(). */
+ * CLAIM_BUSY (another owner holds its lease), or -1 with ds_errmsg(). While the store is
+ * open, a thread renews the lease of the trials it runs (DIMSEARCH_LEASE_S, 60 s). */
 int store_trial_claim(struct store *s, long experiment_id, struct trial_record *t);
 int store_epoch(struct store *s, long trial_id, const struct epoch_record *e);
 /* Final state, measurements and error of a trial. */
 int store_trial_end(struct store *s, const struct trial_record *t);
-/* Trials left running by a process that is gone (its pid on this machine, or no heartbeat
- * for 15 minutes from another): marked interrupted. Returns the count. */
+/* Trials left running by an owner that is gone (no heartbeat within the lease of 60 s, or
+ * its pid gone from this machine): marked interrupted. Returns the count, or -1. */
 int store_mark_interrupted(struct store *s, long experiment_id);
 
 int store_decision(struct store *s, long experiment_id, const struct decision_record *d);

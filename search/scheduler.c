@@ -405,6 +405,36 @@ static int run_pending(struct run_state *st)
 	return 0;
 }
 
+/* ---- identity ---- */
+
+/* The identity of e on the data as read: its settings' hash, mixed with the fingerprint of
+ * the files the data came from (so that rewritten data is a new experiment, never the old
+ * trials), into hash; and its record with a line naming those files. The record is
+ * malloc'd, NULL when out of memory. */
+static char *identity(const struct experiment *e, const struct dataset *d, char hash[17])
+{
+	char files[160] = "";
+	if (d->n_files > 0)
+		snprintf(files, sizeof(files), "data.files = %d, %llu bytes, fnv1a %016llx\n",
+			 d->n_files, (unsigned long long)d->file_bytes,
+			 (unsigned long long)d->file_hash);
+	snprintf(hash, 17, "%s", e->hash);
+	if (d->n_files > 0) {
+		uint64_t h = 0xcbf29ce484222325ULL;
+		for (const char *c = e->hash; *c; c++)
+			h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
+		for (const char *c = files; *c; c++)
+			h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
+		snprintf(hash, 17, "%016llx", (unsigned long long)h);
+	}
+	char *config = malloc(strlen(e->config) + strlen(files) + 1);
+	if (config) {
+		strcpy(config, e->config);
+		strcat(config, files);
+	}
+	return config;
+}
+
 /* ---- decide ---- */
 
 /* The trials of group g into out (their latest stored state for those run elsewhere); how
@@ -506,9 +536,17 @@ enum run_status run_experiment(struct store *s, const struct experiment *e,
 	struct run_state st = {
 		.exp = e, .data = &d, .store = s, .opt = o, .result = r, .tty = isatty(2)
 	};
-	int rc = RUN_FAILED;
-	if (store_experiment(s, e->name, e->hash, e->dataset, d.true_dim, e->config, &st.exp_id) ||
-	    store_mark_interrupted(s, st.exp_id) < 0 || plan_trials(&st) || run_pending(&st))
+	enum run_status rc = RUN_FAILED;
+	char hash[17], *config = identity(e, &d, hash);
+	if (!config) {
+		ds_fail("out of memory recording [%s]", e->name);
+		goto done;
+	}
+	if (store_experiment(s, e->name, hash, e->dataset, d.true_dim, config, &st.exp_id) ||
+	    store_mark_interrupted(s, st.exp_id) < 0)
+		goto done;
+	r->experiment_id = st.exp_id;
+	if (plan_trials(&st) || run_pending(&st))
 		goto done;
 	if (st.store_failed) {
 		ds_fail("%s", st.store_error);
@@ -519,10 +557,11 @@ enum run_status run_experiment(struct store *s, const struct experiment *e,
 		rc = RUN_OK;
 		goto done;
 	}
-	if (decide_all(&st))
+	if (decide_all(&st) || store_experiment_ran(s, st.exp_id))
 		goto done;
 	rc = RUN_OK;
 done:
+	free(config);
 	free(st.jobs);
 	dataset_free(&d);
 	return rc;

@@ -15,6 +15,7 @@ struct run_options {
 };
 
 struct run_result {
+	long experiment_id;   /* the configuration run, in the store */
 	int trials;	      /* planned */
 	int already_complete; /* finished by an earlier run, not repeated */
 	int completed;	      /* finished by this run */

@@ -140,7 +140,7 @@ static void test_new_strategy_end_to_end(void **state)
 	char *text = NULL;
 	size_t size = 0;
 	FILE *out = open_memstream(&text, &size);
-	assert_true(report_print(s, "t", REPORT_CSV, out) >= 2);
+	assert_true(report_print(s, "t", 0, REPORT_CSV, out) >= 2);
 	fclose(out);
 	assert_non_null(strstr(text, "fixed"));
 	assert_non_null(strstr(text, "grid"));
