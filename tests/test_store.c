@@ -244,6 +244,46 @@ static void test_reader_sees_current_views(void **state)
 			 1);
 }
 
+/* A file of schema 1 (no run_order, no owner_token): read as it is, its newest row being
+ * current; upgraded in place by a writer, after which the configuration run last is. */
+static void test_schema_1_read_then_upgraded(void **state)
+{
+	(void)state;
+	char path[512];
+	snprintf(path, sizeof(path), "%s", tmp_path("schema1.db"));
+	struct store *s = store_open(path, 1);
+	long h1, h2, latest;
+	assert_int_equal(store_experiment(s, "x", "h1", "affine", 3, "a = 1\n", &h1), 0);
+	assert_int_equal(store_experiment(s, "x", "h2", "affine", 3, "a = 2\n", &h2), 0);
+	store_close(s);
+	sql(path, "DROP VIEW v_sosae_sweep; DROP VIEW v_sosae_sweep_all; DROP VIEW v_sosae_cut; "
+		  "DROP VIEW v_sosae_cut_all; DROP VIEW v_latent_activity; DROP VIEW v_known_id; "
+		  "DROP VIEW v_epochs; DROP VIEW v_grid_curve; DROP VIEW v_comparison; "
+		  "DROP VIEW v_comparison_all; DROP VIEW v_latest; "
+		  "ALTER TABLE experiment DROP COLUMN run_order; "
+		  "ALTER TABLE trial DROP COLUMN owner_token; PRAGMA user_version = 1");
+	s = store_open(path, 0);
+	assert_non_null(s);
+	assert_int_equal(store_latest_experiment(s, "x", &latest), 0);
+	assert_int_equal(latest, h2);
+	store_close(s);
+	assert_int_equal(scalar(path, "PRAGMA user_version"), 1); /* a reader changes nothing */
+	s = store_open(path, 1);
+	assert_non_null(s);
+	assert_int_equal(scalar(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(scalar(path, "SELECT count(*) FROM pragma_table_info('trial') WHERE "
+				      "name = 'owner_token'"),
+			 1);
+	assert_int_equal(store_latest_experiment(s, "x", &latest), 0);
+	assert_int_equal(latest, h2);
+	/* running h1 again makes it current */
+	assert_int_equal(store_experiment(s, "x", "h1", "affine", 3, "a = 1\n", &latest), 0);
+	assert_int_equal(latest, h1);
+	assert_int_equal(store_latest_experiment(s, "x", &latest), 0);
+	assert_int_equal(latest, h1);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +292,7 @@ int main(void)
 		cmocka_unit_test(test_refuses_foreign_and_newer_files),
 		cmocka_unit_test(test_comparison_view),
 		cmocka_unit_test(test_reader_sees_current_views),
+		cmocka_unit_test(test_schema_1_read_then_upgraded),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
