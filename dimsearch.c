@@ -584,6 +584,8 @@ static int run_all(struct store *s, const struct experiment *const *to_run, int 
 		const struct experiment *e = to_run[i];
 		struct run_result r;
 		enum run_status rc = run_experiment(s, e, &o, &r);
+		if (rc == RUN_OK && store_check(s))
+			rc = RUN_FAILED;
 		if (rc != RUN_OK) {
 			fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
 			status = rc == RUN_BAD_INPUT ? EXIT_USAGE : EXIT_FAILED;

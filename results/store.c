@@ -31,6 +31,8 @@ struct lease {
 struct store {
 	sqlite3 *db;
 	char path[1024];
+	dev_t dev;                    /* the file opened, to tell whether it is still there */
+	ino_t ino;
 	char token[40];               /* this open store's owner token, unique to it */
 	struct lease lease;
 };
@@ -538,6 +540,14 @@ struct store *store_open(const char *path, int create)
 		ds_fail("out of memory opening %s", path);
 		return NULL;
 	}
+	if (!*path || strlen(path) >= sizeof(s->path) || !strcmp(path, ":memory:") ||
+	    !strncmp(path, "file:", 5)) {
+		ds_fail("'%s' is not a database file that keeps its results: name a file (of at "
+			"most %zu characters) with --db",
+			path, sizeof(s->path) - 1);
+		free(s);
+		return NULL;
+	}
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	make_token(s->token, sizeof(s->token));
 	if (create && make_parent_folder(path)) {
@@ -574,11 +584,26 @@ struct store *store_open(const char *path, int create)
 			     ? fail_db(s, "cannot open")
 			     : setup(s, 0);
 	}
+	if (!rc && stat(path, &st) != 0)
+		rc = ds_fail("cannot find %s after opening it: %s", path, strerror(errno));
 	if (rc) {
 		store_close(s);
 		return NULL;
 	}
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
 	return s;
+}
+
+int store_check(struct store *s)
+{
+	struct stat st;
+	if (stat(s->path, &st) != 0 || st.st_dev != s->dev || st.st_ino != s->ino)
+		return ds_fail("%s was deleted or replaced while dimsearch was writing to it: "
+			       "what this run stored is not in the file that is there now; run "
+			       "again",
+			       s->path);
+	return 0;
 }
 
 void store_close(struct store *s)

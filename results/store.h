@@ -26,6 +26,9 @@ struct store;
  * schema this build knows, and creates or upgrades the schema. NULL with ds_errmsg(). */
 struct store *store_open(const char *path, int create);
 void store_close(struct store *s);
+/* Whether the file at the store's path is still the one opened: 0, or -1 with ds_errmsg()
+ * when it was deleted or replaced (what was written since is not in it). */
+int store_check(struct store *s);
 const char *store_path(const struct store *s);
 
 /* The experiment row for this name and these shared settings (inserted the first time; its

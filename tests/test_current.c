@@ -1,7 +1,7 @@
 /* test_current.c: what run, report and plot show is the configuration and the data that were
  * run: alternating configurations of one name, two of them run at once, data rewritten
- * under an unchanged configuration, and trials whose owner died while another process has
- * its PID. */
+ * under an unchanged configuration, trials whose owner died while another process has
+ * its PID, and a database deleted while a run writes to it. */
 #include "testutil.h"
 
 #include <signal.h>
@@ -344,6 +344,53 @@ static void test_the_lease_is_renewed_during_a_long_epoch(void **state)
 	assert_true(age >= 0 && age < 1.0);
 }
 
+static void test_a_deleted_database_is_a_failed_run(void **state)
+{
+	(void)state;
+	char ini[512], db[512], log[512], buf[64];
+	snprintf(ini, sizeof(ini), "%s", tmp_path("gone.ini"));
+	snprintf(db, sizeof(db), "%s", tmp_path("gone.db"));
+	snprintf(log, sizeof(log), "%s", tmp_path("gone.err"));
+	write_config(ini, 20, "affine:d=3,D=32,n=3000,noise=0.02");
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stdout) || !freopen(log, "w", stderr))
+			_exit(126);
+		execl(BIN, BIN, "run", "--config", ini, "--experiment", "alt", "--db", db,
+		      "--threads", "1", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 3000; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		if (access(db, F_OK) == 0 &&
+		    !strcmp(scalar(db, "SELECT count(*) FROM sqlite_master WHERE name = 'epoch'",
+				   buf, sizeof(buf)),
+			    "1") &&
+		    atoi(scalar(db, "SELECT count(*) FROM epoch", buf, sizeof(buf))) > 0)
+			break;
+	}
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "rm -f %s %s-wal %s-shm", db, db, db);
+	must_run(cmd);
+	int status;
+	waitpid(pid, &status, 0);
+	char *err = slurp(log);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) != 1 || !strstr(err, "was deleted or replaced"))
+		fail_msg("exit %d:\n%s", WEXITSTATUS(status), err);
+	free(err);
+	/* names that keep nothing are refused before anything runs */
+	const char *nowhere[] = { ":memory:", "''", "file::memory:" };
+	for (int i = 0; i < 3; i++) {
+		snprintf(cmd, sizeof(cmd), BIN " run --config %s --experiment alt --db %s", ini,
+			 nowhere[i]);
+		assert_int_equal(run_command(cmd, out, sizeof(out)), 2);
+		assert_non_null(strstr(out, "is not a database file that keeps its results"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +399,7 @@ int main(void)
 		cmocka_unit_test(test_rewritten_data_is_not_the_old_data),
 		cmocka_unit_test(test_a_dead_owner_loses_its_trials_whatever_has_its_pid),
 		cmocka_unit_test(test_the_lease_is_renewed_during_a_long_epoch),
+		cmocka_unit_test(test_a_deleted_database_is_a_failed_run),
 	};
 	return cmocka_run_group_tests_name("current", tests, NULL, NULL);
 }
