@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "baselines/idest.h"
@@ -466,8 +467,9 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-/* First Ctrl-C or SIGTERM: finish cleanly (running trials are marked interrupted); a second
- * one kills at once (SA_RESETHAND restores the default action). */
+/* First Ctrl-C or SIGTERM: finish cleanly (running trials are marked interrupted, a plot
+ * removes what it staged); a second one kills at once (SA_RESETHAND restores the default
+ * action). No SA_RESTART: a wait for gnuplot returns when the signal comes. */
 static void catch_signals(void)
 {
 	struct sigaction sa;
@@ -1047,6 +1049,15 @@ static int cmd_plot(int argc, char **argv)
 	int r = options_exit(parse_options(argc, argv, "plot", opts, plot_option, &o, plot_help));
 	if (r >= 0)
 		return r;
+	struct stat st;
+	if (!*o.out || strcspn(o.out, "\n\r\t\x1b") != strlen(o.out)) {
+		usage_error("--out takes a folder name without control characters (got '%s')", o.out);
+		return EXIT_USAGE;
+	}
+	if (stat(o.out, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		usage_error("--out %s is a file, not a folder: name a folder for the figures", o.out);
+		return EXIT_USAGE;
+	}
 	char gnuplot[4096], scripts[2100];
 	if (plot_find_gnuplot(gnuplot, sizeof(gnuplot))) {
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
@@ -1064,11 +1075,12 @@ static int cmd_plot(int argc, char **argv)
 		store_close(s);
 		return EXIT_USAGE;
 	}
-	int made = plot_render(s, o.experiment, scripts, o.out, gnuplot);
+	catch_signals();
+	int made = plot_render(s, o.experiment, scripts, o.out, gnuplot, &stop_requested);
 	store_close(s);
 	if (made < 0) {
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
-		return EXIT_FAILED;
+		return stop_requested ? EXIT_INTERRUPTED : EXIT_FAILED;
 	}
 	printf("%d figures of %s in %s (PNG and SVG; data in %s/data/%s)\n", made, o.experiment,
 	       o.out, o.out, o.experiment);

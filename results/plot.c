@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <signal.h>
 #include <limits.h>
 #include <errno.h>
 #include <stdio.h>
@@ -100,7 +101,8 @@ static int write_block(void *ctx, int ncol, char **names, char **values)
 
 /* ---- rendering ---- */
 
-/* Run gnuplot on one script in the scripts' folder with the variables in vars. */
+/* Run gnuplot on one script in the scripts' folder with the variables in vars. A signal
+ * to dimsearch (Ctrl-C, SIGTERM) ends gnuplot too. */
 static int run_gnuplot(const char *gnuplot, const char *scripts_dir, const char *script,
 		       const char *vars)
 {
@@ -109,29 +111,69 @@ static int run_gnuplot(const char *gnuplot, const char *scripts_dir, const char 
 		return ds_fail("cannot start gnuplot: %s", strerror(errno));
 	if (pid == 0) {
 		if (chdir(scripts_dir) != 0)
-			_exit(126);
+			_exit(125);
 		if (!freopen("/dev/null", "w", stdout))
-			_exit(126);
+			_exit(125);
 		execl(gnuplot, "gnuplot", "-e", vars, script, (char *)NULL);
 		_exit(127);
 	}
 	int status;
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return ds_fail("gnuplot failed on %s/%s (exit %d); its message is above",
-			       scripts_dir, script, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return ds_fail("cannot wait for gnuplot: %s", strerror(errno));
+		kill(pid, SIGTERM);
+		waitpid(pid, &status, 0);
+		return ds_fail("interrupted");
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 125)
+		return ds_fail("cannot use the scripts' folder %s", scripts_dir);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		return ds_fail("cannot run %s (not an executable gnuplot?)", gnuplot);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return ds_fail("gnuplot failed on %s/%s (%s %d); its message is above",
+			       scripts_dir, script, WIFEXITED(status) ? "exit" : "signal",
+			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	return 0;
 }
 
-/* Render one figure as PNG and SVG into stage. */
+/* text as a gnuplot single-quoted string into out (a quote doubled; nothing else is special
+ * inside single quotes); -1 when it does not fit or holds a control character, which no
+ * quoting makes safe on gnuplot's command line. */
+static int gp_quote(const char *text, char *out, size_t size)
+{
+	size_t n = 0;
+	if (size < 3)
+		return -1;
+	out[n++] = '\'';
+	for (const char *c = text; *c; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f || n + 3 >= size)
+			return -1;
+		if (*c == '\'')
+			out[n++] = '\'';
+		out[n++] = *c;
+	}
+	out[n++] = '\'';
+	out[n] = '\0';
+	return 0;
+}
+
+/* Render one figure as PNG and SVG into stage; every path handed to gnuplot quoted. */
 static int figure(const char *gnuplot, const char *scripts_dir, const char *stage,
 		  const char *data, const char *experiment, const char *name, const char *extra)
 {
 	static const char *fmts[] = { "png", "svg" };
 	for (int i = 0; i < 2; i++) {
-		char vars[4096];
-		snprintf(vars, sizeof(vars),
-			 "data='%s'; out='%s/%s-%s.%s'; fmt='%s'; title_extra=' (%s)'; %s", data,
-			 stage, experiment, name, fmts[i], fmts[i], experiment, extra ? extra : "");
+		char file[PATH_MAX + 256], title[256], q_data[2 * PATH_MAX + 8];
+		char q_out[2 * PATH_MAX + 520], q_title[520], vars[6 * PATH_MAX];
+		snprintf(file, sizeof(file), "%s/%s-%s.%s", stage, experiment, name, fmts[i]);
+		snprintf(title, sizeof(title), " (%s)", experiment);
+		if (gp_quote(data, q_data, sizeof(q_data)) || gp_quote(file, q_out, sizeof(q_out)) ||
+		    gp_quote(title, q_title, sizeof(q_title)))
+			return ds_fail("cannot hand the folder %s to gnuplot: it holds a control "
+				       "character",
+				       stage);
+		snprintf(vars, sizeof(vars), "data=%s; out=%s; fmt='%s'; title_extra=%s; %s", q_data,
+			 q_out, fmts[i], q_title, extra ? extra : "");
 		char script[64];
 		snprintf(script, sizeof(script), "%s.gp", name);
 		if (run_gnuplot(gnuplot, scripts_dir, script, vars))
@@ -262,7 +304,8 @@ static int fig_grid(const struct plot_ctx *c)
 	char v[256], extra[512];
 	store_scalar(c->s, "SELECT max(val_mse) FROM v_grid_curve WHERE experiment = ?",
 		     ARGS(c->experiment), v, sizeof(v), "1");
-	snprintf(extra, sizeof(extra), "ymark = %s", v);
+	/* numbers, whatever the file holds: nothing from it reaches gnuplot as code */
+	snprintf(extra, sizeof(extra), "ymark = %.9g", atof(v));
 	return draw_rows(c, n, "grid", extra);
 }
 
@@ -298,7 +341,7 @@ static int fig_active(const struct plot_ctx *c)
 	store_scalar(c->s, "SELECT chosen_k FROM v_comparison WHERE strategy = 'grid' AND "
 			   "experiment = ?",
 		     ARGS(c->experiment), v, sizeof(v), "-1");
-	snprintf(extra, sizeof(extra), "nblocks = %d; gridk = %s", blocks, v);
+	snprintf(extra, sizeof(extra), "nblocks = %d; gridk = %d", blocks, atoi(v));
 	return draw_rows(c, blocks, "active", extra);
 }
 
@@ -320,7 +363,7 @@ static int fig_profile(const struct plot_ctx *c)
 	fclose(f);
 	store_scalar(c->s, "SELECT k_star FROM v_sosae_cut WHERE strategy = ? AND experiment = ?",
 		     ARGS(strategy, c->experiment), v, sizeof(v), "0");
-	snprintf(extra, sizeof(extra), "kstar = %s", v);
+	snprintf(extra, sizeof(extra), "kstar = %d", atoi(v));
 	return draw_rows(c, n, "profile", extra);
 }
 
@@ -356,12 +399,12 @@ static int fig_known_id(const struct plot_ctx *c)
 		return -1;
 	char v[256], extra[512];
 	store_scalar(c->s, "SELECT max(true_dimension) FROM v_known_id", NULL, v, sizeof(v), "1");
-	snprintf(extra, sizeof(extra), "nblocks = %d; dmax = %s", b.n, v);
+	snprintf(extra, sizeof(extra), "nblocks = %d; dmax = %.9g", b.n, atof(v));
 	return b.n > 0 ? draw(c, "known-id", "knownid", extra) : 0;
 }
 
 int plot_render(struct store *s, const char *experiment, const char *scripts_dir,
-		const char *out_dir, const char *gnuplot)
+		const char *out_dir, const char *gnuplot, const volatile sig_atomic_t *stop)
 {
 	/* the name becomes part of file names and of gnuplot's -e text */
 	for (const char *c = experiment; *c; c++)
@@ -386,6 +429,10 @@ int plot_render(struct store *s, const char *experiment, const char *scripts_dir
 							     fig_profile, fig_cost, fig_known_id };
 	int made = 0, rc = make_dirs(data);
 	for (size_t i = 0; i < sizeof(figures) / sizeof(*figures) && !rc; i++) {
+		if (stop && *stop) {
+			rc = ds_fail("interrupted");
+			break;
+		}
 		int n = figures[i](&c);
 		if (n < 0)
 			rc = -1;
@@ -393,6 +440,8 @@ int plot_render(struct store *s, const char *experiment, const char *scripts_dir
 			made += n;
 	}
 	/* everything rendered: move it into place */
+	if (!rc && stop && *stop)
+		rc = ds_fail("interrupted");
 	if (!rc) {
 		char final_data[PATH_MAX + 512];
 		snprintf(final_data, sizeof(final_data), "%s/data/%s", out_dir, experiment);

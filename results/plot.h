@@ -3,6 +3,8 @@
 #ifndef DS_PLOT_H
 #define DS_PLOT_H
 
+#include <signal.h>
+
 #include "store.h"
 
 /* Where gnuplot is on PATH (into path), or -1 with ds_errmsg() naming the package. */
@@ -10,9 +12,10 @@ int plot_find_gnuplot(char *path, int size);
 
 /* Draw every figure that experiment's data allows (the known-dimension figure spans all
  * experiments) into out_dir as EXPERIMENT-FIGURE.png and .svg, with the data under
- * out_dir/data/EXPERIMENT/. Nothing is written to out_dir unless every figure rendered.
- * Returns the number of figures, or -1 with ds_errmsg(). */
+ * out_dir/data/EXPERIMENT/. Nothing is written to out_dir unless every figure rendered, and
+ * nothing is left behind when one fails or *stop is raised (Ctrl-C, SIGTERM). Returns the
+ * number of figures, or -1 with ds_errmsg(). */
 int plot_render(struct store *s, const char *experiment, const char *scripts_dir,
-		const char *out_dir, const char *gnuplot);
+		const char *out_dir, const char *gnuplot, const volatile sig_atomic_t *stop);
 
 #endif

@@ -162,11 +162,78 @@ static void test_without_gnuplot(void **state)
 	assert_false(file_exists(dir));
 }
 
+/* Whether a folder holds an entry whose name starts with prefix. */
+static int has_entry(const char *dir, const char *prefix)
+{
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd), "ls -A '%s' 2>/dev/null | grep -q '^%s'", dir, prefix);
+	return system(cmd) == 0;
+}
+
+/* A folder name with a quote and a crafted one that would run a command if it reached
+ * gnuplot as code: the figures land in the folder named, and nothing runs. */
+static void test_folder_names_are_not_code(void **state)
+{
+	(void)state;
+	char base[512], dir[1024], cmd[4096], marker[1024];
+	snprintf(base, sizeof(base), "%s", tmp_path("names"));
+	snprintf(marker, sizeof(marker), "%s/ran", base);
+	const char *names[] = { "it's", "x'; system('touch ../ran'); y='" };
+	for (int i = 0; i < 2; i++) {
+		snprintf(dir, sizeof(dir), "%s/%s", base, names[i]);
+		snprintf(cmd, sizeof(cmd), "mkdir -p \"%s\" && " BIN " plot --db %s --experiment smoke "
+					   "--out \"%s\"", dir, db, dir);
+		int rc = run_command(cmd, out, sizeof(out));
+		if (rc != 0)
+			fail_msg("%s exited %d:\n%s", cmd, rc, out);
+		char png[1200];
+		snprintf(png, sizeof(png), "%s/smoke-grid.png", dir);
+		assert_true(file_exists(png));
+		assert_false(file_exists(marker));
+	}
+}
+
+static void test_plot_failures_leave_nothing(void **state)
+{
+	(void)state;
+	char dir[512], file[512], cmd[4096];
+	snprintf(dir, sizeof(dir), "%s", tmp_path("interrupted"));
+	snprintf(file, sizeof(file), "%s", tmp_path("a-file"));
+	write_text(file, "not a folder\n");
+	/* --out naming a file, or nothing: usage errors */
+	snprintf(cmd, sizeof(cmd), BIN " plot --db %s --experiment smoke --out %s", db, file);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "is a file, not a folder"));
+	snprintf(cmd, sizeof(cmd), BIN " plot --db %s --experiment smoke --out ''", db);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 2);
+	/* a gnuplot that cannot run says so, and stages nothing */
+	char fake[512];
+	snprintf(fake, sizeof(fake), "%s", tmp_path("fakebin"));
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s && printf 'x' > %s/gnuplot && chmod +x "
+				   "%s/gnuplot && PATH=%s " BIN " plot --db %s --experiment smoke "
+				   "--out %s",
+		 fake, fake, fake, fake, db, dir);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "gnuplot"));
+	assert_null(strstr(out, "its message is above"));
+	assert_false(has_entry(dir, ".plot-"));
+	/* SIGTERM while a (slow) gnuplot draws: exit 130, no staging folder left */
+	snprintf(cmd, sizeof(cmd), "printf '#!/bin/sh\\n/bin/sleep 5\\n' > %s/gnuplot && "
+				   "(PATH=%s " BIN " plot --db %s --experiment smoke --out %s & "
+				   "pid=$!; sleep 1; kill -TERM $pid; wait $pid)",
+		 fake, fake, db, dir);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 130);
+	assert_non_null(strstr(out, "interrupted"));
+	assert_false(has_entry(dir, ".plot-"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_figure),
 		cmocka_unit_test(test_without_gnuplot),
+		cmocka_unit_test(test_folder_names_are_not_code),
+		cmocka_unit_test(test_plot_failures_leave_nothing),
 	};
 	return cmocka_run_group_tests_name("plot", tests, setup, NULL);
 }
