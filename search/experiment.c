@@ -439,7 +439,11 @@ static char *read_line(char *str, int num, void *stream)
 		if (len < 0)
 			return NULL;
 		p->lineno++;
-		char *line = trim(p->buf);
+		char *line = p->buf;
+		/* a UTF-8 byte-order mark, as some editors write it, is not part of the text */
+		if (p->lineno == 1 && !strncmp(line, "\xEF\xBB\xBF", 3))
+			line += 3;
+		line = trim(line);
 		if (*line == '\0' || *line == ';' || *line == '#') {
 			snprintf(str, (size_t)num, "\n");
 			return str;

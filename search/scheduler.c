@@ -218,8 +218,48 @@ static int plan_seed(const struct strategy *s, const struct experiment *e, long 
 	}
 }
 
+/* A planned trial whose text did not fit its record: two such trials could share a key,
+ * and one would be taken for the other. */
+static int check_planned(const struct experiment *e, const struct trial_record *t)
+{
+	if (strlen(t->key) + 1 >= sizeof(t->key) || strlen(t->strategy) + 1 >= sizeof(t->strategy) ||
+	    strlen(t->params) + 1 >= sizeof(t->params))
+		return ds_fail("[%s] a trial of %s has a key, name or settings longer than a trial "
+			       "record holds (%zu, %zu and %zu characters): use fewer or shorter "
+			       "settings (%.60s...)",
+			       e->name, t->strategy, sizeof(t->key) - 2, sizeof(t->strategy) - 2,
+			       sizeof(t->params) - 2, t->key);
+	return 0;
+}
+
+static int by_key(const void *a, const void *b)
+{
+	return strcmp((*(const struct job *const *)a)->t.key, (*(const struct job *const *)b)->t.key);
+}
+
+/* Every planned key once: two trials of one key would share one stored result. */
+static int check_unique(const struct run_state *st)
+{
+	const struct job **order = malloc(sizeof(*order) * (size_t)(st->n_jobs ? st->n_jobs : 1));
+	if (!order)
+		return ds_fail("out of memory planning [%s]", st->exp->name);
+	for (int i = 0; i < st->n_jobs; i++)
+		order[i] = &st->jobs[i];
+	qsort(order, (size_t)st->n_jobs, sizeof(*order), by_key);
+	int rc = 0;
+	for (int i = 1; i < st->n_jobs && !rc; i++)
+		if (!strcmp(order[i]->t.key, order[i - 1]->t.key))
+			rc = ds_fail("[%s] two trials have the key %s (strategies %s and %s): a "
+				     "strategy must name every setting in its keys",
+				     st->exp->name, order[i]->t.key, order[i - 1]->strategy->name,
+				     order[i]->strategy->name);
+	free(order);
+	return rc;
+}
+
 /* Plan every strategy x seed, and look each trial up in the store: complete ones are
- * taken as they are, the others are pending. */
+ * taken as they are, the others are pending. 0, RUN_BAD_INPUT for a plan that cannot be
+ * stored as it is, or -1. */
 static int plan_trials(struct run_state *st)
 {
 	const struct experiment *e = st->exp;
@@ -235,6 +275,10 @@ static int plan_trials(struct run_state *st)
 			if (n < 0)
 				rc = -1;
 			for (int k = 0; k < n && !rc; k++) {
+				if (check_planned(e, &plan[k])) {
+					rc = RUN_BAD_INPUT;
+					break;
+				}
 				struct job *job = add_job(st);
 				if (!job) {
 					rc = ds_fail("out of memory planning [%s]", e->name);
@@ -261,7 +305,7 @@ static int plan_trials(struct run_state *st)
 	}
 	free(plan);
 	st->result->trials = st->n_jobs;
-	return rc;
+	return rc ? rc : check_unique(st) ? RUN_BAD_INPUT : 0;
 }
 
 /* ---- run ---- */
@@ -546,7 +590,12 @@ enum run_status run_experiment(struct store *s, const struct experiment *e,
 	    store_mark_interrupted(s, st.exp_id) < 0)
 		goto done;
 	r->experiment_id = st.exp_id;
-	if (plan_trials(&st) || run_pending(&st))
+	int planned = plan_trials(&st);
+	if (planned) {
+		rc = planned == RUN_BAD_INPUT ? RUN_BAD_INPUT : RUN_FAILED;
+		goto done;
+	}
+	if (run_pending(&st))
 		goto done;
 	if (st.store_failed) {
 		ds_fail("%s", st.store_error);

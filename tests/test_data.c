@@ -180,6 +180,30 @@ static void test_csv(void **state)
 	fclose(f);
 	assert_int_equal(dataset_load(&d, spec, &o), -1);
 	assert_non_null(strstr(ds_errmsg(), ":2: column 2"));
+	/* a value no float holds is bad data, named by line and column, not a divergence */
+	f = fopen(path, "w");
+	fprintf(f, "1,2,3\n4,5,1e39\n");
+	fclose(f);
+	assert_int_equal(dataset_load(&d, spec, &o), -1);
+	assert_non_null(strstr(ds_errmsg(), ":2: column 3"));
+	/* the files read are fingerprinted: content and size */
+	f = fopen(path, "w");
+	fprintf(f, "1,2,3\n4,5,6\n7,8,9\n");
+	fclose(f);
+	assert_int_equal(dataset_load(&d, spec, &o), 0);
+	assert_int_equal(d.n_files, 1);
+	assert_int_equal(d.file_bytes, 18);
+	uint64_t first = d.file_hash;
+	dataset_free(&d);
+	f = fopen(path, "w");
+	fprintf(f, "1,2,3\n4,5,6\n7,8,0\n");
+	fclose(f);
+	assert_int_equal(dataset_load(&d, spec, &o), 0);
+	assert_true(d.file_hash != first);
+	dataset_free(&d);
+	assert_int_equal(dataset_load(&d, "affine:d=2,D=4,n=100", &o), 0);
+	assert_int_equal(d.n_files, 0);
+	dataset_free(&d);
 }
 
 static void test_synthetic_geometry(void **state)

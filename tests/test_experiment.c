@@ -203,6 +203,44 @@ static void test_int_lists(void **state)
 	assert_non_null(strstr(why, "more than 16"));
 }
 
+/* Ranges at the edge of a long, and numbers beyond it, as values or as errors, never as
+ * overflow. */
+static void test_int_lists_at_the_limits(void **state)
+{
+	(void)state;
+	long v[4];
+	char why[256];
+	assert_int_equal(parse_int_list("9223372036854775806..9223372036854775807", 0, INT64_MAX,
+					v, 4, why, sizeof(why)),
+			 2);
+	assert_true(v[1] == INT64_MAX);
+	assert_int_equal(parse_int_list("9223372036854775800..9223372036854775807 step 5", 0,
+					INT64_MAX, v, 4, why, sizeof(why)),
+			 2);
+	assert_true(v[1] == INT64_MAX - 2);
+	assert_int_equal(parse_int_list("1..99999999999999999999", 0, INT64_MAX, v, 4, why,
+					sizeof(why)),
+			 -1);
+	assert_int_equal(parse_int_list("1..9 step 99999999999999999999", 0, INT64_MAX, v, 4, why,
+					sizeof(why)),
+			 -1);
+	assert_int_equal(parse_int_list("99999999999999999999", 0, INT64_MAX, v, 4, why,
+					sizeof(why)),
+			 -1);
+}
+
+/* A byte-order mark at the start of the file is no part of the first line. */
+static void test_byte_order_mark(void **state)
+{
+	(void)state;
+	struct experiment_file f = load("\xEF\xBB\xBF[bom]\ndataset = affine\nstrategies = grid\n"
+					"grid = 1,2\n",
+					1);
+	assert_int_equal(f.n_exp, 1);
+	assert_string_equal(f.exp[0].name, "bom");
+	experiments_free(&f);
+}
+
 static void test_grid_choice_rules(void **state)
 {
 	(void)state;
@@ -227,6 +265,8 @@ int main(void)
 		cmocka_unit_test(test_long_line_beyond_inih_limit),
 		cmocka_unit_test(test_every_mistake_at_once_with_lines),
 		cmocka_unit_test(test_int_lists),
+		cmocka_unit_test(test_int_lists_at_the_limits),
+		cmocka_unit_test(test_byte_order_mark),
 		cmocka_unit_test(test_grid_choice_rules),
 	};
 	return cmocka_run_group_tests_name("experiment", tests, NULL, NULL);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../core/blas.h"
+#include "../core/err.h"
 #include "../results/report.h"
 #include "../results/store.h"
 #include "../search/grid.h"
@@ -64,6 +65,31 @@ static const struct strategy fixed_strategy = {
 	.settings = &fixed_settings,
 	.plan = fixed_plan,
 	.run = fixed_run, /* no decide: the single-trial rule */
+};
+
+/* A faulty strategy: two trials of one key, or a key too long for its record. */
+static int faulty_plan(const struct experiment *e, long seed, struct trial_record *trials,
+		       int max)
+{
+	const struct fixed_settings *o = experiment_settings(e, &fixed_settings);
+	for (int i = 0; i < 2 && i < max; i++) {
+		memset(&trials[i], 0, sizeof(trials[i]));
+		if (o->k == 1)
+			snprintf(trials[i].key, sizeof(trials[i].key), "faulty/seed=%ld", seed);
+		else
+			memset(trials[i].key, 'k', sizeof(trials[i].key) - 1);
+		snprintf(trials[i].strategy, sizeof(trials[i].strategy), "faulty");
+		trials[i].latent = 1;
+		trials[i].seed = seed;
+	}
+	return 2;
+}
+
+static const struct strategy faulty_strategy = {
+	.name = "faulty",
+	.settings = &fixed_settings,
+	.plan = faulty_plan,
+	.run = fixed_run,
 };
 
 static const char *ini_text = "[t]\n"
@@ -207,6 +233,37 @@ static void test_registry_refuses_clashes(void **state)
 	assert_int_equal(registry_init(&r, big, 1), -1);
 }
 
+static void test_a_plan_that_cannot_be_stored_is_refused(void **state)
+{
+	(void)state;
+	struct registry r;
+	const struct strategy *list[] = { &faulty_strategy };
+	assert_int_equal(registry_init(&r, list, 1), 0);
+	char path[512], db[512];
+	snprintf(path, sizeof(path), "%s", tmp_path("faulty.ini"));
+	snprintf(db, sizeof(db), "%s", tmp_path("faulty.db"));
+	struct store *s = store_open(db, 1);
+	struct run_options ro = { .threads = 1, .quiet = 1 };
+	struct run_result res;
+	const char *want[] = { "two trials have the key faulty/seed=1",
+			       "longer than a trial record holds" };
+	for (int k = 1; k <= 2; k++) {
+		char text[256];
+		snprintf(text, sizeof(text), "[t]\ndataset = affine:d=2,D=4,n=300\nhidden = 4\n"
+					     "epochs = 1\nbatch = 50\nstrategies = faulty\n"
+					     "fixed.k = %d\n", k);
+		write_text(path, text);
+		struct experiment_file f;
+		if (experiments_load(&f, path, &r))
+			fail_msg("%s", f.errors);
+		assert_int_equal(run_experiment(s, &f.exp[0], &ro, &res), RUN_BAD_INPUT);
+		assert_non_null(strstr(ds_errmsg(), want[k - 1]));
+		assert_int_equal(res.completed, 0);
+		experiments_free(&f);
+	}
+	store_close(s);
+}
+
 int main(void)
 {
 	blas_single_thread();
@@ -214,6 +271,7 @@ int main(void)
 		cmocka_unit_test(test_new_strategy_end_to_end),
 		cmocka_unit_test(test_keys_checked_like_the_experiments_own),
 		cmocka_unit_test(test_registry_refuses_clashes),
+		cmocka_unit_test(test_a_plan_that_cannot_be_stored_is_refused),
 	};
 	return cmocka_run_group_tests_name("registry", tests, setup, NULL);
 }
