@@ -492,6 +492,10 @@ static int load_csv(struct dataset *d, const char *arg, const struct data_opts *
 	fclose(f);
 	if (!rc)
 		rc = fingerprint(d, path);
+	if (!rc && r.n_classes > 0 && (size_t)r.n_classes > r.n)
+		rc = ds_fail("%s: the largest label is %d but there are only %zu rows: labels must "
+			     "be class numbers 0, 1, ..., C-1 (is the label column the right one?)",
+			     path, r.n_classes - 1, r.n);
 	if (!rc) {
 		d->n_classes = r.n_classes;
 		d->dim = r.cols;
@@ -632,6 +636,11 @@ static int load_synthetic(struct dataset *d, const char *kind, const char *param
 			       p.D);
 	if ((size_t)p.n * (size_t)p.D > ((size_t)1 << 31))
 		return ds_fail("%s: n*D = %ld*%ld is too large", kind, p.n, p.D);
+	/* drawing the basis costs m^2 D and every point m D: bound both by what runs in seconds */
+	if ((double)m * m * p.D > 1e9 || (double)m * p.D * p.n > 4e10)
+		return ds_fail("%s: d = %ld in R^%ld with n = %ld would take minutes to draw (d*d*D "
+			       "must stay under 1e9 and d*D*n under 4e10): lower d, D or n",
+			       kind, p.d, p.D, p.n);
 	int D = (int)p.D;
 	size_t n = (size_t)p.n;
 	float *x = malloc(sizeof(float) * n * D);

@@ -186,6 +186,17 @@ static void test_csv(void **state)
 	fclose(f);
 	assert_int_equal(dataset_load(&d, spec, &o), -1);
 	assert_non_null(strstr(ds_errmsg(), ":2: column 3"));
+	/* a label larger than the rows could number: a wrong column, not a million classes */
+	f = fopen(path, "w");
+	fprintf(f, "1,2,0\n4,5,999999\n");
+	fclose(f);
+	snprintf(spec, sizeof(spec), "csv:%s,label=last", path);
+	assert_int_equal(dataset_load(&d, spec, &o), -1);
+	assert_non_null(strstr(ds_errmsg(), "the largest label is 999999 but there are only 2"));
+	snprintf(spec, sizeof(spec), "csv:%s", path);
+	/* synthetic sets that would take minutes to draw are refused */
+	assert_int_equal(dataset_load(&d, "affine:d=2000,D=2000", &o), -1);
+	assert_non_null(strstr(ds_errmsg(), "lower d, D or n"));
 	/* the files read are fingerprinted: content and size */
 	f = fopen(path, "w");
 	fprintf(f, "1,2,3\n4,5,6\n7,8,9\n");
