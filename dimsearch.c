@@ -98,6 +98,15 @@ static int parse_widths(const char *opt, const char *text, int *widths, int max)
 	return n;
 }
 
+/* A number for JSON: "null" when it is NaN or infinite (JSON has neither). */
+static void json_number_out(const char *key, double v, const char *after)
+{
+	if (isfinite(v))
+		printf("\"%s\":%.9g%s", key, v, after);
+	else
+		printf("\"%s\":null%s", key, after);
+}
+
 static int default_threads(void)
 {
 	int n = omp_get_num_procs();
@@ -382,18 +391,24 @@ static void train_summary(const struct train_opts *o, const struct dataset *d,
 	printf("FLOPs: training GEMM %.4g, evaluation GEMM %.4g, element-wise %.4g, total %.4g\n",
 	       (double)f->train_gemm, (double)f->eval_gemm, (double)f->elementwise,
 	       (double)flops_total(f));
-	if (o->json)
-		printf("{\"dataset\":\"%s\",\"latent\":%ld,\"epochs\":%d,\"batch\":%ld,"
-		       "\"threads\":%ld,\"chunks\":%ld,\"seed\":%ld,\"n_train\":%zu,"
-		       "\"train_mse\":%.9g,\"val_mse\":%.9g,\"test_mse\":%.9g,"
-		       "\"flops_train_gemm\":%llu,\"flops_eval_gemm\":%llu,"
-		       "\"flops_elementwise\":%llu,\"images_per_s\":%.1f,"
-		       "\"train_gemm_gflops_per_s\":%.2f,\"seconds\":%.3f,"
-		       "\"blas_core\":\"%s\"}\n",
-		       d->name, o->latent, p->epochs_run, o->batch, o->threads, o->chunks, o->seed,
-		       d->train.n, train_mse, val_mse, test_mse, (unsigned long long)f->train_gemm,
-		       (unsigned long long)f->eval_gemm, (unsigned long long)f->elementwise, ips,
-		       gflops, p->seconds, blas_core_name());
+	if (o->json) {
+		printf("{\"dataset\":");
+		report_json_string(stdout, d->name);
+		printf(",\"latent\":%ld,\"epochs\":%d,\"batch\":%ld,\"threads\":%ld,\"chunks\":%ld,"
+		       "\"seed\":%ld,\"n_train\":%zu,",
+		       o->latent, p->epochs_run, o->batch, o->threads, o->chunks, o->seed,
+		       d->train.n);
+		json_number_out("train_mse", train_mse, ",");
+		json_number_out("val_mse", val_mse, ",");
+		json_number_out("test_mse", test_mse, ",");
+		printf("\"flops_train_gemm\":%llu,\"flops_eval_gemm\":%llu,\"flops_elementwise\":%llu,"
+		       "\"images_per_s\":%.1f,\"train_gemm_gflops_per_s\":%.2f,\"seconds\":%.3f,"
+		       "\"blas_core\":",
+		       (unsigned long long)f->train_gemm, (unsigned long long)f->eval_gemm,
+		       (unsigned long long)f->elementwise, ips, gflops, p->seconds);
+		report_json_string(stdout, blas_core_name());
+		printf("}\n");
+	}
 }
 
 /* dimsearch train: one autoencoder, its errors, speed and FLOPs. */
@@ -832,17 +847,22 @@ static void id_print(const struct id_opts *o, const struct dataset *d, enum id_e
 	const struct split *s = &d->train;
 	const char *name = id_estimator_name(e);
 	if (o->json) {
-		printf("{\"dataset\":\"%s\",\"estimator\":\"%s\",\"estimate\":%.6g,", o->spec, name,
-		       estimate);
-		if (e == ID_LPCA)
-			printf("\"median\":%.6g,\"global\":%.6g,\"k\":%d,", lp->median, lp->global,
-			       o->params.lpca_k);
+		printf("{\"dataset\":");
+		report_json_string(stdout, o->spec);
+		printf(",\"estimator\":\"%s\",", name);
+		json_number_out("estimate", estimate, ",");
+		if (e == ID_LPCA) {
+			json_number_out("median", lp->median, ",");
+			json_number_out("global", lp->global, ",");
+			printf("\"k\":%d,", o->params.lpca_k);
+		}
 		if (e == ID_MLE)
 			printf("\"k\":%d,", o->params.mle_k);
 		if (d->true_dim > 0)
-			printf("\"true_dimension\":%g,", d->true_dim);
-		printf("\"n\":%zu,\"ambient_dimension\":%d,\"flops\":%llu,\"seconds\":%.4f}\n",
-		       s->n, s->dim, (unsigned long long)flops, secs);
+			json_number_out("true_dimension", d->true_dim, ",");
+		printf("\"n\":%zu,\"ambient_dimension\":%d,\"flops\":%llu,", s->n, s->dim,
+		       (unsigned long long)flops);
+		json_number_out("seconds", secs, "}\n");
 		return;
 	}
 	char note[96];

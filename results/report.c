@@ -56,26 +56,69 @@ static const char *value(int ncol, char **names, char **values, const char *name
 	return i >= 0 && values[i] ? values[i] : NULL;
 }
 
+/* Whether s is a number as JSON writes one: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+ * (not nan, inf, hex or "1.", which strtod would take). */
 static int is_number(const char *s)
 {
-	if (!s || !*s)
+	if (!s)
 		return 0;
-	char *end;
-	strtod(s, &end);
-	return *end == '\0';
+	if (*s == '-')
+		s++;
+	if (*s == '0')
+		s++;
+	else if (*s >= '1' && *s <= '9')
+		while (*s >= '0' && *s <= '9')
+			s++;
+	else
+		return 0;
+	if (*s == '.') {
+		if (!(*++s >= '0' && *s <= '9'))
+			return 0;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		if (!(*s >= '0' && *s <= '9'))
+			return 0;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	return *s == '\0';
 }
 
 /* s as a JSON string, escaped. */
-static void json_string(FILE *out, const char *s)
+/* The length of the valid UTF-8 sequence at s, or 0 when the bytes there are not one. */
+static int utf8_length(const unsigned char *s)
 {
+	int n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+			       : (s[0] & 0xf8) == 0xf0	  ? 4
+								  : 0;
+	if (n == 2 && s[0] < 0xc2)
+		return 0; /* overlong */
+	for (int i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+void report_json_string(FILE *out, const char *text)
+{
+	const unsigned char *s = (const unsigned char *)text;
 	fputc('"', out);
-	for (; *s; s++) {
+	while (*s) {
+		int n = utf8_length(s);
 		if (*s == '"' || *s == '\\')
 			fprintf(out, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
+		else if (*s < 0x20 || *s == 0x7f)
 			fprintf(out, "\\u%04x", *s);
+		else if (n == 0)
+			fputs("\\ufffd", out); /* not UTF-8: JSON holds only text */
 		else
-			fputc(*s, out);
+			fwrite(s, 1, (size_t)n, out);
+		s += n ? n : 1;
 	}
 	fputc('"', out);
 }
@@ -112,14 +155,14 @@ static int print_row(void *ctx, int ncol, char **names, char **values)
 		for (int i = 0; i < ncol; i++) {
 			if (i)
 				fputc(',', p->out);
-			json_string(p->out, names[i]);
+			report_json_string(p->out, names[i]);
 			fputc(':', p->out);
 			if (!values[i])
 				fputs("null", p->out);
 			else if (is_number(values[i]))
 				fputs(values[i], p->out);
 			else
-				json_string(p->out, values[i]);
+				report_json_string(p->out, values[i]);
 		}
 		fputs("}\n", p->out);
 		p->rows++;

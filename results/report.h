@@ -16,6 +16,10 @@ int report_format_parse(const char *s, enum report_format *f);
 int report_print(struct store *s, const char *experiment, long experiment_id,
 		 enum report_format f, FILE *out);
 
+/* text as a JSON string: quotes, backslashes and control characters escaped, bytes that are
+ * not UTF-8 as U+FFFD. */
+void report_json_string(FILE *out, const char *text);
+
 /* The FLOP convention in three lines, printed once under a table. */
 void report_flop_note(FILE *out);
 

@@ -1,6 +1,7 @@
 /* testutil.c: scratch files and small numeric helpers for the tests. */
 #include "testutil.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,4 +125,121 @@ double fd_gradient_error(double (*loss)(void *ctx), void *ctx, double *p, size_t
 	free(fd);
 	free(ours);
 	return err;
+}
+
+/* ---- a strict JSON reader, for tests of what dimsearch prints ---- */
+
+static const char *json_value(const char *p, int depth);
+
+static const char *json_space(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
+static const char *json_string_end(const char *p)
+{
+	if (*p++ != '"')
+		return NULL;
+	while (*p != '"') {
+		unsigned char c = (unsigned char)*p;
+		if (c < 0x20)
+			return NULL;
+		if (c == '\\') {
+			p++;
+			if (*p == 'u') {
+				for (int i = 1; i <= 4; i++)
+					if (!isxdigit((unsigned char)p[i]))
+						return NULL;
+				p += 5;
+			} else if (*p && strchr("\"\\/bfnrt", *p)) {
+				p++;
+			} else {
+				return NULL;
+			}
+			continue;
+		}
+		int n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+				      : (c & 0xf8) == 0xf0	  ? 4
+									  : 0;
+		if (n == 0 || (n == 2 && c < 0xc2))
+			return NULL;
+		for (int i = 1; i < n; i++)
+			if (((unsigned char)p[i] & 0xc0) != 0x80)
+				return NULL;
+		p += n;
+	}
+	return p + 1;
+}
+
+static const char *json_number_end(const char *p)
+{
+	if (*p == '-')
+		p++;
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9')
+		while (isdigit((unsigned char)*p))
+			p++;
+	else
+		return NULL;
+	if (*p == '.') {
+		if (!isdigit((unsigned char)*++p))
+			return NULL;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (!isdigit((unsigned char)*p))
+			return NULL;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	return p;
+}
+
+static const char *json_value(const char *p, int depth)
+{
+	p = json_space(p);
+	if (depth > 64)
+		return NULL;
+	if (*p == '{' || *p == '[') {
+		char close = *p == '{' ? '}' : ']';
+		p = json_space(p + 1);
+		if (*p == close)
+			return p + 1;
+		for (;;) {
+			if (close == '}') {
+				p = json_string_end(json_space(p));
+				if (!p || *(p = json_space(p)) != ':')
+					return NULL;
+				p++;
+			}
+			p = json_value(p, depth + 1);
+			if (!p)
+				return NULL;
+			p = json_space(p);
+			if (*p == close)
+				return p + 1;
+			if (*p++ != ',')
+				return NULL;
+		}
+	}
+	if (*p == '"')
+		return json_string_end(p);
+	static const char *words[] = { "true", "false", "null" };
+	for (int i = 0; i < 3; i++)
+		if (!strncmp(p, words[i], strlen(words[i])))
+			return p + strlen(words[i]);
+	return json_number_end(p);
+}
+
+int json_valid(const char *text)
+{
+	const char *end = json_value(text, 0);
+	return end && *json_space(end) == '\0';
 }

@@ -35,4 +35,8 @@ void write_text(const char *path, const char *text);
 /* Whether a file exists. */
 int file_exists(const char *path);
 
+/* Whether text is exactly one JSON value (RFC 8259: strict numbers, escapes, UTF-8),
+ * surrounded by white space at most. */
+int json_valid(const char *text);
+
 #endif
