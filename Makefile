@@ -6,7 +6,8 @@
 #   make reproduce   the paper experiment and SOSAE's sensitivity sweeps, with figures
 #   make plots    figures of quick and paper (whichever have run) into plots/out
 #   make valgrind memcheck on the smoke experiment
-#   make fuzz     libFuzzer on the INI, IDX and CSV loaders, FUZZ_SECONDS each (600)
+#   make fuzz     libFuzzer on the INI, IDX, CSV and dataset SPEC parsers and the command
+#                 line, FUZZ_SECONDS each (600)
 #   make bench    training speed on Fashion-MNIST (1 and 2 cores) next to raw sgemm, and the
 #                 speed-up of a parallel grid search
 
@@ -126,13 +127,21 @@ FUZZ_SECONDS ?= 600
 FUZZ_PACKAGES := clang libclang-rt-14-dev libomp-14-dev
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fopenmp -fsanitize=address,undefined -Wno-pass-failed \
               -fno-sanitize-recover=undefined
-FUZZ_TARGETS := ini idx csv
+FUZZ_TARGETS := ini idx csv spec cli
 
 build/fuzz/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c $< -o $@
 
 build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(LIB_SRC:%.c=build/fuzz/%.o)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+
+# the command line: dimsearch.c with its main renamed, called by the target
+build/fuzz/dimsearch_cli.o: dimsearch.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -Dmain=dimsearch_main $(PKG_CFLAGS) -c $< -o $@
+
+build/fuzz/fuzz_cli: build/fuzz/tests/fuzz/fuzz_cli.o build/fuzz/dimsearch_cli.o $(LIB_SRC:%.c=build/fuzz/%.o)
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
 
 fuzz:

@@ -124,7 +124,7 @@ static int parse_options(int argc, char **argv, const char *command, const struc
 			 void (*help)(FILE *out))
 {
 	opterr = 0;
-	optind = 1;
+	optind = 0; /* 0, not 1: GNU getopt then starts afresh, also inside one process */
 	int c;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		if (c == 'h') {
@@ -963,7 +963,12 @@ static int cmd_id(int argc, char **argv)
 		if (o.use[e] && id_neighbours((enum id_estimator)e, &o.params) > need)
 			need = id_neighbours((enum id_estimator)e, &o.params);
 	int status;
-	if ((size_t)need >= d.train.n) {
+	if ((double)d.train.n * (double)d.train.n * d.train.dim > KNN_MAX_WORK) {
+		fprintf(stderr, "%s: %s has %zu points in R^%d: the neighbour search would take "
+				"hours; use --n to estimate on a sample (e.g. --n 5000)\n",
+			prog, o.spec, d.train.n, d.train.dim);
+		status = EXIT_USAGE;
+	} else if ((size_t)need >= d.train.n) {
 		fprintf(stderr,
 			"%s: %s has %zu points: too few for %d neighbours (use a smaller "
 			"--k or more points)\n",

@@ -24,6 +24,9 @@ int knn_search(const float *x, size_t n, int D, int k, int threads, struct knn *
 	       uint64_t *flops);
 void knn_free(struct knn *nn);
 
+/* The largest n*n*D a neighbour search is allowed: about a minute on one core. */
+#define KNN_MAX_WORK 2e12
+
 struct lpca_result {
 	double mean;       /* of the pointwise dimensions: the headline number */
 	double median;

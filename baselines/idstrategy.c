@@ -131,6 +131,10 @@ static int check(const struct experiment *e, const struct dataset *d, enum id_es
 		return ds_fail("[%s] %s = %d neighbours need more than %zu points (the estimators "
 			       "use %zu of %s): lower it, or raise id.n or n_train",
 			       e->name, key, k, points, points, e->dataset);
+	if ((double)points * (double)points * d->dim > KNN_MAX_WORK)
+		return ds_fail("[%s] id.n: the neighbour search over %zu points in R^%d would take "
+			       "hours: set id.n to a sample size such as 5000",
+			       e->name, points, d->dim);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 
 #define IDX_MAX_DIMS 4
 #define SYNTH_MAX_DIM 100000
+#define SYNTH_MAX_VALUES (1 << 28)   /* floats of a synthetic set: 1 GiB */
 
 void data_opts_defaults(struct data_opts *o)
 {
@@ -634,8 +635,9 @@ static int load_synthetic(struct dataset *d, const char *kind, const char *param
 	if (p.D < m || p.D > SYNTH_MAX_DIM)
 		return ds_fail("%s: D must be between %d and %d (got %ld)", kind, m, SYNTH_MAX_DIM,
 			       p.D);
-	if ((size_t)p.n * (size_t)p.D > ((size_t)1 << 31))
-		return ds_fail("%s: n*D = %ld*%ld is too large", kind, p.n, p.D);
+	if ((size_t)p.n * (size_t)p.D > SYNTH_MAX_VALUES)
+		return ds_fail("%s: n*D = %ld*%ld values is more than %d (1 GiB): lower n or D", kind,
+			       p.n, p.D, SYNTH_MAX_VALUES);
 	/* drawing the basis costs m^2 D and every point m D: bound both by what runs in seconds */
 	if ((double)m * m * p.D > 1e9 || (double)m * p.D * p.n > 4e10)
 		return ds_fail("%s: d = %ld in R^%ld with n = %ld would take minutes to draw (d*d*D "
@@ -711,6 +713,9 @@ static int load_manifold(struct dataset *d, const struct manifold *m, const char
 	if (parse_params(m->name, params, &p, "n,noise"))
 		return -1;
 	size_t n = (size_t)p.n;
+	if (n * (size_t)m->dim > SYNTH_MAX_VALUES)
+		return ds_fail("%s: n*D = %zu*%d values is more than %d (1 GiB): lower n", m->name, n,
+			       m->dim, SYNTH_MAX_VALUES);
 	float *x = malloc(sizeof(float) * n * m->dim);
 	if (!x)
 		return ds_fail("out of memory generating %s", m->name);

@@ -1,0 +1,48 @@
+/* fuzz_cli.c: libFuzzer target for the command line: the input's lines are the arguments
+ * of one dimsearch command, run in a scratch folder (dimsearch.c built with its main
+ * renamed). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int dimsearch_main(int argc, char **argv);
+
+#define MAX_ARGS 16
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int in_scratch;
+	if (!in_scratch) {
+		char dir[] = "/tmp/dimsearch-fuzz-cli-XXXXXX";
+		if (!mkdtemp(dir) || chdir(dir) != 0)
+			abort();
+		in_scratch = 1;
+	}
+	if (size > 1024)
+		return 0;
+	char *text = malloc(size + 1);
+	memcpy(text, data, size);
+	text[size] = '\0';
+	char *argv[MAX_ARGS + 2] = { "dimsearch" };
+	int argc = 1;
+	for (char *save = NULL, *a = strtok_r(text, "\n", &save); a && argc <= MAX_ARGS;
+	     a = strtok_r(NULL, "\n", &save))
+		argv[argc++] = a;
+	argv[argc] = NULL;
+	/* what would train for minutes is not the command line's to find */
+	int heavy = argc > 1 && (!strcmp(argv[1], "train") || !strcmp(argv[1], "run"));
+	for (int i = 2; heavy && i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			heavy = 0;
+	if (!heavy) {
+		FILE *keep = stdout;
+		stdout = fopen("/dev/null", "w");
+		dimsearch_main(argc, argv);
+		fclose(stdout);
+		stdout = keep;
+	}
+	free(text);
+	return 0;
+}
