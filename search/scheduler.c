@@ -180,6 +180,10 @@ static int check_data(const struct experiment *e, const struct dataset *d)
 	if (d->val.n == 0)
 		return ds_fail("[%s] dataset %s leaves no validation examples: set n_val above 0",
 			       e->name, e->dataset);
+	if (d->test.n == 0)
+		return ds_fail("[%s] dataset %s leaves no test examples, on which every delivered "
+			       "model is measured: set n_test above 0",
+			       e->name, e->dataset);
 	return 0;
 }
 

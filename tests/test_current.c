@@ -391,6 +391,37 @@ static void test_a_deleted_database_is_a_failed_run(void **state)
 	}
 }
 
+/* Values that parse but cannot give a result: refused with the key, before anything runs. */
+static void test_values_that_cannot_work(void **state)
+{
+	(void)state;
+	char ini[512], db[512], cmd[2048];
+	snprintf(ini, sizeof(ini), "%s", tmp_path("cannot.ini"));
+	snprintf(db, sizeof(db), "%s", tmp_path("cannot.db"));
+	const char *cases[][2] = {
+		{ "n_test = 0\n", "leaves no test examples" },
+		{ "grid =\n", "grid: missing or empty" },
+		{ "strategies = earlybird\neb.p = 1\n", "eb.p: 1 is out of range" },
+	};
+	for (int i = 0; i < 3; i++) {
+		char text[512];
+		snprintf(text, sizeof(text),
+			 "[alt]\ndataset = affine:d=2,D=8,n=600\nhidden = 8\nepochs = 1\n"
+			 "batch = 50\n%s%s",
+			 strstr(cases[i][0], "strategies") ? "" : "strategies = grid\n", cases[i][0]);
+		if (!strstr(cases[i][0], "grid ="))
+			strcat(text, "grid = 1\n");
+		write_text(ini, text);
+		snprintf(cmd, sizeof(cmd), BIN " run --config %s --experiment alt --db %s", ini, db);
+		assert_int_equal(run_command(cmd, out, sizeof(out)), 2);
+		if (!strstr(out, cases[i][1]))
+			fail_msg("no '%s' in:\n%s", cases[i][1], out);
+	}
+	char buf[64];
+	assert_true(access(db, F_OK) != 0 ||
+		    !strcmp(scalar(db, "SELECT count(*) FROM trial", buf, sizeof(buf)), "0"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +431,7 @@ int main(void)
 		cmocka_unit_test(test_a_dead_owner_loses_its_trials_whatever_has_its_pid),
 		cmocka_unit_test(test_the_lease_is_renewed_during_a_long_epoch),
 		cmocka_unit_test(test_a_deleted_database_is_a_failed_run),
+		cmocka_unit_test(test_values_that_cannot_work),
 	};
 	return cmocka_run_group_tests_name("current", tests, NULL, NULL);
 }
