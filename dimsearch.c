@@ -187,7 +187,7 @@ static void train_help(FILE *out)
 		"                     | affine:d=5,D=50,n=4000,noise=0.01 | sphere:d=2,D=3,n=4000\n"
 		"                     | swissroll:D=3,n=4000,noise=0\n"
 		"  --latent K         latent width (required)\n"
-		"  --hidden LIST      encoder hidden widths, mirrored in the decoder (512,256)\n"
+		"  --hidden LIST      encoder hidden widths, mirrored in the decoder (%s)\n"
 		"  --hidden-act A     relu | sigmoid | identity (relu)\n"
 		"  --latent-act A     activation of the code layer (relu)\n"
 		"  --output-act A     (sigmoid when the data lies in [0,1], else identity)\n"
@@ -205,8 +205,8 @@ static void train_help(FILE *out)
 		"  --json             print a JSON summary as the last line of stdout\n"
 		"  --quiet            no per-epoch progress\n"
 		"  -h, --help         this help\n",
-		prog, TRAIN_DEFAULT_EPOCHS, TRAIN_DEFAULT_BATCH, TRAIN_DEFAULT_LR,
-		default_threads(), TRAIN_DEFAULT_CHUNKS);
+		prog, AE_DEFAULT_HIDDEN, TRAIN_DEFAULT_EPOCHS, TRAIN_DEFAULT_BATCH,
+		TRAIN_DEFAULT_LR, default_threads(), TRAIN_DEFAULT_CHUNKS);
 }
 
 enum {
@@ -326,9 +326,7 @@ static int train_parse(int argc, char **argv, struct train_opts *o)
 	struct train_cfg defaults;
 	train_cfg_defaults(&defaults);
 	memset(o, 0, sizeof(*o));
-	o->hidden[0] = 512;
-	o->hidden[1] = 256;
-	o->n_hidden = 2;
+	o->n_hidden = parse_widths("hidden", AE_DEFAULT_HIDDEN, o->hidden, AE_MAX_HIDDEN);
 	o->hidden_act = o->latent_act = ACT_RELU;
 	o->output_act = -1;
 	o->loss = defaults.loss;

@@ -13,6 +13,7 @@
 #include "rng.h"
 
 #define AE_MAX_HIDDEN 8
+#define AE_DEFAULT_HIDDEN "512,256"   /* encoder widths unless told otherwise */
 #define AE_MAX_LAYERS (2 * AE_MAX_HIDDEN + 2)
 
 struct ae_arch {
