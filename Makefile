@@ -151,7 +151,8 @@ fuzz:
 	  mkdir -p build/fuzz/corpus-$$t; \
 	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s (findings in build/fuzz/crash-*)"; \
 	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
-	    -artifact_prefix=build/fuzz/ build/fuzz/corpus-$$t tests/fuzz/corpus/$$t \
+	    -artifact_prefix=$(CURDIR)/build/fuzz/ $(CURDIR)/build/fuzz/corpus-$$t \
+	    $(CURDIR)/tests/fuzz/corpus/$$t \
 	    > build/fuzz/fuzz_$$t.log 2>&1; rc=$$?; \
 	  grep -E '^#[0-9]+ +DONE|^Done|ERROR|SUMMARY' build/fuzz/fuzz_$$t.log; \
 	  [ $$rc -eq 0 ] || { echo "fuzz_$$t found a failure: see build/fuzz/fuzz_$$t.log"; exit 1; }; \
