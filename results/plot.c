@@ -266,19 +266,26 @@ static int draw_rows(const struct plot_ctx *c, int n, const char *name, const ch
 	return n < 0 ? -1 : n == 0 ? 0 : draw(c, c->experiment, name, extra);
 }
 
+/* A figure drawn from one query of the experiment into one data file. */
+static int query_figure(const struct plot_ctx *c, const char *file, const char *sql,
+			const char *name)
+{
+	FILE *f = open_data(c->data, file);
+	if (!f)
+		return -1;
+	int n = export_rows(c->s, f, sql, ARGS(c->experiment));
+	fclose(f);
+	return draw_rows(c, n, name, NULL);
+}
+
 /* 1. tuning FLOPs per strategy */
 static int fig_flops(const struct plot_ctx *c)
 {
-	FILE *f = open_data(c->data, "flops.tsv");
-	if (!f)
-		return -1;
-	int n = export_rows(c->s, f, "SELECT strategy, tuning_flops, coalesce(ratio_to_grid, 0), "
-				     "tuning_flops + delivery_flops, "
-				     "coalesce(ratio_with_delivery, 0) FROM v_comparison "
-				     "WHERE experiment = ?",
-			    ARGS(c->experiment));
-	fclose(f);
-	return draw_rows(c, n, "flops", NULL);
+	return query_figure(c, "flops.tsv",
+			    "SELECT strategy, tuning_flops, coalesce(ratio_to_grid, 0), "
+			    "tuning_flops + delivery_flops, coalesce(ratio_with_delivery, 0) FROM "
+			    "v_comparison WHERE experiment = ?",
+			    "flops");
 }
 
 /* 2. grid curve with the chosen widths */
@@ -370,15 +377,10 @@ static int fig_profile(const struct plot_ctx *c)
 /* 5. what each strategy bought for its compute */
 static int fig_cost(const struct plot_ctx *c)
 {
-	FILE *f = open_data(c->data, "cost.tsv");
-	if (!f)
-		return -1;
-	int n = export_rows(c->s, f, "SELECT strategy, tuning_flops + delivery_flops, test_mse "
-				     "FROM v_comparison WHERE experiment = ? AND test_mse IS NOT "
-				     "NULL",
-			    ARGS(c->experiment));
-	fclose(f);
-	return draw_rows(c, n, "cost", NULL);
+	return query_figure(c, "cost.tsv",
+			    "SELECT strategy, tuning_flops + delivery_flops, test_mse FROM "
+			    "v_comparison WHERE experiment = ? AND test_mse IS NOT NULL",
+			    "cost");
 }
 
 /* 6. chosen against true dimension, over every experiment of known dimension */

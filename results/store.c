@@ -662,22 +662,29 @@ fail:
 	return -1;
 }
 
-int store_experiment_ran(struct store *s, long experiment_id)
+/* One statement whose only parameter is an id, in a write transaction of its own. */
+static int exec_with_id(struct store *s, const char *sql, long id, const char *what)
 {
 	if (begin(s))
 		return -1;
-	sqlite3_stmt *st = prepare(s, "UPDATE experiment SET run_order = (SELECT max(run_order) + 1 "
-				      "FROM experiment) WHERE id = ?");
+	sqlite3_stmt *st = prepare(s, sql);
 	if (!st) {
 		rollback(s);
 		return -1;
 	}
-	sqlite3_bind_int64(st, 1, experiment_id);
-	if (step_done(s, st, "cannot record the experiment's run")) {
+	sqlite3_bind_int64(st, 1, id);
+	if (step_done(s, st, what)) {
 		rollback(s);
 		return -1;
 	}
 	return commit(s);
+}
+
+int store_experiment_ran(struct store *s, long experiment_id)
+{
+	return exec_with_id(s, "UPDATE experiment SET run_order = (SELECT max(run_order) + 1 "
+			       "FROM experiment) WHERE id = ?",
+			    experiment_id, "cannot record the experiment's run");
 }
 
 int store_latest_experiment(struct store *s, const char *name, long *experiment_id)
@@ -1101,19 +1108,8 @@ int store_mark_interrupted(struct store *s, long experiment_id)
 
 int store_clear_decisions(struct store *s, long experiment_id)
 {
-	if (begin(s))
-		return -1;
-	sqlite3_stmt *st = prepare(s, "DELETE FROM decision WHERE experiment_id = ?");
-	if (!st) {
-		rollback(s);
-		return -1;
-	}
-	sqlite3_bind_int64(st, 1, experiment_id);
-	if (step_done(s, st, "cannot clear old decisions")) {
-		rollback(s);
-		return -1;
-	}
-	return commit(s);
+	return exec_with_id(s, "DELETE FROM decision WHERE experiment_id = ?", experiment_id,
+			    "cannot clear old decisions");
 }
 
 int store_decision(struct store *s, long experiment_id, const struct decision_record *d)

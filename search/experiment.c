@@ -420,15 +420,6 @@ __attribute__((format(printf, 3, 4))) static void config_error(struct parse *p, 
 	f->n_errors++;
 }
 
-static char *trim(char *s)
-{
-	while (isspace((unsigned char)*s))
-		s++;
-	char *end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
-}
 
 /* inih's reader: one physical line per call, checked for shape */
 static char *read_line(char *str, int num, void *stream)
@@ -443,14 +434,14 @@ static char *read_line(char *str, int num, void *stream)
 		/* a UTF-8 byte-order mark, as some editors write it, is not part of the text */
 		if (p->lineno == 1 && !strncmp(line, "\xEF\xBB\xBF", 3))
 			line += 3;
-		line = trim(line);
+		line = setting_trim(line);
 		if (*line == '\0' || *line == ';' || *line == '#') {
 			snprintf(str, (size_t)num, "\n");
 			return str;
 		}
 		if (*line == '[') {
 			char *close = strchr(line, ']');
-			if (!close || trim(close + 1)[0] != '\0') {
+			if (!close || setting_trim(close + 1)[0] != '\0') {
 				config_error(p, p->lineno,
 					     "a section header must look like [name]");
 				snprintf(str, (size_t)num, "\n");
@@ -482,8 +473,8 @@ static char *read_line(char *str, int num, void *stream)
 				*c = '\0';
 				break;
 			}
-		p->long_value = strdup(trim(value));
-		snprintf(str, (size_t)num, "%s = %s\n", trim(line), LONG_VALUE_MARK);
+		p->long_value = strdup(setting_trim(value));
+		snprintf(str, (size_t)num, "%s = %s\n", setting_trim(line), LONG_VALUE_MARK);
 		return str;
 	}
 }

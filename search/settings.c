@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* s without leading and trailing white space (s is changed) */
-static char *trim(char *s)
+char *setting_trim(char *s)
 {
 	while (isspace((unsigned char)*s))
 		s++;
@@ -23,10 +22,10 @@ static char *trim(char *s)
 /* A whole number filling all of text (after trimming), without overflow: 0 or -1. */
 static int whole_number(char *text, long *v)
 {
-	char *end, *t = trim(text);
+	char *end, *t = setting_trim(text);
 	errno = 0;
 	*v = strtol(t, &end, 10);
-	return end == t || *trim(end) || errno ? -1 : 0;
+	return end == t || *setting_trim(end) || errno ? -1 : 0;
 }
 
 /* "A..B" or "A..B step S" into out; the count or -1 with why */
@@ -69,7 +68,7 @@ int parse_int_list(const char *text, long lo, long hi, long *out, int max, char 
 		snprintf(why, (size_t)why_size, "out of memory");
 		return -1;
 	}
-	char *s = trim(buf);
+	char *s = setting_trim(buf);
 	int n = 0;
 	char *dots = strstr(s, "..");
 	if (dots) {
@@ -111,7 +110,7 @@ bad:
 	snprintf(why, (size_t)why_size,
 		 "'%s' is not a list like 2,4,8 or a range like 1..64 "
 		 "step 1",
-		 buf ? trim(buf) : text);
+		 buf ? setting_trim(buf) : text);
 fail:
 	free(buf);
 	return -1;
@@ -188,7 +187,7 @@ static int parse_doubles(const struct setting *s, void *block, const char *value
 	int n = 0, rc = 0;
 	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok && !rc;
 	     tok = strtok_r(NULL, ",", &save)) {
-		char *end, *t = trim(tok);
+		char *end, *t = setting_trim(tok);
 		errno = 0;
 		double v = strtod(t, &end);
 		if (end == t || *end || errno || !isfinite(v) || v <= s->lo || v > s->hi) {

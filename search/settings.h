@@ -57,6 +57,9 @@ struct settings {
 
 #define SETTINGS_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+/* s without leading and trailing white space (s is changed). */
+char *setting_trim(char *s);
+
 /* Parse value into block for key s: 0, or -1 with the reason in why. */
 int setting_parse(const struct setting *s, void *block, const char *value, char *why, size_t size);
 
