@@ -93,7 +93,8 @@ struct eb_run {
 	unsigned char frozen[4096];
 	struct eb_window window;
 	int ticket_epoch;        /* 0 until found */
-	int ticket_count;
+	int ticket_count;        /* units alive at the ticket */
+	int ticket_frozen;       /* units frozen by then (more may freeze after it) */
 	uint64_t ticket_flops;
 };
 
@@ -126,6 +127,8 @@ static int eb_epoch(void *ctx, struct epoch_record *e, struct ae *m)
 		s->ticket_epoch = e->epoch;
 		s->ticket_count = e->active_latent;
 		s->ticket_flops = e->flops_tuning;
+		for (int k = 0; k < s->K; k++)
+			s->ticket_frozen += s->frozen[k];
 	}
 	return 0; /* the full budget runs, for the count after it */
 }
@@ -167,10 +170,11 @@ static int eb_run_trial(const struct trial_ctx *c, struct trial_record *t)
 	status = trial_deliver(c, t, chosen);
 	snprintf(t->details, sizeof(t->details),
 		 "{\"k_max\":%d,\"lambda\":%g,\"p\":%g,\"eps\":%g,\"ticket\":%s,"
-		 "\"ticket_epoch\":%d,\"k_at_ticket\":%d,\"k_full_budget\":%d,\"frozen\":%d,"
+		 "\"ticket_epoch\":%d,\"k_at_ticket\":%d,\"frozen_at_ticket\":%d,"
+		 "\"k_full_budget\":%d,\"frozen\":%d,"
 		 "\"tuning_flops_at_ticket\":%llu,\"tuning_flops_full_budget\":%llu}",
 		 K, e->eb_lambda, e->eb_p, e->eb_eps, found ? "true" : "false", s->ticket_epoch,
-		 found ? s->ticket_count : -1, full_count, frozen,
+		 found ? s->ticket_count : -1, found ? s->ticket_frozen : -1, full_count, frozen,
 		 (unsigned long long)s->ticket_flops, (unsigned long long)full_flops);
 	free(s);
 	return status;
