@@ -1,7 +1,11 @@
 # dimsearch: build, dependencies, tests, benchmarks.
 #   make          build ./dimsearch
 #   make deps     install the Debian packages dimsearch needs (as root; prints the command otherwise)
-#   make test     deps if missing, then the cmocka suite, plain and under ASan + UBSan
+#   make test     deps if missing, then the cmocka suite, plain and under ASan + UBSan, after
+#                 a line naming the CPU and the OpenBLAS kernel in use
+#   make test-kernels  the plain suite once under each OpenBLAS kernel this CPU can execute
+#                 (OPENBLAS_CORETYPE=Prescott ... Cooperlake; KERNELS="Haswell Zen" for some),
+#                 a line per kernel; not part of 'make test' or CI (about a minute per kernel)
 #   make run      deps if missing, build, run the quick experiment and print the comparison
 #   make reproduce   the paper experiment and SOSAE's sensitivity sweeps, with figures
 #   make plots    figures of quick and paper (whichever have run) into plots/out
@@ -36,7 +40,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=build/tests/%)
 ASAN_TESTS := $(TEST_SRC:tests/%.c=build/asan/tests/%)
 
-.PHONY: all deps test unit bench run reproduce plots fuzz valgrind clean
+.PHONY: all deps test unit test-kernels bench run reproduce plots fuzz valgrind clean
 
 all: dimsearch
 
@@ -81,8 +85,21 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory unit
 
-unit: dimsearch $(TESTS) $(ASAN_TESTS)
+# the machine and kernel first, so that a failure report says where it happened
+unit:
+	@$(MAKE) --no-print-directory -s build/blas_info && build/blas_info
+	@$(MAKE) --no-print-directory dimsearch $(TESTS) $(ASAN_TESTS)
 	@ASAN_OPTIONS=detect_leaks=1 tests/run.sh $(TESTS) $(ASAN_TESTS)
+
+# last bits differ between BLAS kernels: every test must hold on each of them
+test-kernels: deps
+	@$(MAKE) --no-print-directory dimsearch $(TESTS)
+	@$(MAKE) --no-print-directory -s build/blas_info
+	@tests/kernels.sh $(TESTS)
+
+build/blas_info: tests/blas_info.c build/core/blas.o
+	@mkdir -p build
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $^ -o $@ $(LDLIBS)
 
 # ---- the quick experiment: what a new user runs first ----
 run: deps

@@ -131,8 +131,9 @@ struct eb_run {
 	int K;
 	unsigned char frozen[4096];
 	struct eb_window window;
-	int ticket_epoch; /* 0 until found */
-	int ticket_count;
+	int ticket_epoch;        /* 0 until found */
+	int ticket_count;        /* units alive at the ticket */
+	int ticket_frozen;       /* units frozen by then (more may freeze after it) */
 	uint64_t ticket_flops;
 };
 
@@ -166,6 +167,8 @@ static int eb_epoch(void *ctx, struct epoch_record *e, struct ae *m)
 		s->ticket_epoch = e->epoch;
 		s->ticket_count = e->active_latent;
 		s->ticket_flops = e->flops_tuning;
+		for (int k = 0; k < s->K; k++)
+			s->ticket_frozen += s->frozen[k];
 	}
 	return 0; /* the full budget runs, for the count after it */
 }
@@ -212,10 +215,11 @@ static enum trial_state eb_run_trial(const struct trial_ctx *c, struct trial_rec
 	status = trial_deliver(c, t, chosen);
 	snprintf(t->details, sizeof(t->details),
 		 "{\"k_max\":%d,\"lambda\":%g,\"p\":%g,\"eps\":%g,\"ticket\":%s,"
-		 "\"ticket_epoch\":%d,\"k_at_ticket\":%d,\"k_full_budget\":%d,\"frozen\":%d,"
+		 "\"ticket_epoch\":%d,\"k_at_ticket\":%d,\"frozen_at_ticket\":%d,"
+		 "\"k_full_budget\":%d,\"frozen\":%d,"
 		 "\"tuning_flops_at_ticket\":%llu,\"tuning_flops_full_budget\":%llu}",
 		 K, o->lambda, o->p, o->eps, found ? "true" : "false", s->ticket_epoch,
-		 found ? s->ticket_count : -1, full_count, frozen,
+		 found ? s->ticket_count : -1, found ? s->ticket_frozen : -1, full_count, frozen,
 		 (unsigned long long)s->ticket_flops, (unsigned long long)full_flops);
 	free(s);
 	return status;

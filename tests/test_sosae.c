@@ -1,6 +1,6 @@
 /* test_sosae.c: SOSAE's penalty against finite differences, K* on crafted activity, the
- * lossless cut, its result on data of known dimension, and its FLOPs against the closed form
- * (early stop included). */
+ * lossless cut, its median result over seeds on data of known dimension, and its FLOPs against
+ * the closed form (early stop included). */
 #include "testutil.h"
 
 #include <math.h>
@@ -119,7 +119,9 @@ static void load(const struct experiment *e)
 
 struct history {
 	int epochs;
-	int k_star[512];
+	int k_star[512];            /* K* stored after each epoch */
+	int units;                  /* latent units whose activity was stored */
+	double max_abs[64];         /* their largest |h_k| over the training set */
 };
 
 static int record(void *ctx, const struct trial_record *t, const struct epoch_record *e)
@@ -131,63 +133,130 @@ static int record(void *ctx, const struct trial_record *t, const struct epoch_re
 	return 0;
 }
 
-/* run the first planned trial of strategy `name` and decide */
-static struct trial_record run_strategy(const struct experiment *e, const char *name,
-					struct decision_record *d, struct history *h)
+static int record_activity(void *ctx, const struct trial_record *t, int K, const double *max_abs,
+			   const double *mean_abs, const double *var_mu, const double *mean_sigma2)
+{
+	(void)t;
+	(void)mean_abs;
+	(void)var_mu;
+	(void)mean_sigma2;
+	struct history *h = ctx;
+	assert_true(K <= 64);
+	h->units = K;
+	memcpy(h->max_abs, max_abs, sizeof(double) * K);
+	return 0;
+}
+
+/* run the first planned trial of strategy `name` for a seed and decide */
+static struct trial_record run_seed(const struct experiment *e, const char *name, long seed,
+				    struct decision_record *d, struct history *h)
 {
 	const struct strategy *s = registry_find(dimsearch_strategies(), name);
 	assert_non_null(s);
 	struct trial_record plan[4];
-	assert_true(s->plan(e, e->seeds[0], plan, 4) >= 1);
+	assert_true(s->plan(e, seed, plan, 4) >= 1);
 	struct trial_ctx c = { .exp = e, .data = &data, .threads = 2, .on_epoch = record,
-			       .ctx = h };
+			       .on_activity = record_activity, .ctx = h };
 	if (s->run(&c, &plan[0]) != TRIAL_COMPLETE)
 		fail_msg("%s failed: %s", plan[0].key, plan[0].error);
 	plan[0].state = TRIAL_COMPLETE;
-	assert_int_equal(s->decide(e, e->seeds[0], plan, 1, d), 0);
+	assert_int_equal(s->decide(e, seed, plan, 1, d), 0);
 	return plan[0];
 }
 
-static const char *affine_config =
-	"[aff]\n"
-	"dataset = affine:d=4,D=32,n=4000,noise=0.01\n"
-	"hidden = 64\n"
-	"epochs = 60\n"
-	"batch = 64\n"
-	"lr = 0.003\n"
-	"k_max = 16\n"
-	"strategies = grid, sosae\n"
-	"grid = 4\n"
-	"sosae.alpha = 0.3\n"
-	"sosae.lambda = 0.002\n"
-	"sosae.finetune = 20\n";
+static struct trial_record run_strategy(const struct experiment *e, const char *name,
+					struct decision_record *d, struct history *h)
+{
+	return run_seed(e, name, e->seeds[0], d, h);
+}
 
+static int by_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+static int by_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* d = 4 in R^32, noise sd 0.01, K_max = 16, over seeds 1..7.
+ *
+ * One run's K* is the last unit that fired on any training image: it moves with the seed
+ * (2 to 16 over seeds 1..80, Haswell kernel) and, through the last bits of training, with
+ * the BLAS kernel. What holds on every run: K* is the last unit whose stored activity exceeds
+ * tau, and cutting the silent units leaves the training reconstructions as they were.
+ *
+ * What the method claims is asserted of the median over the seeds. Over seeds 1..80, 12
+ * lost a direction (a code unit died under the penalty: a ReLU unit that never fires gets
+ * no gradient to come back) and 7 kept more than 12 units. A median of 7 fails only when 4
+ * seeds do: at those rates about 1 in 80 and 1 in 500 for a kernel whose rounding sent every
+ * seed down a new path (on the 7 kernels tried, every seed chose the same K*). The bounds:
+ * - K* between d and 3d = 12 of 16: the positional penalty gathers the units the data needs
+ *   at the front (seen: median 7, K* 6 to 9; with lambda = 1e-5 the median is 15);
+ * - the delivered model reconstructs every direction: its validation MSE is below 30 times
+ *   the noise variance, 3e-3. Losing one of the d directions (variance 1 spread over D = 32
+ *   coordinates) costs 1/32 = 0.031 per element, ten times more; a projection onto the
+ *   signal leaves (D - d)/D * 1e-4 = 0.875e-4 (seen over seeds 1..80: 1.6e-4 to 7.8e-4 when
+ *   no direction is lost, 0.032 to 0.087 when one is). */
 static void test_affine_known_dimension(void **state)
 {
 	(void)state;
-	const struct experiment *e = experiment(affine_config);
+	enum { SEEDS = 7, K_MAX = 16, TRUE_DIM = 4, EPOCHS = 40 };
+	const struct experiment *e = experiment("[aff]\n"
+						"dataset = affine:d=4,D=32,n=4000,noise=0.01\n"
+						"hidden = 32\nepochs = 40\nbatch = 64\nlr = 0.003\n"
+						"k_max = 16\nseeds = 1..7\nstrategies = sosae\n"
+						"sosae.alpha = 0.3\nsosae.lambda = 0.002\n"
+						"sosae.finetune = 20\n");
 	load(e);
-	struct decision_record sosae, plain;
-	struct history h = { 0 };
-	struct trial_record t = run_strategy(e, "sosae", &sosae, &h);
-	struct history hg = { 0 };
-	struct trial_record g = run_strategy(e, "grid", &plain, &hg);
-	print_message("K* = %d, SOSAE val MSE %.3g (test %.3g), plain K = 4 val MSE %.3g\n",
-		      sosae.chosen_latent, t.val_mse, sosae.test_mse, g.val_mse);
-	assert_true(sosae.chosen_latent >= 4 && sosae.chosen_latent <= 8);
-	assert_true(t.val_mse <= 1.10 * g.val_mse);
-	assert_non_null(strstr(sosae.details, "\"lossless\":true"));
-	/* K* was recorded after every epoch */
-	assert_int_equal(h.epochs, 60);
-	for (int ep = 1; ep <= 60; ep++)
-		assert_true(h.k_star[ep] >= 1 && h.k_star[ep] <= 16);
+	assert_int_equal(e->n_seeds, SEEDS);
+	const double noise_variance = 1e-4;
+	int k_star[SEEDS];
+	double val_mse[SEEDS];
+	for (int i = 0; i < SEEDS; i++) {
+		struct decision_record d;
+		struct history h = { 0 };
+		struct trial_record t = run_seed(e, "sosae", e->seeds[i], &d, &h);
+		print_message("seed %ld: K* = %d, delivered val MSE %.3g\n", e->seeds[i],
+			      d.chosen_latent, t.val_mse);
+		/* K* was stored after every epoch */
+		assert_int_equal(h.epochs, EPOCHS);
+		for (int ep = 1; ep <= EPOCHS; ep++)
+			assert_true(h.k_star[ep] >= 0 && h.k_star[ep] <= K_MAX);
+		/* K* is the last unit active in the stored activity (tau = 0); every unit after
+		 * it was exactly zero on every training image */
+		assert_int_equal(h.units, K_MAX);
+		const struct sosae_settings *o = experiment_settings(e, &sosae_settings);
+		int last = 0;
+		for (int k = 0; k < K_MAX; k++)
+			if (h.max_abs[k] > o->tau)
+				last = k + 1;
+		assert_int_equal(d.chosen_latent, last > 0 ? last : 1);
+		/* the cut changed no training reconstruction */
+		double before = details_number(d.details, "train_mse_before_cut");
+		assert_true(isfinite(before));
+		assert_true(before == details_number(d.details, "train_mse_after_cut"));
+		k_star[i] = d.chosen_latent;
+		val_mse[i] = t.val_mse;
+	}
+	qsort(k_star, SEEDS, sizeof(int), by_int);
+	qsort(val_mse, SEEDS, sizeof(double), by_double);
+	int median_k = k_star[SEEDS / 2];
+	double median_mse = val_mse[SEEDS / 2];
+	print_message("median over %d seeds: K* = %d (%d to %d), delivered val MSE %.3g\n", SEEDS,
+		      median_k, k_star[0], k_star[SEEDS - 1], median_mse);
+	assert_true(median_k >= TRUE_DIM && median_k <= 3 * TRUE_DIM);
+	assert_true(median_mse < 30 * noise_variance);
 }
 
 static void test_cut_is_lossless(void **state)
 {
 	(void)state;
-	/* a strong penalty leaves trailing units silent; the strategy's own check compares
-	 * train and test MSE before and after the cut, bit for bit */
+	/* a strong penalty leaves trailing units silent (K* = 6 of 16 on every kernel tried);
+	 * the strategy's own check compares train and test MSE before and after the cut, bit
+	 * for bit */
 	const struct experiment *e = experiment("[cut]\n"
 						"dataset = affine:d=4,D=32,n=2000,noise=0.01\n"
 						"hidden = 64\nepochs = 30\nbatch = 64\nlr = 0.003\n"
