@@ -29,11 +29,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *text = malloc(size + 1);
 	memcpy(text, data, size);
 	text[size] = '\0';
-	char *argv[MAX_ARGS + 2] = { "dimsearch" };
+	char *argv[MAX_ARGS + 4] = { "dimsearch" };
 	int argc = 1;
 	for (char *save = NULL, *a = strtok_r(text, "\n", &save); a && argc <= MAX_ARGS;
 	     a = strtok_r(NULL, "\n", &save))
 		argv[argc++] = a;
+	/* id estimates on at most 200 points: the last --n wins, and this one is last */
+	if (argc > 1 && !strcmp(argv[1], "id")) {
+		argv[argc++] = "--n";
+		argv[argc++] = "200";
+	}
 	argv[argc] = NULL;
 	/* what would train for minutes is not the command line's to find */
 	int heavy = argc > 1 && (!strcmp(argv[1], "train") || !strcmp(argv[1], "run"));
