@@ -424,9 +424,9 @@ static int run_pending(struct run_state *st)
 	if (!o->quiet)
 		fprintf(stderr,
 			"[%s] %s: %d trials (%d already complete), %d at a time on %d "
-			"thread%s each\n",
+			"thread%s each; about %.2g training FLOPs to run\n",
 			st->exp->name, st->exp->dataset, st->n_jobs, st->result->already_complete,
-			outer, inner, inner > 1 ? "s" : "");
+			outer, inner, inner > 1 ? "s" : "", (double)st->expected_total);
 	struct pending *pending =
 		malloc(sizeof(*pending) * (size_t)(n_pending > 0 ? n_pending : 1));
 	if (!pending)
