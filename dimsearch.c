@@ -74,37 +74,21 @@ static int parse_double(const char *opt, const char *text, double lo, double hi,
 	return 0;
 }
 
-/* "512,256" into widths; returns the count or -1 */
+/* "512,256" into widths, by the rule experiments.ini's hidden key follows; the count or -1 */
 static int parse_widths(const char *opt, const char *text, int *widths, int max)
 {
-	if (!strcmp(text, "") || !strcmp(text, "none"))
-		return 0;
-	int n = 0;
-	const char *p = text;
-	while (*p) {
-		char *end;
-		errno = 0;
-		long v = strtol(p, &end, 10);
-		if (end == p || errno || v < 1 || v > 1 << 20 || (*end && *end != ',') ||
-		    n == max) {
-			usage_error(
-				"%s takes up to %d comma-separated widths, e.g. 512,256 (got '%s')",
-				opt, max, text);
-			return -1;
-		}
-		widths[n++] = (int)v;
-		p = *end ? end + 1 : end;
-	}
+	char why[512];
+	int n = setting_widths(text, widths, max, why, sizeof(why));
+	if (n < 0)
+		usage_error("%s: %s", opt, why);
 	return n;
 }
 
-/* A number for JSON: "null" when it is NaN or infinite (JSON has neither). */
+/* "key":v for JSON, then after (json_number: null for NaN or infinity). */
 static void json_number_out(const char *key, double v, const char *after)
 {
-	if (isfinite(v))
-		printf("\"%s\":%.9g%s", key, v, after);
-	else
-		printf("\"%s\":null%s", key, after);
+	char buf[32];
+	printf("\"%s\":%s%s", key, json_number(buf, v), after);
 }
 
 static int default_threads(void)
@@ -876,17 +860,23 @@ static void id_print(const struct id_opts *o, const struct dataset *d, enum id_e
 	       secs);
 }
 
-/* One neighbour search for the widest estimator chosen, then each estimator on it, each
- * charged the search: the exit status. */
-static int id_estimate_all(const struct id_opts *o, const struct dataset *d)
+/* The neighbours the widest of the chosen estimators reads. */
+static int id_most_neighbours(const struct id_opts *o)
 {
-	const struct split *s = &d->train;
-	struct timespec t0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int need = 2;
 	for (int e = 0; e < ID_ESTIMATORS; e++)
 		if (o->use[e] && id_neighbours((enum id_estimator)e, &o->params) > need)
 			need = id_neighbours((enum id_estimator)e, &o->params);
+	return need;
+}
+
+/* One search for the need neighbours of the widest estimator chosen, then each estimator on
+ * it, each charged the search: the exit status. */
+static int id_estimate_all(const struct id_opts *o, const struct dataset *d, int need)
+{
+	const struct split *s = &d->train;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	uint64_t knn_flops = 0;
 	struct knn nn;
 	if (knn_search(s->x, s->n, s->dim, need, (int)o->threads, &nn, &knn_flops)) {
@@ -956,10 +946,7 @@ static int cmd_id(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
 		return EXIT_USAGE;
 	}
-	int need = 2;
-	for (int e = 0; e < ID_ESTIMATORS; e++)
-		if (o.use[e] && id_neighbours((enum id_estimator)e, &o.params) > need)
-			need = id_neighbours((enum id_estimator)e, &o.params);
+	int need = id_most_neighbours(&o);
 	int status;
 	if ((double)d.train.n * (double)d.train.n * d.train.dim > KNN_MAX_WORK) {
 		fprintf(stderr, "%s: %s has %zu points in R^%d: the neighbour search would take "
@@ -979,7 +966,7 @@ static int cmd_id(int argc, char **argv)
 				snprintf(truth, sizeof(truth), ", true dimension %g", d.true_dim);
 			printf("%s: %zu points in R^%d%s\n", o.spec, d.train.n, d.train.dim, truth);
 		}
-		status = id_estimate_all(&o, &d);
+		status = id_estimate_all(&o, &d, need);
 	}
 	dataset_free(&d);
 	return status;

@@ -20,8 +20,6 @@ struct id_settings {
 };
 
 #define S(field) offsetof(struct id_settings, field)
-#define STR(x) #x
-#define XSTR(x) STR(x)
 
 static const struct setting id_keys[] = {
 	{ .name = "id.n",
@@ -36,28 +34,28 @@ static const struct setting id_keys[] = {
 	  .offset = S(p.lpca_k),
 	  .lo = 2,
 	  .hi = 1e5,
-	  .def = XSTR(LPCA_DEFAULT_K),
+	  .def = SETTING_NUMBER(LPCA_DEFAULT_K),
 	  .help = "neighbours of local PCA" },
 	{ .name = "lpca.alpha",
 	  .type = SETTING_DOUBLE,
 	  .offset = S(p.lpca_alpha),
 	  .lo = 1e-9,
 	  .hi = 1,
-	  .def = XSTR(LPCA_DEFAULT_ALPHA),
+	  .def = SETTING_NUMBER(LPCA_DEFAULT_ALPHA),
 	  .help = "eigenvalues above alpha times the largest count" },
 	{ .name = "mle.k",
 	  .type = SETTING_INT,
 	  .offset = S(p.mle_k),
 	  .lo = 2,
 	  .hi = 1e5,
-	  .def = XSTR(MLE_DEFAULT_K),
+	  .def = SETTING_NUMBER(MLE_DEFAULT_K),
 	  .help = "neighbours of the MLE" },
 	{ .name = "twonn.discard",
 	  .type = SETTING_DOUBLE,
 	  .offset = S(p.twonn_discard),
 	  .lo = 0,
 	  .hi = 0.99,
-	  .def = XSTR(TWONN_DEFAULT_DISCARD),
+	  .def = SETTING_NUMBER(TWONN_DEFAULT_DISCARD),
 	  .help = "fraction of the largest ratios TwoNN drops" },
 };
 

@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "err.h"
+#include "hash.h"
 #include "manifolds.h"
 #include "rng.h"
 
@@ -154,20 +155,21 @@ static int fingerprint(struct dataset *d, const char *path)
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return ds_fail("cannot open %s: %s", path, strerror(errno));
-	uint64_t h = d->n_files ? d->file_hash : 0xcbf29ce484222325ULL, bytes = 0;
+	uint64_t h = d->n_files ? d->file_hash : FNV1A_START, bytes = 0;
 	unsigned char buf[1 << 16];
 	size_t n;
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		for (size_t i = 0; i < n; i++)
-			h = (h ^ buf[i]) * 0x100000001b3ULL;
+		h = fnv1a(h, buf, n);
 		bytes += n;
 	}
 	int failed = ferror(f);
 	fclose(f);
 	if (failed)
 		return ds_fail("cannot read %s: %s", path, strerror(errno));
-	for (int i = 0; i < 8; i++) /* the size, so that a file cut short is never the same */
-		h = (h ^ ((bytes >> (8 * i)) & 0xff)) * 0x100000001b3ULL;
+	unsigned char size[8]; /* the size, so that a file cut short is never the same */
+	for (int i = 0; i < 8; i++)
+		size[i] = (unsigned char)(bytes >> (8 * i));
+	h = fnv1a(h, size, sizeof(size));
 	d->n_files++;
 	d->file_bytes += bytes;
 	d->file_hash = h;

@@ -8,6 +8,7 @@
  * shape of each line, and hands lines longer than inih's limit to the handler on the side. */
 #include "experiment.h"
 
+#include "../core/hash.h"
 #include "../core/probe.h"
 #include "../core/train.h"
 #include "strategy.h"
@@ -38,8 +39,6 @@ static int parse_seeds(void *block, const char *value, char *why, size_t size);
 static int parse_strategies(void *block, const char *value, char *why, size_t size);
 
 #define F(field) offsetof(struct experiment, field)
-#define STR(x) #x
-#define XSTR(x) STR(x)
 
 /* In the order of the configuration record. The identity hashes the shared keys in this
  * order: keep it, or every stored experiment gets a new identity. */
@@ -141,7 +140,7 @@ static const struct setting own_keys[] = {
 	  .offset = F(epochs),
 	  .lo = 1,
 	  .hi = 1e6,
-	  .def = XSTR(TRAIN_DEFAULT_EPOCHS),
+	  .def = SETTING_NUMBER(TRAIN_DEFAULT_EPOCHS),
 	  .help = "a whole number from 1",
 	  .shared = 1 },
 	{ .name = "batch",
@@ -149,7 +148,7 @@ static const struct setting own_keys[] = {
 	  .offset = F(batch),
 	  .lo = 1,
 	  .hi = 1 << 20,
-	  .def = XSTR(TRAIN_DEFAULT_BATCH),
+	  .def = SETTING_NUMBER(TRAIN_DEFAULT_BATCH),
 	  .help = "a whole number from 1",
 	  .shared = 1 },
 	{ .name = "chunks",
@@ -157,7 +156,7 @@ static const struct setting own_keys[] = {
 	  .offset = F(chunks),
 	  .lo = 1,
 	  .hi = 1024,
-	  .def = XSTR(TRAIN_DEFAULT_CHUNKS),
+	  .def = SETTING_NUMBER(TRAIN_DEFAULT_CHUNKS),
 	  .help = "chunks per batch, from 1 to batch",
 	  .shared = 1 },
 	{ .name = "lr",
@@ -165,7 +164,7 @@ static const struct setting own_keys[] = {
 	  .offset = F(lr),
 	  .lo = 1e-12,
 	  .hi = 1e3,
-	  .def = XSTR(TRAIN_DEFAULT_LR),
+	  .def = SETTING_NUMBER(TRAIN_DEFAULT_LR),
 	  .help = "Adam's step size, above 0",
 	  .shared = 1 },
 	{ .name = "seeds",
@@ -189,7 +188,7 @@ static const struct setting own_keys[] = {
 	  .offset = F(probe_epochs),
 	  .lo = 1,
 	  .hi = 1e4,
-	  .def = XSTR(PROBE_DEFAULT_EPOCHS),
+	  .def = SETTING_NUMBER(PROBE_DEFAULT_EPOCHS),
 	  .help = "a whole number from 1",
 	  .shared = 1 },
 	{ .name = "probe.lr",
@@ -197,7 +196,7 @@ static const struct setting own_keys[] = {
 	  .offset = F(probe_lr),
 	  .lo = 1e-9,
 	  .hi = 10,
-	  .def = XSTR(PROBE_DEFAULT_LR),
+	  .def = SETTING_NUMBER(PROBE_DEFAULT_LR),
 	  .help = "a step size above 0",
 	  .shared = 1 },
 };
@@ -208,38 +207,10 @@ static const struct setting own_keys[] = {
 static int parse_widths(void *block, const char *value, char *why, size_t size)
 {
 	struct experiment *e = block;
-	if (!strcmp(value, "none") || !*value) {
-		e->n_hidden = 0;
-		return 0;
-	}
-	int w[AE_MAX_HIDDEN], n = 0;
-	for (const char *p = value;;) {
-		char *end;
-		while (isspace((unsigned char)*p))
-			p++;
-		errno = 0;
-		long v = strtol(p, &end, 10);
-		const char *after = end;
-		while (isspace((unsigned char)*after))
-			after++;
-		if (end == p || errno || v < 1 || v > (1 << 20) || (*after && *after != ',')) {
-			snprintf(why, size,
-				 "'%s' is not a list of widths (comma-separated encoder "
-				 "widths, e.g. 512,256, or none)",
-				 value);
-			return -1;
-		}
-		if (n == AE_MAX_HIDDEN) {
-			snprintf(why, size, "at most %d hidden layers", AE_MAX_HIDDEN);
-			return -1;
-		}
-		w[n++] = (int)v;
-		if (!*after)
-			break;
-		p = after + 1;
-	}
+	int n = setting_widths(value, e->hidden, AE_MAX_HIDDEN, why, size);
+	if (n < 0)
+		return -1;
 	e->n_hidden = n;
-	memcpy(e->hidden, w, sizeof(int) * (size_t)n);
 	return 0;
 }
 
@@ -591,12 +562,6 @@ static int handler(void *user, const char *section, const char *name, const char
 
 /* ---- checks across keys, identity ---- */
 
-static uint64_t fnv1a(uint64_t h, const char *s)
-{
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h;
-}
 
 /* Whether a strategy of e reads settings table t. */
 static int table_used(const struct experiment *e, const struct settings *t)
@@ -642,7 +607,7 @@ static void identify(struct parse *p, int x)
 {
 	struct experiment *e = &p->f->exp[x];
 	size_t used = 0;
-	uint64_t hash = 0xcbf29ce484222325ULL;
+	uint64_t hash = FNV1A_START;
 	for (int k = 0; k < p->n_keys; k++) {
 		const struct setting *s = p->keys[k].s;
 		if (!strcmp(s->name, "description"))
@@ -658,7 +623,7 @@ static void identify(struct parse *p, int x)
 			break;
 		}
 		if (p->keys[k].table < 0 && s->shared)
-			hash = fnv1a(hash, e->config + used);
+			hash = fnv1a(hash, e->config + used, (size_t)n);
 		used += (size_t)n;
 	}
 	snprintf(e->hash, sizeof(e->hash), "%016llx", (unsigned long long)hash);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../core/err.h"
+#include "../core/hash.h"
 #include "../results/store.h"
 #include "strategy.h"
 
@@ -468,11 +469,8 @@ static char *identity(const struct experiment *e, const struct dataset *d, char 
 			 (unsigned long long)d->file_hash);
 	snprintf(hash, 17, "%s", e->hash);
 	if (d->n_files > 0) {
-		uint64_t h = 0xcbf29ce484222325ULL;
-		for (const char *c = e->hash; *c; c++)
-			h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
-		for (const char *c = files; *c; c++)
-			h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
+		uint64_t h = fnv1a(FNV1A_START, e->hash, strlen(e->hash));
+		h = fnv1a(h, files, strlen(files));
 		snprintf(hash, 17, "%016llx", (unsigned long long)h);
 	}
 	char *config = malloc(strlen(e->config) + strlen(files) + 1);

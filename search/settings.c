@@ -256,3 +256,36 @@ int setting_parse(const struct setting *s, void *block, const char *value, char 
 	snprintf(why, size, "a key of unknown type");
 	return -1;
 }
+
+int setting_widths(const char *text, int *widths, int max, char *why, size_t size)
+{
+	if (!strcmp(text, "none") || !*text)
+		return 0;
+	int w[64], n = 0;
+	for (const char *p = text;;) {
+		char *end;
+		while (isspace((unsigned char)*p))
+			p++;
+		errno = 0;
+		long v = strtol(p, &end, 10);
+		const char *after = end;
+		while (isspace((unsigned char)*after))
+			after++;
+		if (end == p || errno || v < 1 || v > (1 << 20) || (*after && *after != ',')) {
+			snprintf(why, size, "'%s' is not a list of widths (comma-separated encoder "
+					    "widths, e.g. 512,256, or none)",
+				 text);
+			return -1;
+		}
+		if (n == max || n == 64) {
+			snprintf(why, size, "at most %d hidden layers", max < 64 ? max : 64);
+			return -1;
+		}
+		w[n++] = (int)v;
+		if (!*after)
+			break;
+		p = after + 1;
+	}
+	memcpy(widths, w, sizeof(int) * (size_t)n);
+	return n;
+}

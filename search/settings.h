@@ -57,11 +57,19 @@ struct settings {
 
 #define SETTINGS_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+/* A numeric macro as the text of a default: SETTING_NUMBER(TRAIN_DEFAULT_EPOCHS) is "10". */
+#define SETTING_NUMBER(x) SETTING_TEXT_(x)
+#define SETTING_TEXT_(x) #x
+
 /* s without leading and trailing white space (s is changed). */
 char *setting_trim(char *s);
 
 /* Parse value into block for key s: 0, or -1 with the reason in why. */
 int setting_parse(const struct setting *s, void *block, const char *value, char *why, size_t size);
+
+/* "512,256" (white space allowed) or "none" into at most max widths, each 1 to 2^20: the
+ * count, or -1 with the reason in why; widths is left as it was on failure. */
+int setting_widths(const char *text, int *widths, int max, char *why, size_t size);
 
 /* Parse "1..64 step 2", "1..64" or "2,4,8": ascending distinct values in [lo, hi].
  * Returns the count or -1 with a reason in why. */

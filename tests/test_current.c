@@ -140,21 +140,6 @@ static pid_t spawn_run(const char *ini, const char *db, const char *log)
 	return pid;
 }
 
-/* The whole of a file; caller frees. */
-static char *slurp(const char *path)
-{
-	char *text = NULL;
-	size_t n = 0;
-	FILE *f = fopen(path, "r");
-	assert_non_null(f);
-	if (getdelim(&text, &n, '\0', f) < 0) {
-		free(text);
-		text = strdup("");
-	}
-	fclose(f);
-	return text;
-}
-
 static void test_two_configurations_at_once(void **state)
 {
 	(void)state;
@@ -181,7 +166,8 @@ static void test_two_configurations_at_once(void **state)
 	waitpid(pb, &sb, 0);
 	assert_true(WIFEXITED(sa) && WEXITSTATUS(sa) == 0);
 	assert_true(WIFEXITED(sb) && WEXITSTATUS(sb) == 0);
-	char *got_a = slurp(log_a), *got_b = slurp(log_b);
+	char *got_a = slurp(log_a, NULL), *got_b = slurp(log_b, NULL);
+	assert_true(got_a && got_b);
 	char *ta = without_seconds(got_a), *tb = without_seconds(got_b);
 	/* each run printed the configuration it ran */
 	assert_string_equal(ta, want_a);
@@ -376,7 +362,8 @@ static void test_a_deleted_database_is_a_failed_run(void **state)
 	must_run(cmd);
 	int status;
 	waitpid(pid, &status, 0);
-	char *err = slurp(log);
+	char *err = slurp(log, NULL);
+	assert_non_null(err);
 	assert_true(WIFEXITED(status));
 	if (WEXITSTATUS(status) != 1 || !strstr(err, "was deleted or replaced"))
 		fail_msg("exit %d:\n%s", WEXITSTATUS(status), err);

@@ -22,21 +22,6 @@ static int setup(void **state)
 	return run_command(cmd, out, sizeof(out)) == 0 ? 0 : -1;
 }
 
-static char *slurp(const char *path, size_t *size)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = malloc((size_t)n + 1);
-	*size = fread(buf, 1, (size_t)n, f);
-	buf[*size] = '\0';
-	fclose(f);
-	return buf;
-}
-
 /* Well-formed enough: every element closed in order (comments, declarations and
  * self-closing tags handled); returns the depth error count. */
 static int xml_balanced(const char *s)

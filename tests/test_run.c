@@ -225,21 +225,6 @@ static void test_sigint_marks_interrupted_and_resumes(void **state)
 	assert_as_uninterrupted(db);
 }
 
-/* The whole of a file, or "" when it cannot be read; caller frees. */
-static char *slurp(const char *path)
-{
-	char *text = NULL;
-	size_t n = 0;
-	FILE *f = fopen(path, "r");
-	if (!f || getdelim(&text, &n, '\0', f) < 0) {
-		free(text);
-		text = strdup("");
-	}
-	if (f)
-		fclose(f);
-	return text;
-}
-
 /* Two runs of one experiment started together on db: each exits 0, no lock error reaches
  * either, every trial is run once, and the results are those of a lone run. */
 static void two_processes(const char *db)
@@ -251,7 +236,8 @@ static void two_processes(const char *db)
 	int sa, sb;
 	waitpid(a, &sa, 0);
 	waitpid(b, &sb, 0);
-	char *l1 = slurp(log1), *l2 = slurp(log2);
+	char *l1 = slurp(log1, NULL), *l2 = slurp(log2, NULL);
+	assert_true(l1 && l2);
 	if (!WIFEXITED(sa) || WEXITSTATUS(sa) != 0 || !WIFEXITED(sb) || WEXITSTATUS(sb) != 0 ||
 	    strstr(l1, "locked") || strstr(l2, "locked"))
 		fail_msg("two runs on %s: status %d and %d\n-- first:\n%s\n-- second:\n%s", db, sa,

@@ -243,3 +243,30 @@ int json_valid(const char *text)
 	const char *end = json_value(text, 0);
 	return end && *json_space(end) == '\0';
 }
+
+char *slurp(const char *path, size_t *size)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = NULL;
+	size_t cap = 0, n = 0, got;
+	do {
+		if (cap - n < 4096) {
+			char *b = realloc(buf, cap = cap ? 2 * cap : 8192);
+			if (!b) {
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = b;
+		}
+		got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+	} while (got > 0);
+	fclose(f);
+	buf[n] = '\0';
+	if (size)
+		*size = n;
+	return buf;
+}

@@ -29,6 +29,10 @@ double rel_err(const double *a, const double *b, size_t n);
  * status, or -1 when it did not exit normally. */
 int run_command(const char *cmd, char *out, size_t size);
 
+/* The whole of a file, NUL-terminated, its length in *size (when not NULL); NULL when it
+ * cannot be read. Caller frees. */
+char *slurp(const char *path, size_t *size);
+
 /* Write text to a file. */
 void write_text(const char *path, const char *text);
 
