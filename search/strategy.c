@@ -27,7 +27,8 @@ static int add_table(struct registry *r, const struct settings *t, size_t *used)
 			return 0;
 	for (int k = 0; k < t->n_keys; k++)
 		if (key_taken(r, t, k, t->keys[k].name))
-			return ds_fail("the key %s is declared twice", t->keys[k].name);
+			return ds_fail("the key %s of the %s settings is declared twice",
+				       t->keys[k].name, t->title);
 	size_t at = (*used + 15) & ~(size_t)15;
 	if (at + t->size > EXP_SETTINGS_BYTES)
 		return ds_fail("the strategies' settings need more than %d bytes "

@@ -220,6 +220,7 @@ static void test_registry_refuses_clashes(void **state)
 	other.settings = &copy;
 	const struct strategy *clash[] = { &fixed_strategy, &other };
 	assert_int_equal(registry_init(&r, clash, 2), -1);
+	assert_non_null(strstr(ds_errmsg(), "fixed.k of the copy settings"));
 	/* one table shared by two strategies is one block */
 	other.settings = &fixed_settings;
 	const struct strategy *shared[] = { &fixed_strategy, &other };
