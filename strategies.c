@@ -11,8 +11,9 @@
 #include "search/sosae.h"
 
 static const struct strategy *const table[] = {
-	&grid_strategy, &sosae_strategy, &earlybird_strategy, &vae_strategy,
-	&lpca_strategy, &mle_strategy,	 &twonn_strategy,
+	&grid_strategy,	 &geogrid_strategy, &bisect_strategy, &halving_strategy,
+	&sosae_strategy, &earlybird_strategy, &vae_strategy,	&lpca_strategy,
+	&mle_strategy,	 &twonn_strategy,
 };
 
 const struct registry *dimsearch_strategies(void)

@@ -115,8 +115,9 @@ static int eb_plan(const struct experiment *e, long seed, struct trial_record *t
 	struct trial_record *t = &trials[0];
 	memset(t, 0, sizeof(*t));
 	snprintf(t->strategy, sizeof(t->strategy), "earlybird");
-	snprintf(t->key, sizeof(t->key), "earlybird/lambda=%g/p=%g/eps=%g/K=%d/seed=%ld", o->lambda,
-		 o->p, o->eps, e->k_max, seed);
+	char de[24];
+	snprintf(t->key, sizeof(t->key), "earlybird/lambda=%g/p=%g/eps=%g/K=%d/seed=%ld%s",
+		 o->lambda, o->p, o->eps, e->k_max, seed, delivery_key(e, de));
 	snprintf(t->role, sizeof(t->role), "search");
 	t->latent = e->k_max;
 	t->seed = seed;
@@ -217,10 +218,12 @@ static enum trial_state eb_run_trial(const struct trial_ctx *c, struct trial_rec
 		 "{\"k_max\":%d,\"lambda\":%g,\"p\":%g,\"eps\":%g,\"ticket\":%s,"
 		 "\"ticket_epoch\":%d,\"k_at_ticket\":%d,\"frozen_at_ticket\":%d,"
 		 "\"k_full_budget\":%d,\"frozen\":%d,"
-		 "\"tuning_flops_at_ticket\":%llu,\"tuning_flops_full_budget\":%llu}",
+		 "\"tuning_flops_at_ticket\":%llu,\"tuning_flops_full_budget\":%llu,"
+		 "\"delivered_epochs\":%d}",
 		 K, o->lambda, o->p, o->eps, found ? "true" : "false", s->ticket_epoch,
 		 found ? s->ticket_count : -1, found ? s->ticket_frozen : -1, full_count, frozen,
-		 (unsigned long long)s->ticket_flops, (unsigned long long)full_flops);
+		 (unsigned long long)s->ticket_flops, (unsigned long long)full_flops,
+		 c->exp->delivery_epochs);
 	free(s);
 	return status;
 }

@@ -93,8 +93,9 @@ static int plan(const struct experiment *e, long seed, struct trial_record *tria
 		snprintf(setting, sizeof(setting), "k=%d", o->p.mle_k);
 	else
 		snprintf(setting, sizeof(setting), "discard=%g", o->p.twonn_discard);
-	snprintf(t->key, sizeof(t->key), "%s/%s/n=%d/kmax=%d/seed=%ld", name, setting, o->n,
-		 e->k_max, seed);
+	char de[24];
+	snprintf(t->key, sizeof(t->key), "%s/%s/n=%d/kmax=%d/seed=%ld%s", name, setting, o->n,
+		 e->k_max, seed, delivery_key(e, de));
 	snprintf(t->role, sizeof(t->role), "search");
 	t->latent = e->k_max;
 	t->seed = seed;
@@ -214,11 +215,11 @@ static enum trial_state run(const struct trial_ctx *c, struct trial_record *t)
 	snprintf(t->details, sizeof(t->details),
 		 "{\"estimator\":\"%s\",\"estimate\":%.6g,\"k_chosen\":%d,\"clamped\":%s,"
 		 "\"points\":%zu,\"k\":%d,\"lpca_median\":%s,\"lpca_global\":%s,"
-		 "\"true_dimension\":%s,\"estimate_flops\":%llu}",
+		 "\"true_dimension\":%s,\"estimate_flops\":%llu,\"delivered_epochs\":%d}",
 		 id_estimator_name(est), estimate, K, clamped ? "true" : "false", n, k,
 		 json_number(med, lp.median), json_number(glob, lp.global),
 		 json_number(truth, c->data->true_dim > 0 ? c->data->true_dim : NAN),
-		 (unsigned long long)overhead);
+		 (unsigned long long)overhead, e->delivery_epochs);
 	return status;
 }
 

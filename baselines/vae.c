@@ -42,7 +42,9 @@ static int vae_plan(const struct experiment *e, long seed, struct trial_record *
 	struct trial_record *t = &trials[0];
 	memset(t, 0, sizeof(*t));
 	snprintf(t->strategy, sizeof(t->strategy), "vae");
-	snprintf(t->key, sizeof(t->key), "vae/beta=%g/K=%d/seed=%ld", beta, e->k_max, seed);
+	char de[24];
+	snprintf(t->key, sizeof(t->key), "vae/beta=%g/K=%d/seed=%ld%s", beta, e->k_max, seed,
+		 delivery_key(e, de));
 	snprintf(t->role, sizeof(t->role), "search");
 	t->latent = e->k_max;
 	t->seed = seed;
@@ -105,8 +107,10 @@ static enum trial_state vae_run(const struct trial_ctx *c, struct trial_record *
 	status = trial_deliver(c, t, n.burda);
 	snprintf(t->details, sizeof(t->details),
 		 "{\"k_max\":%d,\"beta\":%g,\"active_var_mu_0.01\":%d,\"active_var_mu_0.05\":%d,"
-		 "\"active_sigma2_0.95\":%d,\"variance_law_min\":%.6g,\"variance_law_max\":%.6g}",
-		 K, beta, n.burda, n.asperti, n.sigma, n.law_min, n.law_max);
+		 "\"active_sigma2_0.95\":%d,\"variance_law_min\":%.6g,\"variance_law_max\":%.6g,"
+		 "\"delivered_epochs\":%d}",
+		 K, beta, n.burda, n.asperti, n.sigma, n.law_min, n.law_max,
+		 c->exp->delivery_epochs);
 	return status;
 }
 

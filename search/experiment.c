@@ -143,6 +143,14 @@ static const struct setting own_keys[] = {
 	  .def = SETTING_NUMBER(TRAIN_DEFAULT_EPOCHS),
 	  .help = "a whole number from 1",
 	  .shared = 1 },
+	{ .name = "delivery.epochs",
+	  .type = SETTING_INT,
+	  .offset = F(delivery_epochs),
+	  .lo = 0,
+	  .hi = 1e6,
+	  .def = "0",
+	  .help = "epochs of the training a strategy gives the model it hands over at its K (a "
+		  "fresh one, SOSAE's fine-tuning, Early-Bird's ticket), 0 for epochs" },
 	{ .name = "batch",
 	  .type = SETTING_INT,
 	  .offset = F(batch),
@@ -595,6 +603,8 @@ static void check_experiment(struct parse *p, int x)
 	}
 	if (e->k_max == 0)
 		e->k_max = K_MAX_DEFAULT;
+	if (e->delivery_epochs == 0)
+		e->delivery_epochs = e->epochs;
 	if (e->chunks > e->batch)
 		config_error(p, at[find_key(p, "chunks")], "[%s] chunks: %d exceeds batch = %d",
 			     e->name, e->chunks, e->batch);

@@ -32,6 +32,7 @@ struct experiment {
 	enum loss loss;
 	int k_max;                      /* widest latent layer any strategy may use */
 	int epochs, batch, chunks;
+	int delivery_epochs;            /* of the model a strategy hands over at its K */
 	double lr;
 	long seeds[EXP_MAX_SEEDS];      /* one decision per strategy and seed */
 	int n_seeds;

@@ -1,4 +1,5 @@
-/* grid.c: grid search: one autoencoder per latent width, the smallest good enough wins. */
+/* grid.c: grid search: one autoencoder per latent width, the smallest good enough wins; and
+ * the geometric grid a practitioner runs instead (powers of two up to k_max). */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -30,13 +31,21 @@ static int parse_select(void *block, const char *value, char *why, size_t size)
 	return -1;
 }
 
+static int runs(const struct experiment *e, const struct strategy *s)
+{
+	for (int i = 0; i < e->n_strategies; i++)
+		if (e->strategies[i] == s)
+			return 1;
+	return 0;
+}
+
 /* A grid for the grid strategy, and k_max from its largest width when k_max is not set. */
 static int grid_finish(struct experiment *e, void *block, int used, char *why, size_t size,
 		       const char **key)
 {
 	const struct grid_settings *g = block;
 	*key = "grid";
-	if (used && g->n == 0) {
+	if (used && g->n == 0 && runs(e, &grid_strategy)) {
 		snprintf(why, size,
 			 "grid: %s; the grid strategy needs latent widths (1..64 step 1 "
 			 "or 2,4,8,16)",
@@ -73,6 +82,21 @@ static const struct setting grid_keys[] = {
 	  .def = "within:0.05",
 	  .help = "within:TOL (smallest K within TOL of the best) or knee",
 	  .parse = parse_select },
+	{ .name = "halving.eta",
+	  .type = SETTING_INT,
+	  .offset = G(eta),
+	  .lo = 2,
+	  .hi = 100,
+	  .def = "3",
+	  .help = "successive halving keeps the best 1/eta of each rung and trains them eta "
+		  "times longer" },
+	{ .name = "halving.min_epochs",
+	  .type = SETTING_INT,
+	  .offset = G(min_epochs),
+	  .lo = 1,
+	  .hi = 1e6,
+	  .def = "1",
+	  .help = "epochs of successive halving's first rung, at least" },
 };
 
 const struct settings grid_settings = { "grid search", grid_keys, SETTINGS_COUNT(grid_keys),
@@ -83,28 +107,37 @@ static const struct grid_settings *settings_of(const struct experiment *e)
 	return experiment_settings(e, &grid_settings);
 }
 
+void grid_trial(const struct experiment *e, int K, int epochs, long seed, const char *name,
+		struct trial_record *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (epochs == e->epochs)
+		snprintf(t->key, sizeof(t->key), "grid/K=%d/seed=%ld", K, seed);
+	else
+		snprintf(t->key, sizeof(t->key), "grid/K=%d/epochs=%d/seed=%ld", K, epochs, seed);
+	snprintf(t->strategy, sizeof(t->strategy), "%s", name);
+	snprintf(t->role, sizeof(t->role), "search");
+	t->latent = K;
+	t->seed = seed;
+	snprintf(t->params, sizeof(t->params), "{\"epochs\":%d,\"batch\":%d,\"lr\":%g}", epochs,
+		 e->batch, e->lr);
+}
+
 /* One trial per width of the grid. */
 static int grid_plan(const struct experiment *e, long seed, struct trial_record *trials, int max)
 {
 	const struct grid_settings *g = settings_of(e);
-	for (int i = 0; i < g->n && i < max; i++) {
-		struct trial_record *t = &trials[i];
-		memset(t, 0, sizeof(*t));
-		snprintf(t->key, sizeof(t->key), "grid/K=%d/seed=%ld", g->K[i], seed);
-		snprintf(t->strategy, sizeof(t->strategy), "grid");
-		snprintf(t->role, sizeof(t->role), "search");
-		t->latent = g->K[i];
-		t->seed = seed;
-		snprintf(t->params, sizeof(t->params), "{\"epochs\":%d,\"batch\":%d,\"lr\":%g}",
-			 e->epochs, e->batch, e->lr);
-	}
+	for (int i = 0; i < g->n && i < max; i++)
+		grid_trial(e, g->K[i], e->epochs, seed, "grid", &trials[i]);
 	return g->n;
 }
 
-static enum trial_state grid_run(const struct trial_ctx *c, struct trial_record *t)
+enum trial_state grid_run(const struct trial_ctx *c, struct trial_record *t)
 {
 	struct ae *m;
-	enum trial_state status = trial_train(c, t, NULL, &m);
+	double epochs = details_number(t->params, "epochs");
+	struct trial_hooks h = { .epochs = epochs >= 1 ? (int)epochs : 0 };
+	enum trial_state status = trial_train(c, t, &h, &m);
 	if (status == TRIAL_COMPLETE)
 		status = trial_measure(c, m, t);
 	ae_delete(m);
@@ -159,23 +192,26 @@ int grid_choose(const int *K, const double *val, int n, enum grid_select select,
 	return chosen;
 }
 
-/* The smallest width good enough by grid.select, from every width's validation MSE. */
-static int grid_decide(const struct experiment *e, long seed, const struct trial_record *trials,
-		       int n, struct decision_record *d)
+int grid_family_decide(const struct experiment *e, const char *name, long seed,
+		       const struct trial_record *trials, int n, const unsigned char *use,
+		       int lo, int hi, const char *extra, struct decision_record *d)
 {
 	const struct grid_settings *g = settings_of(e);
-	int K[GRID_MAX];
-	double val[GRID_MAX];
+	int *K = malloc(sizeof(int) * (size_t)(n ? n : 1));
+	double *val = malloc(sizeof(double) * (size_t)(n ? n : 1));
+	if (!K || !val) {
+		free(K);
+		free(val);
+		return ds_fail("%s (seed %ld): out of memory deciding", name, seed);
+	}
 	int failed = 0;
 	memset(d, 0, sizeof(*d));
-	snprintf(d->strategy, sizeof(d->strategy), "grid");
+	snprintf(d->strategy, sizeof(d->strategy), "%s", name);
 	d->seed = seed;
-	if (n > GRID_MAX)
-		return ds_fail("grid (seed %ld): %d trials, more than GRID_MAX = %d", seed, n,
-			       GRID_MAX);
 	for (int i = 0; i < n; i++) {
+		int usable = trials[i].state == TRIAL_COMPLETE && (!use || use[i]);
 		K[i] = trials[i].latent;
-		val[i] = trials[i].state == TRIAL_COMPLETE ? trials[i].val_mse : NAN;
+		val[i] = usable ? trials[i].val_mse : NAN;
 		failed += trials[i].state != TRIAL_COMPLETE;
 		/* every trial's compute counts, failed ones included */
 		d->tuning_flops += flops_tuning(&trials[i].flops);
@@ -183,25 +219,73 @@ static int grid_decide(const struct experiment *e, long seed, const struct trial
 		d->seconds += isfinite(trials[i].seconds) ? trials[i].seconds : 0;
 	}
 	int c = grid_choose(K, val, n, g->select, g->tolerance);
-	if (c < 0)
-		return ds_fail("grid (seed %ld): every one of its %d trials failed; see "
-			       "'select trial_key, error from trial where state = \"failed\"'",
-			       seed, n);
-	d->chosen_latent = K[c];
-	d->test_mse = trials[c].test_mse;
-	d->probe_accuracy = trials[c].probe_accuracy;
 	int best = grid_choose(K, val, n, SELECT_WITHIN, 0.0);
-	char rule[32];
-	if (g->select == SELECT_KNEE)
-		snprintf(rule, sizeof(rule), "knee");
-	else
-		snprintf(rule, sizeof(rule), "within:%g", g->tolerance);
-	snprintf(d->details, sizeof(d->details),
-		 "{\"select\":\"%s\",\"best_k\":%d,\"best_val_mse\":%.9g,\"chosen_val_mse\":%.9g,"
-		 "\"trials\":%d,\"failed\":%d}",
-		 rule, K[best], val[best], val[c], n, failed);
-	return 0;
+	int rc = 0;
+	if (c < 0) {
+		rc = ds_fail("%s (seed %ld): every one of its %d trials failed; see "
+			     "'select trial_key, error from trial where state = \"failed\"'",
+			     name, seed, n);
+	} else {
+		d->chosen_latent = K[c];
+		d->test_mse = trials[c].test_mse;
+		d->probe_accuracy = trials[c].probe_accuracy;
+		char rule[32];
+		if (g->select == SELECT_KNEE)
+			snprintf(rule, sizeof(rule), "knee");
+		else
+			snprintf(rule, sizeof(rule), "within:%g", g->tolerance);
+		double epochs = details_number(trials[c].params, "epochs");
+		snprintf(d->details, sizeof(d->details),
+			 "{\"select\":\"%s\",\"best_k\":%d,\"best_val_mse\":%.9g,"
+			 "\"chosen_val_mse\":%.9g,\"trials\":%d,\"failed\":%d,"
+			 "\"delivered_epochs\":%d}",
+			 rule, K[best], val[best], val[c], n, failed,
+			 epochs >= 1 ? (int)epochs : e->epochs);
+		if (extra && extra[0])
+			details_append(d->details, sizeof(d->details), extra);
+		decision_edge(d, lo, hi);
+	}
+	free(K);
+	free(val);
+	return rc;
 }
+
+/* The smallest width good enough by grid.select, from every width's validation MSE. */
+static int grid_decide(const struct experiment *e, long seed, const struct trial_record *trials,
+		       int n, struct decision_record *d)
+{
+	const struct grid_settings *g = settings_of(e);
+	return grid_family_decide(e, "grid", seed, trials, n, NULL, g->K[0], g->K[g->n - 1],
+				  NULL, d);
+}
+
+/* ---- the geometric grid: 1, 2, 4, ... below k_max, and k_max ---- */
+
+static int geogrid_plan(const struct experiment *e, long seed, struct trial_record *trials,
+			int max)
+{
+	int n = 0;
+	for (long K = 1; K < e->k_max; K *= 2, n++)
+		if (n < max)
+			grid_trial(e, (int)K, e->epochs, seed, "geogrid", &trials[n]);
+	if (n < max)
+		grid_trial(e, e->k_max, e->epochs, seed, "geogrid", &trials[n]);
+	return n + 1;
+}
+
+static int geogrid_decide(const struct experiment *e, long seed, const struct trial_record *trials,
+			  int n, struct decision_record *d)
+{
+	return grid_family_decide(e, "geogrid", seed, trials, n, NULL, 1, e->k_max, NULL, d);
+}
+
+const struct strategy geogrid_strategy = {
+	.name = "geogrid",
+	.settings = &grid_settings,
+	.plan = geogrid_plan,
+	.run = grid_run,
+	.decide = geogrid_decide,
+};
 
 const struct strategy grid_strategy = {
 	.name = "grid",

@@ -15,13 +15,30 @@
 #include "../results/store.h"
 #include "strategy.h"
 
+/* One trial to run (or found stored). Two strategies that plan the same training (the same
+ * key, width, seed and settings: a point of the full grid that bisection also visits) share
+ * one job; each is charged for it in its decision. */
 struct job {
-	const struct strategy *strategy;
+	const struct strategy *strategy; /* the first to plan it, whose run runs it */
 	struct trial_record t;
-	int group;	   /* strategy x seed */
 	int pending;	   /* to run in this process */
+	int round;	   /* the planning round that added it */
 	uint64_t expected; /* FLOPs expected, for the time estimate */
 	uint64_t done;	   /* FLOPs counted so far */
+};
+
+/* A strategy x seed: its trials are the members naming it. */
+struct group {
+	const struct strategy *strategy;
+	long seed;
+	int closed; /* every trial it wants is planned (a strategy without next: at once) */
+};
+
+/* A trial of a group, under the name and variant its strategy planned it with. */
+struct member {
+	int group, job;
+	char strategy[64];
+	int variant;
 };
 
 /* One run of one experiment: its plan, its progress and how the store fared. */
@@ -34,7 +51,11 @@ struct run_state {
 	struct run_result *result;
 	struct job *jobs;
 	int n_jobs, jobs_size;
-	int groups;   /* strategy x seed */
+	struct group *groups; /* strategy x seed */
+	int n_groups;
+	struct member *members;
+	int n_members, members_size;
+	int round;    /* planning rounds so far */
 	int finished; /* trials complete or failed, this run and earlier */
 	int failed;
 	double t0, last_print;
@@ -51,14 +72,18 @@ static double now_seconds(void)
 	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* GEMM FLOPs a plain training run of this width will count (core's closed form): the
- * time estimate's unit */
-static uint64_t expected_flops(const struct experiment *e, const struct dataset *d, int K)
+/* GEMM FLOPs a plain training run of the trial's width and epochs (its "epochs" setting,
+ * else the experiment's) will count (core's closed form): the time estimate's unit */
+static uint64_t expected_flops(const struct experiment *e, const struct dataset *d,
+			       const struct trial_record *t)
 {
-	struct ae_arch a = experiment_arch(e, d, K);
+	struct ae_arch a = experiment_arch(e, d, t->latent);
 	uint64_t step, eval;
 	ae_flops_per_example(&a, &step, &eval);
-	return (uint64_t)e->epochs * (step * d->train.n + eval * d->val.n);
+	double epochs = details_number(t->params, "epochs");
+	if (!(epochs >= 1))
+		epochs = e->epochs;
+	return (uint64_t)epochs * (step * d->train.n + eval * d->val.n);
 }
 
 static void format_duration(double s, char *buf, size_t size)
@@ -190,28 +215,29 @@ static int check_data(const struct experiment *e, const struct dataset *d)
 
 /* ---- plan ---- */
 
-/* A new job at the end of the list, which grows as needed; NULL when out of memory. */
-static struct job *add_job(struct run_state *st)
+/* Room for one more element in a growing array; -1 when out of memory. */
+static int grow(void **items, int n, int *size, size_t item)
 {
-	if (st->n_jobs == st->jobs_size) {
-		int size = st->jobs_size ? 2 * st->jobs_size : 256;
-		struct job *j = realloc(st->jobs, sizeof(*j) * (size_t)size);
-		if (!j)
-			return NULL;
-		st->jobs = j;
-		st->jobs_size = size;
-	}
-	struct job *job = &st->jobs[st->n_jobs++];
-	memset(job, 0, sizeof(*job));
-	return job;
+	if (n < *size)
+		return 0;
+	int want = *size ? 2 * *size : 256;
+	void *p = realloc(*items, item * (size_t)want);
+	if (!p)
+		return -1;
+	*items = p;
+	*size = want;
+	return 0;
 }
 
-/* Every trial a strategy plans for a seed, into trials (grown to fit); the count or -1. */
+/* Every trial a strategy plans for a seed, into trials (grown to fit); the count or -1. The
+ * first call of a group is its plan; later ones (strategies with next) see its trials. */
 static int plan_seed(const struct strategy *s, const struct experiment *e, long seed,
-		     struct trial_record **trials, int *size)
+		     const struct trial_record *done, int n_done, struct trial_record **trials,
+		     int *size)
 {
 	for (;;) {
-		int n = s->plan(e, seed, *trials, *size);
+		int n = done ? s->next(e, seed, done, n_done, *trials, *size)
+			     : s->plan(e, seed, *trials, *size);
 		if (n <= *size)
 			return n;
 		struct trial_record *t = realloc(*trials, sizeof(*t) * (size_t)n);
@@ -237,80 +263,161 @@ static int check_planned(const struct experiment *e, const struct trial_record *
 	return 0;
 }
 
-static int by_key(const void *a, const void *b)
+static int find_job(const struct run_state *st, const char *key)
 {
-	return strcmp((*(const struct job *const *)a)->t.key, (*(const struct job *const *)b)->t.key);
-}
-
-/* Every planned key once: two trials of one key would share one stored result. */
-static int check_unique(const struct run_state *st)
-{
-	const struct job **order = malloc(sizeof(*order) * (size_t)(st->n_jobs ? st->n_jobs : 1));
-	if (!order)
-		return ds_fail("out of memory planning [%s]", st->exp->name);
 	for (int i = 0; i < st->n_jobs; i++)
-		order[i] = &st->jobs[i];
-	qsort(order, (size_t)st->n_jobs, sizeof(*order), by_key);
-	int rc = 0;
-	for (int i = 1; i < st->n_jobs && !rc; i++)
-		if (!strcmp(order[i]->t.key, order[i - 1]->t.key))
-			rc = ds_fail("[%s] two trials have the key %s (strategies %s and %s): a "
-				     "strategy must name every setting in its keys",
-				     st->exp->name, order[i]->t.key, order[i - 1]->strategy->name,
-				     order[i]->strategy->name);
-	free(order);
-	return rc;
+		if (!strcmp(st->jobs[i].t.key, key))
+			return i;
+	return -1;
 }
 
-/* Plan every strategy x seed, and look each trial up in the store: complete ones are
- * taken as they are, the others are pending. 0, RUN_BAD_INPUT for a plan that cannot be
- * stored as it is, or -1. */
-static int plan_trials(struct run_state *st)
+/* Planned trial t of group g: a member of the job of its key, which is made (and looked up
+ * in the store: complete ones are taken as they are, the others are pending) when no
+ * strategy planned that key before. 0, RUN_BAD_INPUT when one key names two different
+ * trainings, or -1. */
+static int add_planned(struct run_state *st, int g, const struct trial_record *t)
 {
 	const struct experiment *e = st->exp;
-	int size = 64;
-	struct trial_record *plan = malloc(sizeof(*plan) * (size_t)size);
-	if (!plan)
-		return ds_fail("out of memory planning [%s]", e->name);
-	int rc = 0;
-	for (int i = 0; i < e->n_strategies && !rc; i++) {
-		const struct strategy *strat = e->strategies[i];
-		for (int si = 0; si < e->n_seeds && !rc; si++, st->groups++) {
-			int n = plan_seed(strat, e, e->seeds[si], &plan, &size);
-			if (n < 0)
-				rc = -1;
-			for (int k = 0; k < n && !rc; k++) {
-				if (check_planned(e, &plan[k])) {
-					rc = RUN_BAD_INPUT;
-					break;
-				}
-				struct job *job = add_job(st);
-				if (!job) {
-					rc = ds_fail("out of memory planning [%s]", e->name);
-					break;
-				}
-				job->strategy = strat;
-				job->group = st->groups;
-				job->t = plan[k];
-				struct trial_record stored;
-				int found = load_stored(st->store, st->exp_id, &plan[k], &stored);
-				if (found < 0) {
-					rc = -1;
-				} else if (found && stored.state == TRIAL_COMPLETE) {
-					job->t = stored;
-					st->result->already_complete++;
-					st->finished++;
-				} else {
-					job->pending = 1;
-					job->expected = expected_flops(e, st->data, plan[k].latent);
-					st->expected_total += job->expected;
-				}
-			}
+	const struct strategy *strat = st->groups[g].strategy;
+	if (check_planned(e, t))
+		return RUN_BAD_INPUT;
+	int j = find_job(st, t->key);
+	if (j >= 0) {
+		const struct trial_record *o = &st->jobs[j].t;
+		int same = o->latent == t->latent && o->seed == t->seed &&
+			   !strcmp(o->params, t->params) && !strcmp(o->role, t->role);
+		for (int i = 0; same && i < st->n_members; i++)
+			same = !(st->members[i].job == j && st->members[i].group == g);
+		if (!same) {
+			ds_fail("[%s] two trials have the key %s (strategies %s and %s): a strategy "
+				"must name every setting in its keys",
+				e->name, t->key, st->jobs[j].strategy->name, strat->name);
+			return RUN_BAD_INPUT;
+		}
+	} else {
+		if (grow((void **)&st->jobs, st->n_jobs, &st->jobs_size, sizeof(*st->jobs)))
+			return ds_fail("out of memory planning [%s]", e->name);
+		j = st->n_jobs++;
+		struct job *job = &st->jobs[j];
+		memset(job, 0, sizeof(*job));
+		job->strategy = strat;
+		job->t = *t;
+		job->round = st->round;
+		struct trial_record stored;
+		int found = load_stored(st->store, st->exp_id, t, &stored);
+		if (found < 0)
+			return -1;
+		if (found && stored.state == TRIAL_COMPLETE) {
+			job->t = stored;
+			st->result->already_complete++;
+			st->finished++;
+		} else {
+			job->pending = 1;
+			job->expected = expected_flops(e, st->data, t);
+			st->expected_total += job->expected;
 		}
 	}
+	if (grow((void **)&st->members, st->n_members, &st->members_size, sizeof(*st->members)))
+		return ds_fail("out of memory planning [%s]", e->name);
+	struct member *m = &st->members[st->n_members++];
+	m->group = g;
+	m->job = j;
+	snprintf(m->strategy, sizeof(m->strategy), "%s", t->strategy);
+	m->variant = t->variant;
+	return 0;
+}
+
+/* The trials of group g into out, under the names the group planned them with (their
+ * latest stored state for those run elsewhere); how many, and whether every one has
+ * finished. */
+static int group_trials(struct run_state *st, int g, struct trial_record *out, int *ready)
+{
+	int n = 0;
+	*ready = 1;
+	for (int i = 0; i < st->n_members; i++) {
+		const struct member *m = &st->members[i];
+		if (m->group != g)
+			continue;
+		out[n] = st->jobs[m->job].t;
+		/* run by another process: its result may be stored by now */
+		if (out[n].state != TRIAL_COMPLETE && out[n].state != TRIAL_FAILED) {
+			struct trial_record stored;
+			if (load_stored(st->store, st->exp_id, &out[n], &stored) == 1)
+				out[n] = stored;
+		}
+		snprintf(out[n].strategy, sizeof(out[n].strategy), "%s", m->strategy);
+		out[n].variant = m->variant;
+		*ready &= out[n].state == TRIAL_COMPLETE || out[n].state == TRIAL_FAILED;
+		n++;
+	}
+	return n;
+}
+
+/* The trials group g plans now (all of them, or its next ones), added; 0, RUN_BAD_INPUT or
+ * -1. The group closes when its strategy has no next or next wants no more. */
+static int plan_group(struct run_state *st, int g, struct trial_record **plan, int *size,
+		      struct trial_record **done, int *done_size, int *added)
+{
+	struct group *gr = &st->groups[g];
+	const struct experiment *e = st->exp;
+	int n;
+	if (st->round == 0) {
+		n = plan_seed(gr->strategy, e, gr->seed, NULL, 0, plan, size);
+		gr->closed = !gr->strategy->next;
+	} else {
+		int have = 0;
+		for (int i = 0; i < st->n_members; i++)
+			have += st->members[i].group == g;
+		if (have > *done_size) {
+			struct trial_record *d = realloc(*done, sizeof(*d) * (size_t)have);
+			if (!d)
+				return ds_fail("out of memory planning [%s]", e->name);
+			*done = d;
+			*done_size = have;
+		}
+		int ready;
+		have = group_trials(st, g, *done, &ready);
+		if (!ready)
+			return 0;
+		n = plan_seed(gr->strategy, e, gr->seed, *done, have, plan, size);
+		gr->closed = n == 0;
+	}
+	for (int k = 0; k < n; k++) {
+		int rc = add_planned(st, g, &(*plan)[k]);
+		if (rc)
+			return rc;
+	}
+	*added += n > 0 ? n : 0;
+	return n < 0 ? -1 : 0;
+}
+
+/* A planning round: the first plans every strategy x seed, later ones ask the open groups
+ * whose trials have all finished for their next trials. How many trials were added, or
+ * RUN_BAD_INPUT for a plan that cannot be stored as it is, or -1. */
+static int plan_round(struct run_state *st)
+{
+	const struct experiment *e = st->exp;
+	if (st->round == 0) {
+		st->groups = calloc((size_t)(e->n_strategies * e->n_seeds + 1), sizeof(*st->groups));
+		if (!st->groups)
+			return ds_fail("out of memory planning [%s]", e->name);
+		for (int i = 0; i < e->n_strategies; i++)
+			for (int si = 0; si < e->n_seeds; si++)
+				st->groups[st->n_groups++] =
+					(struct group){ e->strategies[i], e->seeds[si], 0 };
+	}
+	int size = 64, done_size = 0, added = 0, rc = 0;
+	struct trial_record *plan = malloc(sizeof(*plan) * (size_t)size), *done = NULL;
+	if (!plan)
+		return ds_fail("out of memory planning [%s]", e->name);
+	for (int g = 0; g < st->n_groups && !rc; g++)
+		if (!st->groups[g].closed)
+			rc = plan_group(st, g, &plan, &size, &done, &done_size, &added);
 	free(plan);
+	free(done);
+	st->round++;
 	st->result->trials = st->n_jobs;
-	return rc ? rc : check_unique(st) ? RUN_BAD_INPUT : 0;
+	return rc ? rc : added;
 }
 
 /* ---- run ---- */
@@ -413,38 +520,67 @@ static void run_job(struct run_state *st, struct job *job, int threads)
 	count_end(st, job);
 }
 
-/* Every pending trial, largest first: one per thread when there are enough of them,
- * otherwise one at a time with the threads sharing its batches. */
+/* The pending trials of the latest planning round, largest first: one per thread when
+ * there are enough of them, otherwise one at a time with the threads sharing its batches. */
 static int run_pending(struct run_state *st)
 {
 	const struct run_options *o = st->opt;
-	int n_pending = st->n_jobs - st->result->already_complete;
+	int round = st->round - 1, n_new = 0, np = 0;
+	struct pending *pending = malloc(sizeof(*pending) * (size_t)(st->n_jobs + 1));
+	if (!pending)
+		return ds_fail("out of memory scheduling [%s]", st->exp->name);
+	uint64_t expected = 0;
+	for (int i = 0; i < st->n_jobs; i++)
+		if (st->jobs[i].round == round) {
+			n_new++;
+			if (st->jobs[i].pending) {
+				pending[np++] = (struct pending){ st->jobs[i].expected, i };
+				expected += st->jobs[i].expected;
+			}
+		}
 	int threads = o->threads > 0 ? o->threads : 1;
-	int outer = n_pending >= threads ? threads : 1;
+	int outer = np >= threads ? threads : 1;
 	int inner = threads / outer;
-	if (!o->quiet)
+	if (!o->quiet && round == 0)
 		fprintf(stderr,
 			"[%s] %s: %d trials (%d already complete), %d at a time on %d "
 			"thread%s each; about %.2g training FLOPs to run\n",
-			st->exp->name, st->exp->dataset, st->n_jobs, st->result->already_complete,
-			outer, inner, inner > 1 ? "s" : "", (double)st->expected_total);
-	struct pending *pending =
-		malloc(sizeof(*pending) * (size_t)(n_pending > 0 ? n_pending : 1));
-	if (!pending)
-		return ds_fail("out of memory scheduling [%s]", st->exp->name);
-	int np = 0;
-	for (int i = 0; i < st->n_jobs; i++)
-		if (st->jobs[i].pending)
-			pending[np++] = (struct pending){ st->jobs[i].expected, i };
+			st->exp->name, st->exp->dataset, n_new, n_new - np, outer, inner,
+			inner > 1 ? "s" : "", (double)expected);
+	else if (!o->quiet && n_new > 0)
+		fprintf(stderr,
+			"%s[%s] round %d: %d more trials chosen from the results so far (%d already "
+			"complete); about %.2g training FLOPs\n",
+			st->tty ? "\r\033[K" : "", st->exp->name, round + 1, n_new, n_new - np,
+			(double)expected);
 	qsort(pending, (size_t)np, sizeof(*pending), larger_first);
-	st->t0 = now_seconds();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(outer)
 	for (int i = 0; i < np; i++)
 		if (!(o->stop && *o->stop) && !st->store_failed)
 			run_job(st, &st->jobs[pending[i].job], inner);
-	if (!o->quiet && st->tty && np > 0)
-		fputc('\n', stderr);
 	free(pending);
+	return 0;
+}
+
+/* Plan, run, and plan again from the results while a strategy asks for more trials (a
+ * bisection, successive halving); 0, RUN_BAD_INPUT (nothing was run) or -1. */
+static int run_rounds(struct run_state *st)
+{
+	const struct run_options *o = st->opt;
+	st->t0 = now_seconds();
+	for (;;) {
+		int added = plan_round(st);
+		if (added < 0)
+			return added;
+		if (added == 0 && st->round > 1)
+			break;
+		if (run_pending(st))
+			return -1;
+		if ((o->stop && *o->stop) || st->store_failed)
+			break;
+	}
+	if (!o->quiet && st->tty && st->n_jobs > 0)
+		fputc('\n', stderr);
 	if (st->result->elsewhere && !o->quiet)
 		fprintf(stderr,
 			"[%s] %d trial%s being run by another dimsearch process; the "
@@ -482,28 +618,6 @@ static char *identity(const struct experiment *e, const struct dataset *d, char 
 }
 
 /* ---- decide ---- */
-
-/* The trials of group g into out (their latest stored state for those run elsewhere); how
- * many, and whether every one has finished. */
-static int group_trials(struct run_state *st, int g, struct trial_record *out, int *ready)
-{
-	int n = 0;
-	*ready = 1;
-	for (int i = 0; i < st->n_jobs; i++) {
-		if (st->jobs[i].group != g)
-			continue;
-		out[n] = st->jobs[i].t;
-		/* run by another process: its result may be stored by now */
-		if (out[n].state != TRIAL_COMPLETE && out[n].state != TRIAL_FAILED) {
-			struct trial_record stored;
-			if (load_stored(st->store, st->exp_id, &out[n], &stored) == 1)
-				out[n] = stored;
-		}
-		*ready &= out[n].state == TRIAL_COMPLETE || out[n].state == TRIAL_FAILED;
-		n++;
-	}
-	return n;
-}
 
 /* One decision per setting a strategy ran for a seed (e.g. SOSAE's variants), from the
  * group's n trials in plan (whose names are consumed); 0, or -1 when the store failed. */
@@ -544,18 +658,15 @@ static int decide_all(struct run_state *st)
 {
 	if (store_clear_decisions(st->store, st->exp_id))
 		return -1;
-	struct trial_record *plan = malloc(sizeof(*plan) * (size_t)(st->n_jobs ? st->n_jobs : 1));
-	struct trial_record *same = malloc(sizeof(*same) * (size_t)(st->n_jobs ? st->n_jobs : 1));
+	size_t room = (size_t)(st->n_members ? st->n_members : 1);
+	struct trial_record *plan = malloc(sizeof(*plan) * room);
+	struct trial_record *same = malloc(sizeof(*same) * room);
 	int rc = plan && same ? 0 : ds_fail("out of memory deciding [%s]", st->exp->name);
-	for (int g = 0; g < st->groups && !rc; g++) {
+	for (int g = 0; g < st->n_groups && !rc; g++) {
 		int ready, n = group_trials(st, g, plan, &ready);
-		if (n == 0 || !ready)
+		if (n == 0 || !ready || !st->groups[g].closed)
 			continue;
-		const struct strategy *strat = NULL;
-		for (int i = 0; i < st->n_jobs && !strat; i++)
-			if (st->jobs[i].group == g)
-				strat = st->jobs[i].strategy;
-		rc = decide_group(st, strat, plan, n, same);
+		rc = decide_group(st, st->groups[g].strategy, plan, n, same);
 	}
 	free(plan);
 	free(same);
@@ -592,13 +703,12 @@ enum run_status run_experiment(struct store *s, const struct experiment *e,
 	    store_mark_interrupted(s, st.exp_id) < 0)
 		goto done;
 	r->experiment_id = st.exp_id;
-	int planned = plan_trials(&st);
-	if (planned) {
-		rc = planned == RUN_BAD_INPUT ? RUN_BAD_INPUT : RUN_FAILED;
+	int ran = run_rounds(&st);
+	if (ran) {
+		/* a plan refused in a later round is the strategy's fault, not the input's */
+		rc = ran == RUN_BAD_INPUT && st.round == 1 ? RUN_BAD_INPUT : RUN_FAILED;
 		goto done;
 	}
-	if (run_pending(&st))
-		goto done;
 	if (st.store_failed) {
 		ds_fail("%s", st.store_error);
 		goto done;
@@ -614,6 +724,8 @@ enum run_status run_experiment(struct store *s, const struct experiment *e,
 done:
 	free(config);
 	free(st.jobs);
+	free(st.groups);
+	free(st.members);
 	dataset_free(&d);
 	return rc;
 }

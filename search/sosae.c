@@ -111,9 +111,9 @@ static const struct setting sosae_keys[] = {
 	  .offset = S(finetune),
 	  .lo = 0,
 	  .hi = 1e6,
-	  .def = "5",
-	  .help = "epochs of training at K* after the cut, 0 for none; a list such as 0,5,20 compares "
-		  "them",
+	  .def = "",
+	  .help = "epochs of training at K* after the cut, 0 for none (default delivery.epochs); a "
+		  "list such as 0,5,20 compares them",
 	  .capacity = SOSAE_MAX_VARIANTS,
 	  .count_offset = S(n_finetune) },
 };
@@ -133,17 +133,24 @@ struct variant {
 	int finetune;
 };
 
+/* fine-tuning lengths: sosae.finetune, or the one delivery budget every strategy has */
+static int n_finetune(const struct sosae_settings *o)
+{
+	return o->n_finetune ? o->n_finetune : 1;
+}
+
 static int n_variants(const struct sosae_settings *o)
 {
-	return o->n_alpha * o->n_lambda * o->n_finetune;
+	return o->n_alpha * o->n_lambda * n_finetune(o);
 }
 
 /* Setting v of the alpha x lambda x finetune product, finetune varying fastest. */
-static struct variant variant_of(const struct sosae_settings *o, int v)
+static struct variant variant_of(const struct experiment *e, const struct sosae_settings *o,
+				 int v)
 {
-	int nl = o->n_lambda, nf = o->n_finetune;
+	int nl = o->n_lambda, nf = n_finetune(o);
 	return (struct variant){ o->alpha[v / (nl * nf)], o->lambda[(v / nf) % nl],
-				 o->finetune[v % nf] };
+				 o->n_finetune ? o->finetune[v % nf] : e->delivery_epochs };
 }
 
 static const char *weight_name(const struct sosae_settings *o)
@@ -157,7 +164,7 @@ static int sosae_plan(const struct experiment *e, long seed, struct trial_record
 	const struct sosae_settings *o = settings_of(e);
 	int n = 0;
 	for (int v = 0; v < n_variants(o) && n < max; v++, n++) {
-		struct variant x = variant_of(o, v);
+		struct variant x = variant_of(e, o, v);
 		struct trial_record *t = &trials[n];
 		memset(t, 0, sizeof(*t));
 		/* named by the knobs that vary: sosae(a=..,l=..) in a sweep of the penalty,
@@ -165,7 +172,7 @@ static int sosae_plan(const struct experiment *e, long seed, struct trial_record
 		char knobs[32] = "", ft[16] = "";
 		if (o->n_alpha * o->n_lambda > 1)
 			snprintf(knobs, sizeof(knobs), "a=%g,l=%g", x.alpha, x.lambda);
-		if (o->n_finetune > 1)
+		if (n_finetune(o) > 1)
 			snprintf(ft, sizeof(ft), "%sft=%d", knobs[0] ? "," : "", x.finetune);
 		if (n_variants(o) == 1)
 			snprintf(t->strategy, sizeof(t->strategy), "sosae");
@@ -251,7 +258,7 @@ static int epoch_hook(void *ctx, struct epoch_record *e, struct ae *m)
 static enum trial_state sosae_run(const struct trial_ctx *c, struct trial_record *t)
 {
 	const struct sosae_settings *o = settings_of(c->exp);
-	struct variant x = variant_of(o, t->variant);
+	struct variant x = variant_of(c->exp, o, t->variant);
 	int K = t->latent;
 	struct sosae_run s = { .o = o, .lambda = x.lambda, .K = K, .last_k_star = -1 };
 	s.w = malloc(sizeof(double) * K);
@@ -278,6 +285,10 @@ static enum trial_state sosae_run(const struct trial_ctx *c, struct trial_record
 	if (c->on_activity)
 		c->on_activity(c->ctx, t, K, max_abs, mean_abs, NULL, NULL);
 	int k_star = sosae_active_size(max_abs, K, o->tau);
+	/* the prefix 1..K* may hold silent units (the paper's figure shows many): counted */
+	int alive = 0;
+	for (int k = 0; k < k_star; k++)
+		alive += max_abs[k] > o->tau;
 	int dead = k_star == 0;
 	if (dead)
 		k_star = 1; /* every unit silent: keep one so that a model can be delivered */
@@ -331,13 +342,14 @@ static enum trial_state sosae_run(const struct trial_ctx *c, struct trial_record
 		 "\"tau\":%g,\"epochs_run\":%d,\"stopped_early\":%s,\"all_units_silent\":%s,"
 		 "\"test_mse_before_cut\":%s,\"test_mse_after_cut\":%s,"
 		 "\"train_mse_before_cut\":%s,\"train_mse_after_cut\":%s,\"lossless\":%s,"
-		 "\"capped_weights\":%d,\"finetune_epochs\":%d}",
+		 "\"capped_weights\":%d,\"finetune_epochs\":%d,\"alive_in_prefix\":%d,"
+		 "\"delivered_epochs\":%d}",
 		 k_star, K, x.alpha, x.lambda, weight_name(o), o->tau, t->epochs_run,
 		 s.stopped_early ? "true" : "false", dead ? "true" : "false",
 		 json_number(b1, before), json_number(b2, after), json_number(b3, train_before),
 		 json_number(b4, train_after),
 		 before == after && train_before == train_after ? "true" : "false", capped,
-		 x.finetune);
+		 x.finetune, alive, t->epochs_run + x.finetune);
 done:
 	ae_delete(m);
 	ae_delete(cut);

@@ -1,6 +1,7 @@
 /* strategy.c: a program's registry of strategies, and the blocks their settings fill. */
 #include "strategy.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -80,7 +81,10 @@ void registry_names(const struct registry *r, char *buf, size_t size)
 int strategy_decide(const struct strategy *s, const struct experiment *e, long seed,
 		    const struct trial_record *trials, int n, struct decision_record *d)
 {
-	if (s->decide)
-		return s->decide(e, seed, trials, n, d);
-	return decide_single(seed, trials, n, 0, d);
+	int rc = s->decide ? s->decide(e, seed, trials, n, d) : decide_single(seed, trials, n, 0, d);
+	/* a strategy that trained at k_max and kept every unit (or an estimate clamped there)
+	 * has not found the width: flagged unless it judged its own range */
+	if (!rc && !strstr(d->details, "\"edge\":"))
+		decision_edge(d, 1, e->k_max);
+	return rc;
 }

@@ -41,6 +41,7 @@ struct trial_hooks {
 	int latent_bn;				     /* scale and shift on the code layer ... */
 	double gamma_l1;			     /* ... with this L1 weight on the scales */
 	void (*after_step)(void *ctx, struct ae *m); /* after every optimiser step */
+	int epochs;				     /* 0: the experiment's */
 };
 
 struct strategy {
@@ -52,6 +53,12 @@ struct strategy {
 	 * fills at most max and returns how many it plans (more than max: call again with
 	 * room for all). */
 	int (*plan)(const struct experiment *e, long seed, struct trial_record *trials, int max);
+	/* For a search whose next trials depend on earlier results (bisection, successive
+	 * halving): called when every trial planned so far for the seed has finished, with
+	 * those trials in plan order; fills at most max further trials like plan and returns
+	 * how many it wants, 0 when the search is over. NULL: plan names every trial. */
+	int (*next)(const struct experiment *e, long seed, const struct trial_record *done,
+		    int n_done, struct trial_record *trials, int max);
 	/* Run one planned trial: measurements, FLOPs and details into t. TRIAL_COMPLETE,
 	 * TRIAL_FAILED with the reason in t->error, or TRIAL_INTERRUPTED. */
 	enum trial_state (*run)(const struct trial_ctx *c, struct trial_record *t);
@@ -86,8 +93,8 @@ int strategy_decide(const struct strategy *s, const struct experiment *e, long s
 		    const struct trial_record *trials, int n, struct decision_record *d);
 
 /* The shared trial: train an autoencoder of the experiment's architecture at latent width
- * t->latent with seed t->seed, for `epochs` epochs (0: the experiment's), with optional
- * hooks; every epoch is validated (tuning work) and stored. On TRIAL_COMPLETE *out receives
+ * t->latent with seed t->seed, for h->epochs epochs (the experiment's without hooks or when
+ * 0), with optional hooks; every epoch is validated (tuning work) and stored. On TRIAL_COMPLETE *out receives
  * the model; otherwise t->error says why (TRIAL_FAILED) or it was interrupted
  * (TRIAL_INTERRUPTED). */
 enum trial_state trial_train(const struct trial_ctx *c, struct trial_record *t,
@@ -101,10 +108,14 @@ enum trial_state trial_measure(const struct trial_ctx *c, const struct ae *m,
 /* train_cfg for the experiment's optimiser and budget on this trial's threads. */
 void trial_train_cfg(const struct trial_ctx *c, struct train_cfg *cfg);
 
-/* After a search trial named its size K: train one plain autoencoder at K (its epochs
- * stored only when the search trained none), measure it into t, and count that training as t's
+/* After a search trial named its size K: train one plain autoencoder at K for
+ * delivery.epochs epochs (stored only when the search trained none), measure it into t, and count that training as t's
  * delivery FLOPs (added to t->flops). t keeps the search's epochs; t->latent becomes K. */
 enum trial_state trial_deliver(const struct trial_ctx *c, struct trial_record *t, int K);
+
+/* The part of a delivering strategy's trial keys that names delivery.epochs: "" at the
+ * default (epochs, so that keys from before the key existed still match), else "/de=N". */
+const char *delivery_key(const struct experiment *e, char buf[24]);
 
 /* The decision of a strategy that ran one trial for the seed: K = t->latent, tuning = all
  * its tuning FLOPs but the delivery's (or `tuning` when non-zero), the rest from t.
@@ -114,6 +125,15 @@ int decide_single(long seed, const struct trial_record *trials, int n, uint64_t 
 
 /* The number stored under "key" in a strategy's details (flat JSON), or NaN. */
 double details_number(const char *json, const char *key);
+
+/* Append fields ("\"key\":value,...", no braces) to the flat JSON object json (or make
+ * one of an empty string); nothing when they do not fit. */
+void details_append(char *json, size_t size, const char *fields);
+
+/* A decision at K searched over [lo, hi] is at the edge of its range: at hi (widen the range),
+ * or at lo when lo > 1 (extend it down). Flags d's details ("edge":"k_max" or "k_min"); 1
+ * when flagged. */
+int decision_edge(struct decision_record *d, int lo, int hi);
 
 /* A number for JSON: "null" when it is NaN or infinite (JSON has neither). buf >= 32. */
 const char *json_number(char *buf, double v);

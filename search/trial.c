@@ -34,6 +34,33 @@ double details_number(const char *json, const char *key)
 	return end == at + strlen(quoted) ? NAN : v;
 }
 
+void details_append(char *json, size_t size, const char *fields)
+{
+	size_t n = strlen(json);
+	if (n < 2 || json[n - 1] != '}') {
+		if (strlen(fields) + 3 <= size)
+			snprintf(json, size, "{%s}", fields);
+		return;
+	}
+	int empty = n == 2;
+	if (n - 1 + !empty + strlen(fields) + 2 > size)
+		return;
+	snprintf(json + n - 1, size - (n - 1), "%s%s}", empty ? "" : ",", fields);
+}
+
+int decision_edge(struct decision_record *d, int lo, int hi)
+{
+	const char *edge = d->chosen_latent >= hi	       ? "k_max"
+			   : lo > 1 && d->chosen_latent <= lo ? "k_min"
+							      : NULL;
+	if (!edge)
+		return 0;
+	char field[32];
+	snprintf(field, sizeof(field), "\"edge\":\"%s\"", edge);
+	details_append(d->details, sizeof(d->details), field);
+	return 1;
+}
+
 const char *json_number(char *buf, double v)
 {
 	if (isfinite(v))
@@ -132,7 +159,8 @@ enum trial_state trial_deliver(const struct trial_ctx *c, struct trial_record *t
 		quiet.on_epoch = NULL;
 	t->latent = K > 0 ? K : 1;
 	struct ae *m;
-	enum trial_state status = trial_train(&quiet, t, NULL, &m);
+	struct trial_hooks h = { .epochs = c->exp->delivery_epochs };
+	enum trial_state status = trial_train(&quiet, t, &h, &m);
 	if (status == TRIAL_COMPLETE) {
 		t->delivery_flops = flops_tuning(&t->flops);
 		status = trial_measure(c, m, t);
@@ -143,6 +171,14 @@ enum trial_state trial_deliver(const struct trial_ctx *c, struct trial_record *t
 		t->epochs_run = epochs;
 	t->seconds += seconds;
 	return status;
+}
+
+const char *delivery_key(const struct experiment *e, char buf[24])
+{
+	buf[0] = '\0';
+	if (e->delivery_epochs != e->epochs)
+		snprintf(buf, 24, "/de=%d", e->delivery_epochs);
+	return buf;
 }
 
 int decide_single(long seed, const struct trial_record *trials, int n, uint64_t tuning,
@@ -207,6 +243,8 @@ enum trial_state trial_train(const struct trial_ctx *c, struct trial_record *t,
 	struct epoch_bridge bridge = { .c = c, .h = h, .t = t, .t0 = t0 };
 	struct train_cfg cfg;
 	trial_train_cfg(c, &cfg);
+	if (h && h->epochs > 0)
+		cfg.epochs = h->epochs;
 	cfg.penalty = h ? h->penalty : NULL;
 	cfg.after_step = h ? h->after_step : NULL;
 	cfg.step_ctx = h ? h->ctx : NULL;

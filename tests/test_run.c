@@ -35,34 +35,9 @@ static int setup(void **state)
 	return 0;
 }
 
-/* All rows of a query, one line each, '|' between columns; caller frees. */
-static char *dump(const char *db, const char *query)
-{
-	sqlite3 *h;
-	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(h, 10000);
-	if (sqlite3_prepare_v2(h, query, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", query, sqlite3_errmsg(h));
-	size_t cap = 1 << 16, len = 0;
-	char *text = calloc(cap, 1);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		for (int i = 0; i < sqlite3_column_count(st); i++) {
-			const unsigned char *v = sqlite3_column_text(st, i);
-			len += (size_t)snprintf(text + len, cap - len, "%s%s", i ? "|" : "",
-						v ? (const char *)v : "NULL");
-		}
-		len += (size_t)snprintf(text + len, cap - len, "\n");
-		assert_true(len < cap - 1024);
-	}
-	sqlite3_finalize(st);
-	sqlite3_close(h);
-	return text;
-}
-
 static long count(const char *db, const char *query)
 {
-	char *t = dump(db, query);
+	char *t = db_dump(db, query);
 	long v = atol(t);
 	free(t);
 	return v;
@@ -131,7 +106,7 @@ static char *reference_trials, *reference_decisions;
 /* db holds the trials and decisions of the uninterrupted one-thread run */
 static void assert_as_uninterrupted(const char *db)
 {
-	char *trials = dump(db, TRIALS_SQL), *decisions = dump(db, DECISIONS_SQL);
+	char *trials = db_dump(db, TRIALS_SQL), *decisions = db_dump(db, DECISIONS_SQL);
 	assert_string_equal(trials, reference_trials);
 	assert_string_equal(decisions, reference_decisions);
 	free(trials);
@@ -146,15 +121,15 @@ static void test_threads_do_not_change_results(void **state)
 	snprintf(two, sizeof(two), "%s", tmp_path("two.db"));
 	run_to_end(one, 1);
 	run_to_end(two, 2);
-	reference_trials = dump(one, TRIALS_SQL);
-	reference_decisions = dump(one, DECISIONS_SQL);
+	reference_trials = db_dump(one, TRIALS_SQL);
+	reference_decisions = db_dump(one, DECISIONS_SQL);
 	assert_as_uninterrupted(two);
 	assert_int_equal(count(one, "SELECT count(*) FROM trial WHERE state = 'complete'"), 6);
 	assert_int_equal(count(one, "SELECT count(*) FROM epoch"), 6 * 40);
 	/* a second run repeats nothing */
 	run_to_end(one, 2);
 	assert_non_null(strstr(out, "6 trials (6 already complete)"));
-	char *again = dump(one, TRIALS_SQL);
+	char *again = db_dump(one, TRIALS_SQL);
 	assert_string_equal(reference_trials, again);
 	free(again);
 }
@@ -176,7 +151,7 @@ static void kill_and_resume(const char *name, long complete, const char *threads
 	long done = count(db, "SELECT count(*) FROM trial WHERE state = 'complete'");
 	assert_true(done >= complete && done < 6);
 	char before[64 * 1024];
-	char *b = dump(db, "SELECT trial_key, finished_at, val_mse FROM trial WHERE state = "
+	char *b = db_dump(db, "SELECT trial_key, finished_at, val_mse FROM trial WHERE state = "
 			   "'complete' ORDER BY trial_key");
 	snprintf(before, sizeof(before), "%s", b);
 	free(b);
@@ -188,7 +163,7 @@ static void kill_and_resume(const char *name, long complete, const char *threads
 	/* each trial once, each epoch once, and the finished ones were not run again */
 	assert_int_equal(count(db, "SELECT count(*) FROM trial"), 6);
 	assert_int_equal(count(db, "SELECT count(*) FROM epoch"), 6 * 40);
-	char *kept = dump(db, "SELECT trial_key, finished_at, val_mse FROM trial ORDER BY "
+	char *kept = db_dump(db, "SELECT trial_key, finished_at, val_mse FROM trial ORDER BY "
 			      "trial_key");
 	for (char *line = strtok(before, "\n"); line; line = strtok(NULL, "\n"))
 		assert_non_null(strstr(kept, line));
@@ -273,7 +248,7 @@ static void test_locked_database_is_reported(void **state)
 	(void)state;
 	char db[512], cmd[2048];
 	snprintf(db, sizeof(db), "%s", tmp_path("one.db"));
-	char *before = dump(db, TRIALS_SQL);
+	char *before = db_dump(db, TRIALS_SQL);
 	/* another process holds a write transaction for 5 s; we wait 0.3 s */
 	snprintf(cmd, sizeof(cmd), "{ (echo 'BEGIN IMMEDIATE; UPDATE experiment SET config = "
 				   "config;'; sleep 5) | sqlite3 %s & sleep 1; "
@@ -285,11 +260,11 @@ static void test_locked_database_is_reported(void **state)
 	assert_non_null(strstr(out, "another process holds the database locked"));
 	assert_non_null(strstr(out, db));
 	/* nothing was trained, nothing lost, the file still whole */
-	char *after = dump(db, TRIALS_SQL);
+	char *after = db_dump(db, TRIALS_SQL);
 	assert_string_equal(before, after);
 	free(before);
 	free(after);
-	char *ok = dump(db, "PRAGMA integrity_check");
+	char *ok = db_dump(db, "PRAGMA integrity_check");
 	assert_string_equal(ok, "ok\n");
 	free(ok);
 }
@@ -322,13 +297,13 @@ static void test_full_disk_stops_cleanly(void **state)
 	assert_int_equal(run_command(cmd, out, sizeof(out)), 1);
 	assert_non_null(strstr(out, db));
 	assert_non_null(strstr(out, "check the disk"));
-	char *ok = dump(db, "PRAGMA integrity_check");
+	char *ok = db_dump(db, "PRAGMA integrity_check");
 	assert_string_equal(ok, "ok\n");
 	free(ok);
 	assert_int_equal(count(db, "SELECT count(*) FROM decision"), 0);
 	/* with room again, the run continues to the same results */
 	run_to_end(db, 1);
-	char *decisions = dump(db, DECISIONS_SQL);
+	char *decisions = db_dump(db, DECISIONS_SQL);
 	assert_string_equal(decisions, reference_decisions);
 	free(decisions);
 }
@@ -366,7 +341,7 @@ static void test_read_only_file_and_folder(void **state)
 	assert_non_null(strstr(out, "experiment slow"));
 	snprintf(cmd, sizeof(cmd), "chmod 755 %s && chmod 644 %s", dir, db);
 	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
-	char *ok = dump(db, "PRAGMA integrity_check");
+	char *ok = db_dump(db, "PRAGMA integrity_check");
 	assert_string_equal(ok, "ok\n");
 	free(ok);
 }
@@ -434,7 +409,7 @@ static void test_report_prints_the_view(void **state)
 	snprintf(db, sizeof(db), "%s", tmp_path("one.db"));
 	snprintf(cmd, sizeof(cmd), BIN " report --db %s --format csv", db);
 	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
-	char *view = dump(db, "SELECT * FROM v_comparison");
+	char *view = db_dump(db, "SELECT * FROM v_comparison");
 	/* the CSV body is the view's rows: NULL empty, a field with a comma quoted */
 	char expect[8192] = "";
 	for (char *line = strtok(view, "\n"); line; line = strtok(NULL, "\n")) {
@@ -496,22 +471,22 @@ static void test_groups_and_estimators_against_truth(void **state)
 	assert_int_equal(count(db, "SELECT count(*) FROM v_known_id"), 7);
 	/* noise-free flat data: local PCA finds 3 and trains there; its tuning cost is its
 	 * estimation alone, the training is delivery */
-	char *flat = dump(db, "SELECT chosen_latent, tuning_flops = json_extract(details, "
+	char *flat = db_dump(db, "SELECT chosen_latent, tuning_flops = json_extract(details, "
 			      "'$.estimate_flops'), delivery_flops > 0 FROM decision WHERE "
 			      "strategy = 'lpca' AND experiment_id = (SELECT id FROM experiment "
 			      "WHERE name = 'grp.flat')");
 	assert_string_equal(flat, "3|1|1\n");
 	free(flat);
-	char *roll = dump(db, "SELECT strategy, chosen_k FROM v_known_id WHERE experiment = "
+	char *roll = db_dump(db, "SELECT strategy, chosen_k FROM v_known_id WHERE experiment = "
 			      "'grp.roll' AND strategy IN ('mle', 'twonn') ORDER BY strategy");
 	assert_string_equal(roll, "mle|2\ntwonn|2\n");
 	free(roll);
 	/* a second run decides again from the stored trials, and decides the same */
-	char *first = dump(db, DECISIONS_SQL);
+	char *first = db_dump(db, DECISIONS_SQL);
 	rc = run_command(cmd, out, sizeof(out));
 	if (rc != 0)
 		fail_msg("%s exited %d:\n%s", cmd, rc, out);
-	char *second = dump(db, DECISIONS_SQL);
+	char *second = db_dump(db, DECISIONS_SQL);
 	assert_string_equal(first, second);
 	free(first);
 	free(second);

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,4 +270,29 @@ char *slurp(const char *path, size_t *size)
 	if (size)
 		*size = n;
 	return buf;
+}
+
+char *db_dump(const char *db, const char *query)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(h, 10000);
+	if (sqlite3_prepare_v2(h, query, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", query, sqlite3_errmsg(h));
+	size_t cap = 1 << 16, len = 0;
+	char *text = calloc(cap, 1);
+	assert_non_null(text);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		for (int i = 0; i < sqlite3_column_count(st); i++) {
+			const unsigned char *v = sqlite3_column_text(st, i);
+			len += (size_t)snprintf(text + len, cap - len, "%s%s", i ? "|" : "",
+						v ? (const char *)v : "NULL");
+		}
+		len += (size_t)snprintf(text + len, cap - len, "\n");
+		assert_true(len < cap - 1024);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return text;
 }

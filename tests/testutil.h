@@ -39,6 +39,10 @@ void write_text(const char *path, const char *text);
 /* Whether a file exists. */
 int file_exists(const char *path);
 
+/* Every row of a query on the database file db (opened read-only), one line each, '|' between
+ * columns, NULL as "NULL"; the test fails when the query does. Caller frees. */
+char *db_dump(const char *db, const char *query);
+
 /* Whether text is exactly one JSON value (RFC 8259: strict numbers, escapes, UTF-8),
  * surrounded by white space at most. */
 int json_valid(const char *text);
