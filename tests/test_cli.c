@@ -46,6 +46,12 @@ static void test_bad_input_exits_2_with_a_message(void **state)
 			     sizeof(out)),
 			 2);
 	assert_non_null(strstr(out, "apt-get install dataset-fashion-mnist"));
+	assert_int_equal(run_command(BIN " train --dataset mnist:dir=/nowhere --latent 3", out,
+				     sizeof(out)),
+			 2);
+	assert_non_null(strstr(out, "cannot open /nowhere/0.json"));
+	assert_non_null(strstr(out, "'make deps'"));
+	assert_null(strchr(strchr(out, '\n') + 1, '\n')); /* one line */
 	assert_int_equal(run_command(BIN " frobnicate", out, sizeof(out)), 2);
 	assert_non_null(strstr(out, "unknown command"));
 	/* an experiment that is not in the file: the known ones are listed */
