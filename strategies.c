@@ -6,14 +6,15 @@
 
 #include "baselines/earlybird.h"
 #include "baselines/idstrategy.h"
+#include "baselines/nested.h"
 #include "baselines/vae.h"
 #include "search/grid.h"
 #include "search/sosae.h"
 
 static const struct strategy *const table[] = {
 	&grid_strategy,	 &geogrid_strategy, &bisect_strategy, &halving_strategy,
-	&sosae_strategy, &earlybird_strategy, &vae_strategy,	&lpca_strategy,
-	&mle_strategy,	 &twonn_strategy,
+	&nested_strategy, &matryoshka_strategy, &sosae_strategy, &sosae_tuned_strategy, &earlybird_strategy,
+	&vae_strategy,	 &lpca_strategy,      &mle_strategy,	 &twonn_strategy,
 };
 
 const struct registry *dimsearch_strategies(void)

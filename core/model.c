@@ -261,6 +261,9 @@ void ae_work_delete(struct ae_work *w)
 	free(w->eps);
 	free(w->bn_xhat);
 	free(w->bn_stats);
+	free(w->code_copy);
+	free(w->dcode);
+	free(w->grad_prefix);
 	free(w);
 }
 
@@ -283,6 +286,18 @@ static void apply_mask(const struct ae *m, int rows, float *h, uint64_t *element
 		for (int k = 0; k < K; k++)
 			h[(size_t)r * K + k] *= m->latent_mask[k];
 	*elementwise += (uint64_t)rows * K * FLOPS_MASK;
+}
+
+/* nested dropout: row r of h (rows, K) keeps units 0..keep[r]-1 */
+static void apply_keep(const struct ae *m, const struct ae_work *w, int rows, float *h,
+		       uint64_t *elementwise)
+{
+	int K = m->arch.latent;
+	for (int r = 0; w->keep && r < rows; r++)
+		for (int k = w->keep[r]; k < K; k++)
+			h[(size_t)r * K + k] = 0.0f;
+	if (w->keep)
+		*elementwise += (uint64_t)rows * K * FLOPS_MASK;
 }
 
 /* VAE: z (rows, K) = mu + exp(lv / 2) eps from mv (rows, 2K) = (mu, lv), or z = mu */
@@ -414,12 +429,14 @@ void ae_bn_update(struct ae *m, struct ae_work *const *w, int n)
 	free(mean);
 }
 
-/* layers 0 .. last-1 of the forward pass; returns the last output */
+/* layers first .. last-1 of the forward pass, from x (first = 0) or the output of layer
+ * first-1 held in w; returns the last output */
 static const float *forward_layers(const struct ae *m, struct ae_work *w, const float *x, int rows,
-				   int last, uint64_t *gemm, uint64_t *elementwise)
+				   int first, int last, uint64_t *gemm, uint64_t *elementwise)
 {
-	const float *in = x;
-	for (int l = 0; l < last; l++) {
+	const float *in = first == 0 ? x : first == m->latent_layer + 1 ? ae_codes(m, w)
+									 : w->act[first];
+	for (int l = first; l < last; l++) {
 		float *out = w->act[l + 1];
 		int n_out = ae_layer_out(m, l);
 		const float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
@@ -437,6 +454,7 @@ static const float *forward_layers(const struct ae *m, struct ae_work *w, const 
 			out = w->z;
 		} else if (l == m->latent_layer) {
 			apply_mask(m, rows, out, elementwise);
+			apply_keep(m, w, rows, out, elementwise);
 		}
 		in = out;
 	}
@@ -446,13 +464,20 @@ static const float *forward_layers(const struct ae *m, struct ae_work *w, const 
 const float *ae_forward(const struct ae *m, struct ae_work *w, const float *x, int rows,
 			uint64_t *gemm, uint64_t *elementwise)
 {
-	return forward_layers(m, w, x, rows, m->n_layers, gemm, elementwise);
+	return forward_layers(m, w, x, rows, 0, m->n_layers, gemm, elementwise);
+}
+
+const float *ae_forward_decoder(const struct ae *m, struct ae_work *w, int rows, uint64_t *gemm,
+				uint64_t *elementwise)
+{
+	return forward_layers(m, w, NULL, rows, m->latent_layer + 1, m->n_layers, gemm,
+			      elementwise);
 }
 
 const float *ae_forward_encoder(const struct ae *m, struct ae_work *w, const float *x, int rows,
 				uint64_t *gemm, uint64_t *elementwise)
 {
-	return forward_layers(m, w, x, rows, m->latent_layer + 1, gemm, elementwise);
+	return forward_layers(m, w, x, rows, 0, m->latent_layer + 1, gemm, elementwise);
 }
 
 const float *ae_codes(const struct ae *m, const struct ae_work *w)
@@ -460,17 +485,16 @@ const float *ae_codes(const struct ae *m, const struct ae_work *w)
 	return m->arch.vae ? w->z : w->act[m->latent_layer + 1];
 }
 
-double ae_backward(const struct ae *m, struct ae_work *w, const float *x, int rows, enum loss loss,
-		   float scale, const struct latent_penalty *penalty, float penalty_scale,
-		   double *penalty_sum, float *grad, uint64_t *gemm, uint64_t *elementwise)
+/* Back-propagate delta (the gradient of layer `from`'s output) through layers from down to
+ * to, writing their parameters' gradients into grad; delta and next are the ping-pong
+ * buffers. Returns the buffer holding the gradient of layer to's input (to > 0). */
+static float *backward_layers(const struct ae *m, struct ae_work *w, const float *x, int rows,
+			      int from, int to, float *delta, float *next, float scale,
+			      const struct latent_penalty *penalty, float penalty_scale,
+			      double *penalty_sum, float *grad, uint64_t *gemm,
+			      uint64_t *elementwise)
 {
-	int L = m->n_layers, D = m->width[L];
-	float *delta = w->delta[0], *next = w->delta[1];
-	double loss_sum = loss_forward_backward(loss, (size_t)rows * D, w->act[L], x, delta, scale,
-						elementwise);
-	if (penalty_sum)
-		*penalty_sum = 0.0;
-	for (int l = L - 1; l >= 0; l--) {
+	for (int l = from; l >= to; l--) {
 		int in = m->width[l], out = ae_layer_out(m, l);
 		const float *y = w->act[l + 1];
 		if (l == m->latent_layer && m->arch.vae) {
@@ -490,6 +514,7 @@ double ae_backward(const struct ae *m, struct ae_work *w, const float *x, int ro
 					*penalty_sum = p;
 			}
 			apply_mask(m, rows, delta, elementwise);
+			apply_keep(m, w, rows, delta, elementwise);
 		}
 		act_backward(layer_act(m, l), (size_t)rows * out, y, delta, elementwise);
 		if (l == m->latent_layer && m->arch.latent_bn)
@@ -504,5 +529,78 @@ double ae_backward(const struct ae *m, struct ae_work *w, const float *x, int ro
 		delta = next;
 		next = t;
 	}
+	return delta;
+}
+
+double ae_backward(const struct ae *m, struct ae_work *w, const float *x, int rows, enum loss loss,
+		   float scale, const struct latent_penalty *penalty, float penalty_scale,
+		   double *penalty_sum, float *grad, uint64_t *gemm, uint64_t *elementwise)
+{
+	int L = m->n_layers, D = m->width[L];
+	double loss_sum = loss_forward_backward(loss, (size_t)rows * D, w->act[L], x, w->delta[0],
+						scale, elementwise);
+	if (penalty_sum)
+		*penalty_sum = 0.0;
+	backward_layers(m, w, x, rows, L - 1, 0, w->delta[0], w->delta[1], scale, penalty,
+			penalty_scale, penalty_sum, grad, gemm, elementwise);
 	return loss_sum;
+}
+
+double ae_backward_nested(const struct ae *m, struct ae_work *w, const float *x, int rows,
+			  enum loss loss, float scale, const int *prefix, int n, float *grad,
+			  uint64_t *gemm, uint64_t *elementwise)
+{
+	int L = m->n_layers, D = m->width[L], K = m->arch.latent, c = m->latent_layer;
+	size_t hk = (size_t)rows * K, dec = m->w_off[c + 1];
+	if (!w->code_copy) {
+		w->code_copy = malloc(sizeof(float) * (size_t)w->max_rows * K);
+		w->dcode = malloc(sizeof(float) * (size_t)w->max_rows * K);
+		w->grad_prefix = malloc(sizeof(float) * m->n_params);
+		if (!w->code_copy || !w->dcode || !w->grad_prefix)
+			return NAN;
+	}
+	float *h = w->act[c + 1];
+	memcpy(w->code_copy, h, sizeof(float) * hk);
+	memset(w->dcode, 0, sizeof(float) * hk);
+	double total = 0.0;
+	int first = 1;
+	/* the full prefix first, while the forward pass's decoder activations are its own */
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < n; i++) {
+			int p = prefix[i] < K ? prefix[i] : K;
+			if ((pass == 0) != (p == K))
+				continue;
+			if (pass == 1) {
+				for (int r = 0; r < rows; r++)
+					for (int k = 0; k < K; k++)
+						h[(size_t)r * K + k] =
+							k < p ? w->code_copy[(size_t)r * K + k] : 0.0f;
+				*elementwise += hk * FLOPS_MASK;
+				ae_forward_decoder(m, w, rows, gemm, elementwise);
+			}
+			total += loss_forward_backward(loss, (size_t)rows * D, w->act[L], x,
+						       w->delta[0], scale, elementwise);
+			const float *dh = backward_layers(m, w, x, rows, L - 1, c + 1, w->delta[0],
+							  w->delta[1], scale, NULL, 0.0f, NULL,
+							  w->grad_prefix, gemm, elementwise);
+			/* units past the prefix were zeroed: no gradient reaches them */
+			for (int r = 0; r < rows; r++)
+				for (int k = 0; k < p; k++)
+					w->dcode[(size_t)r * K + k] += dh[(size_t)r * K + k];
+			float *g = grad + dec;
+			const float *gp = w->grad_prefix + dec;
+			if (first)
+				memcpy(g, gp, sizeof(float) * (m->n_params - dec));
+			else
+				for (size_t j = 0; j < m->n_params - dec; j++)
+					g[j] += gp[j];
+			*elementwise += hk + (first ? 0 : m->n_params - dec);
+			first = 0;
+		}
+	/* the encoder, once, from the code it produced and the summed gradient */
+	memcpy(h, w->code_copy, sizeof(float) * hk);
+	memcpy(w->delta[0], w->dcode, sizeof(float) * hk);
+	backward_layers(m, w, x, rows, c, 0, w->delta[0], w->delta[1], scale, NULL, 0.0f, NULL,
+			grad, gemm, elementwise);
+	return total;
 }

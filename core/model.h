@@ -65,6 +65,10 @@ struct ae_work {
 	float *bn_stats;                /* batch norm: (3K) this batch's mean, variance, 1/std */
 	int bn_rows;                    /* batch norm: rows those statistics came from */
 	struct rng rng;                 /* VAE: where eps comes from, seeded by the trainer */
+	const int *keep;                /* nested dropout: row r keeps code units 0..keep[r]-1
+					 * (forward and backward); NULL keeps every unit */
+	float *code_copy, *dcode;       /* nested losses: (rows, K) the code, its gradient */
+	float *grad_prefix;             /* nested losses: (n_params) one prefix's gradient */
 };
 
 /* Penalty on the latent codes h (rows, K), added to the loss by a strategy (e.g. SOSAE). */
@@ -114,6 +118,10 @@ const float *ae_forward(const struct ae *m, struct ae_work *w, const float *x, i
 /* Encoder only: x (rows, D) to the latent codes (rows, K), held in w (ae_codes). */
 const float *ae_forward_encoder(const struct ae *m, struct ae_work *w, const float *x, int rows,
 				uint64_t *gemm, uint64_t *elementwise);
+/* The decoder alone, from the codes held in w (ae_codes, as ae_forward left them or as a
+ * caller set them) to the reconstruction (rows, D), returned. */
+const float *ae_forward_decoder(const struct ae *m, struct ae_work *w, int rows, uint64_t *gemm,
+				uint64_t *elementwise);
 /* The latent codes (rows, K) of the last forward pass (a VAE's z; mu when not sampling).
  * A VAE's mu and log sigma^2 are ae_codes' neighbour: w->act[latent_layer + 1], (rows, 2K). */
 const float *ae_codes(const struct ae *m, const struct ae_work *w);
@@ -125,5 +133,15 @@ double ae_backward(const struct ae *m, struct ae_work *w, const float *x, int ro
 		   enum loss loss, float scale, const struct latent_penalty *penalty,
 		   float penalty_scale, double *penalty_sum, float *grad, uint64_t *gemm,
 		   uint64_t *elementwise);
+
+/* After ae_forward on the same x, Matryoshka's loss (Kusupati et al. 2022): the sum over the
+ * n prefixes of the loss of x decoded from the code's first prefix[i] units (the rest zeroed),
+ * each scaled by scale, back-propagated into grad. The forward pass serves the prefix K when
+ * listed; every other prefix costs a decoder pass forward and back, counted. Plain (not VAE,
+ * no batch norm) models; returns the unscaled loss summed over the prefixes, or NaN when out
+ * of memory. */
+double ae_backward_nested(const struct ae *m, struct ae_work *w, const float *x, int rows,
+			  enum loss loss, float scale, const int *prefix, int n, float *grad,
+			  uint64_t *gemm, uint64_t *elementwise);
 
 #endif

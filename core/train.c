@@ -118,6 +118,63 @@ int ae_encode(const struct ae *m, const struct split *s, int threads, float *cod
 	return 0;
 }
 
+struct prefix_ctx {
+	const struct split *s;
+	const int *prefix;
+	int n;
+	double *block_sum; /* (blocks, n) squared errors */
+	float *codes;	   /* (threads, EVAL_ROWS, K) the encoder's codes, per thread */
+};
+
+/* One block of ae_prefix_mse: the encoder once, the decoder once per prefix. */
+static void prefix_block(void *ctx, const struct ae *m, struct ae_work *w, size_t b, size_t first,
+			 int rows, uint64_t *gemm, uint64_t *elementwise)
+{
+	struct prefix_ctx *c = ctx;
+	int D = m->width[0], K = m->arch.latent;
+	const float *x = c->s->x + first * D;
+	float *h = w->act[m->latent_layer + 1];
+	float *saved = c->codes + (size_t)omp_get_thread_num() * EVAL_ROWS * K;
+	ae_forward_encoder(m, w, x, rows, gemm, elementwise);
+	memcpy(saved, h, sizeof(float) * rows * K);
+	for (int i = 0; i < c->n; i++) {
+		int p = c->prefix[i];
+		for (int r = 0; r < rows; r++)
+			for (int k = 0; k < K; k++)
+				h[(size_t)r * K + k] = k < p ? saved[(size_t)r * K + k] : 0.0f;
+		*elementwise += (uint64_t)rows * K * FLOPS_MASK;
+		const float *y = ae_forward_decoder(m, w, rows, gemm, elementwise);
+		c->block_sum[b * c->n + i] = loss_forward_backward(LOSS_MSE, (size_t)rows * D, y,
+								    x, NULL, 0.0f, elementwise);
+	}
+}
+
+int ae_prefix_mse(const struct ae *m, const struct split *s, int threads, const int *prefix,
+		  int n, double *mse, struct flops *f)
+{
+	if (m->arch.vae || m->arch.latent_bn)
+		return ds_fail("prefix errors need a plain autoencoder");
+	size_t n_blocks = (s->n + EVAL_ROWS - 1) / EVAL_ROWS;
+	int t = threads < 1 ? 1 : threads;
+	struct prefix_ctx c = { s, prefix, n, calloc(n_blocks * (size_t)n + 1, sizeof(double)),
+				malloc(sizeof(float) * (size_t)t * EVAL_ROWS * m->arch.latent) };
+	uint64_t gemm = 0, elementwise = 0;
+	int rc = c.block_sum && c.codes ? for_each_block(m, s, t, prefix_block, &c, &gemm,
+							 &elementwise)
+					: ds_fail("out of memory measuring %d prefixes", n);
+	for (int i = 0; !rc && i < n; i++) {
+		double total = 0.0;
+		for (size_t b = 0; b < n_blocks; b++)
+			total += c.block_sum[b * n + i];
+		mse[i] = s->n ? total / ((double)s->n * m->width[0]) : NAN;
+	}
+	free(c.block_sum);
+	free(c.codes);
+	f->eval_gemm += gemm;
+	f->elementwise += elementwise;
+	return rc;
+}
+
 double ae_eval_mse(const struct ae *m, const struct split *s, int threads, struct flops *f)
 {
 	double mse = NAN;
@@ -233,6 +290,8 @@ struct chunk {
 	struct ae_work *work;
 	float *grad;             /* (n_params) this chunk's gradient */
 	float *x;                /* (rows, D) gathered examples */
+	int *keep;               /* (rows) nested dropout: code units each row keeps */
+	struct rng rng;          /* nested dropout: this chunk's draws in this step */
 	double loss_sum;
 	double penalty_sum;
 	uint64_t gemm;
@@ -254,6 +313,7 @@ static void trainer_free(struct trainer *t)
 			ae_work_delete(t->chunk[c].work);
 			free(t->chunk[c].grad);
 			free(t->chunk[c].x);
+			free(t->chunk[c].keep);
 		}
 	free(t->chunk);
 	free(t->order);
@@ -275,7 +335,8 @@ static int trainer_init(struct trainer *t, const struct ae *m, const struct trai
 		ch->work = ae_work_new(m, t->chunk_rows);
 		ch->grad = malloc(sizeof(float) * m->n_params);
 		ch->x = malloc(sizeof(float) * t->chunk_rows * m->width[0]);
-		if (!ch->work || !ch->grad || !ch->x)
+		ch->keep = c->nested_p > 0 ? malloc(sizeof(int) * t->chunk_rows) : NULL;
+		if (!ch->work || !ch->grad || !ch->x || (c->nested_p > 0 && !ch->keep))
 			goto oom;
 	}
 	for (size_t i = 0; i < n_train; i++)
@@ -303,6 +364,10 @@ static int check_cfg(const struct ae *m, const struct split *train, const struct
 			       m->width[0]);
 	if (train->n > (size_t)INT32_MAX)
 		return ds_fail("too many training examples (%zu)", train->n);
+	if (!(c->nested_p >= 0 && c->nested_p < 1))
+		return ds_fail("nested dropout's p must be in [0, 1) (got %g)", c->nested_p);
+	if ((c->nested_p > 0 || c->n_prefixes > 0) && (m->arch.vae || m->arch.latent_bn))
+		return ds_fail("nested codes need a plain autoencoder (no VAE, no batch norm)");
 	return 0;
 }
 
@@ -332,14 +397,31 @@ static void train_step(struct ae *m, struct trainer *t, const struct split *trai
 			ch->work->training = 1;
 			if (m->arch.vae) /* each chunk its own draws, whatever thread runs it */
 				rng_seed(&ch->work->rng, step_seed + (uint64_t)i);
+			if (c->nested_p > 0) {
+				rng_seed(&ch->rng, step_seed + (uint64_t)i);
+				double q = log1p(-c->nested_p);
+				for (int j = 0; j < r; j++) {
+					double b = 1.0 + floor(log1p(-rng_uniform(&ch->rng)) / q);
+					ch->keep[j] = b < m->arch.latent ? (int)b : m->arch.latent;
+				}
+				ch->work->keep = ch->keep;
+			}
 			for (int j = 0; j < r; j++)
 				memcpy(ch->x + (size_t)j * D,
 				       train->x + (size_t)t->order[first + lo + j] * D,
 				       sizeof(float) * D);
 			ae_forward(m, ch->work, ch->x, r, &ch->gemm, &ch->elementwise);
-			ch->loss_sum = ae_backward(m, ch->work, ch->x, r, c->loss, scale, c->penalty,
-						   penalty_scale, &ch->penalty_sum, ch->grad,
-						   &ch->gemm, &ch->elementwise);
+			if (c->n_prefixes > 0)
+				ch->loss_sum = ae_backward_nested(m, ch->work, ch->x, r, c->loss,
+								  scale, c->prefixes, c->n_prefixes,
+								  ch->grad, &ch->gemm,
+								  &ch->elementwise);
+			else
+				ch->loss_sum = ae_backward(m, ch->work, ch->x, r, c->loss, scale,
+							   c->penalty, penalty_scale,
+							   &ch->penalty_sum, ch->grad, &ch->gemm,
+							   &ch->elementwise);
+			ch->work->keep = NULL;
 		}
 		/* the gradient is the chunks' sum, always in chunk order, then Adam on it; one
 		 * pass over the parameters, in slices small enough to stay in cache */
@@ -396,7 +478,8 @@ int ae_train(struct ae *m, const struct split *train, const struct split *val,
 				trainer_free(&t);
 				return TRAIN_INTERRUPTED;
 			}
-			train_step(m, &t, train, &cfg, first, rows, m->arch.vae ? rng_next(r) : 0);
+			int draws = m->arch.vae || c->nested_p > 0;
+			train_step(m, &t, train, &cfg, first, rows, draws ? rng_next(r) : 0);
 			for (int i = 0; i < t.n_chunks; i++) {
 				loss_sum += t.chunk[i].loss_sum;
 				penalty_sum += t.chunk[i].penalty_sum;

@@ -43,6 +43,12 @@ struct train_cfg {
 	/* Called after every optimisation step (e.g. to freeze parameters). */
 	void (*after_step)(void *ctx, struct ae *m);
 	void *step_ctx;
+	/* Ordered codes (plain models), both off by default: */
+	double nested_p;      /* nested dropout (Rippel et al. 2014): each example of a step keeps
+			       * its first b code units, b ~ Geometric(nested_p) on 1, 2, ...
+			       * truncated at K; 0 for none */
+	const int *prefixes;  /* Matryoshka: the loss is summed over these prefixes of the code */
+	int n_prefixes;       /* (ae_backward_nested); 0 for none */
 };
 
 #define TRAIN_INTERRUPTED (-2)
@@ -62,6 +68,13 @@ void train_cfg_defaults(struct train_cfg *c);
  * names the epoch). */
 int ae_train(struct ae *m, const struct split *train, const struct split *val,
 	     const struct train_cfg *c, struct rng *r, struct flops *f);
+
+/* The mean squared reconstruction error per element over split s of the model whose code
+ * keeps only its first prefix[i] units (the rest zeroed), for each of the n prefixes, into
+ * mse[i]: one encoder pass, then one decoder pass per prefix, counted as evaluation. Plain
+ * models; 0, or -1 with ds_errmsg(). */
+int ae_prefix_mse(const struct ae *m, const struct split *s, int threads, const int *prefix,
+		  int n, double *mse, struct flops *f);
 
 /* Mean squared reconstruction error per element over split s, counted as evaluation. */
 double ae_eval_mse(const struct ae *m, const struct split *s, int threads, struct flops *f);

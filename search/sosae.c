@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../core/err.h"
+#include "grid.h"
 
 int sosae_weights(int form, double alpha, int K, double *w)
 {
@@ -158,6 +159,29 @@ static const char *weight_name(const struct sosae_settings *o)
 	return o->weight == SOSAE_WEIGHT_EXP ? "exp" : "linear";
 }
 
+/* Trial t: one SOSAE run at k_max with setting x, named `name`. Every setting of the run is
+ * in its key (changing one runs it again), so that sosae and sosae-tuned share a run they
+ * both plan; the run reads its setting back from params. */
+static void sosae_trial(const struct experiment *e, const struct sosae_settings *o,
+			struct variant x, long seed, const char *name, struct trial_record *t)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->strategy, sizeof(t->strategy), "%s", name);
+	snprintf(t->key, sizeof(t->key),
+		 "sosae/a=%g/l=%g/%s/l1=%g/tau=%g/p=%d/ft=%d/K=%d/"
+		 "seed=%ld",
+		 x.alpha, x.lambda, weight_name(o), o->l1, o->tau, o->patience, x.finetune,
+		 e->k_max, seed);
+	snprintf(t->role, sizeof(t->role), "search");
+	t->latent = e->k_max;
+	t->seed = seed;
+	snprintf(t->params, sizeof(t->params),
+		 "{\"alpha\":%.17g,\"lambda\":%.17g,\"weight\":\"%s\",\"l1\":%g,\"tau\":%g,"
+		 "\"patience\":%d,\"finetune\":%d,\"epochs\":%d}",
+		 x.alpha, x.lambda, weight_name(o), o->l1, o->tau, o->patience, x.finetune,
+		 e->epochs);
+}
+
 /* One trial per setting of the sweep (one in all without a sweep), at K_max. */
 static int sosae_plan(const struct experiment *e, long seed, struct trial_record *trials, int max)
 {
@@ -165,34 +189,19 @@ static int sosae_plan(const struct experiment *e, long seed, struct trial_record
 	int n = 0;
 	for (int v = 0; v < n_variants(o) && n < max; v++, n++) {
 		struct variant x = variant_of(e, o, v);
-		struct trial_record *t = &trials[n];
-		memset(t, 0, sizeof(*t));
 		/* named by the knobs that vary: sosae(a=..,l=..) in a sweep of the penalty,
 		 * sosae(ft=..) for fine-tuning lengths alone */
-		char knobs[32] = "", ft[16] = "";
+		char knobs[32] = "", ft[16] = "", name[64];
 		if (o->n_alpha * o->n_lambda > 1)
 			snprintf(knobs, sizeof(knobs), "a=%g,l=%g", x.alpha, x.lambda);
 		if (n_finetune(o) > 1)
 			snprintf(ft, sizeof(ft), "%sft=%d", knobs[0] ? "," : "", x.finetune);
 		if (n_variants(o) == 1)
-			snprintf(t->strategy, sizeof(t->strategy), "sosae");
+			snprintf(name, sizeof(name), "sosae");
 		else
-			snprintf(t->strategy, sizeof(t->strategy), "sosae(%s%s)", knobs, ft);
-		/* every setting of the run is in its key: changing one runs it again */
-		snprintf(t->key, sizeof(t->key),
-			 "sosae/a=%g/l=%g/%s/l1=%g/tau=%g/p=%d/ft=%d/K=%d/"
-			 "seed=%ld",
-			 x.alpha, x.lambda, weight_name(o), o->l1, o->tau, o->patience, x.finetune,
-			 e->k_max, seed);
-		snprintf(t->role, sizeof(t->role), "search");
-		t->latent = e->k_max;
-		t->seed = seed;
-		t->variant = v;
-		snprintf(t->params, sizeof(t->params),
-			 "{\"alpha\":%g,\"lambda\":%g,\"weight\":\"%s\",\"l1\":%g,\"tau\":%g,"
-			 "\"patience\":%d,\"finetune\":%d,\"epochs\":%d}",
-			 x.alpha, x.lambda, weight_name(o), o->l1, o->tau, o->patience, x.finetune,
-			 e->epochs);
+			snprintf(name, sizeof(name), "sosae(%s%s)", knobs, ft);
+		sosae_trial(e, o, x, seed, name, &trials[n]);
+		trials[n].variant = v;
 	}
 	return n_variants(o);
 }
@@ -258,7 +267,8 @@ static int epoch_hook(void *ctx, struct epoch_record *e, struct ae *m)
 static enum trial_state sosae_run(const struct trial_ctx *c, struct trial_record *t)
 {
 	const struct sosae_settings *o = settings_of(c->exp);
-	struct variant x = variant_of(c->exp, o, t->variant);
+	struct variant x = { details_number(t->params, "alpha"), details_number(t->params, "lambda"),
+			     (int)details_number(t->params, "finetune") };
 	int K = t->latent;
 	struct sosae_run s = { .o = o, .lambda = x.lambda, .K = K, .last_k_star = -1 };
 	s.w = malloc(sizeof(double) * K);
@@ -310,28 +320,11 @@ static enum trial_state sosae_run(const struct trial_ctx *c, struct trial_record
 	}
 	t->flops.report += flops_total(&report);
 	/* optional fine-tuning at K*: delivery work, after the size was named */
-	if (x.finetune > 0) {
-		struct train_cfg cfg;
-		trial_train_cfg(c, &cfg);
-		cfg.epochs = x.finetune;
-		struct rng r;
-		rng_seed(&r, (uint64_t)t->seed ^ 0xf17e7u);
-		struct flops ft = { 0 };
-		int rc = ae_train(cut, &c->data->train, &c->data->val, &cfg, &r, &ft);
-		if (rc == TRAIN_INTERRUPTED) {
-			status = TRIAL_INTERRUPTED;
-			goto done;
-		}
-		if (rc < 0) {
-			snprintf(t->error, sizeof(t->error), "fine-tuning at K* = %d: %s", k_star,
-				 ds_errmsg());
-			status = TRIAL_FAILED;
-			goto done;
-		}
-		t->delivery_flops = flops_tuning(&ft);
-		flops_add(&t->flops, &ft);
-	}
-	status = trial_measure(c, cut, t);
+	char what[32];
+	snprintf(what, sizeof(what), "at K* = %d", k_star);
+	status = trial_finetune(c, t, cut, x.finetune, what);
+	if (status == TRIAL_INTERRUPTED)
+		goto done;
 	if (x.finetune == 0) {
 		after = t->test_mse;
 		train_after = t->train_mse;
@@ -372,6 +365,107 @@ static int sosae_decide(const struct experiment *e, long seed, const struct tria
 	d->chosen_latent = isfinite(k_star) ? (int)k_star : trials[0].latent;
 	return 0;
 }
+
+/* ---- SOSAE tuned: its knobs picked on validation, the sweep charged ---- */
+
+struct tuned_settings {
+	double alpha[SOSAE_MAX_VARIANTS];
+	int n_alpha;
+	double lambda[SOSAE_MAX_VARIANTS];
+	int n_lambda;
+};
+
+#define T(field) offsetof(struct tuned_settings, field)
+
+static const struct setting tuned_keys[] = {
+	{ .name = "sosae-tuned.alpha",
+	  .type = SETTING_DOUBLE_LIST,
+	  .offset = T(alpha),
+	  .lo = 0,
+	  .hi = 100,
+	  .def = "0.05, 0.1, 0.2",
+	  .help = "the alphas sosae-tuned tries",
+	  .capacity = SOSAE_MAX_VARIANTS,
+	  .count_offset = T(n_alpha) },
+	{ .name = "sosae-tuned.lambda",
+	  .type = SETTING_DOUBLE_LIST,
+	  .offset = T(lambda),
+	  .lo = 0,
+	  .hi = 1e6,
+	  .def = "0.000003, 0.00001, 0.00003",
+	  .help = "the lambdas sosae-tuned tries",
+	  .capacity = SOSAE_MAX_VARIANTS,
+	  .count_offset = T(n_lambda) },
+};
+
+static const struct settings tuned_settings = { "SOSAE tuned", tuned_keys,
+						SETTINGS_COUNT(tuned_keys),
+						sizeof(struct tuned_settings), NULL };
+
+/* Every alpha x lambda with SOSAE's other settings, each fine-tuned for delivery.epochs. */
+static int tuned_plan(const struct experiment *e, long seed, struct trial_record *trials, int max)
+{
+	const struct sosae_settings *o = settings_of(e);
+	const struct tuned_settings *g = experiment_settings(e, &tuned_settings);
+	int n = 0;
+	for (int a = 0; a < g->n_alpha; a++)
+		for (int l = 0; l < g->n_lambda; l++, n++)
+			if (n < max) {
+				struct variant x = { g->alpha[a], g->lambda[l], e->delivery_epochs };
+				sosae_trial(e, o, x, seed, "sosae-tuned", &trials[n]);
+			}
+	return n;
+}
+
+/* The setting whose delivered model is the narrowest within grid.select's tolerance of the
+ * sweep's best validation MSE: the grid's rule over (K*, validation MSE), test data unseen.
+ * Every run of the sweep is tuning, but the chosen one's fine-tuning, which is delivery. */
+static int tuned_decide(const struct experiment *e, long seed, const struct trial_record *trials,
+			int n, struct decision_record *d)
+{
+	const struct grid_settings *g = experiment_settings(e, &grid_settings);
+	int K[SOSAE_MAX_VARIANTS * SOSAE_MAX_VARIANTS];
+	double val[SOSAE_MAX_VARIANTS * SOSAE_MAX_VARIANTS];
+	if (n > SOSAE_MAX_VARIANTS * SOSAE_MAX_VARIANTS || n < 1)
+		return ds_fail("sosae-tuned (seed %ld): %d runs in its sweep", seed, n);
+	uint64_t all = 0;
+	double seconds = 0;
+	for (int i = 0; i < n; i++) {
+		int done = trials[i].state == TRIAL_COMPLETE;
+		K[i] = done ? (int)details_number(trials[i].details, "k_star") : 0;
+		val[i] = done ? trials[i].val_mse : NAN;
+		all += flops_tuning(&trials[i].flops);
+		seconds += isfinite(trials[i].seconds) ? trials[i].seconds : 0;
+	}
+	int c = grid_choose(K, val, n, g->select, g->tolerance);
+	if (c < 0)
+		return ds_fail("sosae-tuned (seed %ld): every run of its sweep failed", seed);
+	if (decide_single(seed, &trials[c], 1, 0, d))
+		return -1;
+	snprintf(d->strategy, sizeof(d->strategy), "sosae-tuned");
+	d->chosen_latent = K[c];
+	d->tuning_flops = all - trials[c].delivery_flops;
+	d->seconds = seconds;
+	d->report_flops = 0;
+	for (int i = 0; i < n; i++)
+		d->report_flops += trials[i].flops.report;
+	char picked[160];
+	snprintf(picked, sizeof(picked),
+		 "\"picked_alpha\":%g,\"picked_lambda\":%g,\"sweep\":%d,\"picked_on\":"
+		 "\"validation\"",
+		 details_number(trials[c].params, "alpha"),
+		 details_number(trials[c].params, "lambda"), n);
+	details_append(d->details, sizeof(d->details), picked);
+	return 0;
+}
+
+const struct strategy sosae_tuned_strategy = {
+	.name = "sosae-tuned",
+	.settings = &tuned_settings,
+	.plan = tuned_plan,
+	.run = sosae_run,
+	.decide = tuned_decide,
+};
 
 const struct strategy sosae_strategy = {
 	.name = "sosae",

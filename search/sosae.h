@@ -26,7 +26,7 @@ struct sosae_settings {
 };
 
 extern const struct settings sosae_settings;
-extern const struct strategy sosae_strategy;
+extern const struct strategy sosae_strategy, sosae_tuned_strategy;
 
 /* w_k for k = 1..K into w[0..K-1]: exp: (1 + alpha)^(k-1), linear: 1 + alpha (k-1); each
  * capped at SOSAE_MAX_WEIGHT. Returns how many were capped. */

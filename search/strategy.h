@@ -42,6 +42,9 @@ struct trial_hooks {
 	double gamma_l1;			     /* ... with this L1 weight on the scales */
 	void (*after_step)(void *ctx, struct ae *m); /* after every optimiser step */
 	int epochs;				     /* 0: the experiment's */
+	double nested_p;			     /* nested dropout (train_cfg) */
+	const int *prefixes;			     /* Matryoshka's prefixes (train_cfg) */
+	int n_prefixes;
 };
 
 struct strategy {
@@ -107,6 +110,12 @@ enum trial_state trial_measure(const struct trial_ctx *c, const struct ae *m,
 
 /* train_cfg for the experiment's optimiser and budget on this trial's threads. */
 void trial_train_cfg(const struct trial_ctx *c, struct train_cfg *cfg);
+
+/* Fine-tune a model cut to its chosen width for `epochs` epochs (none when 0), counted as
+ * t's delivery FLOPs, then measure it into t. what names the model in a failure ("at K* =
+ * 12"). TRIAL_COMPLETE, TRIAL_FAILED or TRIAL_INTERRUPTED. */
+enum trial_state trial_finetune(const struct trial_ctx *c, struct trial_record *t, struct ae *cut,
+				int epochs, const char *what);
 
 /* After a search trial named its size K: train one plain autoencoder at K for
  * delivery.epochs epochs (stored only when the search trained none), measure it into t, and count that training as t's

@@ -181,6 +181,29 @@ const char *delivery_key(const struct experiment *e, char buf[24])
 	return buf;
 }
 
+enum trial_state trial_finetune(const struct trial_ctx *c, struct trial_record *t, struct ae *cut,
+				int epochs, const char *what)
+{
+	if (epochs > 0) {
+		struct train_cfg cfg;
+		trial_train_cfg(c, &cfg);
+		cfg.epochs = epochs;
+		struct rng r;
+		rng_seed(&r, (uint64_t)t->seed ^ 0xf17e7u);
+		struct flops ft = { 0 };
+		int rc = ae_train(cut, &c->data->train, &c->data->val, &cfg, &r, &ft);
+		if (rc == TRAIN_INTERRUPTED)
+			return TRIAL_INTERRUPTED;
+		if (rc < 0) {
+			snprintf(t->error, sizeof(t->error), "fine-tuning %s: %s", what, ds_errmsg());
+			return TRIAL_FAILED;
+		}
+		t->delivery_flops = flops_tuning(&ft);
+		flops_add(&t->flops, &ft);
+	}
+	return trial_measure(c, cut, t);
+}
+
 int decide_single(long seed, const struct trial_record *trials, int n, uint64_t tuning,
 		  struct decision_record *d)
 {
@@ -245,6 +268,11 @@ enum trial_state trial_train(const struct trial_ctx *c, struct trial_record *t,
 	trial_train_cfg(c, &cfg);
 	if (h && h->epochs > 0)
 		cfg.epochs = h->epochs;
+	if (h) {
+		cfg.nested_p = h->nested_p;
+		cfg.prefixes = h->prefixes;
+		cfg.n_prefixes = h->n_prefixes;
+	}
 	cfg.penalty = h ? h->penalty : NULL;
 	cfg.after_step = h ? h->after_step : NULL;
 	cfg.step_ctx = h ? h->ctx : NULL;

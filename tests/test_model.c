@@ -1,5 +1,6 @@
-/* test_model.c: whole-model back-propagation against finite differences, latent truncation,
- * and the FLOP counter against the closed form of README's "The FLOP convention". */
+/* test_model.c: whole-model back-propagation against finite differences (nested dropout's
+ * per-example prefixes and Matryoshka's summed prefix losses too), latent truncation, prefix
+ * errors against truncated models, and the FLOP counter against the closed form of README's "The FLOP convention". */
 #include "testutil.h"
 
 #include <math.h>
@@ -28,11 +29,27 @@ struct ref {
 	enum loss loss;
 	double scale;
 	double l1;                   /* weight of an L1 penalty on the codes (0: none) */
+	const int *keep;             /* per row: code units kept (NULL: all) */
+	const int *prefix;           /* summed over these prefixes of the code (n_prefix > 0) */
+	int n_prefix;
 };
+
+static double ref_loss_once(struct ref *c, int cap);
 
 static double ref_loss(void *p)
 {
 	struct ref *c = p;
+	if (c->n_prefix == 0)
+		return ref_loss_once(c, 1 << 30);
+	double total = 0;
+	for (int i = 0; i < c->n_prefix; i++)
+		total += ref_loss_once(c, c->prefix[i]);
+	return total;
+}
+
+/* the loss with the code's units from `cap` on (and past each row's keep) zeroed */
+static double ref_loss_once(struct ref *c, int cap)
+{
 	const struct ae *m = c->m;
 	int widest = 0;
 	for (int l = 0; l <= m->n_layers; l++)
@@ -56,6 +73,8 @@ static double ref_loss(void *p)
 				b[j] = act_d(act, z);
 				if (l == m->latent_layer) {
 					b[j] *= m->latent_mask[j];
+					if (j >= cap || (c->keep && j >= c->keep[r]))
+						b[j] = 0;
 					total += c->l1 * fabs(b[j]) / c->rows;
 				}
 			}
@@ -114,7 +133,8 @@ static void check_model_gradient(enum act hidden, enum act latent, enum act outp
 	double penalty = 0;
 	ae_backward(m, w, x, rows, loss, scale, l1 > 0 ? &pen : NULL, 1.0f / rows, &penalty, grad,
 		    &gemm, &ew);
-	struct ref c = { m, malloc(sizeof(double) * m->n_params), x, rows, loss, scale, l1 };
+	struct ref c = { m, malloc(sizeof(double) * m->n_params), x, rows, loss, scale, l1,
+			 NULL, NULL, 0 };
 	for (size_t i = 0; i < m->n_params; i++)
 		c.params[i] = m->params[i];
 	double err = fd_gradient_error(ref_loss, &c, c.params, m->n_params, grad);
@@ -129,6 +149,96 @@ static void check_model_gradient(enum act hidden, enum act latent, enum act outp
 	free(c.params);
 	free(grad);
 	ae_work_delete(w);
+	ae_delete(m);
+}
+
+/* Nested dropout (row r keeps its first keep[r] units) and Matryoshka (the loss summed over
+ * prefixes 1, 2 and 4 of a code of 4) against the double reference. */
+static void test_nested_codes_gradients(void **state)
+{
+	(void)state;
+	struct ae_arch arch = { .input_dim = 6, .n_hidden = 1, .hidden = { 5 }, .latent = 4,
+				.hidden_act = ACT_RELU, .latent_act = ACT_IDENTITY,
+				.output_act = ACT_SIGMOID };
+	struct ae *m = ae_new(&arch);
+	assert_non_null(m);
+	struct rng r;
+	rng_seed(&r, 11);
+	ae_init(m, &r);
+	enum { ROWS = 4 };
+	float x[ROWS * 6];
+	for (int i = 0; i < ROWS * 6; i++)
+		x[i] = (float)(0.05 + 0.9 * rng_uniform(&r));
+	int keep[ROWS] = { 1, 4, 2, 3 }, prefix[] = { 4, 1, 2 };
+	float scale = 1.0f / (ROWS * 6);
+	for (int mode = 0; mode < 2; mode++) {
+		struct ae_work *w = ae_work_new(m, ROWS);
+		float *grad = calloc(m->n_params, sizeof(float));
+		uint64_t gemm = 0, ew = 0, gemm_plain = 0;
+		struct ref c = { m, malloc(sizeof(double) * m->n_params), x, ROWS, LOSS_MSE, scale,
+				 0, NULL, NULL, 0 };
+		if (mode == 0) {
+			w->keep = keep;
+			c.keep = keep;
+			ae_forward(m, w, x, ROWS, &gemm, &ew);
+			ae_backward(m, w, x, ROWS, LOSS_MSE, scale, NULL, 0, NULL, grad, &gemm,
+				    &ew);
+		} else {
+			c.prefix = prefix;
+			c.n_prefix = 3;
+			ae_forward(m, w, x, ROWS, &gemm, &ew);
+			gemm_plain = gemm;
+			double loss = ae_backward_nested(m, w, x, ROWS, LOSS_MSE, scale, prefix, 3,
+							 grad, &gemm, &ew);
+			for (size_t i = 0; i < m->n_params; i++)
+				c.params[i] = m->params[i];
+			assert_float_equal(loss * scale, ref_loss(&c), 1e-5);
+			/* the forward pass served prefix 4; 1 and 2 cost a decoder pass each way */
+			uint64_t step, eval;
+			ae_flops_per_example(&arch, &step, &eval);
+			assert_true(gemm > gemm_plain + ROWS * (step - eval));
+		}
+		for (size_t i = 0; i < m->n_params; i++)
+			c.params[i] = m->params[i];
+		double err = fd_gradient_error(ref_loss, &c, c.params, m->n_params, grad);
+		if (err >= GRAD_TOL)
+			print_error("nested mode %d: gradient relative error %g\n", mode, err);
+		assert_true(err < GRAD_TOL);
+		free(c.params);
+		free(grad);
+		ae_work_delete(w);
+	}
+	ae_delete(m);
+}
+
+/* The error of a prefix is the error of the model cut to it, bit for bit. */
+static void test_prefix_errors_equal_truncated_models(void **state)
+{
+	(void)state;
+	struct ae_arch arch = ae_arch_plain(8, (int[]){ 7 }, 1, 5, ACT_RELU, ACT_RELU, -1, 1);
+	struct ae *m = ae_new(&arch);
+	struct rng r;
+	rng_seed(&r, 3);
+	ae_init(m, &r);
+	struct split s = { .n = 300, .dim = 8 };
+	float *x = malloc(sizeof(float) * 300 * 8);
+	for (int i = 0; i < 300 * 8; i++)
+		x[i] = (float)rng_uniform(&r);
+	s.x = x;
+	int prefix[] = { 1, 2, 3, 4, 5 };
+	double mse[5];
+	struct flops f = { 0 };
+	for (int threads = 1; threads <= 2; threads++) {
+		assert_int_equal(ae_prefix_mse(m, &s, threads, prefix, 5, mse, &f), 0);
+		for (int i = 0; i < 5; i++) {
+			struct ae *cut = ae_truncate(m, prefix[i]);
+			struct flops g = { 0 };
+			assert_true(mse[i] == ae_eval_mse(cut, &s, 1, &g));
+			ae_delete(cut);
+		}
+	}
+	assert_true(mse[0] > mse[4]); /* a random model still uses its code */
+	free(x);
 	ae_delete(m);
 }
 
@@ -290,6 +400,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_model_gradient_mse),
+		cmocka_unit_test(test_nested_codes_gradients),
+		cmocka_unit_test(test_prefix_errors_equal_truncated_models),
 		cmocka_unit_test(test_model_gradient_bce_mask_penalty),
 		cmocka_unit_test(test_truncation_is_lossless),
 		cmocka_unit_test(test_bad_architecture_rejected),

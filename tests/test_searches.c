@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../search/grid.h"
+#include "../search/sosae.h"
 #include "../search/strategy.h"
 #include "../strategies.h"
 
@@ -228,6 +229,48 @@ static void test_a_choice_at_the_edge_is_flagged(void **state)
 	assert_null(strstr(d.details, "\"edge\""));
 }
 
+/* SOSAE tuned: the sweep's runs are SOSAE's own (shared when both run), the setting is the
+ * narrowest within tolerance of the best validation MSE, and the whole sweep is charged but
+ * the chosen run's fine-tuning, its delivery. */
+static void test_sosae_tuned_picks_on_validation(void **state)
+{
+	(void)state;
+	static struct trial_record t[16], one;
+	const struct experiment *e = load("[s]\ndataset = affine:d=4,D=16,n=600\nepochs = 27\n"
+					  "k_max = 12\nstrategies = sosae, sosae-tuned\n"
+					  "sosae.alpha = 0.3\nsosae.lambda = 0.002\n"
+					  "sosae-tuned.alpha = 0.2, 0.3\n"
+					  "sosae-tuned.lambda = 0.001, 0.002\n");
+	const struct strategy *tuned = registry_find(dimsearch_strategies(), "sosae-tuned");
+	const struct strategy *sosae = registry_find(dimsearch_strategies(), "sosae");
+	assert_int_equal(tuned->plan(e, 1, t, 16), 4);
+	assert_int_equal(sosae->plan(e, 1, &one, 1), 1);
+	assert_string_equal(t[3].key, one.key); /* alpha 0.3, lambda 0.002 */
+	assert_string_equal(t[3].params, one.params);
+	/* K* and validation MSE of the four settings: 3 is the best (0.010); 1 (K* 6, 0.0104)
+	 * is the narrowest within 5% of it; 2 is narrower but 20% worse */
+	int kstar[] = { 9, 6, 5, 8 };
+	double val[] = { 0.0102, 0.0104, 0.012, 0.010 };
+	uint64_t all = 0;
+	for (int i = 0; i < 4; i++) {
+		t[i].state = TRIAL_COMPLETE;
+		t[i].val_mse = val[i];
+		t[i].test_mse = 1.0 + i; /* never looked at */
+		t[i].probe_accuracy = NAN;
+		memset(&t[i].flops, 0, sizeof(t[i].flops));
+		t[i].flops.train_gemm = 1000u * (i + 1);
+		t[i].delivery_flops = 100u * (i + 1);
+		all += t[i].flops.train_gemm;
+		snprintf(t[i].details, sizeof(t[i].details), "{\"k_star\":%d}", kstar[i]);
+	}
+	struct decision_record d;
+	assert_int_equal(strategy_decide(tuned, e, 1, t, 4, &d), 0);
+	assert_int_equal(d.chosen_latent, 6);
+	assert_float_equal(d.test_mse, 2.0, 0);
+	assert_true(d.tuning_flops == all - 200 && d.delivery_flops == 200);
+	assert_non_null(strstr(d.details, "\"picked_alpha\":0.2,\"picked_lambda\":0.002"));
+}
+
 /* ---- trained for real ---- */
 
 static const char *trained_ini =
@@ -393,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_bisection_finds_the_smallest_good_width),
 		cmocka_unit_test(test_halving_rungs_and_promotions),
 		cmocka_unit_test(test_a_choice_at_the_edge_is_flagged),
+		cmocka_unit_test(test_sosae_tuned_picks_on_validation),
 		cmocka_unit_test(test_trained_searches),
 		cmocka_unit_test(test_adaptive_searches_resume_after_a_kill),
 	};
