@@ -1,7 +1,8 @@
 /* test_summary.c: means and 95% t-intervals over seeds, and the comparison with grid search
  * paired on the same seed, on decisions written directly with known values: through the
  * views (from the store and from the plain sqlite3 shell), report as JSON, CSV and table,
- * and the edge flags of the decisions' details. Run from the repository root. */
+ * the edge flags of the decisions' details, and the figures' error bars. Run from the
+ * repository root. */
 #include "testutil.h"
 
 #include <math.h>
@@ -392,6 +393,57 @@ static void test_json_csv_and_by_id(void **state)
 	store_close(s);
 }
 
+/* Data series in a gnuplot SVG (gnuplot_plot_1, _2, ...). */
+static int series(const char *dir, const char *figure)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/%s.svg", dir, figure);
+	char *svg = slurp(path, NULL);
+	if (!svg)
+		fail_msg("%s was not written", path);
+	int n = 0;
+	for (int i = 1; i < 1000; i++) {
+		char id[64];
+		snprintf(id, sizeof(id), "<g id=\"gnuplot_plot_%d\"", i);
+		if (!strstr(svg, id))
+			break;
+		n++;
+	}
+	free(svg);
+	return n;
+}
+
+/* Several seeds: the comparison figures gain their error bars; one seed: none. */
+static void test_figures_error_bars(void **state)
+{
+	(void)state;
+	char dir[512], cmd[4096];
+	snprintf(dir, sizeof(dir), "%s", tmp_path("figures"));
+	snprintf(cmd, sizeof(cmd), BIN " plot --db %s --experiment ci --out %s && " BIN
+				   " plot --db %s --experiment solo --out %s",
+		 db, dir, db, dir);
+	int rc = run_command(cmd, out, sizeof(out));
+	if (rc != 0)
+		fail_msg("%s exited %d:\n%s", cmd, rc, out);
+	/* boxes of two kinds, labels, and the error bars of each kind of box */
+	assert_int_equal(series(dir, "ci-flops"), 5);
+	assert_int_equal(series(dir, "solo-flops"), 3);
+	/* points, labels, error bars */
+	assert_int_equal(series(dir, "ci-cost"), 3);
+	assert_int_equal(series(dir, "solo-cost"), 2);
+	/* four strategies' points and their error bars, and the diagonal */
+	assert_int_equal(series(dir, "known-id-knownid"), 9);
+	/* the data: twonn's one seed has no interval to draw */
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/data/ci/flops.tsv", dir);
+	char *tsv = slurp(path, NULL);
+	assert_non_null(tsv);
+	const char *row = strstr(tsv, "twonn\t");
+	assert_non_null(row);
+	assert_non_null(strstr(row, "\tNaN\tNaN\n"));
+	free(tsv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +453,7 @@ int main(void)
 		cmocka_unit_test(test_one_seed),
 		cmocka_unit_test(test_edge_flags),
 		cmocka_unit_test(test_json_csv_and_by_id),
+		cmocka_unit_test(test_figures_error_bars),
 	};
 	return cmocka_run_group_tests_name("summary", tests, setup, NULL);
 }
