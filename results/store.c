@@ -373,12 +373,12 @@ static const char *schema_views[] = {
 	NULL,
 };
 
+/* every view above, in the order they are made: dropped in reverse */
 static const char *view_names[] = {
-	"v_latest",	   "v_t_quantile",	"v_paired_all",	   "v_paired",
-	"v_moments_all",   "v_summary_all",	"v_summary",	   "v_comparison_all",
-	"v_comparison",	   "v_grid_curve",	"v_epochs",	   "v_known_id",
-	"v_latent_activity", "v_sosae_cut_all", "v_sosae_cut",	   "v_sosae_sweep_all",
-	"v_sosae_sweep",   NULL,
+	"v_latest", "v_t_quantile", "v_paired_all", "v_paired", "v_moments_all", "v_summary_all",
+	"v_summary", "v_comparison_all", "v_comparison", "v_grid_curve", "v_epochs", "v_known_id",
+	"v_latent_activity", "v_sosae_cut_all", "v_sosae_cut", "v_sosae_sweep_all",
+	"v_sosae_sweep", NULL,
 };
 
 /* ---- helpers ---- */
