@@ -266,25 +266,40 @@ static int draw_rows(const struct plot_ctx *c, int n, const char *name, const ch
 	return n < 0 ? -1 : n == 0 ? 0 : draw(c, c->experiment, name, extra);
 }
 
-/* A figure drawn from one query of the experiment into one data file. */
+/* Whether a figure has error bars to draw: "errors = N", N the first column of sql's first
+ * row (a count of the half-widths of 95% intervals; there are none with one seed). */
+static void errors_var(const struct plot_ctx *c, const char *sql, const char *const *params,
+		       char *out, size_t size)
+{
+	char v[64];
+	store_scalar(c->s, sql, params, v, sizeof(v), "0");
+	snprintf(out, size, "errors = %d", atoi(v));
+}
+
+/* A figure drawn from one query of the experiment into one data file, told by errors_sql
+ * whether it has error bars. */
 static int query_figure(const struct plot_ctx *c, const char *file, const char *sql,
-			const char *name)
+			const char *errors_sql, const char *name)
 {
 	FILE *f = open_data(c->data, file);
 	if (!f)
 		return -1;
 	int n = export_rows(c->s, f, sql, ARGS(c->experiment));
 	fclose(f);
-	return draw_rows(c, n, name, NULL);
+	char extra[64];
+	errors_var(c, errors_sql, ARGS(c->experiment), extra, sizeof(extra));
+	return draw_rows(c, n, name, extra);
 }
 
-/* 1. tuning FLOPs per strategy */
+/* 1. tuning FLOPs per strategy, with their 95% intervals over seeds */
 static int fig_flops(const struct plot_ctx *c)
 {
 	return query_figure(c, "flops.tsv",
-			    "SELECT strategy, tuning_flops, coalesce(ratio_to_grid, 0), "
-			    "tuning_flops + delivery_flops, coalesce(ratio_with_delivery, 0) FROM "
-			    "v_comparison WHERE experiment = ?",
+			    "SELECT strategy, tuning_flops_mean, coalesce(ratio_vs_grid_mean, 0), "
+			    "total_flops_mean, coalesce(ratio_all_vs_grid_mean, 0), "
+			    "tuning_flops_ci95, total_flops_ci95 FROM v_summary WHERE "
+			    "experiment = ?",
+			    "SELECT count(tuning_flops_ci95) FROM v_summary WHERE experiment = ?",
 			    "flops");
 }
 
@@ -374,13 +389,14 @@ static int fig_profile(const struct plot_ctx *c)
 	return draw_rows(c, n, "profile", extra);
 }
 
-/* 5. what each strategy bought for its compute */
+/* 5. what each strategy bought for its compute, with 95% intervals over seeds */
 static int fig_cost(const struct plot_ctx *c)
 {
 	return query_figure(c, "cost.tsv",
-			    "SELECT strategy, tuning_flops + delivery_flops, test_mse FROM "
-			    "v_comparison WHERE experiment = ? AND test_mse IS NOT NULL",
-			    "cost");
+			    "SELECT strategy, total_flops_mean, test_mse_mean, total_flops_ci95, "
+			    "test_mse_ci95 FROM v_summary WHERE experiment = ? AND "
+			    "test_mse_mean IS NOT NULL",
+			    "SELECT count(test_mse_ci95) FROM v_summary WHERE experiment = ?", "cost");
 }
 
 /* 6. chosen against true dimension, over every experiment of known dimension */
@@ -390,7 +406,7 @@ static int fig_known_id(const struct plot_ctx *c)
 	if (!f)
 		return -1;
 	struct blocks b = { c->s, f,
-			    "SELECT true_dimension, chosen_k FROM v_known_id WHERE "
+			    "SELECT true_dimension, k_mean, k_ci95 FROM v_known_id WHERE "
 			    "strategy = ? ORDER BY true_dimension",
 			    NULL, "true_dimension", 0, 0 };
 	int rc = store_query(c->s, "SELECT DISTINCT strategy FROM v_known_id WHERE strategy NOT "
@@ -399,9 +415,11 @@ static int fig_known_id(const struct plot_ctx *c)
 	fclose(f);
 	if (rc || b.failed)
 		return -1;
-	char v[256], extra[512];
+	char v[256], errors[64], extra[512];
 	store_scalar(c->s, "SELECT max(true_dimension) FROM v_known_id", NULL, v, sizeof(v), "1");
-	snprintf(extra, sizeof(extra), "nblocks = %d; dmax = %.9g", b.n, atof(v));
+	errors_var(c, "SELECT count(k_ci95) FROM v_known_id WHERE strategy NOT LIKE '%(%'", NULL,
+		   errors, sizeof(errors));
+	snprintf(extra, sizeof(extra), "nblocks = %d; dmax = %.9g; %s", b.n, atof(v), errors);
 	return b.n > 0 ? draw(c, "known-id", "knownid", extra) : 0;
 }
 

@@ -1,4 +1,4 @@
-/* report.c: v_comparison as a table a researcher reads, or as CSV / JSON for tools. */
+/* report.c: v_summary as a table a researcher reads, or as CSV / JSON for tools. */
 #include "report.h"
 
 #include <math.h>
@@ -29,17 +29,48 @@ void report_flop_note(FILE *out)
 		"overhead); delivery = a\n"
 		"training run at the chosen K when the strategy did not already hold that model. "
 		"Test evaluation and the probe\n"
-		"are not counted. grid/x = grid search's tuning FLOPs divided by the strategy's; "
-		"all/x = divided by the\n"
-		"strategy's tuning plus delivery FLOPs, what its trained model at K cost in all.\n");
+		"are not counted. grid/x = grid search's tuning FLOPs divided by the strategy's on "
+		"the same seed; all/x =\n"
+		"divided by the strategy's tuning plus delivery FLOPs, what its trained model at K "
+		"cost in all (means over seeds).\n");
 }
+
+/* The text table's columns; every one but the strategy is right-aligned. */
+enum {
+	COL_STRATEGY,
+	COL_SEEDS,
+	COL_K,
+	COL_TUNING,
+	COL_GRID_X,
+	COL_DELIVERY,
+	COL_ALL_X,
+	COL_MSE,
+	COL_PROBE,
+	COL_SECONDS,
+	NCOLS
+};
+
+static const char *const headers[NCOLS] = {
+	"strategy", "seeds", "K",		   "tuning",	      "grid/x",
+	"delivery", "all/x", "test MSE (vs grid)", "probe (vs grid)", "seconds",
+};
+
+/* One strategy's row of the table, and what the notes under it need. */
+struct table_row {
+	char cell[NCOLS][96];
+	int seeds, paired_seeds;       /* paired: the seeds on which grid search decided too */
+	int at_k_min, at_k_max;        /* seeds whose decision was at an edge of the range */
+};
 
 struct printer {
 	enum report_format f;
 	FILE *out;
 	int rows;
 	char experiment[128];
-	double grid_mse, grid_probe;   /* grid search's, for the quality comparison */
+	struct table_row *table;       /* the current experiment's rows, printed at its end */
+	int n, cap;
+	int has_grid;                  /* whether that experiment has grid search to pair with */
+	int failed;                    /* out of memory, with ds_errmsg() */
 };
 
 static int column(int ncol, char **names, const char *want)
@@ -146,7 +177,185 @@ static double number(const char *s)
 	return s ? atof(s) : NAN;
 }
 
-/* One row of v_comparison in the chosen format (the table aligns its columns). */
+
+/* ---- the text table ---- */
+
+/* Columns on a terminal: a UTF-8 continuation byte takes none (the table prints "±"). */
+static int display_width(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+static void pad(FILE *out, const char *s, int width, int left)
+{
+	int fill = width - display_width(s);
+	if (!left && fill > 0)
+		fprintf(out, "%*s", fill, "");
+	fputs(s, out);
+	if (left && fill > 0)
+		fprintf(out, "%*s", fill, "");
+}
+
+/* A column of the view as a number: NAN for NULL or for text that is not a number. */
+static double field(int ncol, char **names, char **values, const char *name)
+{
+	const char *v = value(ncol, names, values, name);
+	return is_number(v) ? atof(v) : NAN;
+}
+
+/* x, or 0 when it prints as zero in one decimal: no "-0.0" from a sum's last bits */
+static double tidy(double x)
+{
+	return fabs(x) < 0.05 ? 0 : x;
+}
+
+/* " ± ci" in the mean's precision, or "" when the interval could not be computed (NULL in
+ * the view: one seed). */
+static const char *pm(char *buf, size_t size, double ci)
+{
+	buf[0] = '\0';
+	if (isfinite(ci))
+		snprintf(buf, size, " \u00b1 %.1f", ci);
+	return buf;
+}
+
+/* The cells of one row of v_summary: means with their intervals, and the comparison with
+ * grid search paired on the same seed. */
+static void table_row(struct table_row *r, int ncol, char **names, char **values)
+{
+	const char *strategy = value(ncol, names, values, "strategy");
+	int is_grid = strategy && !strcmp(strategy, "grid");
+	const size_t size = sizeof(r->cell[0]);
+	char b[48];
+	memset(r, 0, sizeof(*r));
+	r->seeds = (int)field(ncol, names, values, "seeds");
+	r->paired_seeds = (int)field(ncol, names, values, "paired_seeds");
+	r->at_k_min = (int)field(ncol, names, values, "at_k_min");
+	r->at_k_max = (int)field(ncol, names, values, "at_k_max");
+	snprintf(r->cell[COL_STRATEGY], size, "%s", strategy ? strategy : "?");
+	snprintf(r->cell[COL_SEEDS], size, "%d", r->seeds);
+
+	double k_ci = field(ncol, names, values, "k_ci95");
+	char edge[48] = "";
+	if (r->at_k_min + r->at_k_max > 0)
+		snprintf(edge, sizeof(edge), " [edge %d/%d]", r->at_k_min + r->at_k_max, r->seeds);
+	snprintf(r->cell[COL_K], size, isfinite(k_ci) ? "%.1f%s%s" : "%.0f%s%s",
+		 field(ncol, names, values, "k_mean"), pm(b, sizeof(b), k_ci), edge);
+
+	snprintf(r->cell[COL_TUNING], size, "%.4g",
+		 field(ncol, names, values, "tuning_flops_mean"));
+	snprintf(r->cell[COL_DELIVERY], size, "%.4g",
+		 field(ncol, names, values, "delivery_flops_mean"));
+	snprintf(r->cell[COL_SECONDS], size, "%.1f", field(ncol, names, values, "seconds"));
+
+	/* grid search's tuning FLOPs over the strategy's tuning (grid/x) or tuning plus delivery
+	 * (all/x), seed by seed; grid against itself is 1 on every seed, no interval to show */
+	static const char *const ratios[2][2] = {
+		{ "ratio_vs_grid_mean", "ratio_vs_grid_ci95" },
+		{ "ratio_all_vs_grid_mean", "ratio_all_vs_grid_ci95" },
+	};
+	for (int i = 0; i < 2; i++) {
+		char *cell = r->cell[i ? COL_ALL_X : COL_GRID_X];
+		double mean = field(ncol, names, values, ratios[i][0]);
+		double ci = is_grid ? NAN : field(ncol, names, values, ratios[i][1]);
+		if (isfinite(mean))
+			snprintf(cell, size, "%.1fx%s", mean, pm(b, sizeof(b), ci));
+		else
+			snprintf(cell, size, "-");
+	}
+
+	/* quality against grid search's choice on the same seed: relative MSE, probe points */
+	double mse = field(ncol, names, values, "test_mse_mean");
+	double dmse = field(ncol, names, values, "delta_mse_vs_grid_mean");
+	double dmse_ci = field(ncol, names, values, "delta_mse_vs_grid_ci95");
+	if (!isfinite(mse))
+		snprintf(r->cell[COL_MSE], size, "NaN");
+	else if (is_grid || !isfinite(dmse))
+		snprintf(r->cell[COL_MSE], size, "%.5f", mse);
+	else
+		snprintf(r->cell[COL_MSE], size, "%.5f (%+.1f%s%%)", mse, tidy(100 * dmse),
+			 pm(b, sizeof(b), 100 * dmse_ci));
+	double probe = field(ncol, names, values, "probe_mean");
+	double dprobe = field(ncol, names, values, "delta_probe_vs_grid_mean");
+	double dprobe_ci = field(ncol, names, values, "delta_probe_vs_grid_ci95");
+	if (!isfinite(probe))
+		snprintf(r->cell[COL_PROBE], size, "-");
+	else if (is_grid || !isfinite(dprobe))
+		snprintf(r->cell[COL_PROBE], size, "%.1f%%", 100 * probe);
+	else
+		snprintf(r->cell[COL_PROBE], size, "%.1f%% (%+.1f%s)", 100 * probe, tidy(dprobe),
+			 pm(b, sizeof(b), dprobe_ci));
+}
+
+/* The line under a table that says what its ± are. */
+static void interval_note(FILE *out, int min_seeds, int max_seeds)
+{
+	if (max_seeds <= 1) {
+		fprintf(out, "\u00b1: n/a (1 seed), no interval: list several seeds (seeds = "
+			     "1,2,3) for 95%% t-intervals\n");
+		return;
+	}
+	char over[64];
+	if (min_seeds == max_seeds)
+		snprintf(over, sizeof(over), "%d seeds", max_seeds);
+	else
+		snprintf(over, sizeof(over), "%d to %d seeds (column seeds)", min_seeds, max_seeds);
+	fprintf(out,
+		"\u00b1: 95%% t-interval over %s (half-width t(0.975, n-1) s/\u221an); grid/x, "
+		"all/x and (vs grid): paired against grid on the same seed%s\n",
+		over, min_seeds == 1 ? "; n/a (1 seed) where none is shown" : "");
+}
+
+/* The current experiment's table, each column as wide as its widest cell, then what its
+ * intervals mean, the pairs it lacks and the decisions at an edge of their range. */
+static void table_flush(struct printer *p)
+{
+	int width[NCOLS], min_seeds = 0, max_seeds = 0;
+	for (int c = 0; c < NCOLS; c++)
+		width[c] = display_width(headers[c]);
+	for (int i = 0; i < p->n; i++) {
+		for (int c = 0; c < NCOLS; c++)
+			if (display_width(p->table[i].cell[c]) > width[c])
+				width[c] = display_width(p->table[i].cell[c]);
+		int n = p->table[i].seeds;
+		min_seeds = i == 0 || n < min_seeds ? n : min_seeds;
+		max_seeds = n > max_seeds ? n : max_seeds;
+	}
+	for (int i = -1; i < p->n; i++) {
+		for (int c = 0; c < NCOLS; c++) {
+			if (c)
+				fputc(' ', p->out);
+			pad(p->out, i < 0 ? headers[c] : p->table[i].cell[c], width[c],
+			    c == COL_STRATEGY);
+		}
+		fputc('\n', p->out);
+	}
+	interval_note(p->out, min_seeds, max_seeds);
+	for (int i = 0; i < p->n; i++) {
+		const struct table_row *r = &p->table[i];
+		if (p->has_grid && r->paired_seeds < r->seeds)
+			fprintf(p->out, "%s: paired with grid on %d of %d seeds (grid has no "
+					"decision on the others)\n",
+				r->cell[COL_STRATEGY], r->paired_seeds, r->seeds);
+		if (r->at_k_min + r->at_k_max == 0)
+			continue;
+		fprintf(p->out, "%s: at ", r->cell[COL_STRATEGY]);
+		if (r->at_k_max)
+			fprintf(p->out, "k_max on %d%s", r->at_k_max,
+				r->at_k_min ? " and at " : "");
+		if (r->at_k_min)
+			fprintf(p->out, "k_min on %d", r->at_k_min);
+		fprintf(p->out, " of %d seeds: widen the range (inconclusive)\n", r->seeds);
+	}
+	p->n = 0;
+	p->has_grid = 0;
+}
+
+/* One row of v_summary in the chosen format; a table's rows wait for the end of their
+ * experiment, to align its columns. */
 static int print_row(void *ctx, int ncol, char **names, char **values)
 {
 	struct printer *p = ctx;
@@ -191,61 +400,29 @@ static int print_row(void *ctx, int ncol, char **names, char **values)
 		exp = "";
 	if (p->rows == 0 || strcmp(exp, p->experiment)) {
 		if (p->rows)
-			fputc('\n', p->out);
+			table_flush(p);
 		snprintf(p->experiment, sizeof(p->experiment), "%s", exp);
 		const char *truth = value(ncol, names, values, "true_dimension");
-		fprintf(p->out, "experiment %s: %s", exp,
-			value(ncol, names, values, "dataset") ? value(ncol, names, values, "dataset")
-							       : "");
+		const char *dataset = value(ncol, names, values, "dataset");
+		fprintf(p->out, "experiment %s: %s", exp, dataset ? dataset : "");
 		if (truth)
 			fprintf(p->out, " (true dimension %g)", atof(truth));
 		fputc('\n', p->out);
-		fprintf(p->out, "%-22s %9s %11s %8s %11s %8s %18s %15s %8s\n", "strategy", "K",
-			"tuning", "grid/x", "delivery", "all/x", "test MSE (vs grid)",
-			"probe (vs grid)", "seconds");
-		p->grid_mse = p->grid_probe = NAN;
 	}
-	const char *k = value(ncol, names, values, "chosen_k");
-	const char *kmin = value(ncol, names, values, "k_min");
-	const char *kmax = value(ncol, names, values, "k_max");
-	char kbuf[48];
-	if (kmin && kmax && strcmp(kmin, kmax))
-		snprintf(kbuf, sizeof(kbuf), "%s (%s-%s)", k ? k : "?", kmin, kmax);
-	else
-		snprintf(kbuf, sizeof(kbuf), "%s", k ? k : "?");
-	const char *ratio = value(ncol, names, values, "ratio_to_grid");
-	const char *all = value(ncol, names, values, "ratio_with_delivery");
-	const char *probe = value(ncol, names, values, "probe_accuracy");
-	const char *mse = value(ncol, names, values, "test_mse");
-	const char *tune = value(ncol, names, values, "tuning_flops");
-	const char *del = value(ncol, names, values, "delivery_flops");
-	const char *sec = value(ncol, names, values, "seconds");
+	if (p->n == p->cap) {
+		int cap = p->cap ? 2 * p->cap : 16;
+		struct table_row *t = realloc(p->table, sizeof(*t) * (size_t)cap);
+		if (!t) {
+			p->failed = ds_fail("out of memory printing the report");
+			return 1;
+		}
+		p->table = t;
+		p->cap = cap;
+	}
+	table_row(&p->table[p->n++], ncol, names, values);
 	const char *strategy = value(ncol, names, values, "strategy");
-	int is_grid = strategy && !strcmp(strategy, "grid");
-	double m = number(mse), pr = number(probe);
-	if (is_grid) {
-		p->grid_mse = m;
-		p->grid_probe = pr;
-	}
-	char ratio_s[32] = "-", all_s[32] = "-", probe_s[48] = "-", mse_s[48] = "NaN";
-	if (ratio)
-		snprintf(ratio_s, sizeof(ratio_s), "%.1fx", atof(ratio));
-	if (all)
-		snprintf(all_s, sizeof(all_s), "%.1fx", atof(all));
-	/* quality against grid search's choice: relative MSE, probe points */
-	if (mse && !is_grid && isfinite(p->grid_mse) && p->grid_mse > 0)
-		snprintf(mse_s, sizeof(mse_s), "%.5f (%+.1f%%)", m,
-			 100.0 * (m - p->grid_mse) / p->grid_mse);
-	else if (mse)
-		snprintf(mse_s, sizeof(mse_s), "%.5f", m);
-	if (probe && !is_grid && isfinite(p->grid_probe))
-		snprintf(probe_s, sizeof(probe_s), "%.1f%% (%+.1f)", 100 * pr,
-			 100 * (pr - p->grid_probe));
-	else if (probe)
-		snprintf(probe_s, sizeof(probe_s), "%.1f%%", 100 * pr);
-	fprintf(p->out, "%-22s %9s %11.4g %8s %11.4g %8s %18s %15s %8.1f\n", strategy, kbuf,
-		tune ? atof(tune) : 0.0, ratio_s, del ? atof(del) : 0.0, all_s, mse_s, probe_s,
-		sec ? atof(sec) : 0.0);
+	if (strategy && !strcmp(strategy, "grid"))
+		p->has_grid = 1;
 	p->rows++;
 	return 0;
 }
@@ -312,18 +489,16 @@ static struct report_queries queries(const char *experiment, long experiment_id)
 {
 	if (experiment_id > 0)
 		return (struct report_queries){
-			"SELECT experiment, dataset, true_dimension, strategy, chosen_k, k_min, k_max, "
-			"seeds, tuning_flops, delivery_flops, ratio_to_grid, ratio_with_delivery, "
-			"test_mse, probe_accuracy, seconds FROM v_comparison_all WHERE experiment_id "
-			"= ? ORDER BY strategy <> 'grid', decided_first",
+			"SELECT " STORE_SUMMARY_COLUMNS " FROM v_summary_all WHERE "
+			"experiment_id = ? ORDER BY strategy <> 'grid', decided_first",
 			"SELECT * FROM v_sosae_sweep_all WHERE experiment_id = ?",
 			"SELECT * FROM v_sosae_cut_all WHERE experiment_id = ?"
 		};
 	if (experiment)
-		return (struct report_queries){ "SELECT * FROM v_comparison WHERE experiment = ?",
+		return (struct report_queries){ "SELECT * FROM v_summary WHERE experiment = ?",
 						"SELECT * FROM v_sosae_sweep WHERE experiment = ?",
 						"SELECT * FROM v_sosae_cut WHERE experiment = ?" };
-	return (struct report_queries){ "SELECT * FROM v_comparison", "SELECT * FROM v_sosae_sweep",
+	return (struct report_queries){ "SELECT * FROM v_summary", "SELECT * FROM v_sosae_sweep",
 					"SELECT * FROM v_sosae_cut" };
 }
 
@@ -335,7 +510,11 @@ int report_print(struct store *s, const char *experiment, long experiment_id,
 	snprintf(id, sizeof(id), "%ld", experiment_id);
 	const char *const only[] = { experiment_id > 0 ? id : experiment, NULL };
 	struct report_queries q = queries(experiment, experiment_id);
-	if (store_query(s, q.rows, only, print_row, &p))
+	int rc = store_query(s, q.rows, only, print_row, &p);
+	if (!rc && !p.failed && f == REPORT_TABLE && p.n > 0)
+		table_flush(&p);
+	free(p.table);
+	if (rc || p.failed)
 		return -1;
 	if (f == REPORT_TABLE && p.rows > 0) {
 		fputc('\n', out);

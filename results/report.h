@@ -1,4 +1,4 @@
-/* report.h: the comparison table, read from the database alone (view v_comparison). */
+/* report.h: the comparison table, read from the database alone (view v_summary). */
 #ifndef DS_REPORT_H
 #define DS_REPORT_H
 

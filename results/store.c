@@ -156,6 +156,17 @@ static const char *schema_upgrade_1[] = {
  * schema 1 read by this build orders by id instead (it has no run_order). */
 #define LATEST_ORDER "x.run_order DESC, "
 
+/* The pieces of v_moments_all and v_summary_all for one measure x, a column of v_paired_all:
+ * n_x and m_x, its count and mean; ss_x, the sum of squared deviations from the mean; and
+ * the half-width of its 95% t-interval, t(0.975, n - 1) * s / sqrt(n), NULL below two values
+ * (no row of v_t_quantile has df 0, and SQLite's x / 0 is NULL). Beyond df = 100 the quantile
+ * of df = 100 (1.984) is used: at most 1.2% wider than the exact one. */
+#define MEAN(column, x) "count(" column ") AS n_" x ", avg(" column ") AS m_" x
+#define SPREAD(column, x) "sum((p." column " - m.m_" x ") * (p." column " - m.m_" x ")) AS ss_" x
+#define CI95(x)                                                                              \
+	"(SELECT t975 FROM v_t_quantile WHERE df = min(m.n_" x " - 1, 100))\n"              \
+	"      * sqrt(m.ss_" x " / (m.n_" x " - 1) / m.n_" x ")"
+
 /* views: no data, so they are dropped and made again at every writable open, which keeps
  * an existing database's views those of this build. The *_all views hold every
  * configuration with its experiment_id; the others only the current one of each name. */
@@ -164,28 +175,133 @@ static const char *schema_views[] = {
 	"  SELECT e.name, e.id AS experiment_id FROM experiment e\n"
 	"  WHERE e.id = (SELECT x.id FROM experiment x WHERE x.name = e.name\n"
 	"                ORDER BY " LATEST_ORDER "x.id DESC LIMIT 1);\n",
+	/* t(0.975, df) of Student's t: a 95% interval of a mean over n seeds is
+	 * mean +- t(0.975, n - 1) * s / sqrt(n). A view of constants rather than a table, so that
+	 * it needs no upgrade and a reader of an older file has it too. */
+	"CREATE VIEW v_t_quantile (df, t975) AS VALUES\n"
+	"  (1, 12.706205), (2, 4.302653), (3, 3.182446), (4, 2.776445), (5, 2.570582),\n"
+	"  (6, 2.446912), (7, 2.364624), (8, 2.306004), (9, 2.262157), (10, 2.228139),\n"
+	"  (11, 2.200985), (12, 2.178813), (13, 2.160369), (14, 2.144787),\n"
+	"  (15, 2.131450), (16, 2.119905), (17, 2.109816), (18, 2.100922),\n"
+	"  (19, 2.093024), (20, 2.085963), (21, 2.079614), (22, 2.073873),\n"
+	"  (23, 2.068658), (24, 2.063899), (25, 2.059539), (26, 2.055529),\n"
+	"  (27, 2.051831), (28, 2.048407), (29, 2.045230), (30, 2.042272),\n"
+	"  (31, 2.039513), (32, 2.036933), (33, 2.034515), (34, 2.032245),\n"
+	"  (35, 2.030108), (36, 2.028094), (37, 2.026192), (38, 2.024394),\n"
+	"  (39, 2.022691), (40, 2.021075), (41, 2.019541), (42, 2.018082),\n"
+	"  (43, 2.016692), (44, 2.015368), (45, 2.014103), (46, 2.012896),\n"
+	"  (47, 2.011741), (48, 2.010635), (49, 2.009575), (50, 2.008559),\n"
+	"  (51, 2.007584), (52, 2.006647), (53, 2.005746), (54, 2.004879),\n"
+	"  (55, 2.004045), (56, 2.003241), (57, 2.002465), (58, 2.001717),\n"
+	"  (59, 2.000995), (60, 2.000298), (61, 1.999624), (62, 1.998972),\n"
+	"  (63, 1.998341), (64, 1.997730), (65, 1.997138), (66, 1.996564),\n"
+	"  (67, 1.996008), (68, 1.995469), (69, 1.994945), (70, 1.994437),\n"
+	"  (71, 1.993943), (72, 1.993464), (73, 1.992997), (74, 1.992543),\n"
+	"  (75, 1.992102), (76, 1.991673), (77, 1.991254), (78, 1.990847),\n"
+	"  (79, 1.990450), (80, 1.990063), (81, 1.989686), (82, 1.989319),\n"
+	"  (83, 1.988960), (84, 1.988610), (85, 1.988268), (86, 1.987934),\n"
+	"  (87, 1.987608), (88, 1.987290), (89, 1.986979), (90, 1.986675),\n"
+	"  (91, 1.986377), (92, 1.986086), (93, 1.985802), (94, 1.985523),\n"
+	"  (95, 1.985251), (96, 1.984984), (97, 1.984723), (98, 1.984467),\n"
+	"  (99, 1.984217), (100, 1.983972);\n",
+	/* every decision beside grid search's on the same seed (a pair: a seed both have); a ratio
+	 * or difference is NULL where a value is missing or a divisor is 0 */
+	"CREATE VIEW v_paired_all AS\n"
+	"  SELECT e.name AS experiment, d.experiment_id, d.strategy, d.seed, d.id AS decision_id,\n"
+	"    d.chosen_latent, d.tuning_flops, d.delivery_flops,\n"
+	"    d.tuning_flops + d.delivery_flops AS total_flops, d.test_mse, d.probe_accuracy,\n"
+	"    d.seconds,\n"
+	"    CASE WHEN json_valid(d.details) THEN json_extract(d.details, '$.edge') END AS edge,\n"
+	"    CASE WHEN json_valid(d.details)\n"
+	"      THEN json_extract(d.details, '$.delivered_epochs') END AS delivered_epochs,\n"
+	"    g.seed AS grid_seed,\n"
+	"    CAST(g.tuning_flops AS REAL) / d.tuning_flops AS ratio_vs_grid,\n"
+	"    CAST(g.tuning_flops AS REAL) / (d.tuning_flops + d.delivery_flops)\n"
+	"      AS ratio_all_vs_grid,\n"
+	"    d.test_mse / g.test_mse - 1 AS delta_mse_vs_grid,\n"
+	"    100 * (d.probe_accuracy - g.probe_accuracy) AS delta_probe_vs_grid,\n"
+	"    CAST(d.chosen_latent AS REAL) / g.chosen_latent AS k_over_grid\n"
+	"  FROM decision d JOIN experiment e ON e.id = d.experiment_id\n"
+	"  LEFT JOIN decision g ON g.experiment_id = d.experiment_id AND g.strategy = 'grid'\n"
+	"    AND g.seed = d.seed\n"
+	"  ORDER BY e.name, d.experiment_id, d.strategy, d.seed;\n",
+	"CREATE VIEW v_paired AS\n"
+	"  SELECT experiment, strategy, seed, chosen_latent, tuning_flops, delivery_flops,\n"
+	"    total_flops, test_mse, probe_accuracy, seconds, edge, delivered_epochs, grid_seed,\n"
+	"    ratio_vs_grid, ratio_all_vs_grid, delta_mse_vs_grid, delta_probe_vs_grid,\n"
+	"    k_over_grid\n"
+	"  FROM v_paired_all\n"
+	"  WHERE experiment_id IN (SELECT experiment_id FROM v_latest)\n"
+	"  ORDER BY experiment, strategy, seed;\n",
+	/* per experiment and strategy, each measure's count and mean over the seeds that have
+	 * it, and the sum of squared deviations from that mean: two passes, so that a measure
+	 * equal on every seed gives (close to) 0 rather than the noise of a cancellation */
+	"CREATE VIEW v_moments_all AS\n"
+	"  WITH mean AS (\n"
+	"    SELECT experiment_id, strategy, count(*) AS seeds, count(grid_seed) AS paired_seeds,\n"
+	"      min(chosen_latent) AS k_min, max(chosen_latent) AS k_max, avg(seconds) AS seconds,\n"
+	"      min(decision_id) AS decided_first,\n"
+	"      " MEAN("chosen_latent", "k") ", " MEAN("tuning_flops", "tuning") ",\n"
+	"      " MEAN("delivery_flops", "delivery") ", " MEAN("total_flops", "total") ",\n"
+	"      " MEAN("test_mse", "mse") ", " MEAN("probe_accuracy", "probe") ",\n"
+	"      " MEAN("ratio_vs_grid", "ratio") ", " MEAN("ratio_all_vs_grid", "all") ",\n"
+	"      " MEAN("delta_mse_vs_grid", "dmse") ",\n"
+	"      " MEAN("delta_probe_vs_grid", "dprobe") ",\n"
+	"      avg(k_over_grid) AS k_over_grid_mean,\n"
+	"      count(CASE WHEN edge = 'k_min' THEN 1 END) AS at_k_min,\n"
+	"      count(CASE WHEN edge = 'k_max' THEN 1 END) AS at_k_max,\n"
+	"      avg(delivered_epochs) AS delivered_epochs_mean\n"
+	"    FROM v_paired_all GROUP BY experiment_id, strategy)\n"
+	"  SELECT m.*,\n"
+	"    " SPREAD("chosen_latent", "k") ",\n"
+	"    " SPREAD("tuning_flops", "tuning") ",\n"
+	"    " SPREAD("delivery_flops", "delivery") ",\n"
+	"    " SPREAD("total_flops", "total") ",\n"
+	"    " SPREAD("test_mse", "mse") ",\n"
+	"    " SPREAD("probe_accuracy", "probe") ",\n"
+	"    " SPREAD("ratio_vs_grid", "ratio") ",\n"
+	"    " SPREAD("ratio_all_vs_grid", "all") ",\n"
+	"    " SPREAD("delta_mse_vs_grid", "dmse") ",\n"
+	"    " SPREAD("delta_probe_vs_grid", "dprobe") "\n"
+	"  FROM v_paired_all p JOIN mean m ON m.experiment_id = p.experiment_id\n"
+	"    AND m.strategy = p.strategy\n"
+	"  GROUP BY p.experiment_id, p.strategy;\n",
+	"CREATE VIEW v_summary_all AS\n"
+	/* the columns of v_comparison first, as they were: ratios of the means */
+	"  SELECT e.name AS experiment, e.dataset, e.true_dimension, m.strategy,\n"
+	"    CAST(round(m.m_k) AS INTEGER) AS chosen_k, m.k_min, m.k_max, m.seeds,\n"
+	"    CAST(m.m_tuning AS INTEGER) AS tuning_flops,\n"
+	"    CAST(m.m_delivery AS INTEGER) AS delivery_flops,\n"
+	"    g.m_tuning / m.m_tuning AS ratio_to_grid,\n"
+	"    g.m_tuning / (m.m_tuning + m.m_delivery) AS ratio_with_delivery,\n"
+	"    m.m_mse AS test_mse, m.m_probe AS probe_accuracy, m.seconds, m.paired_seeds,\n"
+	"    m.m_k AS k_mean, " CI95("k") " AS k_ci95,\n"
+	"    m.m_tuning AS tuning_flops_mean, " CI95("tuning") " AS tuning_flops_ci95,\n"
+	"    m.m_delivery AS delivery_flops_mean, " CI95("delivery") " AS delivery_flops_ci95,\n"
+	"    m.m_total AS total_flops_mean, " CI95("total") " AS total_flops_ci95,\n"
+	"    m.m_ratio AS ratio_vs_grid_mean, " CI95("ratio") " AS ratio_vs_grid_ci95,\n"
+	"    m.m_all AS ratio_all_vs_grid_mean, " CI95("all") " AS ratio_all_vs_grid_ci95,\n"
+	"    m.m_mse AS test_mse_mean, " CI95("mse") " AS test_mse_ci95,\n"
+	"    m.m_dmse AS delta_mse_vs_grid_mean, " CI95("dmse") " AS delta_mse_vs_grid_ci95,\n"
+	"    m.m_probe AS probe_mean, " CI95("probe") " AS probe_ci95,\n"
+	"    m.m_dprobe AS delta_probe_vs_grid_mean,\n"
+	"    " CI95("dprobe") " AS delta_probe_vs_grid_ci95,\n"
+	"    m.k_over_grid_mean, m.at_k_min + m.at_k_max AS at_edge, m.at_k_min, m.at_k_max,\n"
+	"    m.delivered_epochs_mean, m.experiment_id, m.decided_first\n"
+	"  FROM v_moments_all m JOIN experiment e ON e.id = m.experiment_id\n"
+	"  LEFT JOIN v_moments_all g ON g.experiment_id = m.experiment_id AND g.strategy = 'grid'\n"
+	"  ORDER BY e.name, m.experiment_id, m.strategy <> 'grid', m.decided_first;\n",
+	"CREATE VIEW v_summary AS\n"
+	"  SELECT " STORE_SUMMARY_COLUMNS "\n"
+	"  FROM v_summary_all\n"
+	"  WHERE experiment_id IN (SELECT experiment_id FROM v_latest)\n"
+	"  ORDER BY experiment, strategy <> 'grid', decided_first;\n",
 	"CREATE VIEW v_comparison_all AS\n"
-	"  WITH agg AS (\n"
-	"    SELECT e.name AS experiment, e.dataset, e.true_dimension, e.id AS experiment_id,\n"
-	"      d.strategy,\n"
-	"      count(*) AS seeds,\n"
-	"      CAST(round(avg(d.chosen_latent)) AS INTEGER) AS chosen_k,\n"
-	"      min(d.chosen_latent) AS k_min, max(d.chosen_latent) AS k_max,\n"
-	"      avg(d.tuning_flops) AS tuning_flops, avg(d.delivery_flops) AS delivery_flops,\n"
-	"      avg(d.test_mse) AS test_mse, avg(d.probe_accuracy) AS probe_accuracy,\n"
-	"      avg(d.seconds) AS seconds, min(d.id) AS decided_first\n"
-	"    FROM decision d JOIN experiment e ON e.id = d.experiment_id\n"
-	"    GROUP BY e.id, d.strategy)\n"
-	"  SELECT a.experiment, a.dataset, a.true_dimension, a.strategy, a.chosen_k, a.k_min,\n"
-	"    a.k_max, a.seeds,\n"
-	"    CAST(a.tuning_flops AS INTEGER) AS tuning_flops,\n"
-	"    CAST(a.delivery_flops AS INTEGER) AS delivery_flops,\n"
-	"    g.tuning_flops / a.tuning_flops AS ratio_to_grid,\n"
-	"    g.tuning_flops / (a.tuning_flops + a.delivery_flops) AS ratio_with_delivery,\n"
-	"    a.test_mse, a.probe_accuracy, a.seconds, a.experiment_id, a.decided_first\n"
-	"  FROM agg a LEFT JOIN agg g\n"
-	"    ON g.experiment_id = a.experiment_id AND g.strategy = 'grid'\n"
-	"  ORDER BY a.experiment, a.experiment_id, a.strategy <> 'grid', a.decided_first;\n",
+	"  SELECT experiment, dataset, true_dimension, strategy, chosen_k, k_min, k_max, seeds,\n"
+	"    tuning_flops, delivery_flops, ratio_to_grid, ratio_with_delivery, test_mse,\n"
+	"    probe_accuracy, seconds, experiment_id, decided_first\n"
+	"  FROM v_summary_all\n"
+	"  ORDER BY experiment, experiment_id, strategy <> 'grid', decided_first;\n",
 	"CREATE VIEW v_comparison AS\n"
 	"  SELECT experiment, dataset, true_dimension, strategy, chosen_k, k_min, k_max, seeds,\n"
 	"    tuning_flops, delivery_flops, ratio_to_grid, ratio_with_delivery, test_mse,\n"
@@ -212,8 +328,8 @@ static const char *schema_views[] = {
 	"  ORDER BY e.name, t.strategy, t.latent, t.seed, p.epoch;\n",
 	"CREATE VIEW v_known_id AS\n"
 	"  SELECT experiment, dataset, true_dimension, strategy, chosen_k,\n"
-	"    chosen_k - true_dimension AS error\n"
-	"  FROM v_comparison WHERE true_dimension IS NOT NULL\n"
+	"    chosen_k - true_dimension AS error, k_mean, k_ci95\n"
+	"  FROM v_summary WHERE true_dimension IS NOT NULL\n"
 	"  ORDER BY experiment, strategy;\n",
 	"CREATE VIEW v_latent_activity AS\n"
 	"  SELECT e.name AS experiment, t.strategy, t.trial_key, t.seed, a.k, a.mean_abs,\n"
@@ -257,10 +373,13 @@ static const char *schema_views[] = {
 	NULL,
 };
 
-static const char *view_names[] = { "v_latest",	      "v_comparison_all",  "v_comparison",
-				     "v_grid_curve",      "v_epochs",	       "v_known_id",
-				     "v_latent_activity", "v_sosae_cut_all",   "v_sosae_cut",
-				     "v_sosae_sweep_all", "v_sosae_sweep",     NULL };
+/* every view above, in the order they are made: dropped in reverse */
+static const char *view_names[] = {
+	"v_latest", "v_t_quantile", "v_paired_all", "v_paired", "v_moments_all", "v_summary_all",
+	"v_summary", "v_comparison_all", "v_comparison", "v_grid_curve", "v_epochs", "v_known_id",
+	"v_latent_activity", "v_sosae_cut_all", "v_sosae_cut", "v_sosae_sweep_all",
+	"v_sosae_sweep", NULL,
+};
 
 /* ---- helpers ---- */
 
@@ -419,8 +538,9 @@ static int reading_views(struct store *s, int version)
 {
 	const char *prefix = "CREATE VIEW ";
 	for (int i = 0; schema_views[i]; i++) {
-		if (strncmp(schema_views[i], prefix, strlen(prefix)))
-			return ds_fail("internal: a view definition does not start with %s", prefix);
+		if (strncmp(schema_views[i], prefix, strlen(prefix)) ||
+		    strstr(schema_views[i] + strlen(prefix), prefix))
+			return ds_fail("internal: a view definition is not one %s", prefix);
 		char *sql = NULL;
 		if (asprintf(&sql, "CREATE TEMP VIEW %s", schema_views[i] + strlen(prefix)) < 0)
 			return ds_fail("out of memory opening %s", s->path);

@@ -1,6 +1,6 @@
 /* test_run.c: whole runs through ./dimsearch: thread count does not change results, a run
  * killed (SIGKILL) or interrupted (SIGINT) continues to the same decisions with every trial
- * stored once, and the report prints the rows of v_comparison. Run from the repository root. */
+ * stored once, and the report prints the rows of v_summary. Run from the repository root. */
 #include "testutil.h"
 
 #include <signal.h>
@@ -409,7 +409,7 @@ static void test_report_prints_the_view(void **state)
 	snprintf(db, sizeof(db), "%s", tmp_path("one.db"));
 	snprintf(cmd, sizeof(cmd), BIN " report --db %s --format csv", db);
 	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
-	char *view = db_dump(db, "SELECT * FROM v_comparison");
+	char *view = db_dump(db, "SELECT * FROM v_summary");
 	/* the CSV body is the view's rows: NULL empty, a field with a comma quoted */
 	char expect[8192] = "";
 	for (char *line = strtok(view, "\n"); line; line = strtok(NULL, "\n")) {

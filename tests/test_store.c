@@ -229,7 +229,8 @@ static void test_reader_sees_current_views(void **state)
 	snprintf(path, sizeof(path), "%s", tmp_path("oldviews.db"));
 	store_close(store_open(path, 1));
 	sql(path, "DROP VIEW v_known_id; DROP VIEW v_sosae_sweep; DROP VIEW v_comparison; "
-		  "CREATE VIEW v_comparison AS SELECT 1 AS old_column");
+		  "CREATE VIEW v_comparison AS SELECT 1 AS old_column; DROP VIEW v_summary; "
+		  "DROP VIEW v_t_quantile");
 	struct store *s = store_open(path, 0);
 	assert_non_null(s);
 	/* a column the old view lacks: the statement would not even prepare against it */
@@ -238,10 +239,18 @@ static void test_reader_sees_current_views(void **state)
 				     NULL, count_rows, &rows),
 			 0);
 	assert_int_equal(rows, 1);
+	/* and the views an older build did not have */
+	assert_int_equal(store_query(s, "SELECT count(k_ci95) FROM v_summary", NULL, count_rows,
+				     &rows),
+			 0);
+	assert_int_equal(rows, 2);
 	store_close(s);
 	assert_int_equal(scalar(path, "SELECT count(*) FROM sqlite_master WHERE name = "
 				      "'v_comparison' AND sql LIKE '%old_column%'"),
 			 1);
+	assert_int_equal(scalar(path, "SELECT count(*) FROM sqlite_master WHERE name = "
+				      "'v_summary'"),
+			 0);
 }
 
 /* A file of schema 1 (no run_order, no owner_token): read as it is, its newest row being
@@ -255,17 +264,28 @@ static void test_schema_1_read_then_upgraded(void **state)
 	long h1, h2, latest;
 	assert_int_equal(store_experiment(s, "x", "h1", "affine", 3, "a = 1\n", &h1), 0);
 	assert_int_equal(store_experiment(s, "x", "h2", "affine", 3, "a = 2\n", &h2), 0);
+	struct decision_record d = { .strategy = "grid", .chosen_latent = 4, .tuning_flops = 10,
+				     .seconds = 1 };
+	for (d.seed = 1; d.seed <= 2; d.seed++, d.chosen_latent += 2)
+		assert_int_equal(store_decision(s, h2, &d), 0);
 	store_close(s);
 	sql(path, "DROP VIEW v_sosae_sweep; DROP VIEW v_sosae_sweep_all; DROP VIEW v_sosae_cut; "
 		  "DROP VIEW v_sosae_cut_all; DROP VIEW v_latent_activity; DROP VIEW v_known_id; "
 		  "DROP VIEW v_epochs; DROP VIEW v_grid_curve; DROP VIEW v_comparison; "
-		  "DROP VIEW v_comparison_all; DROP VIEW v_latest; "
+		  "DROP VIEW v_comparison_all; DROP VIEW v_summary; DROP VIEW v_summary_all; "
+		  "DROP VIEW v_moments_all; DROP VIEW v_paired; DROP VIEW v_paired_all; "
+		  "DROP VIEW v_t_quantile; DROP VIEW v_latest; "
 		  "ALTER TABLE experiment DROP COLUMN run_order; "
 		  "ALTER TABLE trial DROP COLUMN owner_token; PRAGMA user_version = 1");
 	s = store_open(path, 0);
 	assert_non_null(s);
 	assert_int_equal(store_latest_experiment(s, "x", &latest), 0);
 	assert_int_equal(latest, h2);
+	/* the summary too, with its intervals, on the file as it is */
+	char ci[64];
+	store_scalar(s, "SELECT k_mean || ' ' || k_ci95 FROM v_summary", NULL, ci, sizeof(ci),
+		     "none");
+	assert_string_equal(ci, "5.0 12.706205"); /* K 4 and 6: s / sqrt(2) = 1 */
 	store_close(s);
 	assert_int_equal(scalar(path, "PRAGMA user_version"), 1); /* a reader changes nothing */
 	s = store_open(path, 1);
