@@ -332,6 +332,32 @@ static void test_edge_flags(void **state)
 	assert_null(strstr(out, "twonn: at"));
 }
 
+/* SOSAE's two ratios: against the full grid, and against the cheapest strategy whose
+ * delivered test MSE is within SOSAE's interval. SOSAE's MSEs have mean 0.01242 and
+ * half-width 2.776 * 0.0017152 / sqrt 5 = 0.0021294: the top is 0.014549. grid (0.0118)
+ * qualifies, twonn (0.015) just misses, lpca (0.0227) does not: the cheapest is grid, at
+ * 1000 / (155 + 100) = 3.92 times SOSAE's tuning + delivery. With one seed, SOSAE's own MSE
+ * is the bound: grid at 0.010 <= 0.011 qualifies, 1000 / 200 = 5.00. */
+static void test_sosae_headline(void **state)
+{
+	(void)state;
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), BIN " report --db %s --experiment ci", db);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
+	const char *line = strstr(out, "\nsosae: ");
+	if (!line || !strstr(line, "3.92x (grid's"))
+		fail_msg("%s", out);
+	if (!strstr(line, "cheaper to tune than the full grid; against grid, the cheapest "
+				     "strategy delivering a test MSE within its interval (<= "
+				     "0.01455): 3.92x (grid's tuning + delivery FLOPs over "
+				     "sosae's)\n"))
+		fail_msg("%s", line);
+	snprintf(cmd, sizeof(cmd), BIN " report --db %s --experiment solo", db);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "against grid, the cheapest strategy delivering a test MSE "
+				    "within its interval (<= 0.01100): 5.00x"));
+}
+
 /* Every key scripts rely on, old and new, in every JSON line; CSV with the same columns; and
  * the report of one configuration by its id (what run prints) the same as by its name. */
 static void test_json_csv_and_by_id(void **state)
@@ -452,6 +478,7 @@ int main(void)
 		cmocka_unit_test(test_pairs_only_on_shared_seeds),
 		cmocka_unit_test(test_one_seed),
 		cmocka_unit_test(test_edge_flags),
+		cmocka_unit_test(test_sosae_headline),
 		cmocka_unit_test(test_json_csv_and_by_id),
 		cmocka_unit_test(test_figures_error_bars),
 	};
