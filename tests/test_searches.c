@@ -271,6 +271,46 @@ static void test_sosae_tuned_picks_on_validation(void **state)
 	assert_non_null(strstr(d.details, "\"picked_alpha\":0.2,\"picked_lambda\":0.002"));
 }
 
+/* delivery.epochs is one budget for every model handed over: the estimators' fresh training,
+ * SOSAE's fine-tuning (its default), the ordering methods' fine-tuning; it is in the keys of
+ * the trials it changes, and only when it differs from epochs (older keys stay valid). */
+static void test_one_delivery_budget(void **state)
+{
+	(void)state;
+	static struct trial_record t[4];
+	const struct experiment *e = load("[s]\ndataset = affine:d=3,D=8,n=400\nhidden = 16\n"
+					  "epochs = 5\nbatch = 32\nk_max = 6\n"
+					  "strategies = lpca, sosae, nested\nid.n = 0\n");
+	assert_int_equal(e->delivery_epochs, 5);
+	const struct strategy *lpca = registry_find(dimsearch_strategies(), "lpca");
+	assert_int_equal(lpca->plan(e, 1, t, 4), 1);
+	assert_null(strstr(t[0].key, "/de="));
+	e = load("[s]\ndataset = affine:d=3,D=8,n=400\nhidden = 16\nepochs = 5\nbatch = 32\n"
+		 "k_max = 6\nstrategies = lpca, sosae, nested\nid.n = 0\ndelivery.epochs = 3\n");
+	assert_int_equal(lpca->plan(e, 1, t, 4), 1);
+	assert_non_null(strstr(t[0].key, "/de=3"));
+	const struct strategy *sosae = registry_find(dimsearch_strategies(), "sosae");
+	assert_int_equal(sosae->plan(e, 1, t + 1, 1), 1);
+	assert_int_equal((int)details_number(t[1].params, "finetune"), 3);
+	const struct strategy *nested = registry_find(dimsearch_strategies(), "nested");
+	assert_int_equal(nested->plan(e, 1, t + 2, 1), 1);
+	assert_int_equal((int)details_number(t[2].params, "finetune"), 3);
+	/* the estimator's delivered model trains 3 epochs, stored as its epochs */
+	struct data_opts o = { .n_train = e->n_train, .n_val = e->n_val, .n_test = e->n_test,
+			       .seed = (uint64_t)e->data_seed };
+	struct dataset d;
+	assert_int_equal(dataset_load(&d, e->dataset, &o), 0);
+	struct trial_ctx c = { .exp = e, .data = &d, .threads = 1 };
+	assert_int_equal(lpca->run(&c, &t[0]), TRIAL_COMPLETE);
+	assert_int_equal(t[0].epochs_run, 3);
+	assert_int_equal((int)details_number(t[0].details, "delivered_epochs"), 3);
+	uint64_t step, eval;
+	struct ae_arch a = experiment_arch(e, &d, t[0].latent);
+	ae_flops_per_example(&a, &step, &eval);
+	assert_true(t[0].flops.train_gemm == 3 * d.train.n * step);
+	dataset_free(&d);
+}
+
 /* ---- trained for real ---- */
 
 static const char *trained_ini =
@@ -437,6 +477,7 @@ int main(void)
 		cmocka_unit_test(test_halving_rungs_and_promotions),
 		cmocka_unit_test(test_a_choice_at_the_edge_is_flagged),
 		cmocka_unit_test(test_sosae_tuned_picks_on_validation),
+		cmocka_unit_test(test_one_delivery_budget),
 		cmocka_unit_test(test_trained_searches),
 		cmocka_unit_test(test_adaptive_searches_resume_after_a_kill),
 	};
