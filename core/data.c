@@ -221,17 +221,28 @@ static size_t limit(long want, size_t have)
 	return want > 0 && (size_t)want < have ? (size_t)want : have;
 }
 
+/* Validation and test sizes for n examples (-1: 10% each), leaving some for training; 0,
+ * or -1 with ds_errmsg() naming `what`. */
+static int split_sizes(size_t n, const struct data_opts *o, const char *what, size_t *n_val,
+		       size_t *n_test)
+{
+	*n_val = o->n_val >= 0 ? (size_t)o->n_val : n / 10;
+	*n_test = o->n_test >= 0 ? (size_t)o->n_test : n / 10;
+	if (*n_val + *n_test >= n)
+		return ds_fail("%s has %zu examples: too few for %zu validation and %zu test "
+			       "examples plus training data",
+			       what, n, *n_val, *n_test);
+	return 0;
+}
+
 /* Shuffle all n rows with the seed, then deal validation, test and training splits. n_val and
  * n_test of -1 mean 10% each; test_x given means the test split comes from there instead. */
 static int split_pool(struct dataset *d, const float *x, const int *y, size_t n,
 		      const struct data_opts *o, const char *what)
 {
-	size_t n_val = o->n_val >= 0 ? (size_t)o->n_val : n / 10;
-	size_t n_test = o->n_test >= 0 ? (size_t)o->n_test : n / 10;
-	if (n_val + n_test >= n)
-		return ds_fail("%s has %zu examples: too few for %zu validation and %zu test "
-			       "examples plus training data",
-			       what, n, n_val, n_test);
+	size_t n_val, n_test;
+	if (split_sizes(n, o, what, &n_val, &n_test))
+		return -1;
 	int *idx = malloc(sizeof(int) * n);
 	if (!idx)
 		return ds_fail("out of memory shuffling %zu examples", n);
@@ -275,12 +286,9 @@ static int ranked_cmp(const void *pa, const void *pb)
 static int split_stratified(struct dataset *d, const float *x, const int *y, size_t n,
 			    int n_classes, const struct data_opts *o, const char *what)
 {
-	size_t n_val = o->n_val >= 0 ? (size_t)o->n_val : n / 10;
-	size_t n_test = o->n_test >= 0 ? (size_t)o->n_test : n / 10;
-	if (n_val + n_test >= n)
-		return ds_fail("%s has %zu examples: too few for %zu validation and %zu test "
-			       "examples plus training data",
-			       what, n, n_val, n_test);
+	size_t n_val, n_test;
+	if (split_sizes(n, o, what, &n_val, &n_test))
+		return -1;
 	if (n > INT32_MAX)
 		return ds_fail("%s has %zu examples: more than this loader indexes", what, n);
 	struct ranked *ranked = malloc(sizeof(*ranked) * n);

@@ -188,43 +188,44 @@ static void test_halving_rungs_and_promotions(void **state)
 	assert_int_equal((int)details_number(t[200].params, "epochs"), 20);
 }
 
+/* Grid search over `grid` (a value of the key) on the curve, with the last width's error
+ * replaced by last_val when it is not NaN; its decision into d. */
+static void grid_on_curve(const char *grid, double last_val, struct decision_record *d)
+{
+	static struct trial_record t[64];
+	char text[256];
+	snprintf(text, sizeof(text),
+		 "[s]\ndataset = affine:d=4,D=16,n=600\nepochs = 27\nstrategies = grid\n"
+		 "grid = %s\n",
+		 grid);
+	const struct experiment *e = load(text);
+	const struct strategy *s = registry_find(dimsearch_strategies(), "grid");
+	int n = s->plan(e, 1, t, 64);
+	for (int i = 0; i < n; i++)
+		finish(&t[i], 0);
+	if (!isnan(last_val))
+		t[n - 1].val_mse = last_val;
+	assert_int_equal(strategy_decide(s, e, 1, t, n, d), 0);
+}
+
 static void test_a_choice_at_the_edge_is_flagged(void **state)
 {
 	(void)state;
-	static struct trial_record t[64];
-	const struct strategy *grid = registry_find(dimsearch_strategies(), "grid");
 	struct decision_record d;
-	/* a grid 1..3 of the curve: the best is its last width, and nothing else is near */
-	const struct experiment *e = load("[s]\ndataset = affine:d=4,D=16,n=600\nepochs = 27\n"
-					  "strategies = grid\ngrid = 1..3\n");
-	int n = grid->plan(e, 1, t, 64);
-	for (int i = 0; i < n; i++)
-		finish(&t[i], 0);
-	t[2].val_mse = 0.5; /* falling still at the end of the range */
-	assert_int_equal(strategy_decide(grid, e, 1, t, n, &d), 0);
+	/* a grid 1..3 whose error is still falling at its last width */
+	grid_on_curve("1..3", 0.5, &d);
 	assert_int_equal(d.chosen_latent, 3);
 	assert_non_null(strstr(d.details, "\"edge\":\"k_max\""));
 	/* a grid 6..12: its smallest width is good enough, and below it was not searched */
-	e = load("[s]\ndataset = affine:d=4,D=16,n=600\nepochs = 27\nstrategies = grid\n"
-		 "grid = 6..12\n");
-	n = grid->plan(e, 1, t, 64);
-	for (int i = 0; i < n; i++)
-		finish(&t[i], 0);
-	assert_int_equal(strategy_decide(grid, e, 1, t, n, &d), 0);
+	grid_on_curve("6..12", NAN, &d);
 	assert_int_equal(d.chosen_latent, 6);
 	assert_non_null(strstr(d.details, "\"edge\":\"k_min\""));
-	/* inside the range, and at 1 (nothing is narrower): no flag */
-	e = load("[s]\ndataset = affine:d=4,D=16,n=600\nepochs = 27\nstrategies = grid\n"
-		 "grid = 1..12\n");
-	n = grid->plan(e, 1, t, 64);
-	for (int i = 0; i < n; i++)
-		finish(&t[i], 0);
-	assert_int_equal(strategy_decide(grid, e, 1, t, n, &d), 0);
+	/* inside the range: no flag */
+	grid_on_curve("1..12", NAN, &d);
 	assert_int_equal(d.chosen_latent, 4);
 	assert_null(strstr(d.details, "\"edge\""));
-	for (int i = 0; i < n; i++)
-		t[i].val_mse = i == 0 ? 0.1 : 0.2;
-	assert_int_equal(strategy_decide(grid, e, 1, t, n, &d), 0);
+	/* a grid 1, 5 whose best is its narrowest width, 1: nothing is narrower, no flag */
+	grid_on_curve("1, 5", 1.5, &d);
 	assert_int_equal(d.chosen_latent, 1);
 	assert_null(strstr(d.details, "\"edge\""));
 }
