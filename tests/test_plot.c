@@ -58,21 +58,6 @@ static int xml_balanced(const char *s)
 	return depth == 0;
 }
 
-/* Data series in a gnuplot SVG: the distinct ids gnuplot_plot_1, _2, ... (each appears
- * for its curve and again for its key entry) */
-static int series_count(const char *svg)
-{
-	int n = 0;
-	for (int i = 1; i < 1000; i++) {
-		char id[64];
-		snprintf(id, sizeof(id), "<g id=\"gnuplot_plot_%d\"", i);
-		if (!strstr(svg, id))
-			break;
-		n++;
-	}
-	return n;
-}
-
 static void check_figure(const char *dir, const char *name, int series)
 {
 	char path[1024];
@@ -91,7 +76,7 @@ static void check_figure(const char *dir, const char *name, int series)
 	assert_non_null(strstr(svg, "<svg"));
 	if (!xml_balanced(svg))
 		fail_msg("%s does not parse as XML", path);
-	int n = series_count(svg);
+	int n = svg_series(svg);
 	if (n != series)
 		fail_msg("%s has %d data series, expected %d", path, n, series);
 	free(svg);

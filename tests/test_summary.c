@@ -427,14 +427,7 @@ static int series(const char *dir, const char *figure)
 	char *svg = slurp(path, NULL);
 	if (!svg)
 		fail_msg("%s was not written", path);
-	int n = 0;
-	for (int i = 1; i < 1000; i++) {
-		char id[64];
-		snprintf(id, sizeof(id), "<g id=\"gnuplot_plot_%d\"", i);
-		if (!strstr(svg, id))
-			break;
-		n++;
-	}
+	int n = svg_series(svg);
 	free(svg);
 	return n;
 }

@@ -296,3 +296,16 @@ char *db_dump(const char *db, const char *query)
 	sqlite3_close(h);
 	return text;
 }
+
+int svg_series(const char *svg)
+{
+	int n = 0;
+	for (int i = 1; i < 1000; i++) {
+		char id[64];
+		snprintf(id, sizeof(id), "<g id=\"gnuplot_plot_%d\"", i);
+		if (!strstr(svg, id))
+			break;
+		n++;
+	}
+	return n;
+}

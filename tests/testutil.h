@@ -43,6 +43,10 @@ int file_exists(const char *path);
  * columns, NULL as "NULL"; the test fails when the query does. Caller frees. */
 char *db_dump(const char *db, const char *query);
 
+/* Data series in a gnuplot SVG: the distinct ids gnuplot_plot_1, _2, ... (each appears for
+ * its curve and again for its key entry). */
+int svg_series(const char *svg);
+
 /* Whether text is exactly one JSON value (RFC 8259: strict numbers, escapes, UTF-8),
  * surrounded by white space at most. */
 int json_valid(const char *text);
