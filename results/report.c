@@ -43,6 +43,7 @@ enum {
 	COL_TUNING,
 	COL_GRID_X,
 	COL_DELIVERY,
+	COL_EPOCHS,
 	COL_ALL_X,
 	COL_MSE,
 	COL_PROBE,
@@ -51,8 +52,8 @@ enum {
 };
 
 static const char *const headers[NCOLS] = {
-	"strategy", "seeds", "K",		   "tuning",	      "grid/x",
-	"delivery", "all/x", "test MSE (vs grid)", "probe (vs grid)", "seconds",
+	"strategy", "seeds",	 "K",		       "tuning",	  "grid/x", "delivery",
+	"epochs",   "all/x", "test MSE (vs grid)", "probe (vs grid)", "seconds",
 };
 
 /* One strategy's row of the table, and what the notes under it need. */
@@ -258,6 +259,9 @@ static void table_row(struct table_row *r, int ncol, char **names, char **values
 	snprintf(r->cell[COL_DELIVERY], size, "%.4g",
 		 field(ncol, names, values, "delivery_flops_mean"));
 	snprintf(r->cell[COL_SECONDS], size, "%.1f", field(ncol, names, values, "seconds"));
+	/* the epochs the delivered model trained in all, where the strategy says */
+	double epochs = field(ncol, names, values, "delivered_epochs_mean");
+	snprintf(r->cell[COL_EPOCHS], size, isfinite(epochs) ? "%.0f" : "-", epochs);
 
 	/* grid search's tuning FLOPs over the strategy's tuning (grid/x) or tuning plus delivery
 	 * (all/x), seed by seed; grid against itself is 1 on every seed, no interval to show */
@@ -490,11 +494,16 @@ static int print_cut(void *ctx, int ncol, char **names, char **values)
 	else
 		snprintf(why, sizeof(why), "NOT lossless: a unit silent on the training set fired "
 					   "on test");
+	/* the prefix 1..K* may hold dead units: how many are alive, where stored */
+	const char *alive = value(ncol, names, values, "alive_in_prefix");
+	char inside[48] = "";
+	if (alive)
+		snprintf(inside, sizeof(inside), " (%s alive inside)", alive);
 	fprintf(c->out,
-		"%s (seed %s): K* = %s of %s after %s epochs; cut %s (test MSE %.6g before, "
+		"%s (seed %s): K* = %s%s of %s after %s epochs; cut %s (test MSE %.6g before, "
 		"%.6g after the cut, %.6g delivered)\n",
 		value(ncol, names, values, "strategy"), value(ncol, names, values, "seed"),
-		value(ncol, names, values, "k_star"), value(ncol, names, values, "k_max"),
+		value(ncol, names, values, "k_star"), inside, value(ncol, names, values, "k_max"),
 		value(ncol, names, values, "epochs_run"),
 		why,
 		number(value(ncol, names, values, "test_mse_before_cut")),

@@ -348,13 +348,15 @@ static const char *schema_views[] = {
 	"    json_extract(d.details, '$.lossless') AS lossless,\n"
 	"    json_extract(d.details, '$.test_mse_before_cut') AS test_mse_before_cut,\n"
 	"    json_extract(d.details, '$.test_mse_after_cut') AS test_mse_after_cut,\n"
-	"    d.test_mse AS test_mse_delivered\n"
+	"    d.test_mse AS test_mse_delivered,\n"
+	"    json_extract(d.details, '$.alive_in_prefix') AS alive_in_prefix\n"
 	"  FROM decision d JOIN experiment e ON e.id = d.experiment_id\n"
 	"  WHERE d.strategy LIKE 'sosae%'\n"
 	"  ORDER BY e.name, d.experiment_id, d.strategy, d.seed;\n",
 	"CREATE VIEW v_sosae_cut AS\n"
 	"  SELECT experiment, strategy, seed, k_star, k_max, epochs_run, stopped_early, tau,\n"
-	"    lossless, test_mse_before_cut, test_mse_after_cut, test_mse_delivered\n"
+	"    lossless, test_mse_before_cut, test_mse_after_cut, test_mse_delivered,\n"
+	"    alive_in_prefix\n"
 	"  FROM v_sosae_cut_all\n"
 	"  WHERE experiment_id IN (SELECT experiment_id FROM v_latest)\n"
 	"  ORDER BY experiment, strategy, seed;\n",

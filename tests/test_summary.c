@@ -54,7 +54,9 @@ static int setup(void **state)
 		decide(s, ci_id, "sosae", i + 1, sosae_k[i], sosae_tuning[i], 100, sosae_mse[i],
 		       sosae_probe[i],
 		       i == 0 || i == 1 || i == 3 ? "{\"edge\":\"k_max\",\"delivered_epochs\":45}"
-						  : "{\"delivered_epochs\":40}");
+						  : i == 4 ? "{\"delivered_epochs\":40,\"k_star\":8,"
+							     "\"k_max\":8,\"alive_in_prefix\":6}"
+							   : "{\"delivered_epochs\":40}");
 	}
 	decide(s, ci_id, "lpca", 1, 3, 10, 500, 0.020, 0.70, "{}");
 	decide(s, ci_id, "lpca", 2, 3, 20, 500, 0.018, 0.72, "{}");
@@ -324,6 +326,11 @@ static void test_edge_flags(void **state)
 	assert_non_null(row);
 	const char *mark = strstr(row, "[edge 3/5]");
 	assert_true(mark && mark < strchr(row + 1, '\n'));
+	/* the epochs of the delivered models, (3 * 45 + 2 * 40) / 5 = 43 */
+	mark = strstr(row, " 43 ");
+	assert_true(mark && mark < strchr(row + 1, '\n'));
+	/* SOSAE's prefix with the units alive inside it */
+	assert_non_null(strstr(out, "sosae (seed 5): K* = 8 (6 alive inside) of 8"));
 	assert_non_null(strstr(out, "\nsosae: at k_max on 3 of 5 seeds: widen the range "
 				    "(inconclusive)\n"));
 	assert_non_null(strstr(out, "\nlpca: at k_min on 1 of 3 seeds: widen the range "
