@@ -154,7 +154,7 @@ plots: dimsearch
 
 # ---- the SOSAE paper's comparison, every strategy, 5 seeds, two data sets ----
 # reproduce: 4,000 training images, widths 1..64 (under an hour on 2 cores);
-# reproduce-full: the paper's 10,000 images (8,000 digits) and widths 1..150 (about 3 hours)
+# reproduce-full: the paper's 10,000 images (8,000 digits) and widths 1..150 (about 3.5 hours)
 reproduce: deps
 	@$(MAKE) --no-print-directory dimsearch
 	./dimsearch run --experiment paper-small
