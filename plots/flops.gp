@@ -14,12 +14,15 @@ set boxwidth 0.6
 set xtics rotate by -30
 set key top right
 set yrange [*:*] writeback
+# room above the tallest bar for its upright label
+set offsets 0, 0, graph 0.3, 0
 low(mean, ci) = mean - ci > mean / 10 ? mean - ci : mean / 10
 file = data.'/flops.tsv'
 if (errors > 0) {
     plot file using 0:4:xtic(1) with boxes lc rgb '#bbccee' title 'tuning + delivery', \
          '' using 0:2 with boxes lc rgb '#4477aa' title 'tuning', \
-         '' using 0:($4*1.9):(sprintf('%.1fx / %.1fx', $3, $5)) with labels font ',11' notitle, \
+         '' using 0:($4*1.3):(sprintf('%.1fx / %.1fx', $3, $5)) with labels rotate by 90 left \
+             font ',9' notitle, \
          '' using ($0+0.12):4:(low($4, $7)):($4+$7) with yerrorbars pt 7 ps 0.5 lw 1.5 \
              lc rgb '#555555' title '95% interval over seeds', \
          '' using ($0-0.12):2:(low($2, $6)):($2+$6) with yerrorbars pt 7 ps 0.5 lw 1.5 \
@@ -27,5 +30,6 @@ if (errors > 0) {
 } else {
     plot file using 0:4:xtic(1) with boxes lc rgb '#bbccee' title 'tuning + delivery', \
          '' using 0:2 with boxes lc rgb '#4477aa' title 'tuning', \
-         '' using 0:($4*1.9):(sprintf('%.1fx / %.1fx', $3, $5)) with labels font ',11' notitle
+         '' using 0:($4*1.3):(sprintf('%.1fx / %.1fx', $3, $5)) with labels rotate by 90 left \
+             font ',9' notitle
 }
