@@ -1,7 +1,7 @@
 /* test_idest2.c: the estimators scikit-dimension adds to local PCA, MLE and TwoNN (global
  * PCA, CorrInt, MOM, TLE, MADA, ESS, FisherS, DANCo): against values worked out by hand from
- * each formula on tiny inputs, on flat data whose dimension is known, and on degenerate
- * input. */
+ * each formula on tiny inputs, on flat data whose dimension is known, on degenerate input,
+ * and as strategies and keys. */
 #include "testutil.h"
 
 #include <math.h>
@@ -10,9 +10,14 @@
 #include <string.h>
 
 #include "../baselines/idest.h"
+#include "../baselines/idstrategy.h"
 #include "../core/blas.h"
 #include "../core/err.h"
 #include "../core/rng.h"
+#include "../core/data.h"
+#include "../search/experiment.h"
+#include "../search/strategy.h"
+#include "../strategies.h"
 
 /* A hand-made neighbour table: n points, k neighbours each, the distances given. */
 static struct knn table(size_t n, int k, const double *dist, const int *index)
@@ -355,6 +360,127 @@ static void test_danco_is_seeded(void **state)
 	free(x);
 }
 
+/* ---- as strategies, with their keys ---- */
+
+static struct experiment_file file;
+
+static int load(const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s", tmp_path("idest2.ini"));
+	write_text(path, text);
+	experiments_free(&file);
+	int rc = experiments_load(&file, path, dimsearch_strategies());
+	if (rc)
+		print_message("%s", file.errors);
+	return rc;
+}
+
+static void test_strategies_and_keys(void **state)
+{
+	(void)state;
+	const char *names[] = { "pca", "corrint", "mom", "tle", "mada", "ess", "fishers", "danco" };
+	assert_int_equal(load("[s]\ndataset = affine:d=3,D=8,n=400,noise=0\nhidden = 8\n"
+			      "epochs = 1\nbatch = 64\nk_max = 6\nid.n = 0\n"
+			      "strategies = lpca, pca, corrint, mom, tle, mada, ess, fishers, "
+			      "danco\n"
+			      "lpca.fit = global\npca.variance = 0.9\n"),
+			 0);
+	const struct experiment *e = &file.exp[0];
+	struct trial_record t;
+	const struct strategy *lpca = registry_find(dimsearch_strategies(), "lpca");
+	assert_int_equal(lpca->plan(e, 1, &t, 1), 1);
+	assert_string_equal(t.key, "lpca/k=100/alpha=0.05/fit=global/n=0/kmax=6/seed=1");
+	struct data_opts o = { .n_train = e->n_train, .n_val = e->n_val, .n_test = e->n_test,
+			       .seed = (uint64_t)e->data_seed };
+	struct dataset d;
+	assert_int_equal(dataset_load(&d, e->dataset, &o), 0);
+	struct trial_ctx c = { .exp = e, .data = &d, .threads = 1 };
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		const struct strategy *s = registry_find(dimsearch_strategies(), names[i]);
+		assert_non_null(s);
+		assert_int_equal(s->check(e, &d), 0);
+		assert_int_equal(s->plan(e, 1, &t, 1), 1);
+		assert_true(!strncmp(t.key, names[i], strlen(names[i])));
+		/* only PCA is run here: the others' estimates are tested above */
+		if (strcmp(names[i], "pca"))
+			continue;
+		assert_string_equal(t.key, "pca/variance=0.9/n=0/kmax=6/seed=1");
+		assert_int_equal(s->run(&c, &t), TRIAL_COMPLETE);
+		/* flat d = 3 data: three components hold all of the variance */
+		assert_int_equal(t.latent, 3);
+		assert_non_null(strstr(t.details, "\"estimator\":\"pca\",\"estimate\":3,"));
+	}
+	dataset_free(&d);
+	/* pointwise local PCA keeps the key it always had */
+	assert_int_equal(load("[s]\ndataset = affine:n=100\nk_max = 4\nstrategies = lpca, mom\n"),
+			 0);
+	assert_int_equal(lpca->plan(&file.exp[0], 2, &t, 1), 1);
+	assert_string_equal(t.key, "lpca/k=100/alpha=0.05/n=2500/kmax=4/seed=2");
+	/* too few points for MOM's 100 neighbours, named before anything runs */
+	o = (struct data_opts){ .n_train = 80, .n_val = 10, .n_test = 10, .seed = 1 };
+	assert_int_equal(dataset_load(&d, "affine:n=100", &o), 0);
+	const struct strategy *mom = registry_find(dimsearch_strategies(), "mom");
+	assert_int_equal(mom->check(&file.exp[0], &d), -1);
+	assert_non_null(strstr(ds_errmsg(), "mom.k = 100 neighbours need more than 80 points"));
+	dataset_free(&d);
+	/* CorrInt's scales out of order, a word that is not a fit */
+	assert_int_equal(load("[s]\ndataset = affine:n=100\nk_max = 4\nstrategies = corrint\n"
+			      "corrint.k1 = 20\n"),
+			 -1);
+	assert_non_null(strstr(file.errors, "corrint.k1 = 20 must be below corrint.k2 = 20"));
+	assert_int_equal(load("[s]\ndataset = affine:n=100\nk_max = 4\nstrategies = lpca\n"
+			      "lpca.fit = median\n"),
+			 -1);
+	assert_non_null(strstr(file.errors, "'median' is not pointwise"));
+	experiments_free(&file);
+	/* the same keys from the command line's --set */
+	struct id_params p;
+	id_params_defaults(&p);
+	char why[256];
+	assert_int_equal(id_settings_set(&p, "lpca.fit=global", why, sizeof(why)), 0);
+	assert_int_equal(id_settings_set(&p, "danco.D = 7", why, sizeof(why)), 0);
+	assert_true(p.lpca_fit == LPCA_GLOBAL && p.danco_max_dim == 7);
+	assert_int_equal(id_settings_set(&p, "tle.k=1", why, sizeof(why)), -1);
+	assert_int_equal(id_settings_set(&p, "id.n=5", why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "--n"));
+	assert_int_equal(id_settings_set(&p, "grid=1..4", why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "not an estimator's key"));
+}
+
+/* dimsearch id: every estimator, one JSON line each with its name, and --set reaching the
+ * estimators' keys. */
+static void test_id_command_lists_every_estimator(void **state)
+{
+	(void)state;
+	static char out[1 << 16];
+	assert_int_equal(run_command("./dimsearch id --dataset M7_Roll:n=400 --estimator all "
+				     "--json --threads 1",
+				     out, sizeof(out)),
+			 0);
+	int lines = 0;
+	for (char *save = NULL, *line = strtok_r(out, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save), lines++) {
+		char want[64];
+		snprintf(want, sizeof(want), "\"estimator\":\"%s\",\"estimate\":",
+			 id_estimator_name((enum id_estimator)lines));
+		assert_true(json_valid(line));
+		if (!strstr(line, want))
+			fail_msg("line %d lacks %s: %s", lines + 1, want, line);
+		assert_non_null(strstr(line, "\"true_dimension\":2,\"n\":400"));
+	}
+	assert_int_equal(lines, ID_ESTIMATORS);
+	assert_int_equal(run_command("./dimsearch id --dataset M7_Roll:n=400 --estimator lpca "
+				     "--set lpca.fit=global --json --threads 1",
+				     out, sizeof(out)),
+			 0);
+	assert_non_null(strstr(out, "\"estimate\":3,\"median\":3,\"global\":3,"));
+	assert_int_equal(run_command("./dimsearch id --dataset M7_Roll --set pca.k=3", out,
+				     sizeof(out)),
+			 2);
+	assert_non_null(strstr(out, "--set pca.k=3: 'pca.k' is not an estimator's key"));
+}
+
 int main(void)
 {
 	blas_single_thread();
@@ -369,6 +495,8 @@ int main(void)
 		cmocka_unit_test(test_flat_data_of_known_dimension),
 		cmocka_unit_test(test_degenerate_input_is_named),
 		cmocka_unit_test(test_danco_is_seeded),
+		cmocka_unit_test(test_strategies_and_keys),
+		cmocka_unit_test(test_id_command_lists_every_estimator),
 	};
 	return cmocka_run_group_tests_name("idest2", tests, NULL, NULL);
 }
