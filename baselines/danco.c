@@ -339,9 +339,10 @@ double id_danco(const float *x, int D, const struct knn *nn, int k, int max_dim,
 			work += 10ull * n * d;
 			rc = knn_search(ball, n, d, k + 1, 1, &bn, &work);
 			if (!rc) {
-				/* the reference's likelihood range for a d-ball */
-				rc = danco_statistics(ball, d, &bn, k, 2 * d + 5, &cal[d - 1],
-						      &work);
+				/* each ball's likelihood maximised over [0, k]: scikit-dimension
+				 * passes k where the R original passes 2d + 5 (its argument list
+				 * lost k), and the thesis's figures come from it */
+				rc = danco_statistics(ball, d, &bn, k, k, &cal[d - 1], &work);
 				knn_free(&bn);
 			}
 		}
