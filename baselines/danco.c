@@ -295,8 +295,8 @@ static double spline_minimum(const double *y, int m, double lo, double hi, uint6
 
 /* ---- DANCo ---- */
 
-double id_danco(const float *x, int D, const struct knn *nn, int k, int max_dim, uint64_t seed,
-		int threads, uint64_t *flops)
+double id_danco(const float *x, int D, const struct knn *nn, int k, int max_dim,
+		enum danco_calibration calibration, uint64_t seed, int threads, uint64_t *flops)
 {
 	size_t n = nn->n;
 	if (k < 2 || k + 1 > nn->k) {
@@ -339,10 +339,10 @@ double id_danco(const float *x, int D, const struct knn *nn, int k, int max_dim,
 			work += 10ull * n * d;
 			rc = knn_search(ball, n, d, k + 1, 1, &bn, &work);
 			if (!rc) {
-				/* each ball's likelihood maximised over [0, k]: scikit-dimension
-				 * passes k where the R original passes 2d + 5 (its argument list
-				 * lost k), and the thesis's figures come from it */
-				rc = danco_statistics(ball, d, &bn, k, k, &cal[d - 1], &work);
+				/* scikit-dimension passes k where the R original passes 2d + 5
+				 * (its argument list lost k); the thesis's figures come from it */
+				int bound = calibration == DANCO_ORIGINAL ? 2 * d + 5 : k;
+				rc = danco_statistics(ball, d, &bn, k, bound, &cal[d - 1], &work);
 				knn_free(&bn);
 			}
 		}

@@ -418,6 +418,7 @@ void id_params_defaults(struct id_params *p)
 	p->fishers_conditional_number = FISHERS_DEFAULT_CONDITIONAL_NUMBER;
 	p->danco_k = DANCO_DEFAULT_K;
 	p->danco_max_dim = 0;
+	p->danco_calibration = DANCO_SKDIM;
 	p->seed = 1;
 }
 
@@ -472,7 +473,10 @@ void id_setting_text(enum id_estimator e, const struct id_params *p, char *buf, 
 	case ID_MADA: snprintf(buf, size, "k=%d", p->mada_k); return;
 	case ID_ESS: snprintf(buf, size, "k=%d", p->ess_k); return;
 	case ID_FISHERS: snprintf(buf, size, "cond=%g", p->fishers_conditional_number); return;
-	case ID_DANCO: snprintf(buf, size, "k=%d/D=%d", p->danco_k, p->danco_max_dim); return;
+	case ID_DANCO:
+		snprintf(buf, size, "k=%d/D=%d%s", p->danco_k, p->danco_max_dim,
+			 p->danco_calibration == DANCO_ORIGINAL ? "/cal=original" : "");
+		return;
 	case ID_ESTIMATORS: break;
 	}
 	snprintf(buf, size, "unknown");
@@ -504,7 +508,8 @@ double id_estimate(enum id_estimator e, const struct id_params *p, const float *
 	case ID_FISHERS:
 		return id_fishers(x, n, D, p->fishers_conditional_number, threads, flops);
 	case ID_DANCO:
-		return id_danco(x, D, nn, p->danco_k, p->danco_max_dim, p->seed, threads, flops);
+		return id_danco(x, D, nn, p->danco_k, p->danco_max_dim,
+				(enum danco_calibration)p->danco_calibration, p->seed, threads, flops);
 	case ID_ESTIMATORS: break;
 	}
 	ds_fail("unknown estimator");

@@ -93,9 +93,11 @@ double id_lambert_w(double z);  /* z >= 0 */
 /* DANCo: the dimension 1 .. max_dim whose seeded simulation (uniform points in the unit
  * ball, as many as nn->n) has the neighbour-distance and angle statistics nearest to the
  * data's in Kullback-Leibler divergence, refined to the minimum of a spline through the
- * divergences. nn holds k + 1 neighbours. max_dim 0: D. */
-double id_danco(const float *x, int D, const struct knn *nn, int k, int max_dim, uint64_t seed,
-		int threads, uint64_t *flops);
+ * divergences. nn holds k + 1 neighbours. max_dim 0: D. A d-ball's likelihood is maximised
+ * over [0, k] as scikit-dimension does, or over [0, 2d + 5] as the R original does. */
+enum danco_calibration { DANCO_SKDIM, DANCO_ORIGINAL };
+double id_danco(const float *x, int D, const struct knn *nn, int k, int max_dim,
+		enum danco_calibration calibration, uint64_t seed, int threads, uint64_t *flops);
 /* DANCo's divergence of the neighbour-distance statistics, dcal over dhat, with k. */
 double id_danco_kl_d(double dhat, double dcal, int k);
 
@@ -150,6 +152,7 @@ struct id_params {
 	double fishers_conditional_number;
 	int danco_k;
 	int danco_max_dim;       /* 0: the ambient dimension */
+	int danco_calibration;   /* enum danco_calibration */
 	uint64_t seed;           /* DANCo's simulations; the caller's seed, not a key */
 };
 

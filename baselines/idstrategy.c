@@ -142,6 +142,13 @@ static const struct setting id_keys[] = {
 	  .hi = 1e5,
 	  .def = "0",
 	  .help = "the largest dimension DANCo simulates, 0 for the ambient dimension" },
+	{ .name = "danco.calibration",
+	  .type = SETTING_WORD,
+	  .offset = S(p.danco_calibration),
+	  .def = "skdim",
+	  .help = "skdim (each ball's likelihood over [0, k], as scikit-dimension has it) or "
+		  "original (over [0, 2d + 5], as the R package and Ceruti et al.)",
+	  .words = "skdim|original" },
 };
 
 /* Across keys: CorrInt's two scales in order. */
@@ -238,15 +245,14 @@ static int check(const struct experiment *e, const struct dataset *d, enum id_es
 
 /* plan_NAME and check_NAME for each estimator: the strategy interface has no context
  * argument to carry which one */
-#define ID_STRATEGY_FUNCTIONS(id, est)                                                         \
-	static int plan_##id(const struct experiment *e, long s, struct trial_record *t,     \
-			       int max)                                                        \
-	{                                                                                      \
-		return plan(e, s, t, max, est);                                                \
-	}                                                                                      \
-	static int check_##id(const struct experiment *e, const struct dataset *d)           \
-	{                                                                                      \
-		return check(e, d, est);                                                       \
+#define ID_STRATEGY_FUNCTIONS(id, est)                                                          \
+	static int plan_##id(const struct experiment *e, long s, struct trial_record *t, int max) \
+	{                                                                                       \
+		return plan(e, s, t, max, est);                                                 \
+	}                                                                                       \
+	static int check_##id(const struct experiment *e, const struct dataset *d)              \
+	{                                                                                       \
+		return check(e, d, est);                                                        \
 	}
 
 ID_STRATEGY_FUNCTIONS(lpca, ID_LPCA)
@@ -341,12 +347,12 @@ static enum trial_state run(const struct trial_ctx *c, struct trial_record *t)
 }
 
 /* The strategy of one estimator, named as the estimator is */
-#define ID_STRATEGY(id)                                                                        \
-	const struct strategy id##_strategy = { .name = #id,                                   \
-						.settings = &id_settings,                      \
-						.plan = plan_##id,                             \
-						.run = run,                                    \
-						.check = check_##id }
+#define ID_STRATEGY(id)                                                                         \
+	const struct strategy id##_strategy = { .name = #id,                                    \
+					.settings = &id_settings,                               \
+					.plan = plan_##id,                                      \
+					.run = run,                                             \
+					.check = check_##id }
 
 ID_STRATEGY(lpca);
 ID_STRATEGY(mle);

@@ -348,14 +348,17 @@ static void test_danco_is_seeded(void **state)
 	struct knn nn;
 	uint64_t f0 = 0, f1 = 0, f2 = 0;
 	assert_int_equal(knn_search(x, n, 4, 11, 1, &nn, &f0), 0);
-	double one = id_danco(x, 4, &nn, 10, 0, 1, 1, &f1);
-	double two = id_danco(x, 4, &nn, 10, 0, 1, 2, &f2);
-	double other = id_danco(x, 4, &nn, 10, 0, 2, 2, &f0);
+	double one = id_danco(x, 4, &nn, 10, 0, DANCO_SKDIM, 1, 1, &f1);
+	double two = id_danco(x, 4, &nn, 10, 0, DANCO_SKDIM, 1, 2, &f2);
+	double other = id_danco(x, 4, &nn, 10, 0, DANCO_SKDIM, 2, 2, &f0);
 	print_message("DANCo on the 3-cube: %.6f (seed 1), %.6f (seed 2)\n", one, other);
 	assert_true(one == two && f1 == f2);
 	assert_true(other != one && fabs(other - 3) < 0.5 && fabs(one - 3) < 0.5);
+	/* the balls of up to 4 dimensions have their likelihood's maximum inside both bounds,
+	 * [0, k] and [0, 2d + 5]: the two calibrations agree, to the bisection's tolerance */
+	assert_float_equal(id_danco(x, 4, &nn, 10, 0, DANCO_ORIGINAL, 1, 2, &f0), one, 1e-9);
 	/* a smaller calibration range caps the answer */
-	assert_true(id_danco(x, 4, &nn, 10, 2, 1, 2, &f0) <= 2);
+	assert_true(id_danco(x, 4, &nn, 10, 2, DANCO_SKDIM, 1, 2, &f0) <= 2);
 	knn_free(&nn);
 	free(x);
 }
@@ -440,7 +443,12 @@ static void test_strategies_and_keys(void **state)
 	char why[256];
 	assert_int_equal(id_settings_set(&p, "lpca.fit=global", why, sizeof(why)), 0);
 	assert_int_equal(id_settings_set(&p, "danco.D = 7", why, sizeof(why)), 0);
-	assert_true(p.lpca_fit == LPCA_GLOBAL && p.danco_max_dim == 7);
+	assert_int_equal(id_settings_set(&p, "danco.calibration=original", why, sizeof(why)), 0);
+	assert_true(p.lpca_fit == LPCA_GLOBAL && p.danco_max_dim == 7 &&
+		    p.danco_calibration == DANCO_ORIGINAL);
+	char text[64];
+	id_setting_text(ID_DANCO, &p, text, sizeof(text));
+	assert_string_equal(text, "k=10/D=7/cal=original");
 	assert_int_equal(id_settings_set(&p, "tle.k=1", why, sizeof(why)), -1);
 	assert_int_equal(id_settings_set(&p, "id.n=5", why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "--n"));
