@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "baselines/idest.h"
+#include "baselines/idstrategy.h"
 #include "core/blas.h"
 #include "core/data.h"
 #include "core/err.h"
@@ -220,7 +221,8 @@ enum {
 	O_K,
 	O_N,
 	O_LIST,
-	O_OUT
+	O_OUT,
+	O_SET
 };
 
 /* --hidden-act, --latent-act, --output-act */
@@ -738,29 +740,49 @@ static int cmd_report(int argc, char **argv)
 
 /* ---- id ---- */
 
+/* The estimators' names, "lpca, mle, ..., danco", for help and messages. */
+static const char *id_names(void)
+{
+	static char names[256];
+	if (!names[0])
+		for (int e = 0; e < ID_ESTIMATORS; e++)
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+				 e ? ", " : "", id_estimator_name((enum id_estimator)e));
+	return names;
+}
+
 /* The help of id. */
 static void id_help(FILE *out)
 {
 	fprintf(out,
-		"usage: %s id --dataset SPEC [--estimator lpca|mle|twonn|all] [--k N] [--n N]\n"
+		"usage: %s id --dataset SPEC [--estimator NAME|all] [--k N] [--n N] [--set KEY=V]\n"
 		"             [--seed S] [--threads T] [--json]\n"
 		"       %s id --list\n"
 		"\n"
-		"Estimate the intrinsic dimension of a data set without training: local PCA\n"
-		"(Fukunaga-Olsen: k = %d neighbours, eigenvalues above %g of the largest; mean\n"
-		"and median over points, and global), MLE (Levina-Bickel, k = %d, MacKay-Ghahramani\n"
-		"aggregation) and TwoNN (Facco et al.; the largest %g%% of ratios discarded).\n"
+		"Estimate the intrinsic dimension of a data set without training, with\n"
+		"scikit-dimension's defaults: local PCA (Fukunaga-Olsen: k = %d neighbours,\n"
+		"eigenvalues above %g of the largest; mean and median over points, and\n"
+		"global), MLE (Levina-Bickel, k = %d, MacKay-Ghahramani aggregation), TwoNN\n"
+		"(Facco et al.; the largest %g%% of ratios discarded), global PCA (components\n"
+		"explaining %g of the variance), CorrInt (k1 = %d, k2 = %d), MOM (k = %d), TLE\n"
+		"(k = %d), MADA (k = %d), ESS (k = %d), FisherS (conditional number %g) and DANCo\n"
+		"(k = %d, calibrated on seeded balls of every dimension up to the ambient one).\n"
 		"\n"
 		"  --dataset SPEC   any dataset SPEC, e.g. M7_Roll:n=2500 or affine:d=5,D=50\n"
-		"  --estimator E    lpca, mle, twonn or all (all)\n"
+		"  --estimator E    %s, or all (all)\n"
 		"  --k N            neighbours for lpca and mle (%d and %d)\n"
 		"  --n N            use at most N points (all; Fashion-MNIST is 60000: use --n)\n"
-		"  --seed S         synthetic draws and subsampling (1)\n"
+		"  --set KEY=VALUE  an estimator's key of experiments.ini, e.g. lpca.fit=global,\n"
+		"                   pca.variance=0.9, danco.D=20 (repeatable)\n"
+		"  --seed S         synthetic draws, subsampling and DANCo's simulations (1)\n"
 		"  --threads T      (%d, all cores)\n"
 		"  --json           one JSON object per estimator and line\n"
 		"  --list           the benchmark manifolds with their dimensions\n",
 		prog, prog, LPCA_DEFAULT_K, LPCA_DEFAULT_ALPHA, MLE_DEFAULT_K,
-		100 * TWONN_DEFAULT_DISCARD, LPCA_DEFAULT_K, MLE_DEFAULT_K, default_threads());
+		100 * TWONN_DEFAULT_DISCARD, PCA_DEFAULT_VARIANCE, CORRINT_DEFAULT_K1,
+		CORRINT_DEFAULT_K2, MOM_DEFAULT_K, TLE_DEFAULT_K, MADA_DEFAULT_K, ESS_DEFAULT_K,
+		(double)FISHERS_DEFAULT_CONDITIONAL_NUMBER, DANCO_DEFAULT_K, id_names(),
+		LPCA_DEFAULT_K, MLE_DEFAULT_K, default_threads());
 }
 
 static void id_list(void)
@@ -793,6 +815,7 @@ static int id_option(void *ctx, int code, const char *arg)
 	struct id_opts *o = ctx;
 	long k;
 	enum id_estimator e;
+	char why[512];
 	switch (code) {
 	case O_DATASET: o->spec = arg; return 0;
 	case O_ESTIMATOR:
@@ -802,7 +825,7 @@ static int id_option(void *ctx, int code, const char *arg)
 			return 0;
 		}
 		if (id_estimator_parse(arg, &e)) {
-			usage_error("--estimator takes lpca, mle, twonn or all (got '%s')", arg);
+			usage_error("--estimator takes %s or all (got '%s')", id_names(), arg);
 			return -1;
 		}
 		memset(o->use, 0, sizeof(o->use));
@@ -818,8 +841,24 @@ static int id_option(void *ctx, int code, const char *arg)
 	case O_THREADS: return parse_long("--threads", arg, 1, 1024, &o->threads);
 	case O_JSON: o->json = 1; return 0;
 	case O_LIST: o->list = 1; return 0;
+	case O_SET:
+		if (id_settings_set(&o->params, arg, why, sizeof(why))) {
+			usage_error("--set %s: %s", arg, why);
+			return -1;
+		}
+		return 0;
 	}
 	return -1;
+}
+
+/* The one neighbour count of the estimators that have one (CorrInt has two), else 0. */
+static int id_k(enum id_estimator e, const struct id_params *p)
+{
+	if (e == ID_DANCO)
+		return p->danco_k;
+	if (e == ID_TWONN || e == ID_CORRINT)
+		return 0;
+	return id_neighbours(e, p);
 }
 
 /* One estimator's line: text, or JSON with --json. */
@@ -828,6 +867,7 @@ static void id_print(const struct id_opts *o, const struct dataset *d, enum id_e
 {
 	const struct split *s = &d->train;
 	const char *name = id_estimator_name(e);
+	int k = id_k(e, &o->params);
 	if (o->json) {
 		printf("{\"dataset\":");
 		report_json_string(stdout, o->spec);
@@ -836,10 +876,9 @@ static void id_print(const struct id_opts *o, const struct dataset *d, enum id_e
 		if (e == ID_LPCA) {
 			json_number_out("median", lp->median, ",");
 			json_number_out("global", lp->global, ",");
-			printf("\"k\":%d,", o->params.lpca_k);
 		}
-		if (e == ID_MLE)
-			printf("\"k\":%d,", o->params.mle_k);
+		if (k)
+			printf("\"k\":%d,", k);
 		if (d->true_dim > 0)
 			json_number_out("true_dimension", d->true_dim, ",");
 		printf("\"n\":%zu,\"ambient_dimension\":%d,\"flops\":%llu,", s->n, s->dim,
@@ -847,23 +886,28 @@ static void id_print(const struct id_opts *o, const struct dataset *d, enum id_e
 		json_number_out("seconds", secs, "}\n");
 		return;
 	}
-	char note[96];
+	char note[96], setting[64];
+	id_setting_text(e, &o->params, setting, sizeof(setting));
 	if (e == ID_LPCA)
-		snprintf(note, sizeof(note), "median %g, global %g, k = %d", lp->median, lp->global,
+		snprintf(note, sizeof(note), "%s %g, %s %g, k = %d",
+			 o->params.lpca_fit == LPCA_GLOBAL ? "mean" : "median",
+			 o->params.lpca_fit == LPCA_GLOBAL ? lp->mean : lp->median,
+			 o->params.lpca_fit == LPCA_GLOBAL ? "median" : "global",
+			 o->params.lpca_fit == LPCA_GLOBAL ? lp->median : lp->global,
 			 o->params.lpca_k);
-	else if (e == ID_MLE)
-		snprintf(note, sizeof(note), "k = %d", o->params.mle_k);
-	else
+	else if (e == ID_TWONN)
 		snprintf(note, sizeof(note), "largest %g%% of ratios dropped",
 			 100 * o->params.twonn_discard);
-	printf("  %-6s %7.3f   %-34s %10.3g FLOPs %7.2f s\n", name, estimate, note, (double)flops,
+	else
+		snprintf(note, sizeof(note), "%s", setting);
+	printf("  %-7s %7.3f   %-34s %10.3g FLOPs %7.2f s\n", name, estimate, note, (double)flops,
 	       secs);
 }
 
-/* The neighbours the widest of the chosen estimators reads. */
+/* The neighbours the widest of the chosen estimators reads (0: none reads any). */
 static int id_most_neighbours(const struct id_opts *o)
 {
-	int need = 2;
+	int need = 0;
 	for (int e = 0; e < ID_ESTIMATORS; e++)
 		if (o->use[e] && id_neighbours((enum id_estimator)e, &o->params) > need)
 			need = id_neighbours((enum id_estimator)e, &o->params);
@@ -871,37 +915,44 @@ static int id_most_neighbours(const struct id_opts *o)
 }
 
 /* One search for the need neighbours of the widest estimator chosen, then each estimator on
- * it, each charged the search: the exit status. */
+ * it, each that reads neighbours charged the search: the exit status. */
 static int id_estimate_all(const struct id_opts *o, const struct dataset *d, int need)
 {
 	const struct split *s = &d->train;
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	uint64_t knn_flops = 0;
-	struct knn nn;
-	if (knn_search(s->x, s->n, s->dim, need, (int)o->threads, &nn, &knn_flops)) {
+	struct knn nn = { 0 };
+	if (need > 0 && knn_search(s->x, s->n, s->dim, need, (int)o->threads, &nn, &knn_flops)) {
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
 		return EXIT_FAILED;
 	}
 	double knn_seconds = seconds_since(&t0);
+	struct id_params params = o->params;
+	params.seed = (uint64_t)o->seed;
 	int status = 0;
 	for (int e = 0; e < ID_ESTIMATORS; e++) {
 		if (!o->use[e])
 			continue;
-		uint64_t flops = knn_flops;
+		int reads = id_neighbours((enum id_estimator)e, &params) > 0;
+		uint64_t flops = reads ? knn_flops : 0;
 		struct timespec t1;
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		struct lpca_result lp;
-		double estimate = id_estimate((enum id_estimator)e, &o->params, s->x, s->n, s->dim,
-					      &nn, (int)o->threads, &lp, &flops);
+		double estimate = id_estimate((enum id_estimator)e, &params, s->x, s->n, s->dim,
+					      reads ? &nn : NULL, (int)o->threads, &lp, &flops);
 		if (isnan(estimate)) {
-			fprintf(stderr, "%s: %s: %s\n", prog,
-				id_estimator_name((enum id_estimator)e), ds_errmsg());
+			const char *name = id_estimator_name((enum id_estimator)e);
+			/* most messages begin with the estimator's name already */
+			if (strncmp(ds_errmsg(), name, strlen(name)))
+				fprintf(stderr, "%s: %s: %s\n", prog, name, ds_errmsg());
+			else
+				fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
 			status = EXIT_FAILED;
 			continue;
 		}
 		id_print(o, d, (enum id_estimator)e, estimate, &lp, flops,
-			 knn_seconds + seconds_since(&t1));
+			 (reads ? knn_seconds : 0) + seconds_since(&t1));
 	}
 	knn_free(&nn);
 	return status;
@@ -919,6 +970,7 @@ static int cmd_id(int argc, char **argv)
 		{ "threads", required_argument, NULL, O_THREADS },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "list", no_argument, NULL, O_LIST },
+		{ "set", required_argument, NULL, O_SET },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1107,7 +1159,7 @@ static const struct command {
 	{ "run", cmd_run, "run experiments from experiments.ini into the results database" },
 	{ "report", cmd_report, "print the comparison of strategies from the database" },
 	{ "train", cmd_train, "train one autoencoder; report MSE, images/s and FLOPs" },
-	{ "id", cmd_id, "estimate a data set's intrinsic dimension (local PCA, MLE, TwoNN)" },
+	{ "id", cmd_id, "estimate a data set's intrinsic dimension (11 estimators, no training)" },
 	{ "plot", cmd_plot, "draw an experiment's figures with gnuplot (PNG and SVG)" },
 };
 

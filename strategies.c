@@ -12,9 +12,12 @@
 #include "search/sosae.h"
 
 static const struct strategy *const table[] = {
-	&grid_strategy,	 &geogrid_strategy, &bisect_strategy, &halving_strategy,
-	&nested_strategy, &matryoshka_strategy, &sosae_strategy, &sosae_tuned_strategy, &earlybird_strategy,
-	&vae_strategy,	 &lpca_strategy,      &mle_strategy,	 &twonn_strategy,
+	&grid_strategy,	   &geogrid_strategy,	 &bisect_strategy,   &halving_strategy,
+	&nested_strategy,  &matryoshka_strategy, &sosae_strategy,    &sosae_tuned_strategy,
+	&earlybird_strategy, &vae_strategy,	 &lpca_strategy,     &mle_strategy,
+	&twonn_strategy,   &pca_strategy,	 &corrint_strategy,  &mom_strategy,
+	&tle_strategy,	   &mada_strategy,	 &ess_strategy,	     &fishers_strategy,
+	&danco_strategy,
 };
 
 const struct registry *dimsearch_strategies(void)

@@ -1,18 +1,21 @@
-/* idest.c: nearest neighbours by blocked GEMM, and the three estimators on them. */
+/* idest.c: nearest neighbours and the all-pairs pass by blocked GEMM; local and global PCA,
+ * MLE and TwoNN on them; the one interface to every estimator. */
 #include "idest.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/err.h"
+#include "idest_impl.h"
 
 /* LAPACK (shipped inside OpenBLAS): eigenvalues of a symmetric matrix */
 void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
 	    double *w, double *work, const int *lwork, int *info);
 
-#define KNN_BLOCK 256
+#define PAIR_BLOCK 256
 
 void knn_free(struct knn *nn)
 {
@@ -21,8 +24,7 @@ void knn_free(struct knn *nn)
 	memset(nn, 0, sizeof(*nn));
 }
 
-/* out (n, D) = x minus its column means, in double */
-static void center_columns(const float *x, size_t n, int D, double *out)
+void center_columns(const float *x, size_t n, int D, double *out)
 {
 	for (int j = 0; j < D; j++) {
 		double mean = 0;
@@ -33,6 +35,45 @@ static void center_columns(const float *x, size_t n, int D, double *out)
 			out[i * D + j] = x[i * D + j] - mean;
 	}
 }
+
+int compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+int pair_pass(const double *c, size_t n, int D, int threads, pair_row_fn fn, void *ctx,
+	      uint64_t *flops)
+{
+	size_t n_blocks = (n + PAIR_BLOCK - 1) / PAIR_BLOCK;
+	int failed = 0;
+#pragma omp parallel num_threads(threads < 1 ? 1 : threads)
+	{
+		double *g = malloc(sizeof(double) * PAIR_BLOCK * n);
+		if (!g) {
+#pragma omp atomic write
+			failed = 1;
+		}
+#pragma omp for schedule(dynamic, 1)
+		for (size_t b = 0; b < n_blocks; b++) {
+			if (!g)
+				continue;
+			size_t first = b * PAIR_BLOCK;
+			int rows = (int)(n - first < PAIR_BLOCK ? n - first : PAIR_BLOCK);
+			cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, (int)n, D, 1.0,
+				    c + first * D, D, c, D, 0.0, g, (int)n);
+			for (int r = 0; r < rows; r++)
+				fn(ctx, first + r, g + (size_t)r * n);
+		}
+		free(g);
+	}
+	if (failed)
+		return ds_fail("out of memory for distance blocks");
+	*flops += 2ull * n * n * D;
+	return 0;
+}
+
+/* ---- nearest neighbours ---- */
 
 /* keep the k smallest (d2, j) in ascending order; *count grows up to k */
 static void insert(double *d2, int *idx, int *count, int k, double v, int j)
@@ -47,6 +88,28 @@ static void insert(double *d2, int *idx, int *count, int k, double v, int j)
 	}
 	d2[pos] = v;
 	idx[pos] = j;
+}
+
+struct knn_pass {
+	const double *norm;   /* (n) squared norms of the centred rows */
+	struct knn *out;
+};
+
+static void knn_row(void *ctx, size_t i, const double *g)
+{
+	struct knn_pass *p = ctx;
+	size_t n = p->out->n;
+	int k = p->out->k, count = 0;
+	double *d2 = p->out->dist + i * k;
+	int *idx = p->out->index + i * k;
+	for (size_t j = 0; j < n; j++) {
+		if (j == i)
+			continue;
+		double v = p->norm[i] + p->norm[j] - 2.0 * g[j];
+		insert(d2, idx, &count, k, v < 0 ? 0 : v, (int)j);
+	}
+	for (int q = 0; q < k; q++)
+		d2[q] = sqrt(d2[q]);
 }
 
 int knn_search(const float *x, size_t n, int D, int k, int threads, struct knn *out,
@@ -74,71 +137,39 @@ int knn_search(const float *x, size_t n, int D, int k, int threads, struct knn *
 			s += c[i * D + j] * c[i * D + j];
 		norm[i] = s;
 	}
-	size_t n_blocks = (n + KNN_BLOCK - 1) / KNN_BLOCK;
-	int failed = 0;
-#pragma omp parallel num_threads(threads < 1 ? 1 : threads)
-	{
-		double *g = malloc(sizeof(double) * KNN_BLOCK * n);
-		if (!g) {
-#pragma omp atomic write
-			failed = 1;
-		}
-#pragma omp for schedule(dynamic, 1)
-		for (size_t b = 0; b < n_blocks; b++) {
-			if (!g)
-				continue;
-			size_t first = b * KNN_BLOCK;
-			int rows = (int)(n - first < KNN_BLOCK ? n - first : KNN_BLOCK);
-			cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, (int)n, D, 1.0,
-				    c + first * D, D, c, D, 0.0, g, (int)n);
-			for (int r = 0; r < rows; r++) {
-				size_t i = first + r;
-				double *d2 = out->dist + i * k;
-				int *idx = out->index + i * k, count = 0;
-				const double *gr = g + (size_t)r * n;
-				for (size_t j = 0; j < n; j++) {
-					if (j == i)
-						continue;
-					double v = norm[i] + norm[j] - 2.0 * gr[j];
-					insert(d2, idx, &count, k, v < 0 ? 0 : v, (int)j);
-				}
-				for (int q = 0; q < k; q++)
-					d2[q] = sqrt(d2[q]);
-			}
-		}
-		free(g);
-	}
+	struct knn_pass pass = { norm, out };
+	int rc = pair_pass(c, n, D, threads, knn_row, &pass, flops);
 	free(c);
 	free(norm);
-	if (failed) {
+	if (rc) {
 		knn_free(out);
-		return ds_fail("out of memory for distance blocks");
+		return -1;
 	}
-	*flops += 4ull * n * D + 2ull * n * n * D + 4ull * n * n + (uint64_t)n * k;
+	*flops += 4ull * n * D + 4ull * n * n + (uint64_t)n * k;
 	return 0;
 }
 
-/* ---- local PCA ---- */
+/* ---- local and global PCA ---- */
 
-/* Eigenvalues of the symmetric m x m matrix a (upper part used), ascending into w. */
-static int eigenvalues(double *a, int m, double *w)
+int symmetric_eigen(double *a, int m, double *w, int vectors)
 {
 	int lwork = -1, info = 0;
 	double query;
-	dsyev_("N", "U", &m, a, &m, w, &query, &lwork, &info);
+	const char *jobz = vectors ? "V" : "N";
+	dsyev_(jobz, "U", &m, a, &m, w, &query, &lwork, &info);
 	lwork = (int)query;
 	double *work = malloc(sizeof(double) * (size_t)(lwork > 1 ? lwork : 1));
 	if (!work)
 		return -1;
-	dsyev_("N", "U", &m, a, &m, w, work, &lwork, &info);
+	dsyev_(jobz, "U", &m, a, &m, w, work, &lwork, &info);
 	free(work);
 	return info == 0 ? 0 : -1;
 }
 
-/* Fukunaga-Olsen on k points y (k, D), already centred: eigenvalues above alpha times the
- * largest, through the smaller of the D x D covariance and the k x k Gram matrix. */
-static int fo_count(const double *y, int k, int D, double alpha, double *a, double *w,
-		    uint64_t *flops)
+/* The eigenvalues (ascending into w, m of them) of the covariance of k centred points y
+ * (k, D), through the smaller of the D x D covariance and the k x k Gram matrix: the same
+ * non-zero eigenvalues. a holds m x m. */
+static int spectrum(const double *y, int k, int D, double *a, double *w, uint64_t *flops)
 {
 	int m = D <= k ? D : k;
 	if (D <= k)
@@ -149,20 +180,23 @@ static int fo_count(const double *y, int k, int D, double alpha, double *a, doub
 	for (int i = 0; i < m; i++)
 		for (int j = 0; j < i; j++)
 			a[(size_t)i * m + j] = a[(size_t)j * m + i];
-	*flops += (uint64_t)(D <= k ? k : D) * m * (m + 1) + 4ull * m * m * m / 3;
-	if (eigenvalues(a, m, w))
+	*flops += (uint64_t)(D <= k ? k : D) * m * (m + 1) + EIGENVALUE_FLOPS(m);
+	return symmetric_eigen(a, m, w, 0);
+}
+
+/* Fukunaga-Olsen on k points y (k, D), already centred: eigenvalues above alpha times the
+ * largest. */
+static int fo_count(const double *y, int k, int D, double alpha, double *a, double *w,
+		    uint64_t *flops)
+{
+	if (spectrum(y, k, D, a, w, flops))
 		return -1;
+	int m = D <= k ? D : k;
 	double top = w[m - 1];
 	int count = 0;
 	for (int i = 0; i < m; i++)
 		count += w[i] > alpha * top;
 	return top > 0 ? count : 0;
-}
-
-static int compare_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
 }
 
 int id_lpca(const float *x, size_t n, int D, const struct knn *nn, int k, double alpha,
@@ -237,9 +271,60 @@ int id_lpca(const float *x, size_t n, int D, const struct knn *nn, int k, double
 	free(w);
 	if (g < 0)
 		return ds_fail("global PCA failed (LAPACK error)");
+	if (g == 0)
+		return ds_fail("lpca: the data has no variance (every column is constant)");
 	r->global = g;
 	*flops += work;
 	return 0;
+}
+
+double id_pca(const float *x, size_t n, int D, double variance, uint64_t *flops)
+{
+	if (n < 2) {
+		ds_fail("pca needs at least 2 points (have %zu)", n);
+		return NAN;
+	}
+	if (!(variance > 0 && variance <= 1)) {
+		ds_fail("pca: the explained variance must be in (0, 1] (got %g)", variance);
+		return NAN;
+	}
+	size_t cap = n > (size_t)D ? (size_t)D : n;
+	double *y = malloc(sizeof(double) * n * D), *a = malloc(sizeof(double) * cap * cap);
+	double *w = malloc(sizeof(double) * cap);
+	if (!y || !a || !w) {
+		free(y);
+		free(a);
+		free(w);
+		ds_fail("pca: out of memory for %zu points in R^%d", n, D);
+		return NAN;
+	}
+	center_columns(x, n, D, y);
+	*flops += 2ull * n * D;
+	int m = (int)cap, rc = spectrum(y, (int)n, D, a, w, flops);
+	double total = 0, estimate = NAN;
+	if (rc)
+		ds_fail("pca: LAPACK's eigen-decomposition failed");
+	/* rounding can leave the smallest eigenvalues slightly below zero: they explain nothing */
+	for (int i = m - 1; !rc && i >= 0; i--) /* largest first, as the count below sums */
+		total += w[i] > 0 ? w[i] : 0;
+	if (!rc && !(total > 0))
+		ds_fail("pca: the data has no variance (every column is constant)");
+	else if (!rc) {
+		/* the smallest K whose leading eigenvalues hold the fraction: scikit-dimension's
+		 * lPCA(ver="ratio") */
+		double sum = 0;
+		int K = 0;
+		while (K < m && sum < variance * total) {
+			sum += w[m - 1 - K] > 0 ? w[m - 1 - K] : 0;
+			K++;
+		}
+		estimate = K;
+		*flops += 3ull * m;
+	}
+	free(y);
+	free(a);
+	free(w);
+	return estimate;
 }
 
 /* ---- MLE ---- */
@@ -247,12 +332,18 @@ int id_lpca(const float *x, size_t n, int D, const struct knn *nn, int k, double
 double id_mle(const struct knn *nn, int k, uint64_t *flops)
 {
 	if (k < 2 || k > nn->k) {
-		ds_fail("MLE needs 2 <= k <= %d (got %d)", nn->k, k);
+		ds_fail("mle needs 2 <= k <= %d neighbours (got %d)", nn->k, k);
 		return NAN;
 	}
 	double inverse_sum = 0;
 	for (size_t i = 0; i < nn->n; i++) {
 		const double *t = nn->dist + i * nn->k;
+		if (!(t[0] > 0)) {
+			/* log(T_k / 0) would make the estimate 0 */
+			ds_fail("mle: point %zu has a neighbour at distance 0 (duplicate points)",
+				i);
+			return NAN;
+		}
 		double s = 0;
 		for (int j = 0; j < k - 1; j++)
 			s += log(t[k - 1] / t[j]);
@@ -268,7 +359,7 @@ double id_mle(const struct knn *nn, int k, uint64_t *flops)
 double id_twonn(const struct knn *nn, double discard, uint64_t *flops)
 {
 	if (nn->k < 2) {
-		ds_fail("TwoNN needs two neighbours per point");
+		ds_fail("twonn needs two neighbours per point");
 		return NAN;
 	}
 	size_t n = nn->n, kept = (size_t)((double)n * (1.0 - discard));
@@ -277,8 +368,15 @@ double id_twonn(const struct knn *nn, double discard, uint64_t *flops)
 		ds_fail("out of memory for TwoNN");
 		return NAN;
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		if (!(nn->dist[i * nn->k] > 0)) {
+			free(mu);
+			ds_fail("twonn: point %zu has a neighbour at distance 0 (duplicate "
+				"points)", i);
+			return NAN;
+		}
 		mu[i] = nn->dist[i * nn->k + 1] / nn->dist[i * nn->k];
+	}
 	qsort(mu, n, sizeof(double), compare_double);
 	double sxy = 0, sxx = 0;
 	for (size_t i = 0; i < kept; i++) {
@@ -288,19 +386,40 @@ double id_twonn(const struct knn *nn, double discard, uint64_t *flops)
 	}
 	free(mu);
 	*flops += 2ull * n + 8ull * kept;
+	if (!(sxx > 0)) {
+		ds_fail("twonn: every point kept has its two nearest neighbours at one distance");
+		return NAN;
+	}
 	return sxy / sxx;
 }
 
 /* ---- one interface to every estimator ---- */
 
-static const char *const estimator_names[ID_ESTIMATORS] = { "lpca", "mle", "twonn" };
+static const char *const estimator_names[ID_ESTIMATORS] = {
+	"lpca", "mle", "twonn", "pca", "corrint", "mom", "tle", "mada", "ess", "fishers", "danco"
+};
 
 void id_params_defaults(struct id_params *p)
 {
+	memset(p, 0, sizeof(*p));
 	p->lpca_k = LPCA_DEFAULT_K;
 	p->lpca_alpha = LPCA_DEFAULT_ALPHA;
+	p->lpca_fit = LPCA_POINTWISE;
 	p->mle_k = MLE_DEFAULT_K;
 	p->twonn_discard = TWONN_DEFAULT_DISCARD;
+	p->pca_variance = PCA_DEFAULT_VARIANCE;
+	p->corrint_k1 = CORRINT_DEFAULT_K1;
+	p->corrint_k2 = CORRINT_DEFAULT_K2;
+	p->mom_k = MOM_DEFAULT_K;
+	p->tle_k = TLE_DEFAULT_K;
+	p->tle_epsilon = TLE_DEFAULT_EPSILON;
+	p->mada_k = MADA_DEFAULT_K;
+	p->ess_k = ESS_DEFAULT_K;
+	p->fishers_conditional_number = FISHERS_DEFAULT_CONDITIONAL_NUMBER;
+	p->danco_k = DANCO_DEFAULT_K;
+	p->danco_max_dim = 0;
+	p->danco_calibration = DANCO_SKDIM;
+	p->seed = 1;
 }
 
 const char *id_estimator_name(enum id_estimator e)
@@ -320,7 +439,47 @@ int id_estimator_parse(const char *name, enum id_estimator *e)
 
 int id_neighbours(enum id_estimator e, const struct id_params *p)
 {
-	return e == ID_LPCA ? p->lpca_k : e == ID_MLE ? p->mle_k : 2;
+	switch (e) {
+	case ID_LPCA: return p->lpca_k;
+	case ID_MLE: return p->mle_k;
+	case ID_TWONN: return 2;
+	case ID_CORRINT: return p->corrint_k2;
+	case ID_MOM: return p->mom_k;
+	case ID_TLE: return p->tle_k;
+	case ID_MADA: return p->mada_k;
+	case ID_ESS: return p->ess_k;
+	case ID_DANCO: return p->danco_k + 1; /* the (k+1)-th scales the nearest */
+	case ID_PCA:
+	case ID_FISHERS:
+	case ID_ESTIMATORS: break;
+	}
+	return 0;
+}
+
+void id_setting_text(enum id_estimator e, const struct id_params *p, char *buf, size_t size)
+{
+	switch (e) {
+	case ID_LPCA:
+		/* the pointwise fit keeps the key it had before the global one existed */
+		snprintf(buf, size, "k=%d/alpha=%g%s", p->lpca_k, p->lpca_alpha,
+			 p->lpca_fit == LPCA_GLOBAL ? "/fit=global" : "");
+		return;
+	case ID_MLE: snprintf(buf, size, "k=%d", p->mle_k); return;
+	case ID_TWONN: snprintf(buf, size, "discard=%g", p->twonn_discard); return;
+	case ID_PCA: snprintf(buf, size, "variance=%g", p->pca_variance); return;
+	case ID_CORRINT: snprintf(buf, size, "k1=%d/k2=%d", p->corrint_k1, p->corrint_k2); return;
+	case ID_MOM: snprintf(buf, size, "k=%d", p->mom_k); return;
+	case ID_TLE: snprintf(buf, size, "k=%d/epsilon=%g", p->tle_k, p->tle_epsilon); return;
+	case ID_MADA: snprintf(buf, size, "k=%d", p->mada_k); return;
+	case ID_ESS: snprintf(buf, size, "k=%d", p->ess_k); return;
+	case ID_FISHERS: snprintf(buf, size, "cond=%g", p->fishers_conditional_number); return;
+	case ID_DANCO:
+		snprintf(buf, size, "k=%d/D=%d%s", p->danco_k, p->danco_max_dim,
+			 p->danco_calibration == DANCO_ORIGINAL ? "/cal=original" : "");
+		return;
+	case ID_ESTIMATORS: break;
+	}
+	snprintf(buf, size, "unknown");
 }
 
 double id_estimate(enum id_estimator e, const struct id_params *p, const float *x, size_t n,
@@ -328,13 +487,29 @@ double id_estimate(enum id_estimator e, const struct id_params *p, const float *
 		   uint64_t *flops)
 {
 	*lp = (struct lpca_result){ NAN, NAN, NAN };
+	if (id_neighbours(e, p) > 0 && (!nn || nn->n != n)) {
+		ds_fail("%s: no neighbours of the %zu points were given", id_estimator_name(e), n);
+		return NAN;
+	}
 	switch (e) {
 	case ID_LPCA:
 		if (id_lpca(x, n, D, nn, p->lpca_k, p->lpca_alpha, threads, lp, flops))
 			return NAN;
-		return lp->mean;
+		return p->lpca_fit == LPCA_GLOBAL ? lp->global : lp->mean;
 	case ID_MLE: return id_mle(nn, p->mle_k, flops);
 	case ID_TWONN: return id_twonn(nn, p->twonn_discard, flops);
+	case ID_PCA: return id_pca(x, n, D, p->pca_variance, flops);
+	case ID_CORRINT:
+		return id_corrint(x, D, nn, p->corrint_k1, p->corrint_k2, threads, flops);
+	case ID_MOM: return id_mom(nn, p->mom_k, flops);
+	case ID_TLE: return id_tle(x, D, nn, p->tle_k, p->tle_epsilon, threads, flops);
+	case ID_MADA: return id_mada(nn, p->mada_k, flops);
+	case ID_ESS: return id_ess(x, D, nn, p->ess_k, threads, flops);
+	case ID_FISHERS:
+		return id_fishers(x, n, D, p->fishers_conditional_number, threads, flops);
+	case ID_DANCO:
+		return id_danco(x, D, nn, p->danco_k, p->danco_max_dim,
+				(enum danco_calibration)p->danco_calibration, p->seed, threads, flops);
 	case ID_ESTIMATORS: break;
 	}
 	ds_fail("unknown estimator");

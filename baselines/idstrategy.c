@@ -12,7 +12,7 @@
 #include "../core/err.h"
 #include "idest.h"
 
-/* ---- settings, shared by the three ---- */
+/* ---- settings, shared by every estimator ---- */
 
 struct id_settings {
 	int n; /* training points they look at, 0 for all */
@@ -57,11 +57,118 @@ static const struct setting id_keys[] = {
 	  .hi = 0.99,
 	  .def = SETTING_NUMBER(TWONN_DEFAULT_DISCARD),
 	  .help = "fraction of the largest ratios TwoNN drops" },
+	{ .name = "lpca.fit",
+	  .type = SETTING_WORD,
+	  .offset = S(p.lpca_fit),
+	  .def = "pointwise",
+	  .help = "pointwise (the mean of every point's count) or global (one count of the "
+		  "whole sample, the thesis's local PCA)",
+	  .words = "pointwise|global" },
+	{ .name = "pca.variance",
+	  .type = SETTING_DOUBLE,
+	  .offset = S(p.pca_variance),
+	  .lo = 1e-9,
+	  .hi = 1,
+	  .def = SETTING_NUMBER(PCA_DEFAULT_VARIANCE),
+	  .help = "the fraction of the variance the leading components must explain" },
+	{ .name = "corrint.k1",
+	  .type = SETTING_INT,
+	  .offset = S(p.corrint_k1),
+	  .lo = 1,
+	  .hi = 1e5,
+	  .def = SETTING_NUMBER(CORRINT_DEFAULT_K1),
+	  .help = "CorrInt's smaller scale: the median distance to this neighbour" },
+	{ .name = "corrint.k2",
+	  .type = SETTING_INT,
+	  .offset = S(p.corrint_k2),
+	  .lo = 2,
+	  .hi = 1e5,
+	  .def = SETTING_NUMBER(CORRINT_DEFAULT_K2),
+	  .help = "CorrInt's larger scale, above corrint.k1" },
+	{ .name = "mom.k",
+	  .type = SETTING_INT,
+	  .offset = S(p.mom_k),
+	  .lo = 2,
+	  .hi = 1e5,
+	  .def = SETTING_NUMBER(MOM_DEFAULT_K),
+	  .help = "neighbours of the method of moments" },
+	{ .name = "tle.k",
+	  .type = SETTING_INT,
+	  .offset = S(p.tle_k),
+	  .lo = 2,
+	  .hi = 1e4,
+	  .def = SETTING_NUMBER(TLE_DEFAULT_K),
+	  .help = "neighbours of TLE" },
+	{ .name = "tle.epsilon",
+	  .type = SETTING_DOUBLE,
+	  .offset = S(p.tle_epsilon),
+	  .lo = 0,
+	  .hi = 1e6,
+	  .def = SETTING_NUMBER(TLE_DEFAULT_EPSILON),
+	  .help = "TLE drops measurements and distances below this" },
+	{ .name = "mada.k",
+	  .type = SETTING_INT,
+	  .offset = S(p.mada_k),
+	  .lo = 2,
+	  .hi = 1e5,
+	  .def = SETTING_NUMBER(MADA_DEFAULT_K),
+	  .help = "MADA's neighbours: the k-th against the floor(k/2)-th" },
+	{ .name = "ess.k",
+	  .type = SETTING_INT,
+	  .offset = S(p.ess_k),
+	  .lo = 3,
+	  .hi = 100,
+	  .def = SETTING_NUMBER(ESS_DEFAULT_K),
+	  .help = "neighbours of ESS, every pair of them used (above 100 the reference samples "
+		  "5000 pairs at random)" },
+	{ .name = "fishers.conditional_number",
+	  .type = SETTING_DOUBLE,
+	  .offset = S(p.fishers_conditional_number),
+	  .lo = 1,
+	  .hi = 1e12,
+	  .def = SETTING_NUMBER(FISHERS_DEFAULT_CONDITIONAL_NUMBER),
+	  .help = "FisherS keeps the components with eigenvalues above the largest over this" },
+	{ .name = "danco.k",
+	  .type = SETTING_INT,
+	  .offset = S(p.danco_k),
+	  .lo = 2,
+	  .hi = 1000,
+	  .def = SETTING_NUMBER(DANCO_DEFAULT_K),
+	  .help = "neighbours of DANCo" },
+	{ .name = "danco.D",
+	  .type = SETTING_INT,
+	  .offset = S(p.danco_max_dim),
+	  .lo = 0,
+	  .hi = 1e5,
+	  .def = "0",
+	  .help = "the largest dimension DANCo simulates, 0 for the ambient dimension" },
+	{ .name = "danco.calibration",
+	  .type = SETTING_WORD,
+	  .offset = S(p.danco_calibration),
+	  .def = "skdim",
+	  .help = "skdim (each ball's likelihood over [0, k], as scikit-dimension has it) or "
+		  "original (over [0, 2d + 5], as the R package and Ceruti et al.)",
+	  .words = "skdim|original" },
 };
+
+/* Across keys: CorrInt's two scales in order. */
+static int id_finish(struct experiment *e, void *block, int used, char *why, size_t size,
+		     const char **key)
+{
+	(void)e;
+	const struct id_settings *o = block;
+	if (used && o->p.corrint_k1 >= o->p.corrint_k2) {
+		snprintf(why, size, "corrint.k1 = %d must be below corrint.k2 = %d",
+			 o->p.corrint_k1, o->p.corrint_k2);
+		*key = "corrint.k1";
+		return -1;
+	}
+	return 0;
+}
 
 static const struct settings id_settings = { "intrinsic-dimension estimators", id_keys,
 					     SETTINGS_COUNT(id_keys), sizeof(struct id_settings),
-					     NULL };
+					     id_finish };
 
 static const struct id_settings *settings_of(const struct experiment *e)
 {
@@ -87,12 +194,7 @@ static int plan(const struct experiment *e, long seed, struct trial_record *tria
 	memset(t, 0, sizeof(*t));
 	snprintf(t->strategy, sizeof(t->strategy), "%s", name);
 	char setting[64];
-	if (est == ID_LPCA)
-		snprintf(setting, sizeof(setting), "k=%d/alpha=%g", o->p.lpca_k, o->p.lpca_alpha);
-	else if (est == ID_MLE)
-		snprintf(setting, sizeof(setting), "k=%d", o->p.mle_k);
-	else
-		snprintf(setting, sizeof(setting), "discard=%g", o->p.twonn_discard);
+	id_setting_text(est, &o->p, setting, sizeof(setting));
 	char de[24];
 	snprintf(t->key, sizeof(t->key), "%s/%s/n=%d/kmax=%d/seed=%ld%s", name, setting, o->n,
 		 e->k_max, seed, delivery_key(e, de));
@@ -103,33 +205,37 @@ static int plan(const struct experiment *e, long seed, struct trial_record *tria
 	return 1;
 }
 
-static int plan_lpca(const struct experiment *e, long s, struct trial_record *t, int max)
+/* The key whose neighbours an estimator reads, for the message when there are too few. */
+static const char *neighbour_key(enum id_estimator est)
 {
-	return plan(e, s, t, max, ID_LPCA);
-}
-
-static int plan_mle(const struct experiment *e, long s, struct trial_record *t, int max)
-{
-	return plan(e, s, t, max, ID_MLE);
-}
-
-static int plan_twonn(const struct experiment *e, long s, struct trial_record *t, int max)
-{
-	return plan(e, s, t, max, ID_TWONN);
+	switch (est) {
+	case ID_LPCA: return "lpca.k";
+	case ID_MLE: return "mle.k";
+	case ID_CORRINT: return "corrint.k2";
+	case ID_MOM: return "mom.k";
+	case ID_TLE: return "tle.k";
+	case ID_MADA: return "mada.k";
+	case ID_ESS: return "ess.k";
+	case ID_DANCO: return "danco.k + 1";
+	default: return "twonn";
+	}
 }
 
 /* Enough points for the estimator's neighbours, before anything runs. */
-static int check(const struct experiment *e, const struct dataset *d, enum id_estimator est,
-		 const char *key)
+static int check(const struct experiment *e, const struct dataset *d, enum id_estimator est)
 {
 	const struct id_settings *o = settings_of(e);
 	size_t n = d->train.n;
 	size_t points = o->n > 0 && (size_t)o->n < n ? (size_t)o->n : n;
 	int k = id_neighbours(est, &o->p);
-	if (points <= (size_t)k)
+	if (k > 0 && points <= (size_t)k)
 		return ds_fail("[%s] %s = %d neighbours need more than %zu points (the estimators "
 			       "use %zu of %s): lower it, or raise id.n or n_train",
-			       e->name, key, k, points, points, e->dataset);
+			       e->name, neighbour_key(est), k, points, points, e->dataset);
+	if (points < 3)
+		return ds_fail("[%s] %s needs at least 3 points (the estimators use %zu of %s): "
+			       "raise id.n or n_train", e->name, id_estimator_name(est), points,
+			       e->dataset);
 	if ((double)points * (double)points * d->dim > KNN_MAX_WORK)
 		return ds_fail("[%s] id.n: the neighbour search over %zu points in R^%d would take "
 			       "hours: set id.n to a sample size such as 5000",
@@ -137,20 +243,29 @@ static int check(const struct experiment *e, const struct dataset *d, enum id_es
 	return 0;
 }
 
-static int check_lpca(const struct experiment *e, const struct dataset *d)
-{
-	return check(e, d, ID_LPCA, "lpca.k");
-}
+/* plan_NAME and check_NAME for each estimator: the strategy interface has no context
+ * argument to carry which one */
+#define ID_STRATEGY_FUNCTIONS(id, est)                                                          \
+	static int plan_##id(const struct experiment *e, long s, struct trial_record *t, int max) \
+	{                                                                                       \
+		return plan(e, s, t, max, est);                                                 \
+	}                                                                                       \
+	static int check_##id(const struct experiment *e, const struct dataset *d)              \
+	{                                                                                       \
+		return check(e, d, est);                                                        \
+	}
 
-static int check_mle(const struct experiment *e, const struct dataset *d)
-{
-	return check(e, d, ID_MLE, "mle.k");
-}
-
-static int check_twonn(const struct experiment *e, const struct dataset *d)
-{
-	return check(e, d, ID_TWONN, "twonn");
-}
+ID_STRATEGY_FUNCTIONS(lpca, ID_LPCA)
+ID_STRATEGY_FUNCTIONS(mle, ID_MLE)
+ID_STRATEGY_FUNCTIONS(twonn, ID_TWONN)
+ID_STRATEGY_FUNCTIONS(pca, ID_PCA)
+ID_STRATEGY_FUNCTIONS(corrint, ID_CORRINT)
+ID_STRATEGY_FUNCTIONS(mom, ID_MOM)
+ID_STRATEGY_FUNCTIONS(tle, ID_TLE)
+ID_STRATEGY_FUNCTIONS(mada, ID_MADA)
+ID_STRATEGY_FUNCTIONS(ess, ID_ESS)
+ID_STRATEGY_FUNCTIONS(fishers, ID_FISHERS)
+ID_STRATEGY_FUNCTIONS(danco, ID_DANCO)
 
 /* A seeded sample of the training rows (all of them when n is 0 or larger). */
 static float *sample(const struct split *s, int n, long seed, size_t *count)
@@ -191,17 +306,25 @@ static enum trial_state run(const struct trial_ctx *c, struct trial_record *t)
 	int D = c->data->dim;
 	int k = id_neighbours(est, &o->p);
 	uint64_t overhead = 0;
-	struct knn nn;
+	struct knn nn = { 0 };
 	struct lpca_result lp = { NAN, NAN, NAN };
 	double estimate = NAN;
-	if (knn_search(x, n, D, k, c->threads, &nn, &overhead) == 0) {
-		estimate = id_estimate(est, &o->p, x, n, D, &nn, c->threads, &lp, &overhead);
+	struct id_params p = o->p;
+	p.seed = (uint64_t)t->seed; /* DANCo's simulated balls follow the trial's seed */
+	if (k == 0 || knn_search(x, n, D, k, c->threads, &nn, &overhead) == 0) {
+		estimate = id_estimate(est, &p, x, n, D, k ? &nn : NULL, c->threads, &lp,
+				       &overhead);
 		knn_free(&nn);
 	}
 	free(x);
 	if (!isfinite(estimate) || estimate <= 0) {
-		snprintf(t->error, sizeof(t->error), "%s: %s", id_estimator_name(est),
-			 ds_errmsg()[0] ? ds_errmsg() : "no finite estimate");
+		const char *name = id_estimator_name(est), *why = ds_errmsg();
+		/* most messages begin with the estimator's name already */
+		if (!strncmp(why, name, strlen(name)))
+			snprintf(t->error, sizeof(t->error), "%s", why);
+		else
+			snprintf(t->error, sizeof(t->error), "%s: %s", name,
+				 why[0] ? why : "no finite estimate");
 		return TRIAL_FAILED;
 	}
 	int K = (int)ceil(estimate - 1e-9);
@@ -223,14 +346,51 @@ static enum trial_state run(const struct trial_ctx *c, struct trial_record *t)
 	return status;
 }
 
-const struct strategy lpca_strategy = {
-	.name = "lpca", .settings = &id_settings, .plan = plan_lpca, .run = run, .check = check_lpca
-};
-const struct strategy mle_strategy = {
-	.name = "mle", .settings = &id_settings, .plan = plan_mle, .run = run, .check = check_mle
-};
-const struct strategy twonn_strategy = { .name = "twonn",
-					 .settings = &id_settings,
-					 .plan = plan_twonn,
-					 .run = run,
-					 .check = check_twonn };
+/* The strategy of one estimator, named as the estimator is */
+#define ID_STRATEGY(id)                                                                         \
+	const struct strategy id##_strategy = { .name = #id,                                    \
+					.settings = &id_settings,                               \
+					.plan = plan_##id,                                      \
+					.run = run,                                             \
+					.check = check_##id }
+
+ID_STRATEGY(lpca);
+ID_STRATEGY(mle);
+ID_STRATEGY(twonn);
+ID_STRATEGY(pca);
+ID_STRATEGY(corrint);
+ID_STRATEGY(mom);
+ID_STRATEGY(tle);
+ID_STRATEGY(mada);
+ID_STRATEGY(ess);
+ID_STRATEGY(fishers);
+ID_STRATEGY(danco);
+
+int id_settings_set(struct id_params *p, const char *assignment, char *why, size_t size)
+{
+	char text[256];
+	snprintf(text, sizeof(text), "%s", assignment);
+	char *eq = strchr(text, '=');
+	if (!eq) {
+		snprintf(why, size, "'%s' is not KEY=VALUE", assignment);
+		return -1;
+	}
+	*eq = '\0';
+	const char *key = setting_trim(text), *value = setting_trim(eq + 1);
+	for (int i = 0; i < SETTINGS_COUNT(id_keys); i++) {
+		const struct setting *s = &id_keys[i];
+		if (strcmp(s->name, key))
+			continue;
+		if (s->offset == S(n)) {
+			snprintf(why, size, "id.n is --n here");
+			return -1;
+		}
+		struct id_settings block = { .p = *p };
+		if (setting_parse(s, &block, value, why, size))
+			return -1;
+		*p = block.p;
+		return 0;
+	}
+	snprintf(why, size, "'%s' is not an estimator's key (see README's key table)", key);
+	return -1;
+}
