@@ -199,6 +199,37 @@ static int fo_count(const double *y, int k, int D, double alpha, double *a, doub
 	return top > 0 ? count : 0;
 }
 
+/* All points centred (y, n x D) with room for their covariance (a, cap x cap) and its
+ * eigenvalues (w, cap), cap = min(n, D): what global PCA needs. 0, or -1 out of memory. */
+struct centred {
+	double *y, *a, *w;
+	size_t cap;
+};
+
+static int centred_new(struct centred *c, const float *x, size_t n, int D, uint64_t *flops)
+{
+	c->cap = n > (size_t)D ? (size_t)D : n;
+	c->y = malloc(sizeof(double) * n * D);
+	c->a = malloc(sizeof(double) * c->cap * c->cap);
+	c->w = malloc(sizeof(double) * c->cap);
+	if (!c->y || !c->a || !c->w) {
+		free(c->y);
+		free(c->a);
+		free(c->w);
+		return -1;
+	}
+	center_columns(x, n, D, c->y);
+	*flops += 2ull * n * D;
+	return 0;
+}
+
+static void centred_free(struct centred *c)
+{
+	free(c->y);
+	free(c->a);
+	free(c->w);
+}
+
 int id_lpca(const float *x, size_t n, int D, const struct knn *nn, int k, double alpha,
 	    int threads, struct lpca_result *r, uint64_t *flops)
 {
@@ -254,21 +285,11 @@ int id_lpca(const float *x, size_t n, int D, const struct knn *nn, int k, double
 	r->median = n % 2 ? local[n / 2] : 0.5 * (local[n / 2 - 1] + local[n / 2]);
 	free(local);
 	/* global Fukunaga-Olsen on all points */
-	size_t cap = n > (size_t)D ? (size_t)D : n;
-	double *y = malloc(sizeof(double) * n * D), *a = malloc(sizeof(double) * cap * cap);
-	double *w = malloc(sizeof(double) * cap);
-	if (!y || !a || !w) {
-		free(y);
-		free(a);
-		free(w);
+	struct centred c;
+	if (centred_new(&c, x, n, D, &work))
 		return ds_fail("out of memory for global PCA");
-	}
-	center_columns(x, n, D, y);
-	work += 2ull * n * D;
-	int g = fo_count(y, (int)n, D, alpha, a, w, &work);
-	free(y);
-	free(a);
-	free(w);
+	int g = fo_count(c.y, (int)n, D, alpha, c.a, c.w, &work);
+	centred_free(&c);
 	if (g < 0)
 		return ds_fail("global PCA failed (LAPACK error)");
 	if (g == 0)
@@ -288,19 +309,13 @@ double id_pca(const float *x, size_t n, int D, double variance, uint64_t *flops)
 		ds_fail("pca: the explained variance must be in (0, 1] (got %g)", variance);
 		return NAN;
 	}
-	size_t cap = n > (size_t)D ? (size_t)D : n;
-	double *y = malloc(sizeof(double) * n * D), *a = malloc(sizeof(double) * cap * cap);
-	double *w = malloc(sizeof(double) * cap);
-	if (!y || !a || !w) {
-		free(y);
-		free(a);
-		free(w);
+	struct centred c;
+	if (centred_new(&c, x, n, D, flops)) {
 		ds_fail("pca: out of memory for %zu points in R^%d", n, D);
 		return NAN;
 	}
-	center_columns(x, n, D, y);
-	*flops += 2ull * n * D;
-	int m = (int)cap, rc = spectrum(y, (int)n, D, a, w, flops);
+	double *w = c.w;
+	int m = (int)c.cap, rc = spectrum(c.y, (int)n, D, c.a, w, flops);
 	double total = 0, estimate = NAN;
 	if (rc)
 		ds_fail("pca: LAPACK's eigen-decomposition failed");
@@ -321,9 +336,7 @@ double id_pca(const float *x, size_t n, int D, double variance, uint64_t *flops)
 		estimate = K;
 		*flops += 3ull * m;
 	}
-	free(y);
-	free(a);
-	free(w);
+	centred_free(&c);
 	return estimate;
 }
 
