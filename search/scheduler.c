@@ -59,7 +59,6 @@ struct run_state {
 	int finished; /* trials complete or failed, this run and earlier */
 	int failed;
 	double t0, last_print;
-	uint64_t expected_total;
 	int store_failed;
 	char store_error[DS_ERR_MAX];
 	int tty;
@@ -314,7 +313,6 @@ static int add_planned(struct run_state *st, int g, const struct trial_record *t
 		} else {
 			job->pending = 1;
 			job->expected = expected_flops(e, st->data, t);
-			st->expected_total += job->expected;
 		}
 	}
 	if (grow((void **)&st->members, st->n_members, &st->members_size, sizeof(*st->members)))
