@@ -1,6 +1,8 @@
-/* earlybird.c: scale and shift on each latent unit, an L1 push on the scales, and a ticket
- * once the mask of the largest scales stops changing; the latent size is the number of units
- * still alive at the ticket. Delivery is one plain autoencoder at that size. */
+/* earlybird.c: network slimming and Early-Bird tickets on an autoencoder: batch-norm scales on
+ * every layer, a decoupled L1 push on them, masks from their global ordering drawn through
+ * training, a ticket once the masks stop changing; the latent size is the number of code units
+ * alive after the full budget. Delivery goes on training the pruned network, or trains a fresh
+ * plain autoencoder at that size. */
 #include "earlybird.h"
 
 #include <math.h>
@@ -11,37 +13,85 @@
 
 #include "../core/err.h"
 
+void eb_shrink(float *gamma, int n, double step)
+{
+	for (int j = 0; j < n; j++) {
+		double g = gamma[j], a = fabs(g) - step;
+		gamma[j] = a > 0 ? (float)copysign(a, g) : 0.0f;
+	}
+}
+
 static int by_value(const void *a, const void *b)
 {
-	double x = *(const double *)a, y = *(const double *)b;
+	float x = *(const float *)a, y = *(const float *)b;
 	return (x > y) - (x < y);
 }
 
-void eb_mask(const float *gamma, int K, double p, unsigned char *mask)
+int eb_mask(const float *abs_gamma, const int *sizes, int n_layers, double keep,
+	    double layer_min, unsigned char *mask)
 {
-	double sorted[4096];
-	for (int k = 0; k < K; k++)
-		sorted[k] = fabs((double)gamma[k]);
-	qsort(sorted, (size_t)K, sizeof(double), by_value);
-	double pos = p * (K - 1);
-	int lo = (int)floor(pos), hi = lo + 1 < K ? lo + 1 : lo;
-	double q = sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
-	for (int k = 0; k < K; k++)
-		mask[k] = fabs((double)gamma[k]) > q;
+	int n = 0, widest = 0;
+	for (int i = 0; i < n_layers; i++) {
+		n += sizes[i];
+		widest = sizes[i] > widest ? sizes[i] : widest;
+	}
+	float *score = malloc(sizeof(float) * (size_t)(n + widest));
+	if (!score)
+		return -1;
+	float *sorted = score + n;
+	/* each layer's protected units score as infinite */
+	for (int i = 0, at = 0; i < n_layers; at += sizes[i], i++) {
+		int size = sizes[i];
+		memcpy(sorted, abs_gamma + at, sizeof(float) * size);
+		qsort(sorted, (size_t)size, sizeof(float), by_value);
+		long cut = lround(size * (1.0 - layer_min));
+		float floor_value = sorted[cut < size - 1 ? cut : size - 1];
+		for (int j = 0; j < size; j++)
+			score[at + j] = abs_gamma[at + j] >= floor_value ? INFINITY : abs_gamma[at + j];
+	}
+	float *all = malloc(sizeof(float) * (size_t)n);
+	if (!all) {
+		free(score);
+		return -1;
+	}
+	memcpy(all, score, sizeof(float) * (size_t)n);
+	qsort(all, (size_t)n, sizeof(float), by_value);
+	int pos = (int)floor(n * (1.0 - keep));
+	float threshold = all[pos < n ? pos : n - 1];
+	for (int j = 0; j < n; j++)
+		mask[j] = score[j] >= threshold;
+	free(all);
+	free(score);
+	return 0;
 }
 
-double eb_distance(const unsigned char *a, const unsigned char *b, int K)
+double eb_distance(const unsigned char *a, const unsigned char *b, int n)
 {
 	int differ = 0;
-	for (int k = 0; k < K; k++)
+	for (int k = 0; k < n; k++)
 		differ += a[k] != b[k];
-	return (double)differ / K;
+	return (double)differ / n;
+}
+
+int eb_window_init(struct eb_window *w, int n)
+{
+	w->n = n;
+	w->count = 0;
+	w->masks = malloc((size_t)EB_WINDOW * (size_t)n);
+	return w->masks ? 0 : -1;
+}
+
+void eb_window_free(struct eb_window *w)
+{
+	free(w->masks);
+	w->masks = NULL;
 }
 
 int eb_window_push(struct eb_window *w, const unsigned char *mask, double eps, double *max_distance)
 {
 	int slot = w->count % EB_WINDOW;
-	memcpy(w->masks[slot], mask, (size_t)w->K);
+	unsigned char *newest = w->masks + (size_t)slot * w->n;
+	memcpy(newest, mask, (size_t)w->n);
 	w->count++;
 	*max_distance = NAN;
 	if (w->count < EB_WINDOW)
@@ -49,21 +99,24 @@ int eb_window_push(struct eb_window *w, const unsigned char *mask, double eps, d
 	double worst = 0;
 	for (int i = 1; i < EB_WINDOW; i++) {
 		int older = (slot - i + EB_WINDOW) % EB_WINDOW;
-		double d = eb_distance(w->masks[slot], w->masks[older], w->K);
+		double d = eb_distance(newest, w->masks + (size_t)older * w->n, w->n);
 		worst = d > worst ? d : worst;
 	}
 	*max_distance = worst;
 	return worst <= eps;
 }
 
+int eb_alive(float gamma, float beta)
+{
+	double g = fabs((double)gamma);
+	return g > EB_ALIVE && 0.5 * erfc(-(beta / g) / sqrt(2.0)) > EB_PHI;
+}
+
 int eb_active(const float *gamma, const float *beta, int K)
 {
 	int n = 0;
-	for (int k = 0; k < K; k++) {
-		double g = fabs((double)gamma[k]);
-		if (g > EB_ALIVE && 0.5 * erfc(-(beta[k] / g) / sqrt(2.0)) > EB_PHI)
-			n++;
-	}
+	for (int k = 0; k < K; k++)
+		n += eb_alive(gamma[k], beta[k]);
 	return n;
 }
 
@@ -77,16 +130,40 @@ static const struct setting eb_keys[] = {
 	  .offset = S(lambda),
 	  .lo = 0,
 	  .hi = 1e6,
-	  .def = "0.1",
-	  .help = "the L1 subgradient weight on the latent scales" },
-	{ .name = "eb.p",
+	  .def = "0.7",
+	  .help = "the L1 weight on the code layer's scales: each step moves them lambda * lr "
+		  "towards 0, apart from Adam" },
+	{ .name = "eb.lambda_hidden",
 	  .type = SETTING_DOUBLE,
-	  .offset = S(p),
-	  .lo = 1e-6,
-	  .hi = 1 - 1e-6,
-	  .def = "0.5",
-	  .help = "the mask's quantile of |gamma|, between 0 and 1 (neither: a mask of every "
-		  "unit or of none never changes)" },
+	  .offset = S(lambda_hidden),
+	  .lo = 0,
+	  .hi = 1e6,
+	  .def = "0.001",
+	  .help = "the L1 weight on the hidden layers' scales" },
+	{ .name = "eb.keep",
+	  .type = SETTING_DOUBLE_LIST,
+	  .offset = S(keep),
+	  .lo = 0,
+	  .hi = 1,
+	  .def = "0.1, 0.3, 0.5, 0.7",
+	  .help = "the fractions of all scales the masks keep, each in (0, 1]; the ticket comes "
+		  "when every one of them is stable",
+	  .capacity = EB_MAX_RATIOS,
+	  .count_offset = S(n_keep) },
+	{ .name = "eb.draws",
+	  .type = SETTING_INT,
+	  .offset = S(draws),
+	  .lo = 1,
+	  .hi = 1000,
+	  .def = "4",
+	  .help = "masks drawn per epoch, evenly over its steps" },
+	{ .name = "eb.layer_min",
+	  .type = SETTING_DOUBLE,
+	  .offset = S(layer_min),
+	  .lo = 0,
+	  .hi = 1,
+	  .def = "0.01",
+	  .help = "the fraction of each layer no mask drops (at least its largest scale)" },
 	{ .name = "eb.eps",
 	  .type = SETTING_DOUBLE,
 	  .offset = S(eps),
@@ -94,6 +171,34 @@ static const struct setting eb_keys[] = {
 	  .hi = 1,
 	  .def = "0.1",
 	  .help = "ticket when the newest mask is this close to each of the 4 before it" },
+	{ .name = "eb.lr",
+	  .type = SETTING_DOUBLE,
+	  .offset = S(lr),
+	  .lo = 0,
+	  .hi = 10,
+	  .def = "0",
+	  .help = "the search run's learning rate; 0 for the experiment's lr" },
+	{ .name = "eb.batch",
+	  .type = SETTING_INT,
+	  .offset = S(batch),
+	  .lo = 0,
+	  .hi = 1 << 20,
+	  .def = "0",
+	  .help = "the search run's batch; 0 for the experiment's batch" },
+	{ .name = "eb.epochs",
+	  .type = SETTING_INT,
+	  .offset = S(epochs),
+	  .lo = 0,
+	  .hi = 100000,
+	  .def = "0",
+	  .help = "the search run's epochs; 0 for the experiment's epochs" },
+	{ .name = "eb.delivery",
+	  .type = SETTING_WORD,
+	  .offset = S(delivery),
+	  .def = "ticket",
+	  .words = "ticket|fresh",
+	  .help = "ticket: prune the trained network to its live units and train it on; fresh: "
+		  "train a new plain autoencoder at the count" },
 };
 
 const struct settings eb_settings = { "Early-Bird", eb_keys, SETTINGS_COUNT(eb_keys),
@@ -106,6 +211,15 @@ static const struct eb_settings *settings_of(const struct experiment *e)
 
 /* ---- the strategy ---- */
 
+/* "0.1,0.3" from the keep list */
+static void keep_text(const struct eb_settings *o, char *buf, size_t size)
+{
+	size_t at = 0;
+	buf[0] = 0;
+	for (int i = 0; i < o->n_keep && at < size; i++)
+		at += (size_t)snprintf(buf + at, size - at, "%s%g", i ? "," : "", o->keep[i]);
+}
+
 /* One run at K_max per seed. */
 static int eb_plan(const struct experiment *e, long seed, struct trial_record *trials, int max)
 {
@@ -115,127 +229,291 @@ static int eb_plan(const struct experiment *e, long seed, struct trial_record *t
 	struct trial_record *t = &trials[0];
 	memset(t, 0, sizeof(*t));
 	snprintf(t->strategy, sizeof(t->strategy), "earlybird");
-	char de[24];
-	snprintf(t->key, sizeof(t->key), "earlybird/lambda=%g/p=%g/eps=%g/K=%d/seed=%ld%s",
-		 o->lambda, o->p, o->eps, e->k_max, seed, delivery_key(e, de));
+	char de[24], keep[96], run[64] = "";
+	keep_text(o, keep, sizeof(keep));
+	if (o->lr > 0 || o->batch > 0 || o->epochs > 0)
+		snprintf(run, sizeof(run), "/lr=%g/b=%d/e=%d", o->lr, o->batch, o->epochs);
+	snprintf(t->key, sizeof(t->key), "earlybird2/l=%g,%g/keep=%s/d=%d/min=%g/eps=%g%s/%s/K=%d/"
+		 "seed=%ld%s",
+		 o->lambda, o->lambda_hidden, keep, o->draws, o->layer_min, o->eps, run,
+		 o->delivery == EB_DELIVER_FRESH ? "fresh" : "ticket", e->k_max, seed,
+		 delivery_key(e, de));
 	snprintf(t->role, sizeof(t->role), "search");
 	t->latent = e->k_max;
 	t->seed = seed;
-	snprintf(t->params, sizeof(t->params), "{\"lambda\":%g,\"p\":%g,\"eps\":%g}", o->lambda,
-		 o->p, o->eps);
+	snprintf(t->params, sizeof(t->params),
+		 "{\"lambda\":%g,\"lambda_hidden\":%g,\"keep\":[%s],\"draws\":%d,\"layer_min\":%g,"
+		 "\"eps\":%g,\"lr\":%g,\"batch\":%d,\"epochs\":%d,\"delivery\":\"%s\"}",
+		 o->lambda, o->lambda_hidden, keep, o->draws, o->layer_min, o->eps,
+		 o->lr > 0 ? o->lr : e->lr, o->batch > 0 ? o->batch : e->batch,
+		 o->epochs > 0 ? o->epochs : e->epochs,
+		 o->delivery == EB_DELIVER_FRESH ? "fresh" : "ticket");
 	return 1;
 }
 
 /* What one Early-Bird run tracks while it trains. */
 struct eb_run {
 	const struct eb_settings *o;
-	int K;
-	unsigned char frozen[4096];
-	struct eb_window window;
-	int ticket_epoch;        /* 0 until found */
-	int ticket_count;        /* units alive at the ticket */
-	int ticket_frozen;       /* units frozen by then (more may freeze after it) */
-	uint64_t ticket_flops;
+	double lr;
+	int K, n, steps_per_epoch;     /* code units, all batch-norm units */
+	int sizes[AE_MAX_LAYERS], layers[AE_MAX_LAYERS], n_layers; /* the batch-norm layers */
+	long steps;                    /* optimiser steps so far */
+	int drawn;                     /* masks drawn in this epoch */
+	float *abs_gamma;              /* (n) scratch */
+	unsigned char *frozen, *mask;  /* (n) */
+	struct eb_window window[EB_MAX_RATIOS];
+	double distance;               /* the newest draw's largest distance over the ratios */
+	int stable_epoch[EB_MAX_RATIOS]; /* the epoch each ratio's mask was first stable in */
+	int ticket_epoch;              /* 0 until found */
+	int ticket_count;              /* code units alive at the ticket */
+	int ticket_frozen;             /* code units frozen by then */
+	uint64_t ticket_flops;         /* tuning FLOPs at the end of the ticket's epoch */
 };
 
-/* |gamma| under the freezing threshold: set to 0, and kept there */
-static void freeze(void *ctx, struct ae *m)
+/* Draw a mask at every ratio from the scales now; a ticket when all are stable. */
+static void draw(struct eb_run *s, struct ae *m, int epoch, struct flops *f)
 {
-	struct eb_run *s = ctx;
-	float *gamma = m->params + m->gamma_off;
-	for (int k = 0; k < s->K; k++) {
-		if (fabsf(gamma[k]) < EB_FREEZE)
-			s->frozen[k] = 1;
-		if (s->frozen[k]) {
-			gamma[k] = 0.0f;
-			m->adam_m[m->gamma_off + k] = m->adam_v[m->gamma_off + k] = 0.0f;
-		}
+	for (int i = 0, at = 0; i < s->n_layers; at += s->sizes[i], i++)
+		for (int j = 0; j < s->sizes[i]; j++)
+			s->abs_gamma[at + j] = fabsf(m->params[m->bn_off[s->layers[i]] + j]);
+	int stable = 1;
+	s->distance = 0;
+	double log_n = ceil(log2((double)s->n + 1));
+	for (int r = 0; r < s->o->n_keep; r++) {
+		double d;
+		if (eb_mask(s->abs_gamma, s->sizes, s->n_layers, s->o->keep[r], s->o->layer_min,
+			    s->mask))
+			return; /* no memory: no draw (the count at the end is unaffected) */
+		int now = eb_window_push(&s->window[r], s->mask, s->o->eps, &d);
+		if (now && !s->stable_epoch[r])
+			s->stable_epoch[r] = epoch;
+		stable &= now;
+		s->distance = isnan(d) || isnan(s->distance) ? NAN : fmax(s->distance, d);
+		/* the sorts (compares), the mask, the distances to the older masks */
+		f->overhead += (uint64_t)(2 * s->n * log_n) + (uint64_t)s->n * EB_WINDOW;
+	}
+	if (stable && !s->ticket_epoch) {
+		const float *gamma = m->params + m->gamma_off, *beta = m->params + m->beta_off;
+		s->ticket_epoch = epoch;
+		s->ticket_count = eb_active(gamma, beta, s->K);
+		int code = m->bn_unit[m->latent_layer];
+		for (int k = 0; k < s->K; k++)
+			s->ticket_frozen += s->frozen[code + k];
 	}
 }
 
-/* After each epoch: the mask, its distance to the last four, the count alive, the ticket. */
+uint64_t eb_scales_step(struct ae *m, double lambda, double lambda_hidden, double lr,
+			unsigned char *frozen)
+{
+	for (int l = 0; l < m->n_layers; l++) {
+		if (!m->bn_at[l])
+			continue;
+		int width = m->width[l + 1];
+		float *gamma = m->params + m->bn_off[l];
+		eb_shrink(gamma, width, (l == m->latent_layer ? lambda : lambda_hidden) * lr);
+		unsigned char *f = frozen + m->bn_unit[l];
+		for (int j = 0; j < width; j++) {
+			if (fabsf(gamma[j]) < EB_FREEZE)
+				f[j] = 1;
+			if (f[j]) {
+				gamma[j] = 0.0f;
+				m->adam_m[m->bn_off[l] + j] = m->adam_v[m->bn_off[l] + j] = 0.0f;
+			}
+		}
+	}
+	return (uint64_t)m->n_bn * (FLOPS_L1_SHRINK + FLOPS_FREEZE);
+}
+
+/* After every step: the scales' step and, at its share of the epoch, a draw of the masks. */
+static void eb_step(void *ctx, struct ae *m, struct flops *f)
+{
+	struct eb_run *s = ctx;
+	f->overhead += eb_scales_step(m, s->o->lambda, s->o->lambda_hidden, s->lr, s->frozen);
+	int in_epoch = (int)(s->steps % s->steps_per_epoch) + 1, epoch =
+		(int)(s->steps / s->steps_per_epoch) + 1;
+	s->steps++;
+	if (in_epoch == 1)
+		s->drawn = 0;
+	/* draw i of the epoch once i / draws of its steps are done */
+	while (s->drawn < s->o->draws &&
+	       (double)(s->drawn + 1) / s->o->draws <= (double)in_epoch / s->steps_per_epoch) {
+		s->drawn++;
+		draw(s, m, epoch, f);
+	}
+}
+
+/* After each epoch: the newest draw's distance, the code units alive, the ticket's FLOPs. */
 static int eb_epoch(void *ctx, struct epoch_record *e, struct ae *m)
 {
 	struct eb_run *s = ctx;
-	const float *gamma = m->params + m->gamma_off, *beta = m->params + m->beta_off;
-	unsigned char mask[4096];
-	eb_mask(gamma, s->K, s->o->p, mask);
-	double distance;
-	int ticket = eb_window_push(&s->window, mask, s->o->eps, &distance);
-	e->mask_distance = distance;
-	e->active_latent = eb_active(gamma, beta, s->K);
-	if (ticket && !s->ticket_epoch) {
-		s->ticket_epoch = e->epoch;
-		s->ticket_count = e->active_latent;
+	e->mask_distance = s->distance;
+	e->active_latent =
+		eb_active(m->params + m->gamma_off, m->params + m->beta_off, s->K);
+	if (s->ticket_epoch == e->epoch)
 		s->ticket_flops = e->flops_tuning;
-		for (int k = 0; k < s->K; k++)
-			s->ticket_frozen += s->frozen[k];
-	}
 	return 0; /* the full budget runs, for the count after it */
 }
 
-/* The run with scales on the code layer; the count at the ticket names the size. */
+static void run_free(struct eb_run *s)
+{
+	for (int r = 0; r < EB_MAX_RATIOS; r++)
+		eb_window_free(&s->window[r]);
+	free(s->abs_gamma);
+	free(s->frozen);
+	free(s->mask);
+	free(s);
+}
+
+/* The run's state for model m: its batch-norm layers, windows and scratch; NULL when out of
+ * memory. */
+static struct eb_run *run_new(const struct trial_ctx *c, const struct eb_settings *o,
+			      const struct ae *m)
+{
+	struct eb_run *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	const struct experiment *e = c->exp;
+	int batch = o->batch > 0 ? o->batch : e->batch;
+	s->o = o;
+	s->lr = o->lr > 0 ? o->lr : e->lr;
+	s->K = m->arch.latent;
+	s->n = (int)m->n_bn;
+	s->steps_per_epoch = (int)((c->data->train.n + (size_t)batch - 1) / (size_t)batch);
+	for (int l = 0; l < m->n_layers; l++)
+		if (m->bn_at[l]) {
+			s->layers[s->n_layers] = l;
+			s->sizes[s->n_layers++] = m->width[l + 1];
+		}
+	int ok = (s->abs_gamma = malloc(sizeof(float) * s->n)) && (s->frozen = calloc(s->n, 1)) &&
+		 (s->mask = malloc(s->n));
+	for (int r = 0; ok && r < o->n_keep; r++)
+		ok = !eb_window_init(&s->window[r], s->n);
+	if (!ok) {
+		run_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* The network with the live units of every batch-norm layer, trained on for
+ * delivery.epochs: the Early-Bird paper's retraining of the ticket (keep the mask, go on
+ * training the pruned network). */
+static enum trial_state deliver_ticket(const struct trial_ctx *c, struct trial_record *t,
+				       const struct ae *m, int *pruned_hidden)
+{
+	unsigned char *keep[AE_MAX_LAYERS] = { 0 };
+	enum trial_state status = TRIAL_FAILED;
+	*pruned_hidden = 0;
+	for (int l = 0; l < m->n_layers - 1; l++) {
+		if (!m->bn_at[l])
+			continue;
+		int width = m->width[l + 1];
+		if (!(keep[l] = malloc((size_t)width)))
+			goto done;
+		const float *gamma = m->params + m->bn_off[l], *beta = gamma + width;
+		int alive = 0;
+		for (int j = 0; j < width; j++)
+			alive += keep[l][j] = (unsigned char)eb_alive(gamma[j], beta[j]);
+		if (!alive) /* a layer keeps its largest scale, as the masks do */
+			for (int j = 0, best = 0; j < width; j++)
+				if (fabsf(gamma[j]) >= fabsf(gamma[best])) {
+					keep[l][best] = 0;
+					keep[l][best = j] = 1;
+				}
+		if (l != m->latent_layer)
+			*pruned_hidden += width - (alive ? alive : 1);
+	}
+	struct ae *p = ae_prune(m, (const unsigned char *const *)keep);
+	if (!p) {
+		snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
+		goto done;
+	}
+	char what[48];
+	snprintf(what, sizeof(what), "at the ticket's K = %d", p->arch.latent);
+	status = trial_finetune(c, t, p, c->exp->delivery_epochs, what);
+	t->latent = p->arch.latent;
+	ae_delete(p);
+done:
+	for (int l = 0; l < AE_MAX_LAYERS; l++)
+		free(keep[l]);
+	return status;
+}
+
+/* The run with scales on every layer; the code units alive after the full budget name the
+ * size (the thesis's count), the ticket's count is kept beside it. */
 static enum trial_state eb_run_trial(const struct trial_ctx *c, struct trial_record *t)
 {
 	const struct eb_settings *o = settings_of(c->exp);
 	int K = t->latent;
-	if (K > 4096) {
-		snprintf(t->error, sizeof(t->error),
-			 "Early-Bird handles at most 4096 latent units");
-		return TRIAL_FAILED;
-	}
-	struct eb_run *s = calloc(1, sizeof(*s));
+	struct ae_arch arch = experiment_arch(c->exp, c->data, K);
+	arch.latent_bn = arch.hidden_bn = 1;
+	struct ae *shape = ae_new(&arch);
+	struct eb_run *s = shape ? run_new(c, o, shape) : NULL;
+	ae_delete(shape);
 	if (!s) {
 		snprintf(t->error, sizeof(t->error), "out of memory");
 		return TRIAL_FAILED;
 	}
-	s->o = o;
-	s->K = K;
-	s->window.K = K;
 	struct trial_hooks hooks = { .epoch = eb_epoch,
 				     .ctx = s,
 				     .latent_bn = 1,
-				     .gamma_l1 = o->lambda,
-				     .after_step = freeze };
+				     .hidden_bn = 1,
+				     .after_step = eb_step,
+				     .lr = o->lr,
+				     .batch = o->batch,
+				     .epochs = o->epochs };
 	struct ae *m;
 	enum trial_state status = trial_train(c, t, &hooks, &m);
 	if (status != TRIAL_COMPLETE) {
-		free(s);
+		run_free(s);
 		return status;
 	}
 	int full_count = eb_active(m->params + m->gamma_off, m->params + m->beta_off, K);
-	int frozen = 0;
+	int frozen = 0, hidden_alive = 0, hidden_units = s->n - K;
 	for (int k = 0; k < K; k++)
-		frozen += s->frozen[k];
-	ae_delete(m);
+		frozen += s->frozen[m->bn_unit[m->latent_layer] + k];
+	for (int i = 0; i < s->n_layers; i++) {
+		int l = s->layers[i];
+		const float *gamma = m->params + m->bn_off[l], *beta = gamma + s->sizes[i];
+		if (l != m->latent_layer)
+			hidden_alive += eb_active(gamma, beta, s->sizes[i]);
+	}
 	uint64_t full_flops = flops_tuning(&t->flops);
-	int found = s->ticket_epoch > 0;
-	int chosen = found ? s->ticket_count : full_count;
-	if (!found)
-		s->ticket_flops = full_flops;
-	status = trial_deliver(c, t, chosen);
+	int found = s->ticket_epoch > 0, pruned_hidden = 0;
+	int chosen = full_count > 0 ? full_count : 1;
+	t->latent = chosen;
+	if (o->delivery == EB_DELIVER_FRESH)
+		status = trial_deliver(c, t, chosen);
+	else
+		status = deliver_ticket(c, t, m, &pruned_hidden);
+	ae_delete(m);
+	char stable[96] = "";
+	for (int r = 0, at = 0; r < o->n_keep; r++)
+		at += snprintf(stable + at, sizeof(stable) - (size_t)at, "%s%d", r ? "," : "",
+			       s->stable_epoch[r]);
 	snprintf(t->details, sizeof(t->details),
-		 "{\"k_max\":%d,\"lambda\":%g,\"p\":%g,\"eps\":%g,\"ticket\":%s,"
+		 "{\"k_max\":%d,\"lambda\":%g,\"lambda_hidden\":%g,\"ticket\":%s,"
 		 "\"ticket_epoch\":%d,\"k_at_ticket\":%d,\"frozen_at_ticket\":%d,"
-		 "\"k_full_budget\":%d,\"frozen\":%d,"
+		 "\"stable_epoch_by_keep\":[%s],\"k_full_budget\":%d,\"frozen\":%d,"
+		 "\"hidden_alive\":%d,\"hidden_units\":%d,\"hidden_pruned\":%d,"
 		 "\"tuning_flops_at_ticket\":%llu,\"tuning_flops_full_budget\":%llu,"
-		 "\"delivered_epochs\":%d}",
-		 K, o->lambda, o->p, o->eps, found ? "true" : "false", s->ticket_epoch,
-		 found ? s->ticket_count : -1, found ? s->ticket_frozen : -1, full_count, frozen,
-		 (unsigned long long)s->ticket_flops, (unsigned long long)full_flops,
-		 c->exp->delivery_epochs);
-	free(s);
+		 "\"delivery\":\"%s\",\"delivered_epochs\":%d}",
+		 K, o->lambda, o->lambda_hidden, found ? "true" : "false", s->ticket_epoch,
+		 found ? s->ticket_count : -1, found ? s->ticket_frozen : -1, stable, full_count,
+		 frozen, hidden_alive, hidden_units, pruned_hidden,
+		 (unsigned long long)(found ? s->ticket_flops : full_flops),
+		 (unsigned long long)full_flops,
+		 o->delivery == EB_DELIVER_FRESH ? "fresh" : "ticket", c->exp->delivery_epochs);
+	run_free(s);
 	return status;
 }
 
-/* Charged up to the ticket: what it needed to decide. */
+/* The decision at the count after the full budget, charged for the whole run. */
 static int eb_decide(const struct experiment *e, long seed, const struct trial_record *trials,
 		     int n, struct decision_record *d)
 {
 	(void)e;
-	/* what it needed to decide: training up to the ticket (or the whole budget) */
-	double at = n ? details_number(trials[0].details, "tuning_flops_at_ticket") : NAN;
-	return decide_single(seed, trials, n, isfinite(at) ? (uint64_t)at : 0, d);
+	return decide_single(seed, trials, n, 0, d);
 }
 
 const struct strategy earlybird_strategy = {

@@ -1,15 +1,27 @@
-/* earlybird.h: Early-Bird tickets on the latent layer (Klazinga 2022, after You et al. 2020):
- * the rules, exposed for tests. */
+/* earlybird.h: Early-Bird tickets and network slimming on an autoencoder (Klazinga 2022,
+ * after You et al. 2020 and Liu et al. 2017): the rules, exposed for tests. */
 #ifndef DS_EARLYBIRD_H
 #define DS_EARLYBIRD_H
 
 #include "../search/strategy.h"
 
+#define EB_MAX_RATIOS 8
+
 struct eb_settings {
-	double lambda;                 /* L1 subgradient weight on the scales */
-	double p;                      /* mask quantile */
+	double lambda;                 /* decoupled L1 on the code layer's scales */
+	double lambda_hidden;          /* ... and on the hidden layers' */
+	double keep[EB_MAX_RATIOS];    /* fractions of all scales a mask keeps */
+	int n_keep;
+	int draws;                     /* masks drawn per epoch */
+	double layer_min;              /* no mask keeps less than this fraction of a layer */
 	double eps;                    /* ticket: distance to each of the 4 older masks */
+	double lr;                     /* the search run's learning rate (0: lr) */
+	int batch;                     /* ... batch (0: batch) */
+	int epochs;                    /* ... and epochs (0: epochs) */
+	int delivery;                  /* EB_DELIVER_TICKET or EB_DELIVER_FRESH */
 };
+
+enum { EB_DELIVER_TICKET, EB_DELIVER_FRESH };
 
 extern const struct settings eb_settings;
 extern const struct strategy earlybird_strategy;
@@ -19,24 +31,48 @@ extern const struct strategy earlybird_strategy;
 #define EB_ALIVE 2e-4          /* a unit counts when |gamma| is above this ... */
 #define EB_PHI 0.01            /* ... and Phi(beta / |gamma|) above this */
 
-/* mask[j] = |gamma_j| above the p-quantile of all |gamma| (linear interpolation). */
-void eb_mask(const float *gamma, int K, double p, unsigned char *mask);
+/* The decoupled L1 step on n scales: gamma moves towards 0 by step (lambda * lr) and stops at
+ * 0 rather than crossing it (the proximal step of lambda |gamma|, applied after Adam's
+ * update and apart from it, as AdamW applies weight decay). */
+void eb_shrink(float *gamma, int n, double step);
+
+/* One step's work on the scales of every batch-norm layer of m, after Adam's update:
+ * eb_shrink by lambda * lr on the code layer and lambda_hidden * lr on the others, then the
+ * freeze: a scale under EB_FREEZE is set to 0 with its Adam moments, and its unit marked in
+ * frozen (m->n_bn flags, at bn_unit), for good. Returns the FLOPs it took. */
+uint64_t eb_scales_step(struct ae *m, double lambda, double lambda_hidden, double lr,
+			unsigned char *frozen);
+
+/* The mask of the scales (|gamma| of every batch-norm layer, layer after layer: sizes[i]
+ * units in layer i) that keeps the fraction `keep` of them by one global ordering: unit j is
+ * kept when |gamma_j| >= the value at position floor(n (1 - keep)) of all |gamma| ascending,
+ * where the units at or above each layer's own value at position
+ * min(size - 1, round(size (1 - layer_min))) count as infinite, so that no layer loses them
+ * (at least its largest). Returns 0, or -1 when out of memory. */
+int eb_mask(const float *abs_gamma, const int *sizes, int n_layers, double keep,
+	    double layer_min, unsigned char *mask);
 /* Normalised Hamming distance: the fraction of positions where a and b differ. */
-double eb_distance(const unsigned char *a, const unsigned char *b, int K);
+double eb_distance(const unsigned char *a, const unsigned char *b, int n);
 
 struct eb_window {
-	int K;
-	int count;                          /* masks pushed so far */
-	unsigned char masks[EB_WINDOW][4096]; /* the last EB_WINDOW, newest at (count-1) % 5 */
+	int n;                  /* units per mask */
+	int count;              /* masks pushed so far */
+	unsigned char *masks;   /* EB_WINDOW masks of n: the newest at (count - 1) % EB_WINDOW */
 };
 
+/* A window for masks of n units: 0, or -1 when out of memory. */
+int eb_window_init(struct eb_window *w, int n);
+void eb_window_free(struct eb_window *w);
 /* Push the newest mask; *max_distance gets its largest distance to the older masks in the
  * window (NaN until the window is full). Returns 1 when the window is full and that
  * distance is at most eps: an Early-Bird ticket. */
 int eb_window_push(struct eb_window *w, const unsigned char *mask, double eps,
 		   double *max_distance);
 
-/* Units alive: |gamma_j| > EB_ALIVE and Phi(beta_j / |gamma_j|) > EB_PHI. */
+/* Whether a unit is alive: |gamma| > EB_ALIVE and Phi(beta / |gamma|) > EB_PHI (after a
+ * ReLU, it is not silent). */
+int eb_alive(float gamma, float beta);
+/* Units alive of the K with these scales and shifts. */
 int eb_active(const float *gamma, const float *beta, int K);
 
 #endif

@@ -35,7 +35,9 @@ enum {
 	FLOPS_VAE_KL = 12,           /* KL term and the gradients of mu and log sigma^2 */
 	FLOPS_BN = 8,                /* statistics (3), normalise (2), scale and shift (2), ... */
 	FLOPS_BN_BACKWARD = 12,      /* gamma and beta gradients, and the normalisation's */
-	FLOPS_GRAD_SUM = 1           /* adding one chunk's gradient into the total */
+	FLOPS_GRAD_SUM = 1,          /* adding one chunk's gradient into the total */
+	FLOPS_L1_SHRINK = 3,         /* |gamma| - step, its sign, the clip at 0 */
+	FLOPS_FREEZE = 1             /* |gamma| against the freezing threshold */
 };
 
 /* What a strategy spent to decide: everything but the report column. */

@@ -28,14 +28,24 @@ struct ae_arch ae_arch_plain(int D, const int *hidden, int n_hidden, int K, enum
 	return a;
 }
 
-void ae_flops_per_example(const struct ae_arch *a, uint64_t *step, uint64_t *eval)
+/* The widths w[0..L] of an arch's layers (L = 2 (n_hidden + 1), returned): the decoder's
+ * hidden widths mirror the encoder's unless dec_hidden says otherwise. */
+static int arch_widths(const struct ae_arch *a, int *w)
 {
-	int w[AE_MAX_LAYERS + 1], n = a->n_hidden < AE_MAX_HIDDEN ? a->n_hidden : AE_MAX_HIDDEN;
+	int n = a->n_hidden < 0 ? 0 : a->n_hidden < AE_MAX_HIDDEN ? a->n_hidden : AE_MAX_HIDDEN;
 	int L = 2 * (n + 1);
 	w[0] = w[L] = a->input_dim;
-	for (int i = 0; i < n; i++)
-		w[i + 1] = w[L - 1 - i] = a->hidden[i];
+	for (int i = 0; i < n; i++) {
+		w[i + 1] = a->hidden[i];
+		w[L - 1 - i] = a->dec_hidden[i] ? a->dec_hidden[i] : a->hidden[i];
+	}
 	w[n + 1] = a->latent;
+	return L;
+}
+
+void ae_flops_per_example(const struct ae_arch *a, uint64_t *step, uint64_t *eval)
+{
+	int w[AE_MAX_LAYERS + 1], L = arch_widths(a, w);
 	*step = *eval = 0;
 	for (int l = 0; l < L; l++) {
 		uint64_t io = (uint64_t)w[l] * (uint64_t)w[l + 1], out = (uint64_t)w[l + 1];
@@ -63,18 +73,12 @@ static int layout(struct ae *m)
 		return ds_fail("between 0 and %d hidden layers are supported (got %d)",
 			       AE_MAX_HIDDEN, a->n_hidden);
 	int n = a->n_hidden;
-	m->n_layers = 2 * (n + 1);
-	m->latent_layer = n;
-	m->width[0] = a->input_dim;
-	for (int i = 0; i < n; i++) {
-		if (a->hidden[i] <= 0)
+	for (int i = 0; i < n; i++)
+		if (a->hidden[i] <= 0 || a->dec_hidden[i] < 0)
 			return ds_fail("hidden width %d must be positive (got %d)", i + 1,
-				       a->hidden[i]);
-		m->width[i + 1] = a->hidden[i];
-		m->width[m->n_layers - 1 - i] = a->hidden[i];
-	}
-	m->width[n + 1] = a->latent;
-	m->width[m->n_layers] = a->input_dim;
+				       a->hidden[i] <= 0 ? a->hidden[i] : a->dec_hidden[i]);
+	m->n_layers = arch_widths(a, m->width);
+	m->latent_layer = n;
 	size_t off = 0;
 	for (int l = 0; l < m->n_layers; l++) {
 		size_t in = (size_t)m->width[l], out = (size_t)ae_layer_out(m, l);
@@ -86,11 +90,19 @@ static int layout(struct ae *m)
 		m->b_off[l] = off;
 		off += out;
 	}
-	if (a->latent_bn) {
-		m->gamma_off = off;
-		off += (size_t)a->latent;
-		m->beta_off = off;
-		off += (size_t)a->latent;
+	m->n_bn = 0;
+	for (int l = 0; l < m->n_layers - 1; l++) {
+		m->bn_at[l] = l == m->latent_layer ? a->latent_bn && !a->vae : a->hidden_bn;
+		if (!m->bn_at[l])
+			continue;
+		m->bn_off[l] = off;
+		off += 2 * (size_t)m->width[l + 1];
+		m->bn_unit[l] = m->n_bn;
+		m->n_bn += (size_t)m->width[l + 1];
+	}
+	if (m->bn_at[m->latent_layer]) {
+		m->gamma_off = m->bn_off[m->latent_layer];
+		m->beta_off = m->gamma_off + (size_t)a->latent;
 	}
 	m->n_params = off;
 	return 0;
@@ -113,18 +125,18 @@ struct ae *ae_new(const struct ae_arch *arch)
 	m->adam_m = calloc(m->n_params, sizeof(float));
 	m->adam_v = calloc(m->n_params, sizeof(float));
 	m->latent_mask = malloc(sizeof(float) * arch->latent);
-	m->bn_mean = calloc(arch->latent, sizeof(float));
-	m->bn_var = malloc(sizeof(float) * arch->latent);
+	m->bn_mean = calloc(m->n_bn + 1, sizeof(float));
+	m->bn_var = malloc(sizeof(float) * (m->n_bn + 1));
 	if (!m->params || !m->grad || !m->adam_m || !m->adam_v || !m->latent_mask || !m->bn_mean ||
 	    !m->bn_var) {
 		ds_fail("out of memory allocating %zu parameters", m->n_params);
 		ae_delete(m);
 		return NULL;
 	}
-	for (int k = 0; k < arch->latent; k++) {
+	for (int k = 0; k < arch->latent; k++)
 		m->latent_mask[k] = 1.0f;
+	for (size_t k = 0; k < m->n_bn; k++)
 		m->bn_var[k] = 1.0f;
-	}
 	return m;
 }
 
@@ -156,15 +168,17 @@ void ae_init(struct ae *m, struct rng *r)
 	memset(m->adam_m, 0, sizeof(float) * m->n_params);
 	memset(m->adam_v, 0, sizeof(float) * m->n_params);
 	m->adam_t = 0;
-	for (int k = 0; k < m->arch.latent; k++) {
+	for (int k = 0; k < m->arch.latent; k++)
 		m->latent_mask[k] = 1.0f;
+	for (size_t k = 0; k < m->n_bn; k++) {
 		m->bn_mean[k] = 0.0f;
 		m->bn_var[k] = 1.0f;
-		if (m->arch.latent_bn) {
-			m->params[m->gamma_off + k] = 1.0f;
-			m->params[m->beta_off + k] = 0.0f;
-		}
 	}
+	for (int l = 0; l < m->n_layers; l++)
+		for (int j = 0; m->bn_at[l] && j < m->width[l + 1]; j++) {
+			m->params[m->bn_off[l] + j] = 1.0f;
+			m->params[m->bn_off[l] + m->width[l + 1] + j] = 0.0f;
+		}
 }
 
 /* Copy layer l of a parameter-shaped buffer from model `from` into model `to`, whose latent
@@ -182,7 +196,7 @@ static void copy_layer(const struct ae *from, const float *src, const struct ae 
 
 struct ae *ae_truncate(const struct ae *m, int keep)
 {
-	if (m->arch.vae || m->arch.latent_bn) {
+	if (m->arch.vae || m->n_bn) {
 		ds_fail("only a plain autoencoder's latent layer can be cut");
 		return NULL;
 	}
@@ -206,6 +220,96 @@ struct ae *ae_truncate(const struct ae *m, int keep)
 	return t;
 }
 
+/* The units kept at the output of layer l (all when keep[l] is NULL, and for the output). */
+static int kept(const struct ae *m, const unsigned char *const *keep, int l, int j)
+{
+	return l < 0 || l >= m->n_layers - 1 || !keep[l] || keep[l][j];
+}
+
+/* What dropped unit j of layer l emits in evaluation when its batch-norm gamma is 0:
+ * act(beta_j) times its mask (0 without batch norm: nothing to fold). */
+static float dropped_output(const struct ae *m, int l, int j)
+{
+	if (!m->bn_at[l])
+		return 0.0f;
+	float y = m->params[m->bn_off[l] + m->width[l + 1] + j];
+	act_forward(l == m->latent_layer ? m->arch.latent_act : m->arch.hidden_act, 1, &y,
+		    &(uint64_t){ 0 });
+	return l == m->latent_layer ? y * m->latent_mask[j] : y;
+}
+
+/* Copy layer l of a parameter-shaped buffer into the pruned model p, kept rows and columns
+ * only; with fold, dropped inputs' constant outputs join the biases. */
+static void prune_layer(const struct ae *m, const float *src, const struct ae *p, float *dst,
+			const unsigned char *const *keep, int l, int fold)
+{
+	int in = m->width[l], out = m->width[l + 1], jp = 0;
+	for (int j = 0; j < out; j++) {
+		if (!kept(m, keep, l, j))
+			continue;
+		const float *W = src + m->w_off[l] + (size_t)j * in;
+		float *W2 = dst + p->w_off[l] + (size_t)jp * p->width[l];
+		double bias = src[m->b_off[l] + j];
+		for (int i = 0, ip = 0; i < in; i++) {
+			if (kept(m, keep, l - 1, i))
+				W2[ip++] = W[i];
+			else if (fold)
+				bias += (double)W[i] * dropped_output(m, l - 1, i);
+		}
+		dst[p->b_off[l] + jp] = (float)bias;
+		if (m->bn_at[l]) {
+			dst[p->bn_off[l] + jp] = src[m->bn_off[l] + j];
+			dst[p->bn_off[l] + p->width[l + 1] + jp] = src[m->bn_off[l] + out + j];
+		}
+		jp++;
+	}
+}
+
+struct ae *ae_prune(const struct ae *m, const unsigned char *const *keep)
+{
+	if (m->arch.vae) {
+		ds_fail("a VAE cannot be pruned");
+		return NULL;
+	}
+	int count[AE_MAX_LAYERS + 1];
+	for (int l = 0; l <= m->n_layers; l++) {
+		count[l] = 0;
+		for (int j = 0; j < m->width[l]; j++)
+			count[l] += kept(m, keep, l - 1, j);
+		if (!count[l]) {
+			ds_fail("pruning would leave layer %d with no unit", l);
+			return NULL;
+		}
+	}
+	struct ae_arch arch = m->arch;
+	int n = arch.n_hidden;
+	for (int i = 0; i < n; i++) {
+		arch.hidden[i] = count[i + 1];
+		arch.dec_hidden[i] = count[m->n_layers - 1 - i];
+	}
+	arch.latent = count[n + 1];
+	struct ae *p = ae_new(&arch);
+	if (!p)
+		return NULL;
+	for (int l = 0; l < m->n_layers; l++) {
+		prune_layer(m, m->params, p, p->params, keep, l, 1);
+		prune_layer(m, m->adam_m, p, p->adam_m, keep, l, 0);
+		prune_layer(m, m->adam_v, p, p->adam_v, keep, l, 0);
+		for (int j = 0, jp = 0; m->bn_at[l] && j < m->width[l + 1]; j++)
+			if (kept(m, keep, l, j)) {
+				p->bn_mean[p->bn_unit[l] + jp] = m->bn_mean[m->bn_unit[l] + j];
+				p->bn_var[p->bn_unit[l] + jp] = m->bn_var[m->bn_unit[l] + j];
+				jp++;
+			}
+	}
+	for (int k = 0, kp = 0; k < m->arch.latent; k++)
+		if (kept(m, keep, n, k))
+			p->latent_mask[kp++] = m->latent_mask[k];
+	p->adam_t = m->adam_t;
+	p->vae_beta = m->vae_beta;
+	return p;
+}
+
 /* ---- workspace ---- */
 
 struct ae_work *ae_work_new(const struct ae *m, int max_rows)
@@ -225,10 +329,12 @@ struct ae_work *ae_work_new(const struct ae *m, int max_rows)
 	for (int l = 1; l <= m->n_layers; l++)
 		ok &= (w->act[l] = malloc(sizeof(float) * max_rows * ae_layer_out(m, l - 1))) !=
 		      NULL;
-	if (m->arch.latent_bn) {
-		ok &= (w->bn_xhat = malloc(sizeof(float) * max_rows * m->arch.latent)) != NULL;
-		ok &= (w->bn_stats = malloc(sizeof(float) * 3 * m->arch.latent)) != NULL;
-	}
+	for (int l = 0; l < m->n_layers; l++)
+		if (m->bn_at[l]) {
+			size_t width = (size_t)m->width[l + 1];
+			ok &= (w->bn_xhat[l] = malloc(sizeof(float) * max_rows * width)) != NULL;
+			ok &= (w->bn_stats[l] = malloc(sizeof(float) * 3 * width)) != NULL;
+		}
 	if (m->arch.vae) {
 		ok &= (w->z = malloc(sizeof(float) * max_rows * m->arch.latent)) != NULL;
 		ok &= (w->eps = calloc((size_t)max_rows * m->arch.latent, sizeof(float))) != NULL;
@@ -259,8 +365,10 @@ void ae_work_delete(struct ae_work *w)
 	free(w->wt);
 	free(w->z);
 	free(w->eps);
-	free(w->bn_xhat);
-	free(w->bn_stats);
+	for (int l = 0; l < AE_MAX_LAYERS; l++) {
+		free(w->bn_xhat[l]);
+		free(w->bn_stats[l]);
+	}
 	free(w->code_copy);
 	free(w->dcode);
 	free(w->grad_prefix);
@@ -338,15 +446,16 @@ static double vae_backward(const struct ae *m, const struct ae_work *w, int rows
 	return kl;
 }
 
-/* Batch norm on z (rows, K), in place: z = gamma (z - mean) / std + beta, with this batch's
- * statistics when training (kept for backward and the running update), else the running
- * ones. */
-static void bn_forward(const struct ae *m, struct ae_work *w, int rows, float *z,
+/* Batch norm of layer l on z (rows, K), in place: z = gamma (z - mean) / std + beta, with
+ * this batch's statistics when training (kept for backward and the running update), else the
+ * running ones. */
+static void bn_forward(const struct ae *m, struct ae_work *w, int l, int rows, float *z,
 		       uint64_t *elementwise)
 {
-	int K = m->arch.latent;
-	const float *gamma = m->params + m->gamma_off, *beta = m->params + m->beta_off;
-	float *mean = w->bn_stats, *var = mean + K, *inv = var + K;
+	int K = m->width[l + 1];
+	const float *gamma = m->params + m->bn_off[l], *beta = gamma + K;
+	const float *run_mean = m->bn_mean + m->bn_unit[l], *run_var = m->bn_var + m->bn_unit[l];
+	float *mean = w->bn_stats[l], *var = mean + K, *inv = var + K, *xhat_out = w->bn_xhat[l];
 	for (int k = 0; k < K; k++) {
 		if (w->training) {
 			double s = 0, sq = 0;
@@ -359,8 +468,8 @@ static void bn_forward(const struct ae *m, struct ae_work *w, int rows, float *z
 			mean[k] = (float)mu;
 			var[k] = (float)fmax(sq / rows - mu * mu, 0.0);
 		} else {
-			mean[k] = m->bn_mean[k];
-			var[k] = m->bn_var[k];
+			mean[k] = run_mean[k];
+			var[k] = run_var[k];
 		}
 		inv[k] = 1.0f / sqrtf(var[k] + BN_EPS);
 	}
@@ -368,34 +477,35 @@ static void bn_forward(const struct ae *m, struct ae_work *w, int rows, float *z
 	for (int r = 0; r < rows; r++)
 		for (int k = 0; k < K; k++) {
 			float xhat = (z[(size_t)r * K + k] - mean[k]) * inv[k];
-			w->bn_xhat[(size_t)r * K + k] = xhat;
+			xhat_out[(size_t)r * K + k] = xhat;
 			z[(size_t)r * K + k] = gamma[k] * xhat + beta[k];
 		}
 	*elementwise += (uint64_t)rows * K * FLOPS_BN;
 }
 
-/* Batch norm backward (training statistics): dy (rows, K) becomes dz in place; gamma's and
- * beta's gradients are written to grad, gamma's with its L1 subgradient (share rows/batch). */
-static void bn_backward(const struct ae *m, const struct ae_work *w, int rows, float *dy,
-			float *grad, float share, uint64_t *elementwise)
+/* Batch norm backward of layer l (training statistics): dy (rows, K) becomes dz in place;
+ * gamma's and beta's gradients are written to grad. */
+static void bn_backward(const struct ae *m, const struct ae_work *w, int l, int rows, float *dy,
+			float *grad, uint64_t *elementwise)
 {
-	int K = m->arch.latent;
-	const float *gamma = m->params + m->gamma_off, *inv = w->bn_stats + 2 * K;
+	int K = m->width[l + 1];
+	size_t g_off = m->bn_off[l], b_off = g_off + (size_t)K;
+	const float *gamma = m->params + g_off, *inv = w->bn_stats[l] + 2 * K;
+	const float *bn_xhat = w->bn_xhat[l];
 	for (int k = 0; k < K; k++) {
 		double dgamma = 0, dbeta = 0, sum_dx = 0, sum_dx_xhat = 0;
 		for (int r = 0; r < rows; r++) {
-			double g = dy[(size_t)r * K + k], xhat = w->bn_xhat[(size_t)r * K + k];
+			double g = dy[(size_t)r * K + k], xhat = bn_xhat[(size_t)r * K + k];
 			dgamma += g * xhat;
 			dbeta += g;
 			sum_dx += g * gamma[k];
 			sum_dx_xhat += g * gamma[k] * xhat;
 		}
-		float sign = gamma[k] > 0 ? 1.0f : gamma[k] < 0 ? -1.0f : 0.0f;
-		grad[m->gamma_off + k] = (float)dgamma + m->gamma_l1 * sign * share;
-		grad[m->beta_off + k] = (float)dbeta;
+		grad[g_off + k] = (float)dgamma;
+		grad[b_off + k] = (float)dbeta;
 		for (int r = 0; r < rows; r++) {
 			double dx = dy[(size_t)r * K + k] * gamma[k];
-			double xhat = w->bn_xhat[(size_t)r * K + k];
+			double xhat = bn_xhat[(size_t)r * K + k];
 			dy[(size_t)r * K + k] =
 				(float)(inv[k] / rows * (rows * dx - sum_dx - xhat * sum_dx_xhat));
 		}
@@ -405,28 +515,34 @@ static void bn_backward(const struct ae *m, const struct ae_work *w, int rows, f
 
 void ae_bn_update(struct ae *m, struct ae_work *const *w, int n)
 {
-	int K = m->arch.latent, used = 0;
-	double *mean = calloc((size_t)K * 2, sizeof(double));
-	if (!mean)
-		return;
-	for (int i = 0; i < n; i++) {
-		if (w[i]->bn_rows < 1)
+	for (int l = 0; l < m->n_layers; l++) {
+		if (!m->bn_at[l])
 			continue;
-		for (int k = 0; k < K; k++) {
-			mean[k] += w[i]->bn_stats[k];
-			/* unbiased, as running variances conventionally are */
-			int r = w[i]->bn_rows;
-			mean[K + k] += w[i]->bn_stats[K + k] * (r > 1 ? (double)r / (r - 1) : 1.0);
+		int K = m->width[l + 1], used = 0;
+		double *mean = calloc((size_t)K * 2, sizeof(double));
+		if (!mean)
+			return;
+		for (int i = 0; i < n; i++) {
+			if (w[i]->bn_rows < 1)
+				continue;
+			const float *stats = w[i]->bn_stats[l];
+			for (int k = 0; k < K; k++) {
+				mean[k] += stats[k];
+				/* unbiased, as running variances conventionally are */
+				int r = w[i]->bn_rows;
+				mean[K + k] += stats[K + k] * (r > 1 ? (double)r / (r - 1) : 1.0);
+			}
+			used++;
 		}
-		used++;
+		float *run_mean = m->bn_mean + m->bn_unit[l], *run_var = m->bn_var + m->bn_unit[l];
+		for (int k = 0; used && k < K; k++) {
+			run_mean[k] = (1 - BN_MOMENTUM) * run_mean[k] +
+				      BN_MOMENTUM * (float)(mean[k] / used);
+			run_var[k] = (1 - BN_MOMENTUM) * run_var[k] +
+				     BN_MOMENTUM * (float)(mean[K + k] / used);
+		}
+		free(mean);
 	}
-	for (int k = 0; used && k < K; k++) {
-		m->bn_mean[k] =
-			(1 - BN_MOMENTUM) * m->bn_mean[k] + BN_MOMENTUM * (float)(mean[k] / used);
-		m->bn_var[k] = (1 - BN_MOMENTUM) * m->bn_var[k] +
-			       BN_MOMENTUM * (float)(mean[K + k] / used);
-	}
-	free(mean);
 }
 
 /* layers first .. last-1 of the forward pass, from x (first = 0) or the output of layer
@@ -446,8 +562,8 @@ static const float *forward_layers(const struct ae *m, struct ae_work *w, const 
 			dense_forward_ordered(rows, m->width[l], n_out, in, W, b, out, w->wt, gemm);
 		else
 			dense_forward(rows, m->width[l], n_out, in, W, b, out, gemm);
-		if (l == m->latent_layer && m->arch.latent_bn)
-			bn_forward(m, w, rows, out, elementwise);
+		if (m->bn_at[l])
+			bn_forward(m, w, l, rows, out, elementwise);
 		act_forward(layer_act(m, l), (size_t)rows * n_out, out, elementwise);
 		if (l == m->latent_layer && m->arch.vae) {
 			vae_sample(m, w, rows, out, elementwise);
@@ -517,9 +633,8 @@ static float *backward_layers(const struct ae *m, struct ae_work *w, const float
 			apply_keep(m, w, rows, delta, elementwise);
 		}
 		act_backward(layer_act(m, l), (size_t)rows * out, y, delta, elementwise);
-		if (l == m->latent_layer && m->arch.latent_bn)
-			bn_backward(m, w, rows, delta, grad, (float)rows * penalty_scale,
-				    elementwise);
+		if (m->bn_at[l])
+			bn_backward(m, w, l, rows, delta, grad, elementwise);
 		const float *input = l == 0				       ? x
 				     : m->arch.vae && l == m->latent_layer + 1 ? w->z
 									       : w->act[l];

@@ -26,6 +26,10 @@ struct ae_arch {
 	enum act output_act;            /* the reconstruction */
 	int latent_bn;                  /* batch-norm-style scale gamma and shift beta on the code
 					 * layer, before its activation (Early-Bird) */
+	int hidden_bn;                  /* the same on every hidden layer, encoder and decoder */
+	int dec_hidden[AE_MAX_HIDDEN];  /* decoder widths when they differ from the mirror (a
+					 * pruned network): dec_hidden[i] replaces hidden[i] on the
+					 * decoder's side; 0 mirrors hidden[i] */
 	int vae;                        /* variational: the code layer emits mu and log sigma^2
 					 * (2K outputs, identity), and the decoder reads a sample
 					 * z = mu + sigma * eps (the mean mu when evaluating) */
@@ -46,9 +50,13 @@ struct ae {
 	long adam_t;                    /* Adam steps taken */
 	float *latent_mask;             /* (K) */
 	float vae_beta;                 /* KL weight: loss = MSE + beta * KL / D per example */
-	size_t gamma_off, beta_off;     /* batch norm: where gamma (K) and beta (K) sit in params */
-	float *bn_mean, *bn_var;        /* batch norm: running statistics (K), for evaluation */
-	float gamma_l1;                 /* batch norm: L1 weight on gamma, added to its gradient */
+	/* Batch norm: layer l has it when bn_at[l]; its gamma (width[l + 1]) starts at
+	 * params[bn_off[l]], its beta follows, and its running statistics start at
+	 * bn_mean[bn_unit[l]] and bn_var[bn_unit[l]] (n_bn units in all layers). */
+	int bn_at[AE_MAX_LAYERS];
+	size_t bn_off[AE_MAX_LAYERS], bn_unit[AE_MAX_LAYERS], n_bn;
+	size_t gamma_off, beta_off;     /* the code layer's gamma (K) and beta (K), with latent_bn */
+	float *bn_mean, *bn_var;        /* (n_bn) running statistics, for evaluation */
 };
 
 /* Scratch space for forward and backward passes over up to max_rows rows. */
@@ -61,8 +69,9 @@ struct ae_work {
 	float *eps;                     /* VAE: (rows, K) its standard normal draws */
 	int training;                   /* a training pass: a VAE draws eps (else z = mu) and batch
 					 * norm uses this batch's statistics (else the running ones) */
-	float *bn_xhat;                 /* batch norm: (rows, K) normalised pre-activations */
-	float *bn_stats;                /* batch norm: (3K) this batch's mean, variance, 1/std */
+	float *bn_xhat[AE_MAX_LAYERS];  /* batch norm of layer l: (rows, width) normalised
+					 * pre-activations ... */
+	float *bn_stats[AE_MAX_LAYERS]; /* ... and (3 width) this batch's mean, variance, 1/std */
 	int bn_rows;                    /* batch norm: rows those statistics came from */
 	struct rng rng;                 /* VAE: where eps comes from, seeded by the trainer */
 	const int *keep;                /* nested dropout: row r keeps code units 0..keep[r]-1
@@ -108,6 +117,16 @@ int ae_layer_out(const struct ae *m, int l);
 /* A new model keeping latent units 0..keep-1 (encoder's last-layer rows, decoder's first-layer
  * columns), parameters, Adam state and mask copied; NULL with ds_errmsg() on failure. */
 struct ae *ae_truncate(const struct ae *m, int keep);
+
+/* A new, smaller model keeping, at the output of each layer l < n_layers - 1, the units with
+ * keep[l][j] set (keep[l] NULL keeps them all): weights, biases, batch norm, its running
+ * statistics, Adam state and mask copied. A dropped unit of a batch-norm layer is taken to
+ * emit act(beta) (times its mask), which it does exactly when its gamma is 0; that constant
+ * is folded into the next layer's biases, so cutting such units changes no evaluation output
+ * but for rounding.
+ * Plain or batch-norm models (not VAE); every layer keeps at least one unit. NULL with
+ * ds_errmsg() on failure. */
+struct ae *ae_prune(const struct ae *m, const unsigned char *const *keep);
 
 struct ae_work *ae_work_new(const struct ae *m, int max_rows);
 void ae_work_delete(struct ae_work *w);

@@ -152,7 +152,7 @@ static void prefix_block(void *ctx, const struct ae *m, struct ae_work *w, size_
 int ae_prefix_mse(const struct ae *m, const struct split *s, int threads, const int *prefix,
 		  int n, double *mse, struct flops *f)
 {
-	if (m->arch.vae || m->arch.latent_bn)
+	if (m->arch.vae || m->n_bn)
 		return ds_fail("prefix errors need a plain autoencoder");
 	size_t n_blocks = (s->n + EVAL_ROWS - 1) / EVAL_ROWS;
 	int t = threads < 1 ? 1 : threads;
@@ -366,14 +366,15 @@ static int check_cfg(const struct ae *m, const struct split *train, const struct
 		return ds_fail("too many training examples (%zu)", train->n);
 	if (!(c->nested_p >= 0 && c->nested_p < 1))
 		return ds_fail("nested dropout's p must be in [0, 1) (got %g)", c->nested_p);
-	if ((c->nested_p > 0 || c->n_prefixes > 0) && (m->arch.vae || m->arch.latent_bn))
+	if ((c->nested_p > 0 || c->n_prefixes > 0) && (m->arch.vae || m->n_bn))
 		return ds_fail("nested codes need a plain autoencoder (no VAE, no batch norm)");
 	return 0;
 }
 
 /* One optimisation step on examples order[first .. first+rows-1]. */
 static void train_step(struct ae *m, struct trainer *t, const struct split *train,
-		       const struct train_cfg *c, size_t first, int rows, uint64_t step_seed)
+		       const struct train_cfg *c, size_t first, int rows, uint64_t step_seed,
+		       struct flops *f)
 {
 	int D = m->width[0];
 	float scale = 1.0f / ((float)rows * (float)D);   /* mean over the batch's elements */
@@ -441,7 +442,7 @@ static void train_step(struct ae *m, struct trainer *t, const struct split *trai
 		}
 	}
 	t->chunk[0].elementwise += adam_flops + (uint64_t)(t->n_chunks - 1) * n * FLOPS_GRAD_SUM;
-	if (m->arch.latent_bn) {
+	if (m->n_bn) {
 		struct ae_work *w[64];
 		int used = 0;
 		for (int i = 0; i < t->n_chunks && used < 64; i++)
@@ -452,7 +453,7 @@ static void train_step(struct ae *m, struct trainer *t, const struct split *trai
 			t->chunk[i].work->bn_rows = 0;
 	}
 	if (c->after_step)
-		c->after_step(c->step_ctx, m);
+		c->after_step(c->step_ctx, m, f);
 }
 
 int ae_train(struct ae *m, const struct split *train, const struct split *val,
@@ -479,7 +480,7 @@ int ae_train(struct ae *m, const struct split *train, const struct split *val,
 				return TRAIN_INTERRUPTED;
 			}
 			int draws = m->arch.vae || c->nested_p > 0;
-			train_step(m, &t, train, &cfg, first, rows, draws ? rng_next(r) : 0);
+			train_step(m, &t, train, &cfg, first, rows, draws ? rng_next(r) : 0, f);
 			for (int i = 0; i < t.n_chunks; i++) {
 				loss_sum += t.chunk[i].loss_sum;
 				penalty_sum += t.chunk[i].penalty_sum;

@@ -40,8 +40,9 @@ struct train_cfg {
 	/* When set and non-zero (e.g. by a SIGINT handler), training stops after the current
 	 * batch and ae_train returns TRAIN_INTERRUPTED. */
 	const volatile sig_atomic_t *stop;
-	/* Called after every optimisation step (e.g. to freeze parameters). */
-	void (*after_step)(void *ctx, struct ae *m);
+	/* Called after every optimisation step (e.g. to freeze parameters); its own work goes
+	 * to f->overhead. */
+	void (*after_step)(void *ctx, struct ae *m, struct flops *f);
 	void *step_ctx;
 	/* Ordered codes (plain models), both off by default: */
 	double nested_p;      /* nested dropout (Rippel et al. 2014): each example of a step keeps

@@ -38,10 +38,13 @@ struct trial_hooks {
 	void *ctx;
 	int vae;				     /* train a VAE (identity code layer) ... */
 	double vae_beta;			     /* ... with this KL weight */
-	int latent_bn;				     /* scale and shift on the code layer ... */
-	double gamma_l1;			     /* ... with this L1 weight on the scales */
-	void (*after_step)(void *ctx, struct ae *m); /* after every optimiser step */
+	int latent_bn;				     /* scale and shift on the code layer */
+	int hidden_bn;				     /* ... and on every hidden layer */
+	/* after every optimiser step; its own work into f->overhead */
+	void (*after_step)(void *ctx, struct ae *m, struct flops *f);
 	int epochs;				     /* 0: the experiment's */
+	double lr;				     /* 0: the experiment's */
+	int batch;				     /* 0: the experiment's */
 	double nested_p;			     /* nested dropout (train_cfg) */
 	const int *prefixes;			     /* Matryoshka's prefixes (train_cfg) */
 	int n_prefixes;

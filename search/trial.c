@@ -251,6 +251,8 @@ enum trial_state trial_train(const struct trial_ctx *c, struct trial_record *t,
 	}
 	if (h && h->latent_bn)
 		arch.latent_bn = 1;
+	if (h && h->hidden_bn)
+		arch.hidden_bn = 1;
 	struct ae *m = ae_new(&arch);
 	if (!m) {
 		snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
@@ -258,8 +260,6 @@ enum trial_state trial_train(const struct trial_ctx *c, struct trial_record *t,
 	}
 	if (h && h->vae)
 		m->vae_beta = (float)h->vae_beta;
-	if (h && h->latent_bn)
-		m->gamma_l1 = (float)h->gamma_l1;
 	struct rng r;
 	rng_seed(&r, (uint64_t)t->seed);
 	ae_init(m, &r);
@@ -268,6 +268,10 @@ enum trial_state trial_train(const struct trial_ctx *c, struct trial_record *t,
 	trial_train_cfg(c, &cfg);
 	if (h && h->epochs > 0)
 		cfg.epochs = h->epochs;
+	if (h && h->lr > 0)
+		cfg.adam.lr = (float)h->lr;
+	if (h && h->batch > 0)
+		cfg.batch = h->batch;
 	if (h) {
 		cfg.nested_p = h->nested_p;
 		cfg.prefixes = h->prefixes;

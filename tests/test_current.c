@@ -425,7 +425,7 @@ static void test_values_that_cannot_work(void **state)
 	const char *cases[][2] = {
 		{ "n_test = 0\n", "leaves no test examples" },
 		{ "grid =\n", "grid: missing or empty" },
-		{ "strategies = earlybird\neb.p = 1\n", "eb.p: 1 is out of range" },
+		{ "strategies = earlybird\neb.draws = 0\n", "eb.draws: 0 is out of range" },
 	};
 	for (int i = 0; i < 3; i++) {
 		char text[512];
