@@ -126,20 +126,46 @@ int eb_active(const float *gamma, const float *beta, int K)
 
 static const struct setting eb_keys[] = {
 	{ .name = "eb.lambda",
-	  .type = SETTING_DOUBLE,
+	  .type = SETTING_DOUBLE_LIST,
 	  .offset = S(lambda),
 	  .lo = 0,
 	  .hi = 1e6,
-	  .def = "0.7",
-	  .help = "the L1 weight on the code layer's scales: each step moves them lambda * lr "
-		  "towards 0, apart from Adam" },
+	  .def = "0.9",
+	  .help = "the L1 weight on the code layer's scales (decoupled: each step moves them "
+		  "lambda * lr towards 0, apart from Adam); a list for a sweep",
+	  .capacity = EB_MAX_RATIOS,
+	  .count_offset = S(n_lambda) },
 	{ .name = "eb.lambda_hidden",
-	  .type = SETTING_DOUBLE,
+	  .type = SETTING_DOUBLE_LIST,
 	  .offset = S(lambda_hidden),
 	  .lo = 0,
 	  .hi = 1e6,
 	  .def = "0.001",
-	  .help = "the L1 weight on the hidden layers' scales" },
+	  .help = "the L1 weight on the hidden layers' scales; a list for a sweep",
+	  .capacity = EB_MAX_RATIOS,
+	  .count_offset = S(n_lambda_hidden) },
+	{ .name = "eb.weight_decay",
+	  .type = SETTING_DOUBLE,
+	  .offset = S(weight_decay),
+	  .lo = 0,
+	  .hi = 1e3,
+	  .def = "0",
+	  .help = "decoupled weight decay on every weight matrix (each step scales them by "
+		  "1 - lr * weight_decay), against the drain of the scales" },
+	{ .name = "eb.bn",
+	  .type = SETTING_WORD,
+	  .offset = S(bn),
+	  .def = "encoder",
+	  .words = "all|encoder|code",
+	  .help = "which layers carry scales: all (code and every hidden layer), encoder (code and "
+		  "the encoder's hidden layers) or code" },
+	{ .name = "eb.l1",
+	  .type = SETTING_WORD,
+	  .offset = S(l1),
+	  .def = "decoupled",
+	  .words = "decoupled|adam",
+	  .help = "decoupled: each step moves a scale lambda * lr towards 0 after Adam's; adam: "
+		  "lambda sign(gamma) joins the gradient and goes through Adam (the thesis's)" },
 	{ .name = "eb.keep",
 	  .type = SETTING_DOUBLE_LIST,
 	  .offset = S(keep),
@@ -176,14 +202,14 @@ static const struct setting eb_keys[] = {
 	  .offset = S(lr),
 	  .lo = 0,
 	  .hi = 10,
-	  .def = "0",
+	  .def = "0.008",
 	  .help = "the search run's learning rate; 0 for the experiment's lr" },
 	{ .name = "eb.batch",
 	  .type = SETTING_INT,
 	  .offset = S(batch),
 	  .lo = 0,
 	  .hi = 1 << 20,
-	  .def = "0",
+	  .def = "64",
 	  .help = "the search run's batch; 0 for the experiment's batch" },
 	{ .name = "eb.epochs",
 	  .type = SETTING_INT,
@@ -220,41 +246,56 @@ static void keep_text(const struct eb_settings *o, char *buf, size_t size)
 		at += (size_t)snprintf(buf + at, size - at, "%s%g", i ? "," : "", o->keep[i]);
 }
 
-/* One run at K_max per seed. */
+/* One run at K_max per seed, or one per (lambda, lambda_hidden) of a sweep, named
+ * earlybird(l=..,h=..). */
 static int eb_plan(const struct experiment *e, long seed, struct trial_record *trials, int max)
 {
-	if (max < 1)
-		return 1;
 	const struct eb_settings *o = settings_of(e);
-	struct trial_record *t = &trials[0];
-	memset(t, 0, sizeof(*t));
-	snprintf(t->strategy, sizeof(t->strategy), "earlybird");
+	int n_variants = o->n_lambda * o->n_lambda_hidden;
 	char de[24], keep[96], run[64] = "";
 	keep_text(o, keep, sizeof(keep));
+	static const char *bn_word[] = { "", "/bn=encoder", "/bn=code" };
+	snprintf(run, sizeof(run), "%s%s", bn_word[o->bn], o->l1 == EB_L1_ADAM ? "/l1=adam" : "");
+	if (o->weight_decay > 0)
+		snprintf(run + strlen(run), sizeof(run) - strlen(run), "/wd=%g", o->weight_decay);
 	if (o->lr > 0 || o->batch > 0 || o->epochs > 0)
-		snprintf(run, sizeof(run), "/lr=%g/b=%d/e=%d", o->lr, o->batch, o->epochs);
-	snprintf(t->key, sizeof(t->key), "earlybird2/l=%g,%g/keep=%s/d=%d/min=%g/eps=%g%s/%s/K=%d/"
-		 "seed=%ld%s",
-		 o->lambda, o->lambda_hidden, keep, o->draws, o->layer_min, o->eps, run,
-		 o->delivery == EB_DELIVER_FRESH ? "fresh" : "ticket", e->k_max, seed,
-		 delivery_key(e, de));
-	snprintf(t->role, sizeof(t->role), "search");
-	t->latent = e->k_max;
-	t->seed = seed;
-	snprintf(t->params, sizeof(t->params),
-		 "{\"lambda\":%g,\"lambda_hidden\":%g,\"keep\":[%s],\"draws\":%d,\"layer_min\":%g,"
-		 "\"eps\":%g,\"lr\":%g,\"batch\":%d,\"epochs\":%d,\"delivery\":\"%s\"}",
-		 o->lambda, o->lambda_hidden, keep, o->draws, o->layer_min, o->eps,
-		 o->lr > 0 ? o->lr : e->lr, o->batch > 0 ? o->batch : e->batch,
-		 o->epochs > 0 ? o->epochs : e->epochs,
-		 o->delivery == EB_DELIVER_FRESH ? "fresh" : "ticket");
-	return 1;
+		snprintf(run + strlen(run), sizeof(run) - strlen(run), "/lr=%g/b=%d/e=%d", o->lr,
+			 o->batch, o->epochs);
+	for (int v = 0; v < n_variants && v < max; v++) {
+		double lambda = o->lambda[v / o->n_lambda_hidden];
+		double hidden = o->lambda_hidden[v % o->n_lambda_hidden];
+		struct trial_record *t = &trials[v];
+		memset(t, 0, sizeof(*t));
+		if (n_variants == 1)
+			snprintf(t->strategy, sizeof(t->strategy), "earlybird");
+		else
+			snprintf(t->strategy, sizeof(t->strategy), "earlybird(l=%g,h=%g)", lambda,
+				 hidden);
+		snprintf(t->key, sizeof(t->key),
+			 "earlybird2/l=%g,%g/keep=%s/d=%d/min=%g/eps=%g%s/%s/K=%d/seed=%ld%s", lambda,
+			 hidden, keep, o->draws, o->layer_min, o->eps, run,
+			 o->delivery == EB_DELIVER_FRESH ? "fresh" : "ticket", e->k_max, seed,
+			 delivery_key(e, de));
+		snprintf(t->role, sizeof(t->role), "search");
+		t->latent = e->k_max;
+		t->seed = seed;
+		t->variant = v;
+		snprintf(t->params, sizeof(t->params),
+			 "{\"lambda\":%.17g,\"lambda_hidden\":%.17g,\"keep\":[%s],\"draws\":%d,"
+			 "\"layer_min\":%g,\"eps\":%g,\"lr\":%g,\"batch\":%d,\"epochs\":%d,"
+			 "\"delivery\":\"%s\"}",
+			 lambda, hidden, keep, o->draws, o->layer_min, o->eps,
+			 o->lr > 0 ? o->lr : e->lr, o->batch > 0 ? o->batch : e->batch,
+			 o->epochs > 0 ? o->epochs : e->epochs,
+			 o->delivery == EB_DELIVER_FRESH ? "fresh" : "ticket");
+	}
+	return n_variants;
 }
 
 /* What one Early-Bird run tracks while it trains. */
 struct eb_run {
 	const struct eb_settings *o;
-	double lr;
+	double lr, lambda, lambda_hidden; /* this trial's */
 	int K, n, steps_per_epoch;     /* code units, all batch-norm units */
 	int sizes[AE_MAX_LAYERS], layers[AE_MAX_LAYERS], n_layers; /* the batch-norm layers */
 	long steps;                    /* optimiser steps so far */
@@ -328,7 +369,19 @@ uint64_t eb_scales_step(struct ae *m, double lambda, double lambda_hidden, doubl
 static void eb_step(void *ctx, struct ae *m, struct flops *f)
 {
 	struct eb_run *s = ctx;
-	f->overhead += eb_scales_step(m, s->o->lambda, s->o->lambda_hidden, s->lr, s->frozen);
+	int decoupled = s->o->l1 == EB_L1_DECOUPLED;
+	f->overhead += eb_scales_step(m, decoupled ? s->lambda : 0,
+				      decoupled ? s->lambda_hidden : 0, s->lr, s->frozen);
+	if (s->o->weight_decay > 0) {
+		float keep = (float)(1.0 - s->lr * s->o->weight_decay);
+		for (int l = 0; l < m->n_layers; l++) {
+			size_t n = (size_t)m->width[l] * (size_t)m->width[l + 1];
+			float *W = m->params + m->w_off[l];
+			for (size_t i = 0; i < n; i++)
+				W[i] *= keep;
+			f->overhead += n;
+		}
+	}
 	int in_epoch = (int)(s->steps % s->steps_per_epoch) + 1, epoch =
 		(int)(s->steps / s->steps_per_epoch) + 1;
 	s->steps++;
@@ -352,6 +405,15 @@ static int eb_epoch(void *ctx, struct epoch_record *e, struct ae *m)
 	if (s->ticket_epoch == e->epoch)
 		s->ticket_flops = e->flops_tuning;
 	return 0; /* the full budget runs, for the count after it */
+}
+
+/* With the thesis's L1, its subgradient on every batch-norm layer's scales. */
+static void eb_ready(void *ctx, struct ae *m)
+{
+	struct eb_run *s = ctx;
+	for (int l = 0; s->o->l1 == EB_L1_ADAM && l < m->n_layers; l++)
+		if (m->bn_at[l])
+			m->bn_l1[l] = (float)(l == m->latent_layer ? s->lambda : s->lambda_hidden);
 }
 
 static void run_free(struct eb_run *s)
@@ -446,7 +508,9 @@ static enum trial_state eb_run_trial(const struct trial_ctx *c, struct trial_rec
 	const struct eb_settings *o = settings_of(c->exp);
 	int K = t->latent;
 	struct ae_arch arch = experiment_arch(c->exp, c->data, K);
-	arch.latent_bn = arch.hidden_bn = 1;
+	static const int hidden_bn[] = { AE_BN_HIDDEN, AE_BN_ENCODER, 0 };
+	arch.latent_bn = 1;
+	arch.hidden_bn = hidden_bn[o->bn];
 	struct ae *shape = ae_new(&arch);
 	struct eb_run *s = shape ? run_new(c, o, shape) : NULL;
 	ae_delete(shape);
@@ -454,10 +518,13 @@ static enum trial_state eb_run_trial(const struct trial_ctx *c, struct trial_rec
 		snprintf(t->error, sizeof(t->error), "out of memory");
 		return TRIAL_FAILED;
 	}
+	s->lambda = details_number(t->params, "lambda");
+	s->lambda_hidden = details_number(t->params, "lambda_hidden");
 	struct trial_hooks hooks = { .epoch = eb_epoch,
 				     .ctx = s,
 				     .latent_bn = 1,
-				     .hidden_bn = 1,
+				     .hidden_bn = arch.hidden_bn,
+				     .ready = eb_ready,
 				     .after_step = eb_step,
 				     .lr = o->lr,
 				     .batch = o->batch,
@@ -498,7 +565,7 @@ static enum trial_state eb_run_trial(const struct trial_ctx *c, struct trial_rec
 		 "\"hidden_alive\":%d,\"hidden_units\":%d,\"hidden_pruned\":%d,"
 		 "\"tuning_flops_at_ticket\":%llu,\"tuning_flops_full_budget\":%llu,"
 		 "\"delivery\":\"%s\",\"delivered_epochs\":%d}",
-		 K, o->lambda, o->lambda_hidden, found ? "true" : "false", s->ticket_epoch,
+		 K, s->lambda, s->lambda_hidden, found ? "true" : "false", s->ticket_epoch,
 		 found ? s->ticket_count : -1, found ? s->ticket_frozen : -1, stable, full_count,
 		 frozen, hidden_alive, hidden_units, pruned_hidden,
 		 (unsigned long long)(found ? s->ticket_flops : full_flops),

@@ -8,8 +8,11 @@
 #define EB_MAX_RATIOS 8
 
 struct eb_settings {
-	double lambda;                 /* decoupled L1 on the code layer's scales */
-	double lambda_hidden;          /* ... and on the hidden layers' */
+	double lambda[EB_MAX_RATIOS];  /* L1 weights on the code layer's scales (a sweep) ... */
+	int n_lambda;
+	double lambda_hidden[EB_MAX_RATIOS]; /* ... and on the hidden layers' */
+	int n_lambda_hidden;
+	double weight_decay;           /* decoupled weight decay on the weight matrices */
 	double keep[EB_MAX_RATIOS];    /* fractions of all scales a mask keeps */
 	int n_keep;
 	int draws;                     /* masks drawn per epoch */
@@ -19,9 +22,13 @@ struct eb_settings {
 	int batch;                     /* ... batch (0: batch) */
 	int epochs;                    /* ... and epochs (0: epochs) */
 	int delivery;                  /* EB_DELIVER_TICKET or EB_DELIVER_FRESH */
+	int bn;                        /* EB_BN_ALL, EB_BN_ENCODER or EB_BN_CODE */
+	int l1;                        /* EB_L1_DECOUPLED or EB_L1_ADAM */
 };
 
 enum { EB_DELIVER_TICKET, EB_DELIVER_FRESH };
+enum { EB_BN_ALL, EB_BN_ENCODER, EB_BN_CODE };
+enum { EB_L1_DECOUPLED, EB_L1_ADAM };
 
 extern const struct settings eb_settings;
 extern const struct strategy earlybird_strategy;

@@ -92,7 +92,9 @@ static int layout(struct ae *m)
 	}
 	m->n_bn = 0;
 	for (int l = 0; l < m->n_layers - 1; l++) {
-		m->bn_at[l] = l == m->latent_layer ? a->latent_bn && !a->vae : a->hidden_bn;
+		m->bn_at[l] = l == m->latent_layer ? a->latent_bn && !a->vae
+			      : l < m->latent_layer ? (a->hidden_bn & AE_BN_ENCODER) != 0
+						    : (a->hidden_bn & AE_BN_DECODER) != 0;
 		if (!m->bn_at[l])
 			continue;
 		m->bn_off[l] = off;
@@ -484,9 +486,10 @@ static void bn_forward(const struct ae *m, struct ae_work *w, int l, int rows, f
 }
 
 /* Batch norm backward of layer l (training statistics): dy (rows, K) becomes dz in place;
- * gamma's and beta's gradients are written to grad. */
+ * gamma's and beta's gradients are written to grad, gamma's with its L1 subgradient times
+ * share (this pass's rows over the batch's, so that a batch's chunks add it once). */
 static void bn_backward(const struct ae *m, const struct ae_work *w, int l, int rows, float *dy,
-			float *grad, uint64_t *elementwise)
+			float *grad, float share, uint64_t *elementwise)
 {
 	int K = m->width[l + 1];
 	size_t g_off = m->bn_off[l], b_off = g_off + (size_t)K;
@@ -501,7 +504,8 @@ static void bn_backward(const struct ae *m, const struct ae_work *w, int l, int 
 			sum_dx += g * gamma[k];
 			sum_dx_xhat += g * gamma[k] * xhat;
 		}
-		grad[g_off + k] = (float)dgamma;
+		float sign = gamma[k] > 0 ? 1.0f : gamma[k] < 0 ? -1.0f : 0.0f;
+		grad[g_off + k] = (float)dgamma + m->bn_l1[l] * sign * share;
 		grad[b_off + k] = (float)dbeta;
 		for (int r = 0; r < rows; r++) {
 			double dx = dy[(size_t)r * K + k] * gamma[k];
@@ -634,7 +638,8 @@ static float *backward_layers(const struct ae *m, struct ae_work *w, const float
 		}
 		act_backward(layer_act(m, l), (size_t)rows * out, y, delta, elementwise);
 		if (m->bn_at[l])
-			bn_backward(m, w, l, rows, delta, grad, elementwise);
+			bn_backward(m, w, l, rows, delta, grad, (float)rows * penalty_scale,
+				    elementwise);
 		const float *input = l == 0				       ? x
 				     : m->arch.vae && l == m->latent_layer + 1 ? w->z
 									       : w->act[l];

@@ -16,6 +16,8 @@
 #define AE_DEFAULT_HIDDEN "512,256"   /* encoder widths unless told otherwise */
 #define AE_MAX_LAYERS (2 * AE_MAX_HIDDEN + 2)
 
+enum { AE_BN_ENCODER = 1, AE_BN_DECODER = 2, AE_BN_HIDDEN = 3 };
+
 struct ae_arch {
 	int input_dim;                  /* D */
 	int n_hidden;                   /* encoder hidden layers, mirrored in the decoder */
@@ -26,7 +28,8 @@ struct ae_arch {
 	enum act output_act;            /* the reconstruction */
 	int latent_bn;                  /* batch-norm-style scale gamma and shift beta on the code
 					 * layer, before its activation (Early-Bird) */
-	int hidden_bn;                  /* the same on every hidden layer, encoder and decoder */
+	int hidden_bn;                  /* the same on hidden layers: AE_BN_ENCODER, AE_BN_DECODER
+					 * or both (AE_BN_HIDDEN) */
 	int dec_hidden[AE_MAX_HIDDEN];  /* decoder widths when they differ from the mirror (a
 					 * pruned network): dec_hidden[i] replaces hidden[i] on the
 					 * decoder's side; 0 mirrors hidden[i] */
@@ -57,6 +60,8 @@ struct ae {
 	size_t bn_off[AE_MAX_LAYERS], bn_unit[AE_MAX_LAYERS], n_bn;
 	size_t gamma_off, beta_off;     /* the code layer's gamma (K) and beta (K), with latent_bn */
 	float *bn_mean, *bn_var;        /* (n_bn) running statistics, for evaluation */
+	float bn_l1[AE_MAX_LAYERS];     /* an L1 weight on layer l's gamma whose subgradient
+					 * lambda sign(gamma) joins gamma's gradient (0: none) */
 };
 
 /* Scratch space for forward and backward passes over up to max_rows rows. */

@@ -39,7 +39,9 @@ struct trial_hooks {
 	int vae;				     /* train a VAE (identity code layer) ... */
 	double vae_beta;			     /* ... with this KL weight */
 	int latent_bn;				     /* scale and shift on the code layer */
-	int hidden_bn;				     /* ... and on every hidden layer */
+	int hidden_bn;				     /* ... and on hidden layers (arch) */
+	/* on the initialised model, before the first step (NULL: none) */
+	void (*ready)(void *ctx, struct ae *m);
 	/* after every optimiser step; its own work into f->overhead */
 	void (*after_step)(void *ctx, struct ae *m, struct flops *f);
 	int epochs;				     /* 0: the experiment's */

@@ -252,7 +252,7 @@ enum trial_state trial_train(const struct trial_ctx *c, struct trial_record *t,
 	if (h && h->latent_bn)
 		arch.latent_bn = 1;
 	if (h && h->hidden_bn)
-		arch.hidden_bn = 1;
+		arch.hidden_bn = h->hidden_bn;
 	struct ae *m = ae_new(&arch);
 	if (!m) {
 		snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
@@ -263,6 +263,8 @@ enum trial_state trial_train(const struct trial_ctx *c, struct trial_record *t,
 	struct rng r;
 	rng_seed(&r, (uint64_t)t->seed);
 	ae_init(m, &r);
+	if (h && h->ready)
+		h->ready(h->ctx, m);
 	struct epoch_bridge bridge = { .c = c, .h = h, .t = t, .t0 = t0 };
 	struct train_cfg cfg;
 	trial_train_cfg(c, &cfg);
