@@ -171,6 +171,7 @@ static void train_help(FILE *out)
 		"  --dataset SPEC     fashion-mnist | mnist | idx:IMAGES[,LABELS]\n"
 		"                     | csv:PATH[,label=last] | affine:d=5,D=50,n=4000,noise=0.01\n"
 		"                     | sphere:d=2,D=3,n=4000 | swissroll:D=3,n=4000,noise=0\n"
+		"                     | sine:d=4,D=16,n=4000,noise=0.1 | M1_Sphere:n=2500 ...\n"
 		"  --latent K         latent width (required)\n"
 		"  --hidden LIST      encoder hidden widths, mirrored in the decoder (%s)\n"
 		"  --hidden-act A     relu | sigmoid | identity (relu)\n"
@@ -657,6 +658,13 @@ static int cmd_run(int argc, char **argv)
 		omp_set_max_active_levels(2);
 		catch_signals();
 		status = run_all(s, to_run, n_to_run, &o);
+		/* a group run in full: its data sets of known dimension side by side */
+		for (int i = 0; i < o.n_selected && status == 0; i++)
+			if (!experiments_find(&f, o.selected[i]) &&
+			    report_known_id(s, o.selected[i], stdout) < 0) {
+				fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+				status = EXIT_FAILED;
+			}
 		store_close(s);
 	}
 	free(to_run);
@@ -675,10 +683,11 @@ static void report_help(FILE *out)
 		"Print the comparison of strategies from the database alone (the view\n"
 		"v_comparison): chosen K, tuning and delivery FLOPs, the ratio to grid search,\n"
 		"test MSE, probe accuracy and seconds, for the newest configuration of each\n"
-		"experiment.\n"
+		"experiment; with two or more data sets of known dimension, a table of every\n"
+		"strategy's estimate on each, marked where |estimate - d| < 0.5.\n"
 		"\n"
 		"  --db PATH          results database (%s)\n"
-		"  --experiment NAME  one experiment (all)\n"
+		"  --experiment NAME  one experiment, or every one of a group: known-id (all)\n"
 		"  --format F         table, csv, or json: one object per line (table)\n"
 		"  -h, --help         this help\n",
 		prog, STORE_DEFAULT_PATH);
@@ -727,6 +736,8 @@ static int cmd_report(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	int rows = report_print(s, o.experiment, 0, o.format, stdout);
+	if (rows > 0 && o.format == REPORT_TABLE && report_known_id(s, o.experiment, stdout) < 0)
+		rows = -1;
 	const char *x = o.experiment;
 	if (rows < 0)
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());

@@ -944,7 +944,7 @@ static void embed(const double *u, int m, const double *B, int D, float *x)
 	}
 }
 
-/* affine:, sphere:, swissroll: and the benchmark manifolds, drawn from the seed. */
+/* affine:, sphere: and swissroll:, drawn from the seed. */
 static int load_synthetic(struct dataset *d, const char *kind, const char *params,
 			  const struct data_opts *o)
 {
@@ -1043,6 +1043,59 @@ done:
 	return rc;
 }
 
+/* The sine set of Klazinga's thesis (TU Delft, 2022; datasets/synthetic of its code): each
+ * point is a sampled sine, x_i = a sin(radians((i - b) f)) + c + noise e_i for i = 0 .. D-1,
+ * e_i ~ N(0, 1).
+ * The first d of (a, b, c, f) vary from point to point, a ~ U(0.1, 1), b ~ U(0, 16),
+ * c ~ U(0, 1), f ~ U(11, 33) (degrees per coordinate); the others keep b = 0, c = 0, f = 22.
+ * Intrinsic dimension d. Per point the variables are drawn in that order, then the noise. */
+#define SINE_VARIABLES 4
+
+static double sine_at(int i, const double v[SINE_VARIABLES])
+{
+	double degrees = ((double)i - v[1]) * v[3];
+	return v[0] * sin(degrees * (M_PI / 180.0)) + v[2];
+}
+
+static int load_sine(struct dataset *d, const char *params, const struct data_opts *o)
+{
+	struct synth_params p = { .d = SINE_VARIABLES, .D = 16, .n = 4000, .noise = 0.0 };
+	if (parse_params("sine", params, &p, "d,D,n,noise"))
+		return -1;
+	if (p.d > SINE_VARIABLES)
+		return ds_fail("sine: d must be between 1 and %d (got %ld): the amplitude, phase, "
+			       "bias and frequency vary, in that order; lower d",
+			       SINE_VARIABLES, p.d);
+	if (p.D < p.d || p.D > SYNTH_MAX_DIM)
+		return ds_fail("sine: D must be between d = %ld and %d (got %ld): %s D", p.d,
+			       SYNTH_MAX_DIM, p.D, p.D < p.d ? "raise" : "lower");
+	if ((size_t)p.n * (size_t)p.D > SYNTH_MAX_VALUES)
+		return ds_fail("sine: n*D = %ld*%ld values is more than %d (1 GiB): lower n or D",
+			       p.n, p.D, SYNTH_MAX_VALUES);
+	static const double low[SINE_VARIABLES] = { 0.1, 0.0, 0.0, 11.0 };
+	static const double high[SINE_VARIABLES] = { 1.0, 16.0, 1.0, 33.0 };
+	double v[SINE_VARIABLES] = { 1.0, 0.0, 0.0, 22.0 }; /* a is always drawn (d >= 1) */
+	int D = (int)p.D;
+	size_t n = (size_t)p.n;
+	float *x = malloc(sizeof(float) * n * D);
+	if (!x)
+		return ds_fail("out of memory generating sine");
+	struct rng r;
+	rng_seed(&r, o->seed);
+	for (size_t k = 0; k < n; k++) {
+		for (int j = 0; j < p.d; j++)
+			v[j] = low[j] + (high[j] - low[j]) * rng_uniform(&r);
+		float *row = x + k * D;
+		for (int i = 0; i < D; i++)
+			row[i] = (float)(sine_at(i, v) + (p.noise > 0 ? p.noise * rng_normal(&r) : 0));
+	}
+	d->dim = D;
+	d->true_dim = (double)p.d;
+	int rc = split_pool(d, x, NULL, n, o, "sine");
+	free(x);
+	return rc;
+}
+
 /* A benchmark manifold: n points (default 2500, as scikit-dimension), Gaussian noise of
  * standard deviation `noise` on every coordinate. */
 static int load_manifold(struct dataset *d, const struct manifold *m, const char *params,
@@ -1136,12 +1189,14 @@ int dataset_load(struct dataset *d, const char *spec, const struct data_opts *o)
 	} else if (!strcmp(kind, "affine") || !strcmp(kind, "sphere") ||
 		   !strcmp(kind, "swissroll")) {
 		rc = load_synthetic(d, kind, arg, o);
+	} else if (!strcmp(kind, "sine")) {
+		rc = load_sine(d, arg, o);
 	} else if (manifold_find(kind)) {
 		rc = load_manifold(d, manifold_find(kind), arg, o);
 	} else {
 		return ds_fail("unknown dataset '%s' (known: fashion-mnist, mnist, "
 			       "idx:IMAGES[,LABELS], csv:PATH, affine:..., sphere:..., "
-			       "swissroll:..., and the benchmark manifolds M1_Sphere ... "
+			       "swissroll:..., sine:..., and the benchmark manifolds M1_Sphere ... "
 			       "Mp3_Paraboloid: see 'dimsearch id --list')",
 			       kind);
 	}

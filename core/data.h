@@ -8,6 +8,8 @@
  *   affine:d=5,D=50,n=4000,noise=0.01 x = c + B z + noise e: B (D, d) orthonormal, z, e ~ N(0, I)
  *   sphere:d=2,D=3,n=4000,noise=0    uniform on the unit d-sphere, embedded in R^D
  *   swissroll:D=3,n=4000,noise=0     scikit-learn's Swiss roll (dimension 2), embedded in R^D
+ *   sine:d=4,D=16,n=4000,noise=0     Klazinga's sampled sines: d of amplitude, phase, bias,
+ *                                    frequency vary (d = 1..4)
  *   M1_Sphere:n=2500,noise=0         a benchmark manifold (manifolds.h), by its name
  * Image pixels are scaled to [0, 1]. Splits are fixed by the seed. */
 #ifndef DS_DATA_H

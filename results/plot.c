@@ -423,6 +423,56 @@ static int fig_known_id(const struct plot_ctx *c)
 	return b.n > 0 ? draw(c, "known-id", "knownid", extra) : 0;
 }
 
+/* 7. every strategy's estimate on every data set of known dimension of the experiment's
+ * group (named GROUP.NAME; none for an experiment outside a group), correct or not */
+static int fig_correct(const struct plot_ctx *c)
+{
+	const char *dot = strchr(c->experiment, '.');
+	if (!dot)
+		return 0;
+	char group[256];
+	snprintf(group, sizeof(group), "%.*s", (int)(dot - c->experiment), c->experiment);
+	/* the experiments of the group: the name, or GROUP.anything */
+#define KNOWN_IN_GROUP                                                                       \
+	"SELECT experiment, true_dimension, strategy, estimate_mean, correct, decided_first, "  \
+	"(SELECT min(x.id) FROM experiment x WHERE x.name = experiment) AS first_run FROM "     \
+	"v_summary_all WHERE experiment_id IN (SELECT experiment_id FROM v_latest) AND "        \
+	"true_dimension IS NOT NULL AND estimate_mean IS NOT NULL AND "                         \
+	"substr(experiment, 1, length(?1) + 1) = ?1 || '.'"
+	char v[64];
+	store_scalar(c->s, "SELECT count(DISTINCT experiment) FROM (" KNOWN_IN_GROUP ")",
+		     ARGS(group), v, sizeof(v), "0");
+	int ny = atoi(v);
+	if (ny < 2)
+		return 0;
+	store_scalar(c->s, "SELECT count(DISTINCT strategy) FROM (" KNOWN_IN_GROUP ")",
+		     ARGS(group), v, sizeof(v), "0");
+	int nx = atoi(v);
+	FILE *f = open_data(c->data, "correct.tsv");
+	if (!f)
+		return -1;
+	/* columns in the order of each strategy's first decision, rows in the order the data
+	 * sets were first run */
+	int n = export_rows(
+		c->s, f,
+		"SELECT dense_rank() OVER (ORDER BY strategy_first, strategy) - 1, "
+		"dense_rank() OVER (ORDER BY first_run, experiment) - 1, estimate_mean, "
+		"coalesce(correct, 0), printf('%s: %d of %d', strategy, strategy_correct, "
+		"(SELECT count(DISTINCT experiment) FROM (" KNOWN_IN_GROUP "))), "
+		"printf('%s (%g)', substr(experiment, length(?1) + 2), true_dimension), "
+		"CASE WHEN estimate_mean = round(estimate_mean) THEN printf('%d', "
+		"CAST(estimate_mean AS INTEGER)) ELSE printf('%.2f', estimate_mean) END "
+		"FROM (SELECT *, min(decided_first) OVER (PARTITION BY strategy) AS strategy_first, "
+		"sum(coalesce(correct, 0)) OVER (PARTITION BY strategy) AS strategy_correct "
+		"FROM (" KNOWN_IN_GROUP ")) ORDER BY 2, 1",
+		ARGS(group));
+#undef KNOWN_IN_GROUP
+	fclose(f);
+	char extra[64];
+	snprintf(extra, sizeof(extra), "nx = %d; ny = %d", nx, ny);
+	return n < 0 ? -1 : n == 0 ? 0 : draw(c, group, "correct", extra);
+}
+
 int plot_render(struct store *s, const char *experiment, const char *scripts_dir,
 		const char *out_dir, const char *gnuplot, const volatile sig_atomic_t *stop)
 {
@@ -445,8 +495,10 @@ int plot_render(struct store *s, const char *experiment, const char *scripts_dir
 		return ds_fail("cannot create a folder in %s: %s", out_dir, strerror(errno));
 	snprintf(data, sizeof(data), "%s/data", stage);
 	struct plot_ctx c = { s, experiment, scripts_dir, gnuplot, stage, data };
-	int (*const figures[])(const struct plot_ctx *) = { fig_flops,   fig_grid, fig_active,
-							     fig_profile, fig_cost, fig_known_id };
+	int (*const figures[])(const struct plot_ctx *) = { fig_flops,	  fig_grid,
+							     fig_active,   fig_profile,
+							     fig_cost,	  fig_known_id,
+							     fig_correct };
 	int made = 0, rc = make_dirs(data);
 	for (size_t i = 0; i < sizeof(figures) / sizeof(*figures) && !rc; i++) {
 		if (stop && *stop) {

@@ -530,8 +530,12 @@ static int print_sweep(void *ctx, int ncol, char **names, char **values)
 	return 0;
 }
 
-/* The three queries of a report: the current configuration of one experiment or of all,
- * or one configuration by its id. */
+/* SQL: the experiment named ?1, or every experiment of the group ?1 (named "?1.NAME") */
+#define IN_GROUP(column)                                                                     \
+	"(" column " = ?1 OR substr(" column ", 1, length(?1) + 1) = ?1 || '.')"
+
+/* The three queries of a report: the current configuration of one experiment (or of the
+ * experiments of one group) or of all, or one configuration by its id. */
 struct report_queries {
 	const char *rows, *sweep, *cuts;
 };
@@ -546,9 +550,11 @@ static struct report_queries queries(const char *experiment, long experiment_id)
 			"SELECT * FROM v_sosae_cut_all WHERE experiment_id = ?"
 		};
 	if (experiment)
-		return (struct report_queries){ "SELECT * FROM v_summary WHERE experiment = ?",
-						"SELECT * FROM v_sosae_sweep WHERE experiment = ?",
-						"SELECT * FROM v_sosae_cut WHERE experiment = ?" };
+		return (struct report_queries){
+			"SELECT * FROM v_summary WHERE " IN_GROUP("experiment"),
+			"SELECT * FROM v_sosae_sweep WHERE " IN_GROUP("experiment"),
+			"SELECT * FROM v_sosae_cut WHERE " IN_GROUP("experiment")
+		};
 	return (struct report_queries){ "SELECT * FROM v_summary", "SELECT * FROM v_sosae_sweep",
 					"SELECT * FROM v_sosae_cut" };
 }
@@ -579,4 +585,159 @@ int report_print(struct store *s, const char *experiment, long experiment_id,
 		report_flop_note(out);
 	}
 	return p.rows;
+}
+
+/* ---- the known-dimension table ---- */
+
+/* Every data set of known dimension against every strategy run on it: the estimates, and
+ * the cells the thesis's criterion counts as correct (the view's `correct`). */
+struct known_table {
+	char (*data)[128];     /* experiments, in the order their names were first run */
+	double *truth;
+	char (*strategy)[64];  /* strategies, in the order of their first decision */
+	double *estimate;      /* (data, strategy), NAN where not run */
+	int *correct;          /* (data, strategy), -1 where not run */
+	int n_data, n_strategy, cap;
+	int failed;
+};
+
+#define KNOWN_MAX_STRATEGIES 64
+
+static int known_row(void *ctx, int ncol, char **names, char **values)
+{
+	struct known_table *t = ctx;
+	const char *exp = value(ncol, names, values, "experiment");
+	const char *strategy = value(ncol, names, values, "strategy");
+	if (!exp || !strategy)
+		return 0;
+	int i = t->n_data - 1, j;
+	if (i < 0 || strcmp(t->data[i], exp)) {
+		if (t->n_data == t->cap) {
+			int cap = t->cap ? 2 * t->cap : 16;
+			void *d = realloc(t->data, sizeof(*t->data) * (size_t)cap);
+			if (d)
+				t->data = d;
+			void *tr = d ? realloc(t->truth, sizeof(double) * (size_t)cap) : NULL;
+			if (tr)
+				t->truth = tr;
+			size_t cells = (size_t)cap * KNOWN_MAX_STRATEGIES;
+			void *e = tr ? realloc(t->estimate, sizeof(double) * cells) : NULL;
+			if (e)
+				t->estimate = e;
+			void *c = e ? realloc(t->correct, sizeof(int) * cells) : NULL;
+			if (!c) {
+				t->failed = ds_fail("out of memory printing the known-dimension table");
+				return 1;
+			}
+			t->correct = c;
+			t->cap = cap;
+		}
+		i = t->n_data++;
+		snprintf(t->data[i], sizeof(t->data[i]), "%s", exp);
+		t->truth[i] = field(ncol, names, values, "true_dimension");
+		for (j = 0; j < KNOWN_MAX_STRATEGIES; j++) {
+			t->estimate[(size_t)i * KNOWN_MAX_STRATEGIES + j] = NAN;
+			t->correct[(size_t)i * KNOWN_MAX_STRATEGIES + j] = -1;
+		}
+	}
+	for (j = 0; j < t->n_strategy && strcmp(t->strategy[j], strategy); j++)
+		;
+	if (j == t->n_strategy) {
+		if (j == KNOWN_MAX_STRATEGIES)
+			return 0; /* more columns than a table can show: the views have them all */
+		snprintf(t->strategy[j], sizeof(t->strategy[j]), "%s", strategy);
+		t->n_strategy++;
+	}
+	const char *correct = value(ncol, names, values, "correct");
+	t->estimate[(size_t)i * KNOWN_MAX_STRATEGIES + j] =
+		field(ncol, names, values, "estimate_mean");
+	t->correct[(size_t)i * KNOWN_MAX_STRATEGIES + j] = correct ? atoi(correct) == 1 : -1;
+	return 0;
+}
+
+/* An estimate as the thesis prints it: two decimals, whole numbers without them; '*' marks
+ * a correct cell. */
+static void known_cell(char *out, size_t size, double estimate, int correct)
+{
+	if (!isfinite(estimate))
+		snprintf(out, size, "-");
+	else if (estimate == floor(estimate))
+		snprintf(out, size, "%.0f%s", estimate, correct == 1 ? "*" : "");
+	else
+		snprintf(out, size, "%.2f%s", estimate, correct == 1 ? "*" : "");
+}
+
+int report_known_id(struct store *s, const char *experiment, FILE *out)
+{
+	static const char *const sql[2] = {
+		"SELECT experiment, true_dimension, strategy, estimate_mean, correct FROM "
+		"v_summary_all WHERE experiment_id IN (SELECT experiment_id FROM v_latest) AND "
+		"true_dimension IS NOT NULL ORDER BY (SELECT min(x.id) FROM experiment x WHERE "
+		"x.name = experiment), decided_first",
+		"SELECT experiment, true_dimension, strategy, estimate_mean, correct FROM "
+		"v_summary_all WHERE experiment_id IN (SELECT experiment_id FROM v_latest) AND "
+		"true_dimension IS NOT NULL AND " IN_GROUP("experiment") " ORDER BY (SELECT "
+		"min(x.id) FROM experiment x WHERE x.name = experiment), decided_first",
+	};
+	struct known_table t = { 0 };
+	t.strategy = calloc(KNOWN_MAX_STRATEGIES, sizeof(*t.strategy));
+	if (!t.strategy)
+		return ds_fail("out of memory printing the known-dimension table");
+	const char *const only[] = { experiment, NULL };
+	int rc = store_query(s, sql[experiment != NULL], experiment ? only : NULL, known_row, &t);
+	if (!rc && !t.failed && t.n_data >= 2) {
+		/* the data set's name without its group's, and its true dimension */
+		size_t skip = experiment ? strlen(experiment) + 1 : 0;
+		char label[160], cell[48];
+		int w0 = (int)strlen("correct (of 99)"), w = 5;
+		for (int i = 0; i < t.n_data; i++) {
+			snprintf(label, sizeof(label), "%s (%g)",
+				 strlen(t.data[i]) > skip ? t.data[i] + skip : t.data[i], t.truth[i]);
+			w0 = display_width(label) > w0 ? display_width(label) : w0;
+		}
+		for (int j = 0; j < t.n_strategy; j++)
+			w = (int)strlen(t.strategy[j]) > w ? (int)strlen(t.strategy[j]) : w;
+		fprintf(out, "known dimension: each strategy's estimate (the mean over its seeds)\n");
+		pad(out, "data (true d)", w0, 1);
+		for (int j = 0; j < t.n_strategy; j++) {
+			fputc(' ', out);
+			pad(out, t.strategy[j], w, 0);
+		}
+		fputc('\n', out);
+		for (int i = 0; i < t.n_data; i++) {
+			snprintf(label, sizeof(label), "%s (%g)",
+				 strlen(t.data[i]) > skip ? t.data[i] + skip : t.data[i], t.truth[i]);
+			pad(out, label, w0, 1);
+			for (int j = 0; j < t.n_strategy; j++) {
+				size_t at = (size_t)i * KNOWN_MAX_STRATEGIES + j;
+				known_cell(cell, sizeof(cell), t.estimate[at], t.correct[at]);
+				fputc(' ', out);
+				pad(out, cell, w, 0);
+			}
+			fputc('\n', out);
+		}
+		snprintf(label, sizeof(label), "correct (of %d)", t.n_data);
+		pad(out, label, w0, 1);
+		for (int j = 0; j < t.n_strategy; j++) {
+			int n = 0;
+			for (int i = 0; i < t.n_data; i++)
+				n += t.correct[(size_t)i * KNOWN_MAX_STRATEGIES + j] == 1;
+			snprintf(cell, sizeof(cell), "%d", n);
+			fputc(' ', out);
+			pad(out, cell, w, 0);
+		}
+		fprintf(out,
+			"\n*: correct, |estimate - d| < 0.5 with the estimate rounded to two "
+			"decimals (Klazinga's criterion); the estimate\nis an estimator's own, the "
+			"chosen K of every other strategy; '-': not run on that data set\n\n");
+	}
+	int shown = t.n_data >= 2 ? t.n_data : 0;
+	free(t.data);
+	free(t.truth);
+	free(t.strategy);
+	free(t.estimate);
+	free(t.correct);
+	if (rc || t.failed)
+		return -1;
+	return shown;
 }

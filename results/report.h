@@ -16,6 +16,15 @@ int report_format_parse(const char *s, enum report_format *f);
 int report_print(struct store *s, const char *experiment, long experiment_id,
 		 enum report_format f, FILE *out);
 
+/* The known-dimension table of the current configurations of experiment (a name or a
+ * group's; NULL: all) whose data has a known intrinsic dimension: one row per data set, one
+ * column per strategy, each cell the estimate (an estimator's own, else the chosen K; the
+ * mean over seeds) marked '*' when correct as Klazinga's thesis counts it (view column
+ * `correct`), and a last row counting the correct cells. Printed when there are at least
+ * two such data sets; returns how many rows it printed (0 or at least 2), or -1 with
+ * ds_errmsg(). */
+int report_known_id(struct store *s, const char *experiment, FILE *out);
+
 /* text as a JSON string: quotes, backslashes and control characters escaped, bytes that are
  * not UTF-8 as U+FFFD. */
 void report_json_string(FILE *out, const char *text);

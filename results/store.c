@@ -167,6 +167,13 @@ static const char *schema_upgrade_1[] = {
 	"(SELECT t975 FROM v_t_quantile WHERE df = min(m.n_" x " - 1, 100))\n"              \
 	"      * sqrt(m.ss_" x " / (m.n_" x " - 1) / m.n_" x ")"
 
+/* Whether an estimate of the intrinsic dimension is correct as Klazinga's thesis counts it:
+ * rounded to two decimals, within less than 0.5 of the true dimension (1 or 0; NULL when
+ * either is unknown). */
+#define CORRECT(estimate, truth)                                                             \
+	"CASE WHEN " estimate " IS NOT NULL AND " truth " IS NOT NULL\n"                     \
+	"      THEN abs(round(" estimate ", 2) - " truth ") < 0.5 END"
+
 /* views: no data, so they are dropped and made again at every writable open, which keeps
  * an existing database's views those of this build. The *_all views hold every
  * configuration with its experiment_id; the others only the current one of each name. */
@@ -214,6 +221,10 @@ static const char *schema_views[] = {
 	"    CASE WHEN json_valid(d.details) THEN json_extract(d.details, '$.edge') END AS edge,\n"
 	"    CASE WHEN json_valid(d.details)\n"
 	"      THEN json_extract(d.details, '$.delivered_epochs') END AS delivered_epochs,\n"
+	/* the dimension a strategy estimated: an estimator's real-valued estimate, every other
+	 * strategy's chosen K */
+	"    coalesce(CASE WHEN json_valid(d.details)\n"
+	"      THEN json_extract(d.details, '$.estimate') END, d.chosen_latent) AS estimate,\n"
 	"    g.seed AS grid_seed,\n"
 	"    CAST(g.tuning_flops AS REAL) / d.tuning_flops AS ratio_vs_grid,\n"
 	"    CAST(g.tuning_flops AS REAL) / (d.tuning_flops + d.delivery_flops)\n"
@@ -250,7 +261,8 @@ static const char *schema_views[] = {
 	"      avg(k_over_grid) AS k_over_grid_mean,\n"
 	"      count(CASE WHEN edge = 'k_min' THEN 1 END) AS at_k_min,\n"
 	"      count(CASE WHEN edge = 'k_max' THEN 1 END) AS at_k_max,\n"
-	"      avg(delivered_epochs) AS delivered_epochs_mean\n"
+	"      avg(delivered_epochs) AS delivered_epochs_mean,\n"
+	"      " MEAN("estimate", "est") "\n"
 	"    FROM v_paired_all GROUP BY experiment_id, strategy)\n"
 	"  SELECT m.*,\n"
 	"    " SPREAD("chosen_latent", "k") ",\n"
@@ -262,7 +274,8 @@ static const char *schema_views[] = {
 	"    " SPREAD("ratio_vs_grid", "ratio") ",\n"
 	"    " SPREAD("ratio_all_vs_grid", "all") ",\n"
 	"    " SPREAD("delta_mse_vs_grid", "dmse") ",\n"
-	"    " SPREAD("delta_probe_vs_grid", "dprobe") "\n"
+	"    " SPREAD("delta_probe_vs_grid", "dprobe") ",\n"
+	"    " SPREAD("estimate", "est") "\n"
 	"  FROM v_paired_all p JOIN mean m ON m.experiment_id = p.experiment_id\n"
 	"    AND m.strategy = p.strategy\n"
 	"  GROUP BY p.experiment_id, p.strategy;\n",
@@ -287,7 +300,10 @@ static const char *schema_views[] = {
 	"    m.m_dprobe AS delta_probe_vs_grid_mean,\n"
 	"    " CI95("dprobe") " AS delta_probe_vs_grid_ci95,\n"
 	"    m.k_over_grid_mean, m.at_k_min + m.at_k_max AS at_edge, m.at_k_min, m.at_k_max,\n"
-	"    m.delivered_epochs_mean, m.experiment_id, m.decided_first\n"
+	"    m.delivered_epochs_mean,\n"
+	"    m.m_est AS estimate_mean, " CI95("est") " AS estimate_ci95,\n"
+	"    " CORRECT("m.m_est", "e.true_dimension") " AS correct,\n"
+	"    m.experiment_id, m.decided_first\n"
 	"  FROM v_moments_all m JOIN experiment e ON e.id = m.experiment_id\n"
 	"  LEFT JOIN v_moments_all g ON g.experiment_id = m.experiment_id AND g.strategy = 'grid'\n"
 	"  ORDER BY e.name, m.experiment_id, m.strategy <> 'grid', m.decided_first;\n",
@@ -328,7 +344,8 @@ static const char *schema_views[] = {
 	"  ORDER BY e.name, t.strategy, t.latent, t.seed, p.epoch;\n",
 	"CREATE VIEW v_known_id AS\n"
 	"  SELECT experiment, dataset, true_dimension, strategy, chosen_k,\n"
-	"    chosen_k - true_dimension AS error, k_mean, k_ci95\n"
+	"    chosen_k - true_dimension AS error, k_mean, k_ci95, estimate_mean, estimate_ci95,\n"
+	"    correct\n"
 	"  FROM v_summary WHERE true_dimension IS NOT NULL\n"
 	"  ORDER BY experiment, strategy;\n",
 	"CREATE VIEW v_latent_activity AS\n"

@@ -1,4 +1,5 @@
-/* test_data.c: the IDX reader, CSV, synthetic generators, splits, and Fashion-MNIST. */
+/* test_data.c: the IDX reader, CSV, synthetic generators (the sine set against its formula),
+ * splits, and Fashion-MNIST. */
 #include "testutil.h"
 
 #include <math.h>
@@ -289,6 +290,219 @@ static void test_synthetic_geometry(void **state)
 	assert_non_null(strstr(ds_errmsg(), "unknown dataset"));
 }
 
+/* ---- the sine set, against its published formula ----
+ * x_i = a sin(radians((i - b) f)) + c: for a fixed f the point is linear in
+ * (A, B, c) = (a cos(phi), -a sin(phi), c), phi = radians(b f), through sin(theta_i),
+ * cos(theta_i) and 1 with theta_i = radians(i f). */
+
+struct sine_fit {
+	double a, b, c, f; /* b the smallest phase in [0, 360 / f) */
+	double rms;        /* of the residual */
+};
+
+/* Least squares of x (D) on sin(theta_i), cos(theta_i) and, if with_bias, 1, at frequency f
+ * (degrees per coordinate), by the normal equations (Cramer's rule). */
+static struct sine_fit sine_fit_at(const float *x, int D, double f, int with_bias)
+{
+	double m[3][3] = { { 0 } }, r[3] = { 0 };
+	int p = with_bias ? 3 : 2;
+	for (int i = 0; i < D; i++) {
+		double t = i * f * M_PI / 180.0, u[3] = { sin(t), cos(t), 1.0 };
+		for (int j = 0; j < p; j++) {
+			r[j] += u[j] * x[i];
+			for (int k = 0; k < p; k++)
+				m[j][k] += u[j] * u[k];
+		}
+	}
+	if (!with_bias)
+		m[2][2] = 1; /* c = 0 */
+	double det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
+		     m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
+		     m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+	double sol[3];
+	for (int c = 0; c < 3; c++) {
+		double q[3][3];
+		memcpy(q, m, sizeof(q));
+		for (int j = 0; j < 3; j++)
+			q[j][c] = r[j];
+		sol[c] = (q[0][0] * (q[1][1] * q[2][2] - q[1][2] * q[2][1]) -
+			  q[0][1] * (q[1][0] * q[2][2] - q[1][2] * q[2][0]) +
+			  q[0][2] * (q[1][0] * q[2][1] - q[1][1] * q[2][0])) /
+			 det;
+	}
+	struct sine_fit s = { .f = f, .c = sol[2] };
+	s.a = sqrt(sol[0] * sol[0] + sol[1] * sol[1]);
+	double phi = atan2(-sol[1], sol[0]) * 180.0 / M_PI; /* degrees */
+	if (phi < 0)
+		phi += 360.0;
+	s.b = phi / f;
+	double ss = 0;
+	for (int i = 0; i < D; i++) {
+		double e = x[i] - (s.a * sin(((double)i - s.b) * f * M_PI / 180.0) + s.c);
+		ss += e * e;
+	}
+	s.rms = sqrt(ss / D);
+	return s;
+}
+
+/* The frequency too: a scan of [11, 33] in steps of 0.01, then golden sections around the
+ * best step. */
+static struct sine_fit sine_fit_free(const float *x, int D)
+{
+	struct sine_fit best = sine_fit_at(x, D, 11.0, 1);
+	for (double f = 11.01; f <= 33.0 + 1e-9; f += 0.01) {
+		struct sine_fit s = sine_fit_at(x, D, f, 1);
+		if (s.rms < best.rms)
+			best = s;
+	}
+	double lo = best.f - 0.01, hi = best.f + 0.01, g = (sqrt(5.0) - 1) / 2;
+	for (int it = 0; it < 60; it++) {
+		double m1 = hi - g * (hi - lo), m2 = lo + g * (hi - lo);
+		if (sine_fit_at(x, D, m1, 1).rms < sine_fit_at(x, D, m2, 1).rms)
+			hi = m2;
+		else
+			lo = m1;
+	}
+	struct sine_fit s = sine_fit_at(x, D, (lo + hi) / 2, 1);
+	return s.rms < best.rms ? s : best;
+}
+
+static void test_sine(void **state)
+{
+	(void)state;
+	struct data_opts o;
+	data_opts_defaults(&o);
+	struct dataset d;
+	/* the defaults: all four variables vary, 16 coordinates */
+	assert_int_equal(dataset_load(&d, "sine:n=100", &o), 0);
+	assert_int_equal(d.dim, 16);
+	assert_true(d.true_dim == 4);
+	assert_string_equal(d.name, "sine");
+	dataset_free(&d);
+
+	/* d = 1: x_i = a sin(radians(22 i)), so x_i / x_1 = sin(22 i deg) / sin(22 deg) on every
+	 * point, and a = x_1 / sin(22 deg) drawn from U(0.1, 1) */
+	assert_int_equal(dataset_load(&d, "sine:d=1,D=16,n=2000,noise=0", &o), 0);
+	assert_true(d.true_dim == 1);
+	double a_min = 1e9, a_max = -1e9;
+	for (size_t k = 0; k < d.train.n; k++) {
+		const float *x = d.train.x + k * 16;
+		double a = x[1] / sin(22.0 * M_PI / 180.0);
+		assert_float_equal(x[0], 0.0, 1e-7);
+		for (int i = 2; i < 16; i++)
+			assert_float_equal(x[i] / x[1], sin(22.0 * i * M_PI / 180.0) /
+							 sin(22.0 * M_PI / 180.0),
+					   1e-5);
+		a_min = a < a_min ? a : a_min;
+		a_max = a > a_max ? a : a_max;
+	}
+	assert_true(a_min >= 0.1 - 1e-6 && a_min < 0.11);
+	assert_true(a_max < 1.0 + 1e-6 && a_max > 0.99);
+	dataset_free(&d);
+
+	/* d = 3 at f = 22: a linear fit recovers a, b, c exactly, each inside its range and
+	 * spread over it; b in [0, 16), the smallest phase (a shift of 360/22 = 16.36 repeats) */
+	assert_int_equal(dataset_load(&d, "sine:d=3,D=16,n=2000", &o), 0);
+	double lo[3] = { 1e9, 1e9, 1e9 }, hi[3] = { -1e9, -1e9, -1e9 };
+	for (size_t k = 0; k < d.train.n; k++) {
+		struct sine_fit s = sine_fit_at(d.train.x + k * 16, 16, 22.0, 1);
+		assert_true(s.rms < 1e-6);
+		double v[3] = { s.a, s.b, s.c };
+		for (int j = 0; j < 3; j++) {
+			lo[j] = v[j] < lo[j] ? v[j] : lo[j];
+			hi[j] = v[j] > hi[j] ? v[j] : hi[j];
+		}
+	}
+	assert_true(lo[0] >= 0.1 - 1e-5 && lo[0] < 0.11 && hi[0] <= 1 + 1e-5 && hi[0] > 0.99);
+	assert_true(lo[1] >= -1e-4 && lo[1] < 0.1 && hi[1] < 16 + 1e-4 && hi[1] > 15.9);
+	assert_true(lo[2] >= -1e-5 && lo[2] < 0.01 && hi[2] <= 1 + 1e-5 && hi[2] > 0.99);
+	dataset_free(&d);
+
+	/* d = 2 has no bias: c = 0 is the fit without a constant */
+	assert_int_equal(dataset_load(&d, "sine:d=2,D=16,n=300", &o), 0);
+	assert_true(d.true_dim == 2);
+	for (size_t k = 0; k < d.train.n; k++) {
+		struct sine_fit s = sine_fit_at(d.train.x + k * 16, 16, 22.0, 0);
+		assert_true(s.rms < 1e-6);
+		assert_true(s.b >= -1e-4 && s.b < 16 + 1e-4);
+	}
+	dataset_free(&d);
+
+	/* d = 4: every point is the formula for some a, b, c, f in range; the frequencies are
+	 * spread over [11, 33] */
+	assert_int_equal(dataset_load(&d, "sine:d=4,D=16,n=250", &o), 0);
+	double f_min = 1e9, f_max = -1e9;
+	for (size_t k = 0; k < d.train.n; k++) {
+		struct sine_fit s = sine_fit_free(d.train.x + k * 16, 16);
+		assert_true(s.rms < 1e-5);
+		assert_true(s.a >= 0.1 - 1e-4 && s.a <= 1 + 1e-4);
+		assert_true(s.c >= -1e-4 && s.c <= 1 + 1e-4);
+		assert_true(s.f >= 11 - 1e-3 && s.f <= 33 + 1e-3);
+		/* the phase: some b in [0, 16) gives it (b is known modulo 360 / f) */
+		assert_true(s.b < 16 + 1e-3);
+		f_min = s.f < f_min ? s.f : f_min;
+		f_max = s.f > f_max ? s.f : f_max;
+	}
+	assert_true(f_min < 12 && f_max > 32);
+	dataset_free(&d);
+
+	/* noise: the residual of the exact fit has the noise's standard deviation, less the
+	 * one degree of freedom the fit takes out of 16 */
+	assert_int_equal(dataset_load(&d, "sine:d=1,D=16,n=2000,noise=0.1", &o), 0);
+	double ss = 0;
+	for (size_t k = 0; k < d.train.n; k++) {
+		const float *x = d.train.x + k * 16;
+		double num = 0, den = 0;
+		for (int i = 0; i < 16; i++) {
+			double u = sin(22.0 * i * M_PI / 180.0);
+			num += u * x[i];
+			den += u * u;
+		}
+		for (int i = 0; i < 16; i++) {
+			double e = x[i] - num / den * sin(22.0 * i * M_PI / 180.0);
+			ss += e * e;
+		}
+	}
+	double sd = sqrt(ss / (15.0 * d.train.n));
+	assert_true(sd > 0.098 && sd < 0.102);
+	dataset_free(&d);
+
+	/* seeded: the same seed the same points, another seed others */
+	struct dataset e;
+	assert_int_equal(dataset_load(&d, "sine:d=2,n=200,noise=0.1", &o), 0);
+	assert_int_equal(dataset_load(&e, "sine:d=2,n=200,noise=0.1", &o), 0);
+	assert_memory_equal(d.train.x, e.train.x, sizeof(float) * d.train.n * 16);
+	dataset_free(&e);
+	o.seed = 2;
+	assert_int_equal(dataset_load(&e, "sine:d=2,n=200,noise=0.1", &o), 0);
+	assert_true(memcmp(d.train.x, e.train.x, sizeof(float) * d.train.n * 16) != 0);
+	dataset_free(&e);
+	dataset_free(&d);
+
+	/* bad specs name the key and what to do */
+	static const struct {
+		const char *spec, *message;
+	} bad[] = {
+		{ "sine:d=5", "sine: d must be between 1 and 4 (got 5)" },
+		{ "sine:d=5", "lower d" },
+		{ "sine:d=0", "sine: d must be a positive whole number (got 0)" },
+		{ "sine:d=2.5", "sine: d must be a positive whole number (got 2.5)" },
+		{ "sine:d=4,D=3", "sine: D must be between d = 4 and" },
+		{ "sine:d=4,D=3", "raise D" },
+		{ "sine:D=16,amplitude=1", "sine: unknown key 'amplitude' (keys: d,D,n,noise)" },
+		{ "sine:noise=-0.1", "sine: noise must be >= 0" },
+		{ "sine:n=x", "sine: n=x is not a number" },
+		{ "sine:d", "sine: expected key=value, got 'd'" },
+		{ "sine:n=100000000,D=16", "lower n or D" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		assert_int_equal(dataset_load(&d, bad[i].spec, &o), -1);
+		if (!strstr(ds_errmsg(), bad[i].message))
+			fail_msg("%s: expected '%s' in '%s'", bad[i].spec, bad[i].message,
+				 ds_errmsg());
+	}
+}
+
 static void test_splits_fixed_by_seed(void **state)
 {
 	(void)state;
@@ -348,6 +562,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_gzip),
 		cmocka_unit_test(test_csv),
 		cmocka_unit_test(test_synthetic_geometry),
+		cmocka_unit_test(test_sine),
 		cmocka_unit_test(test_splits_fixed_by_seed),
 		cmocka_unit_test(test_fashion_mnist),
 	};

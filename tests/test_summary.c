@@ -470,6 +470,97 @@ static void test_figures_error_bars(void **state)
 	free(tsv);
 }
 
+/* The thesis's criterion, |estimate - d| < 0.5 on the estimate rounded to two decimals, at
+ * its boundary: in the view, the JSON report and the known-dimension table of a group. */
+static void test_known_dimension_criterion(void **state)
+{
+	(void)state;
+	char path[512];
+	snprintf(path, sizeof(path), "%s", tmp_path("known.db"));
+	struct store *s = store_open(path, 1);
+	assert_non_null(s);
+	long a, b, other;
+	assert_int_equal(store_experiment(s, "kb.four", "h", "M4_Nonlinear", 4, "", &a), 0);
+	assert_int_equal(store_experiment(s, "kb.one", "h", "M13b_Spiral", 1, "", &b), 0);
+	assert_int_equal(store_experiment(s, "kbx.one", "h", "M13b_Spiral", 1, "", &other), 0);
+	static const struct {
+		const char *strategy, *details;
+		int k, correct;
+	} four[] = {
+		{ "e4.49", "{\"estimate\":4.49}", 5, 1 },	/* 0.49 from d: correct */
+		{ "e4.50", "{\"estimate\":4.5}", 5, 0 },	/* 0.5: not */
+		{ "e3.51", "{\"estimate\":3.51}", 4, 1 },	/* 0.49 below */
+		{ "e3.50", "{\"estimate\":3.5}", 4, 0 },	/* 0.5 below: not */
+		{ "e4.496", "{\"estimate\":4.496}", 5, 0 }, /* rounds to 4.50, as the thesis did */
+		{ "e4.494", "{\"estimate\":4.494}", 5, 1 }, /* rounds to 4.49 */
+		{ "k4", "{}", 4, 1 },			/* no estimate: the chosen K */
+		{ "k5", "not json", 5, 0 },
+	};
+	for (size_t i = 0; i < sizeof(four) / sizeof(*four); i++)
+		decide(s, a, four[i].strategy, 1, four[i].k, 10, 10, 0.01, NAN, four[i].details);
+	decide(s, b, "e4.49", 1, 2, 10, 10, 0.01, NAN, "{\"estimate\":1.2}");
+	decide(s, b, "k4", 1, 1, 10, 10, 0.01, NAN, "{}");
+	decide(s, other, "k4", 1, 9, 10, 10, 0.01, NAN, "{}");
+	for (size_t i = 0; i < sizeof(four) / sizeof(*four); i++) {
+		char v[64];
+		store_scalar(s, "SELECT correct FROM v_known_id WHERE experiment = 'kb.four' AND "
+				"strategy = ?",
+			     (const char *const[]){ four[i].strategy, NULL }, v, sizeof(v), "NULL");
+		if (atoi(v) != four[i].correct || !strcmp(v, "NULL"))
+			fail_msg("%s: correct = %s, expected %d", four[i].strategy, v,
+				 four[i].correct);
+	}
+	/* the JSON report carries it, and a group's name selects its experiments only */
+	char *text = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&text, &size);
+	assert_int_equal(report_print(s, "kb", 0, REPORT_JSON, f), 10);
+	fclose(f);
+	assert_non_null(strstr(text, "\"strategy\":\"e4.49\""));
+	assert_non_null(strstr(text, "\"estimate_mean\":4.49,\"estimate_ci95\":null,\"correct\":1"));
+	assert_non_null(strstr(text, "\"estimate_mean\":4.5,\"estimate_ci95\":null,\"correct\":0"));
+	assert_null(strstr(text, "kbx"));
+	free(text);
+	/* the table: cells marked, '-' where a strategy did not run, the count per strategy */
+	f = open_memstream(&text, &size);
+	assert_int_equal(report_known_id(s, "kb", f), 2);
+	fclose(f);
+	static const char *const expected[] = {
+		"data (true d)    e4.49  e4.50  e3.51  e3.50 e4.496 e4.494     k4     k5\n",
+		"four (4)         4.49*   4.50  3.51*   3.50   4.50  4.49*     4*      5\n",
+		"one (1)          1.20*      -      -      -      -      -     1*      -\n",
+		"correct (of 2)       2      0      1      0      0      1      2      0\n",
+	};
+	for (size_t i = 0; i < sizeof(expected) / sizeof(*expected); i++)
+		if (!strstr(text, expected[i]))
+			fail_msg("no line\n%sin\n%s", expected[i], text);
+	free(text);
+	/* one data set of known dimension: no table */
+	f = open_memstream(&text, &size);
+	assert_int_equal(report_known_id(s, "kb.four", f), 0);
+	fclose(f);
+	assert_int_equal(size, 0);
+	free(text);
+	store_close(s);
+	/* the figure of the group: one cell per estimate, coloured by the criterion */
+	char dir[512], cmd[2048];
+	snprintf(dir, sizeof(dir), "%s", tmp_path("known-figures"));
+	snprintf(cmd, sizeof(cmd), BIN " plot --db %s --experiment kb.four --out %s", path, dir);
+	int rc = run_command(cmd, out, sizeof(out));
+	if (rc != 0)
+		fail_msg("%s exited %d:\n%s", cmd, rc, out);
+	char file[1024];
+	snprintf(file, sizeof(file), "%s/kb-correct.png", dir);
+	assert_true(file_exists(file));
+	snprintf(file, sizeof(file), "%s/data/kb.four/correct.tsv", dir);
+	char *tsv = slurp(file, NULL);
+	assert_non_null(tsv);
+	assert_non_null(strstr(tsv, "1\t0\t4.5\t0\te4.50: 0 of 2\tfour (4)\t4.50\n"));
+	assert_non_null(strstr(tsv, "0\t1\t1.2\t1\te4.49: 2 of 2\tone (1)\t1.20\n"));
+	assert_non_null(strstr(tsv, "6\t1\t1.0\t1\tk4: 2 of 2\tone (1)\t1\n"));
+	free(tsv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -481,6 +572,7 @@ int main(void)
 		cmocka_unit_test(test_sosae_headline),
 		cmocka_unit_test(test_json_csv_and_by_id),
 		cmocka_unit_test(test_figures_error_bars),
+		cmocka_unit_test(test_known_dimension_criterion),
 	};
 	return cmocka_run_group_tests_name("summary", tests, setup, NULL);
 }
