@@ -661,7 +661,8 @@ static int cmd_run(int argc, char **argv)
 		/* a group run in full: its data sets of known dimension side by side */
 		for (int i = 0; i < o.n_selected && status == 0; i++)
 			if (!experiments_find(&f, o.selected[i]) &&
-			    report_known_id(s, o.selected[i], stdout) < 0) {
+			    (report_known_id(s, o.selected[i], stdout) < 0 ||
+			     report_eb_sweep(s, o.selected[i], stdout) < 0)) {
 				fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
 				status = EXIT_FAILED;
 			}
@@ -736,7 +737,9 @@ static int cmd_report(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	int rows = report_print(s, o.experiment, 0, o.format, stdout);
-	if (rows > 0 && o.format == REPORT_TABLE && report_known_id(s, o.experiment, stdout) < 0)
+	if (rows > 0 && o.format == REPORT_TABLE &&
+	    (report_known_id(s, o.experiment, stdout) < 0 ||
+	     report_eb_sweep(s, o.experiment, stdout) < 0))
 		rows = -1;
 	const char *x = o.experiment;
 	if (rows < 0)

@@ -546,6 +546,7 @@ static enum trial_state eb_run_trial(const struct trial_ctx *c, struct trial_rec
 			hidden_alive += eb_active(gamma, beta, s->sizes[i]);
 	}
 	uint64_t full_flops = flops_tuning(&t->flops);
+	int searched = t->epochs_run; /* the cut network goes on from these */
 	int found = s->ticket_epoch > 0, pruned_hidden = 0;
 	int chosen = full_count > 0 ? full_count : 1;
 	t->latent = chosen;
@@ -570,7 +571,8 @@ static enum trial_state eb_run_trial(const struct trial_ctx *c, struct trial_rec
 		 frozen, hidden_alive, hidden_units, pruned_hidden,
 		 (unsigned long long)(found ? s->ticket_flops : full_flops),
 		 (unsigned long long)full_flops,
-		 o->delivery == EB_DELIVER_FRESH ? "fresh" : "ticket", c->exp->delivery_epochs);
+		 o->delivery == EB_DELIVER_FRESH ? "fresh" : "ticket",
+		 c->exp->delivery_epochs + (o->delivery == EB_DELIVER_FRESH ? 0 : searched));
 	run_free(s);
 	return status;
 }

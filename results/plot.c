@@ -438,6 +438,7 @@ static int fig_correct(const struct plot_ctx *c)
 	"(SELECT min(x.id) FROM experiment x WHERE x.name = experiment) AS first_run FROM "     \
 	"v_summary_all WHERE experiment_id IN (SELECT experiment_id FROM v_latest) AND "        \
 	"true_dimension IS NOT NULL AND estimate_mean IS NOT NULL AND "                         \
+	"strategy NOT LIKE 'earlybird(%' AND "                                                  \
 	"substr(experiment, 1, length(?1) + 1) = ?1 || '.'"
 	char v[64];
 	store_scalar(c->s, "SELECT count(DISTINCT experiment) FROM (" KNOWN_IN_GROUP ")",
@@ -473,6 +474,44 @@ static int fig_correct(const struct plot_ctx *c)
 	return n < 0 ? -1 : n == 0 ? 0 : draw(c, group, "correct", extra);
 }
 
+/* Early-Bird's lambda sweep of a group: settings by data sets, coloured by the median count
+ * after the budget against d. */
+static int fig_eb_sweep(const struct plot_ctx *c)
+{
+	const char *dot = strchr(c->experiment, '.');
+	if (!dot)
+		return 0;
+	char group[256];
+	snprintf(group, sizeof(group), "%.*s", (int)(dot - c->experiment), c->experiment);
+#define SWEEP_IN_GROUP                                                                       \
+	"SELECT * FROM v_eb_sweep_summary WHERE substr(experiment, 1, length(?1) + 1) = ?1 || '.'"
+	char v[64];
+	store_scalar(c->s, "SELECT count(DISTINCT experiment) FROM (" SWEEP_IN_GROUP ")",
+		     ARGS(group), v, sizeof(v), "0");
+	int nx = atoi(v);
+	store_scalar(c->s, "SELECT count(DISTINCT strategy) FROM (" SWEEP_IN_GROUP ")",
+		     ARGS(group), v, sizeof(v), "0");
+	int ny = atoi(v);
+	if (nx < 1 || ny < 2)
+		return 0;
+	FILE *f = open_data(c->data, "ebsweep.tsv");
+	if (!f)
+		return -1;
+	int n = export_rows(c->s, f,
+			    "SELECT dense_rank() OVER (ORDER BY true_dimension, experiment) - 1, "
+			    "dense_rank() OVER (ORDER BY lambda, lambda_hidden) - 1, "
+			    "k_median - true_dimension, k_median, "
+			    "printf('%s (%g)', substr(experiment, length(?1) + 2), true_dimension), "
+			    "printf('%g, %g', lambda, lambda_hidden) "
+			    "FROM (" SWEEP_IN_GROUP ") ORDER BY 2, 1",
+			    ARGS(group));
+#undef SWEEP_IN_GROUP
+	fclose(f);
+	char extra[64];
+	snprintf(extra, sizeof(extra), "nx = %d; ny = %d", nx, ny);
+	return n < 0 ? -1 : n == 0 ? 0 : draw(c, group, "ebsweep", extra);
+}
+
 int plot_render(struct store *s, const char *experiment, const char *scripts_dir,
 		const char *out_dir, const char *gnuplot, const volatile sig_atomic_t *stop)
 {
@@ -498,7 +537,7 @@ int plot_render(struct store *s, const char *experiment, const char *scripts_dir
 	int (*const figures[])(const struct plot_ctx *) = { fig_flops,	  fig_grid,
 							     fig_active,   fig_profile,
 							     fig_cost,	  fig_known_id,
-							     fig_correct };
+							     fig_correct,  fig_eb_sweep };
 	int made = 0, rc = make_dirs(data);
 	for (size_t i = 0; i < sizeof(figures) / sizeof(*figures) && !rc; i++) {
 		if (stop && *stop) {

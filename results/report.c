@@ -672,11 +672,13 @@ int report_known_id(struct store *s, const char *experiment, FILE *out)
 	static const char *const sql[2] = {
 		"SELECT experiment, true_dimension, strategy, estimate_mean, correct FROM "
 		"v_summary_all WHERE experiment_id IN (SELECT experiment_id FROM v_latest) AND "
-		"true_dimension IS NOT NULL ORDER BY (SELECT min(x.id) FROM experiment x WHERE "
+		"true_dimension IS NOT NULL AND strategy NOT LIKE 'earlybird(%' ORDER BY (SELECT "
+		"min(x.id) FROM experiment x WHERE "
 		"x.name = experiment), decided_first",
 		"SELECT experiment, true_dimension, strategy, estimate_mean, correct FROM "
 		"v_summary_all WHERE experiment_id IN (SELECT experiment_id FROM v_latest) AND "
-		"true_dimension IS NOT NULL AND " IN_GROUP("experiment") " ORDER BY (SELECT "
+		"true_dimension IS NOT NULL AND strategy NOT LIKE 'earlybird(%' AND "
+		IN_GROUP("experiment") " ORDER BY (SELECT "
 		"min(x.id) FROM experiment x WHERE x.name = experiment), decided_first",
 	};
 	struct known_table t = { 0 };
@@ -740,4 +742,85 @@ int report_known_id(struct store *s, const char *experiment, FILE *out)
 	if (rc || t.failed)
 		return -1;
 	return shown;
+}
+
+/* ---- Early-Bird's lambda sweep ---- */
+
+/* The sweep's table as it fills: settings as rows, data sets as columns. */
+struct sweep_table {
+	char setting[64][48];  /* "0.001  0.01" */
+	char data[16][128];
+	double truth[16];
+	char cell[64][16][40];
+	int n_setting, n_data;
+	FILE *out;
+};
+
+static int sweep_row(void *ctx, int ncol, char **names, char **values)
+{
+	struct sweep_table *t = ctx;
+	const char *exp = value(ncol, names, values, "experiment");
+	char setting[48];
+	snprintf(setting, sizeof(setting), "%-8g %g", field(ncol, names, values, "lambda"),
+		 field(ncol, names, values, "lambda_hidden"));
+	int i, j;
+	for (i = 0; i < t->n_setting && strcmp(t->setting[i], setting); i++)
+		;
+	for (j = 0; j < t->n_data && strcmp(t->data[j], exp ? exp : ""); j++)
+		;
+	if (i == 64 || j == 16)
+		return 0; /* more than a table shows: the view has them all */
+	if (i == t->n_setting)
+		snprintf(t->setting[t->n_setting++], sizeof(t->setting[0]), "%s", setting);
+	if (j == t->n_data) {
+		snprintf(t->data[t->n_data], sizeof(t->data[0]), "%s", exp ? exp : "");
+		t->truth[t->n_data++] = field(ncol, names, values, "true_dimension");
+	}
+	snprintf(t->cell[i][j], sizeof(t->cell[0][0]), "%g (%d/%d/%d/%d)",
+		 field(ncol, names, values, "k_median"),
+		 (int)field(ncol, names, values, "too_few"), (int)field(ncol, names, values, "exact"),
+		 (int)field(ncol, names, values, "one_over"),
+		 (int)field(ncol, names, values, "two_or_more_over"));
+	return 0;
+}
+
+int report_eb_sweep(struct store *s, const char *experiment, FILE *out)
+{
+	static const char *const sql[2] = {
+		"SELECT * FROM v_eb_sweep_summary",
+		"SELECT * FROM v_eb_sweep_summary WHERE " IN_GROUP("experiment"),
+	};
+	struct sweep_table *t = calloc(1, sizeof(*t));
+	if (!t)
+		return ds_fail("out of memory printing Early-Bird's sweep");
+	const char *const only[] = { experiment, NULL };
+	int rc = store_query(s, sql[experiment != NULL], experiment ? only : NULL, sweep_row, t);
+	if (!rc && t->n_setting > 0) {
+		size_t skip = experiment ? strlen(experiment) + 1 : 0;
+		int w = 18;
+		char label[160];
+		fprintf(out, "Early-Bird's lambda sweep: the median count after the budget over the "
+			     "seeds (seeds with too few / d / d + 1 / d + 2 or more)\n");
+		pad(out, "lambda   hidden", 17, 1);
+		for (int j = 0; j < t->n_data; j++) {
+			snprintf(label, sizeof(label), "%s (%g)",
+				 strlen(t->data[j]) > skip ? t->data[j] + skip : t->data[j],
+				 t->truth[j]);
+			fputc(' ', out);
+			pad(out, label, w, 0);
+		}
+		fputc('\n', out);
+		for (int i = 0; i < t->n_setting; i++) {
+			pad(out, t->setting[i], 17, 1);
+			for (int j = 0; j < t->n_data; j++) {
+				fputc(' ', out);
+				pad(out, t->cell[i][j][0] ? t->cell[i][j] : "-", w, 0);
+			}
+			fputc('\n', out);
+		}
+		fputc('\n', out);
+	}
+	int n = t->n_setting;
+	free(t);
+	return rc ? -1 : n;
 }

@@ -25,6 +25,12 @@ int report_print(struct store *s, const char *experiment, long experiment_id,
  * ds_errmsg(). */
 int report_known_id(struct store *s, const char *experiment, FILE *out);
 
+/* Early-Bird's lambda sweeps (strategies earlybird(l=..,h=..)) of the experiment or group
+ * (NULL: all) on data of known dimension, from v_eb_sweep_summary: one row per setting, one
+ * column per data set, nothing when there are none. The number of settings printed, or -1
+ * with ds_errmsg(). */
+int report_eb_sweep(struct store *s, const char *experiment, FILE *out);
+
 /* text as a JSON string: quotes, backslashes and control characters escaped, bytes that are
  * not UTF-8 as U+FFFD. */
 void report_json_string(FILE *out, const char *text);

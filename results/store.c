@@ -389,6 +389,33 @@ static const char *schema_views[] = {
 	"  FROM v_sosae_sweep_all\n"
 	"  WHERE experiment_id IN (SELECT experiment_id FROM v_latest)\n"
 	"  ORDER BY experiment;\n",
+	/* Early-Bird's lambda sweeps: each seed's count against the data's dimension, and per
+	 * setting the median (the middle one, or the mean of the middle two) and how many seeds
+	 * kept too few, exactly d, one and two or more units too many */
+	"CREATE VIEW v_eb_sweep AS\n"
+	"  SELECT e.name AS experiment, e.true_dimension, d.strategy, d.seed,\n"
+	"    json_extract(d.details, '$.lambda') AS lambda,\n"
+	"    json_extract(d.details, '$.lambda_hidden') AS lambda_hidden,\n"
+	"    d.chosen_latent AS k, json_extract(d.details, '$.k_at_ticket') AS k_at_ticket,\n"
+	"    d.chosen_latent - e.true_dimension AS excess\n"
+	"  FROM decision d JOIN experiment e ON e.id = d.experiment_id\n"
+	"  WHERE d.strategy LIKE 'earlybird(%'\n"
+	"    AND d.experiment_id IN (SELECT experiment_id FROM v_latest)\n"
+	"  ORDER BY e.name, lambda, lambda_hidden, d.seed;\n",
+	"CREATE VIEW v_eb_sweep_summary AS\n"
+	"  SELECT s.experiment, s.true_dimension, s.strategy, s.lambda, s.lambda_hidden,\n"
+	"    count(*) AS seeds, m.k_median, sum(s.excess < 0) AS too_few,\n"
+	"    sum(s.excess = 0) AS exact, sum(s.excess = 1) AS one_over,\n"
+	"    sum(s.excess >= 2) AS two_or_more_over\n"
+	"  FROM v_eb_sweep s JOIN (\n"
+	"    SELECT experiment, strategy, avg(k) AS k_median FROM (\n"
+	"      SELECT experiment, strategy, k,\n"
+	"        row_number() OVER (PARTITION BY experiment, strategy ORDER BY k) AS r,\n"
+	"        count(*) OVER (PARTITION BY experiment, strategy) AS n FROM v_eb_sweep)\n"
+	"    WHERE r IN ((n + 1) / 2, (n + 2) / 2) GROUP BY experiment, strategy) m\n"
+	"    ON m.experiment = s.experiment AND m.strategy = s.strategy\n"
+	"  GROUP BY s.experiment, s.strategy\n"
+	"  ORDER BY s.lambda, s.lambda_hidden, s.true_dimension, s.experiment;\n",
 	NULL,
 };
 
@@ -397,7 +424,7 @@ static const char *view_names[] = {
 	"v_latest", "v_t_quantile", "v_paired_all", "v_paired", "v_moments_all", "v_summary_all",
 	"v_summary", "v_comparison_all", "v_comparison", "v_grid_curve", "v_epochs", "v_known_id",
 	"v_latent_activity", "v_sosae_cut_all", "v_sosae_cut", "v_sosae_sweep_all",
-	"v_sosae_sweep", NULL,
+	"v_sosae_sweep", "v_eb_sweep", "v_eb_sweep_summary", NULL,
 };
 
 /* ---- helpers ---- */

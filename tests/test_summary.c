@@ -561,6 +561,83 @@ static void test_known_dimension_criterion(void **state)
 	free(tsv);
 }
 
+/* Early-Bird's sweep: the median over seeds (the middle one; the mean of the middle two) and
+ * the seeds with too few, d, d + 1 and d + 2 or more units, per setting and data set. */
+static void test_eb_sweep_table(void **state)
+{
+	(void)state;
+	char path[512];
+	snprintf(path, sizeof(path), "%s", tmp_path("sweep.db"));
+	struct store *s = store_open(path, 1);
+	assert_non_null(s);
+	long one, two;
+	assert_int_equal(store_experiment(s, "sw.d1", "h", "sine:d=1", 1, "", &one), 0);
+	assert_int_equal(store_experiment(s, "sw.d2", "h", "sine:d=2", 2, "", &two), 0);
+	const char *a = "earlybird(l=0.1,h=0.01)", *b = "earlybird(l=1,h=0.01)";
+	const char *da = "{\"lambda\":0.1,\"lambda_hidden\":0.01}";
+	const char *db = "{\"lambda\":1,\"lambda_hidden\":0.01}";
+	int k1[] = { 1, 2, 1 }, k2[] = { 5, 1, 4 };
+	for (int i = 0; i < 3; i++) {
+		decide(s, one, a, i + 1, k1[i], 10, 10, 0.01, NAN, da);
+		decide(s, two, a, i + 1, k2[i], 10, 10, 0.01, NAN, da);
+	}
+	decide(s, two, b, 1, 3, 10, 10, 0.01, NAN, db);
+	decide(s, two, b, 2, 2, 10, 10, 0.01, NAN, db);
+	decide(s, two, "lpca", 1, 2, 10, 10, 0.01, NAN, "{}");
+	char v[128];
+	store_scalar(s, "SELECT k_median || ' ' || too_few || exact || one_over || two_or_more_over "
+			"FROM v_eb_sweep_summary WHERE experiment = 'sw.d2' AND lambda = 0.1",
+		     NULL, v, sizeof(v), "");
+	assert_string_equal(v, "4.0 1002");
+	store_scalar(s, "SELECT k_median || ' ' || seeds FROM v_eb_sweep_summary WHERE lambda = 1",
+		     NULL, v, sizeof(v), "");
+	assert_string_equal(v, "2.5 2");
+	char *text = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&text, &size);
+	assert_int_equal(report_eb_sweep(s, "sw", f), 2);
+	fclose(f);
+	static const char *const expected[] = {
+		"lambda   hidden               d1 (1)             d2 (2)\n",
+		"0.1      0.01            1 (0/2/1/0)        4 (1/0/0/2)\n",
+		"1        0.01                      -      2.5 (0/1/1/0)\n",
+	};
+	for (size_t i = 0; i < sizeof(expected) / sizeof(*expected); i++)
+		if (!strstr(text, expected[i]))
+			fail_msg("no line\n%sin\n%s", expected[i], text);
+	free(text);
+	/* the sweep's runs stay out of the known-dimension table; the other strategies stay in */
+	f = open_memstream(&text, &size);
+	report_known_id(s, "sw", f);
+	fclose(f);
+	assert_null(strstr(text, "earlybird("));
+	free(text);
+	/* no sweep: no table */
+	f = open_memstream(&text, &size);
+	assert_int_equal(report_eb_sweep(s, "none", f), 0);
+	fclose(f);
+	assert_int_equal(size, 0);
+	free(text);
+	store_close(s);
+	/* the figure of the group: a cell per setting and data set, its median against d */
+	char dir[512], cmd[2048], out[4096];
+	snprintf(dir, sizeof(dir), "%s", tmp_path("sweep-figures"));
+	snprintf(cmd, sizeof(cmd), BIN " plot --db %s --experiment sw.d1 --out %s", path, dir);
+	int rc = run_command(cmd, out, sizeof(out));
+	if (rc != 0)
+		fail_msg("%s exited %d:\n%s", cmd, rc, out);
+	char file[1024];
+	snprintf(file, sizeof(file), "%s/sw-ebsweep.png", dir);
+	assert_true(file_exists(file));
+	snprintf(file, sizeof(file), "%s/data/sw.d1/ebsweep.tsv", dir);
+	char *tsv = slurp(file, NULL);
+	assert_non_null(tsv);
+	assert_non_null(strstr(tsv, "1\t0\t2.0\t4.0\td2 (2)\t0.1, 0.01\n"));
+	assert_non_null(strstr(tsv, "1\t1\t0.5\t2.5\td2 (2)\t1, 0.01\n"));
+	assert_non_null(strstr(tsv, "0\t0\t0.0\t1.0\td1 (1)\t0.1, 0.01\n"));
+	free(tsv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -573,6 +650,7 @@ int main(void)
 		cmocka_unit_test(test_json_csv_and_by_id),
 		cmocka_unit_test(test_figures_error_bars),
 		cmocka_unit_test(test_known_dimension_criterion),
+		cmocka_unit_test(test_eb_sweep_table),
 	};
 	return cmocka_run_group_tests_name("summary", tests, setup, NULL);
 }
