@@ -423,15 +423,22 @@ static int fig_known_id(const struct plot_ctx *c)
 	return b.n > 0 ? draw(c, "known-id", "knownid", extra) : 0;
 }
 
+/* The group of an experiment named GROUP.NAME into buf: 1, or 0 outside a group. */
+static int group_of(const char *experiment, char *buf, size_t size)
+{
+	const char *dot = strchr(experiment, '.');
+	if (dot)
+		snprintf(buf, size, "%.*s", (int)(dot - experiment), experiment);
+	return dot != NULL;
+}
+
 /* 7. every strategy's estimate on every data set of known dimension of the experiment's
  * group (named GROUP.NAME; none for an experiment outside a group), correct or not */
 static int fig_correct(const struct plot_ctx *c)
 {
-	const char *dot = strchr(c->experiment, '.');
-	if (!dot)
-		return 0;
 	char group[256];
-	snprintf(group, sizeof(group), "%.*s", (int)(dot - c->experiment), c->experiment);
+	if (!group_of(c->experiment, group, sizeof(group)))
+		return 0;
 	/* the experiments of the group: the name, or GROUP.anything */
 #define KNOWN_IN_GROUP                                                                       \
 	"SELECT experiment, true_dimension, strategy, estimate_mean, correct, decided_first, "  \
@@ -478,11 +485,9 @@ static int fig_correct(const struct plot_ctx *c)
  * after the budget against d. */
 static int fig_eb_sweep(const struct plot_ctx *c)
 {
-	const char *dot = strchr(c->experiment, '.');
-	if (!dot)
-		return 0;
 	char group[256];
-	snprintf(group, sizeof(group), "%.*s", (int)(dot - c->experiment), c->experiment);
+	if (!group_of(c->experiment, group, sizeof(group)))
+		return 0;
 #define SWEEP_IN_GROUP                                                                       \
 	"SELECT * FROM v_eb_sweep_summary WHERE substr(experiment, 1, length(?1) + 1) = ?1 || '.'"
 	char v[64];

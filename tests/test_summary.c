@@ -470,6 +470,26 @@ static void test_figures_error_bars(void **state)
 	free(tsv);
 }
 
+
+/* `dimsearch plot` of experiment (in group) from the database at db: the group's figure
+ * NAME is drawn, and its data returned (free it). */
+static char *group_figure(const char *db, const char *experiment, const char *group,
+			  const char *name)
+{
+	char dir[512], cmd[2048], out[4096], file[1024];
+	snprintf(dir, sizeof(dir), "%s", tmp_path(name));
+	snprintf(cmd, sizeof(cmd), BIN " plot --db %s --experiment %s --out %s", db, experiment,
+		 dir);
+	int rc = run_command(cmd, out, sizeof(out));
+	if (rc != 0)
+		fail_msg("%s exited %d:\n%s", cmd, rc, out);
+	snprintf(file, sizeof(file), "%s/%s-%s.png", dir, group, name);
+	assert_true(file_exists(file));
+	snprintf(file, sizeof(file), "%s/data/%s/%s.tsv", dir, experiment, name);
+	char *tsv = slurp(file, NULL);
+	assert_non_null(tsv);
+	return tsv;
+}
 /* The thesis's criterion, |estimate - d| < 0.5 on the estimate rounded to two decimals, at
  * its boundary: in the view, the JSON report and the known-dimension table of a group. */
 static void test_known_dimension_criterion(void **state)
@@ -543,18 +563,7 @@ static void test_known_dimension_criterion(void **state)
 	free(text);
 	store_close(s);
 	/* the figure of the group: one cell per estimate, coloured by the criterion */
-	char dir[512], cmd[2048];
-	snprintf(dir, sizeof(dir), "%s", tmp_path("known-figures"));
-	snprintf(cmd, sizeof(cmd), BIN " plot --db %s --experiment kb.four --out %s", path, dir);
-	int rc = run_command(cmd, out, sizeof(out));
-	if (rc != 0)
-		fail_msg("%s exited %d:\n%s", cmd, rc, out);
-	char file[1024];
-	snprintf(file, sizeof(file), "%s/kb-correct.png", dir);
-	assert_true(file_exists(file));
-	snprintf(file, sizeof(file), "%s/data/kb.four/correct.tsv", dir);
-	char *tsv = slurp(file, NULL);
-	assert_non_null(tsv);
+	char *tsv = group_figure(path, "kb.four", "kb", "correct");
 	assert_non_null(strstr(tsv, "1\t0\t4.5\t0\te4.50: 0 of 2\tfour (4)\t4.50\n"));
 	assert_non_null(strstr(tsv, "0\t1\t1.2\t1\te4.49: 2 of 2\tone (1)\t1.20\n"));
 	assert_non_null(strstr(tsv, "6\t1\t1.0\t1\tk4: 2 of 2\tone (1)\t1\n"));
@@ -620,18 +629,7 @@ static void test_eb_sweep_table(void **state)
 	free(text);
 	store_close(s);
 	/* the figure of the group: a cell per setting and data set, its median against d */
-	char dir[512], cmd[2048], out[4096];
-	snprintf(dir, sizeof(dir), "%s", tmp_path("sweep-figures"));
-	snprintf(cmd, sizeof(cmd), BIN " plot --db %s --experiment sw.d1 --out %s", path, dir);
-	int rc = run_command(cmd, out, sizeof(out));
-	if (rc != 0)
-		fail_msg("%s exited %d:\n%s", cmd, rc, out);
-	char file[1024];
-	snprintf(file, sizeof(file), "%s/sw-ebsweep.png", dir);
-	assert_true(file_exists(file));
-	snprintf(file, sizeof(file), "%s/data/sw.d1/ebsweep.tsv", dir);
-	char *tsv = slurp(file, NULL);
-	assert_non_null(tsv);
+	char *tsv = group_figure(path, "sw.d1", "sw", "ebsweep");
 	assert_non_null(strstr(tsv, "1\t0\t2.0\t4.0\td2 (2)\t0.1, 0.01\n"));
 	assert_non_null(strstr(tsv, "1\t1\t0.5\t2.5\td2 (2)\t1, 0.01\n"));
 	assert_non_null(strstr(tsv, "0\t0\t0.0\t1.0\td1 (1)\t0.1, 0.01\n"));
