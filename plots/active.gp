@@ -1,4 +1,4 @@
-# active.gp: active latent units against epoch for SOSAE, Early-Bird and VAE, with grid
+# active.gp: active latent units against epoch for SOSAE, Early-Bird and the VAE, with grid
 # search's choice as a line. data/active.tsv: one block per strategy (epoch, active units),
 # its first line the strategy's name; nblocks and gridk are passed in.
 load 'common.gp'
