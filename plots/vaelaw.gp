@@ -7,17 +7,19 @@ load 'common.gp'
 if (!exists('threshold')) threshold = 0.05
 if (!exists('seeds')) seeds = 1
 if (!exists('kmax')) kmax = 16
-set title sprintf("VAE units by Var(mu): the variance law%s\n{/*0.85 %d seed%s, units sorted by Var(mu) within each}", title_extra, seeds, seeds > 1 ? 's' : '') enhanced
+set termoption enhanced
+set title sprintf("VAE units by Var(mu): the variance law%s\n{/*0.85 %d seed%s, units sorted by Var(mu) within each}", title_extra, seeds, seeds > 1 ? 's' : '')
 set xlabel 'unit rank by Var(mu)'
 set ylabel 'variance (log scale)'
 set logscale y
 set yrange [1e-5:3]
+set format y '10^{%L}'
 set xrange [0.5:kmax+0.5]
 set key bottom left
-floor(v) = v > 1e-5 ? v : 1e-5
+atleast(v) = v > 1e-5 ? v : 1e-5
 file = data.'/vaelaw.tsv'
-plot file using 1:(floor($2)) with points pt 7 ps 0.8 lc rgb '#4477aa' title 'Var(mu_k)', \
-     '' using 1:(floor($3)) with points pt 5 ps 0.7 lc rgb '#ee6677' title 'E[sigma_k^2]', \
+plot file using 1:(atleast($2)) with points pt 7 ps 0.8 lc rgb '#4477aa' title 'Var(mu_k)', \
+     '' using 1:(atleast($3)) with points pt 5 ps 0.7 lc rgb '#ee6677' title 'E[sigma_k^2]', \
      '' using 1:4 with points pt 9 ps 0.8 lc rgb '#228833' title 'Var(mu_k) + E[sigma_k^2]', \
      threshold with lines dt 2 lw 2 lc rgb '#555555' title sprintf('active: Var(mu) >= %g', threshold), \
      1 with lines dt 3 lw 1 lc rgb '#228833' notitle

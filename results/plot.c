@@ -335,15 +335,17 @@ static int fig_grid(const struct plot_ctx *c)
 	return draw_rows(c, n, "grid", extra);
 }
 
-/* 3. active units per epoch: SOSAE's K*, Early-Bird's alive count, the VAE's Asperti count */
+/* 3. active units per epoch, the mean over seeds: SOSAE's K*, Early-Bird's alive count, the
+ * VAE's Asperti count */
 static int fig_active(const struct plot_ctx *c)
 {
 	FILE *f = open_data(c->data, "active.tsv");
 	if (!f)
 		return -1;
 	struct blocks b = { c->s, f,
-			    "SELECT epoch, active_latent FROM v_epochs WHERE strategy = ? AND "
-			    "experiment = ? AND active_latent IS NOT NULL ORDER BY epoch",
+			    "SELECT epoch, avg(active_latent) FROM v_epochs WHERE strategy = ? AND "
+			    "experiment = ? AND active_latent IS NOT NULL GROUP BY epoch ORDER BY "
+			    "epoch",
 			    c->experiment, "epoch", 0, 0 };
 	int rc = store_query(c->s, "SELECT DISTINCT strategy FROM v_epochs WHERE experiment = ? "
 				   "AND active_latent IS NOT NULL ORDER BY strategy",
@@ -402,11 +404,11 @@ static int fig_vae_kmax(const struct plot_ctx *c)
 #define VAE_COUNTS                                                                         \
 	"WITH c AS (SELECT e.dataset AS dataset, "                                         \
 	"CAST(json_extract(d.details, '$.k_max') AS INTEGER) AS kmax, "                    \
-	"json_extract(d.details, '$.active_var_mu_0.05') AS n "                            \
+	"json_extract(d.details, '$.\"active_var_mu_0.05\"') AS n "                            \
 	"FROM decision d JOIN v_latest l ON l.experiment_id = d.experiment_id "            \
 	"JOIN experiment e ON e.id = d.experiment_id WHERE d.strategy = 'vae' AND "        \
 	"json_valid(d.details) AND substr(e.name, 1, length(?2) + 1) = ?2 || '.' "        \
-	"AND json_extract(d.details, '$.active_var_mu_0.05') IS NOT NULL) "
+	"AND json_extract(d.details, '$.\"active_var_mu_0.05\"') IS NOT NULL) "
 	char v[64];
 	/* ?1 is the data set of a block, unused (bound to "") outside them */
 	store_scalar(c->s, VAE_COUNTS "SELECT count(DISTINCT kmax) FROM c", ARGS("", group), v,

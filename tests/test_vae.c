@@ -355,9 +355,9 @@ static void test_flags_and_epoch_counts_through_a_run(void **state)
 	snprintf(db, sizeof(db), "%s", tmp_path("vae-run.db"));
 	/* two units for four directions: both carry data, every unit is active; and a count
 	 * asked to hold for longer than the training runs, which it cannot */
-	write_text(path, "[vae-sat]\ndataset = affine:d=4,D=16,n=1200,noise=0.01\nhidden = 32\n"
+	write_text(path, "[vaeg.sat]\ndataset = affine:d=4,D=16,n=1200,noise=0.01\nhidden = 32\n"
 			 "epochs = 8\nbatch = 64\nlr = 0.003\nk_max = 2\nstrategies = vae\n\n"
-			 "[vae-short]\ndataset = affine:d=4,D=16,n=1200,noise=0.01\nhidden = 32\n"
+			 "[vaeg.short]\ndataset = affine:d=4,D=16,n=1200,noise=0.01\nhidden = 32\n"
 			 "epochs = 8\nbatch = 64\nlr = 0.003\nk_max = 12\nvae.stable = 9\n"
 			 "strategies = vae\n");
 	struct experiment_file f;
@@ -376,25 +376,26 @@ static void test_flags_and_epoch_counts_through_a_run(void **state)
 				   "min(p.active_latent) >= 0 FROM epoch p JOIN trial t ON t.id = "
 				   "p.trial_id JOIN experiment e ON e.id = t.experiment_id GROUP BY "
 				   "e.name ORDER BY e.name");
-	assert_string_equal(epochs, "vae-sat|8|8|1\nvae-short|8|8|1\n");
+	assert_string_equal(epochs, "vaeg.sat|8|8|1\nvaeg.short|8|8|1\n");
 	free(epochs);
 	char *sat = db_dump(db, "SELECT chosen_latent, json_extract(details, '$.flag'), "
 				"json_extract(details, '$.edge') FROM decision d JOIN experiment e ON "
-				"e.id = d.experiment_id WHERE e.name = 'vae-sat'");
+				"e.id = d.experiment_id WHERE e.name = 'vaeg.sat'");
 	assert_string_equal(sat, "2|saturated|NULL\n");
 	free(sat);
 	/* the other: whatever it counted, not a decision after 8 epochs of 9 */
 	char *flag = db_dump(db, "SELECT json_extract(details, '$.flag') FROM decision d JOIN "
-				 "experiment e ON e.id = d.experiment_id WHERE e.name = 'vae-short'");
+				 "experiment e ON e.id = d.experiment_id WHERE e.name = 'vaeg.short'");
 	int short_saturated = !strcmp(flag, "saturated\n");
+	print_message("vaeg.short (12 units, 8 epochs, vae.stable = 9): %s", flag);
 	assert_true(short_saturated || !strcmp(flag, "not_converged\n"));
 	free(flag);
 	/* the summary leaves a saturated K out of its mean and says why */
 	char *summary = db_dump(db, "SELECT experiment, k_mean, k_seeds, saturated, not_converged, "
 				    "at_k_max FROM v_summary ORDER BY experiment");
-	assert_non_null(strstr(summary, "vae-sat|NULL|0|1|0|0\n"));
+	assert_non_null(strstr(summary, "vaeg.sat|NULL|0|1|0|0\n"));
 	/* K over the one seed, provisional: k_seeds 1, not converged 1 */
-	assert_non_null(strstr(summary, short_saturated ? "vae-short|NULL|0|1|0|0\n"
+	assert_non_null(strstr(summary, short_saturated ? "vaeg.short|NULL|0|1|0|0\n"
 							: "|1|0|1|0\n"));
 	free(summary);
 	/* the report prints the flags, never k_max as the VAE's K */
@@ -402,9 +403,9 @@ static void test_flags_and_epoch_counts_through_a_run(void **state)
 	size_t size = 0;
 	FILE *mem = open_memstream(&out, &size);
 	assert_non_null(mem);
-	assert_true(report_print(s, "vae-sat", 0, REPORT_TABLE, mem) > 0);
-	assert_true(report_print(s, "vae-short", 0, REPORT_TABLE, mem) > 0);
-	assert_true(report_print(s, "vae-sat", 0, REPORT_JSON, mem) > 0);
+	assert_true(report_print(s, "vaeg.sat", 0, REPORT_TABLE, mem) > 0);
+	assert_true(report_print(s, "vaeg.short", 0, REPORT_TABLE, mem) > 0);
+	assert_true(report_print(s, "vaeg.sat", 0, REPORT_JSON, mem) > 0);
 	fclose(mem);
 	print_message("%s", out);
 	assert_non_null(strstr(out, "vae          1 - [saturated 1/1]"));
@@ -419,6 +420,32 @@ static void test_flags_and_epoch_counts_through_a_run(void **state)
 	free(out);
 	store_close(s);
 	experiments_free(&f);
+	/* the figures: the variance law of the one seed's 12 units (three series, the
+	 * threshold and the line at 1), the group's count against k_max (one data set, the
+	 * saturation line), and the count per epoch (the VAE's, grid's choice: none here) */
+	char cmd[2048], dir[512], text[4096];
+	if (run_command("command -v gnuplot", text, sizeof(text)) != 0) {
+		print_message("gnuplot not installed: figures not checked\n");
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s", tmp_path("vae-figures"));
+	snprintf(cmd, sizeof(cmd), "./dimsearch plot --db %s --experiment vaeg.short --out %s", db,
+		 dir);
+	if (run_command(cmd, text, sizeof(text)) != 0)
+		fail_msg("%s failed:\n%s", cmd, text);
+	const char *want[][2] = { { "vaeg.short-vaelaw.svg", "5" }, { "vaeg-vaekmax.svg", "2" },
+				  { "vaeg.short-active.svg", "2" } };
+	for (int i = 0; i < 3; i++) {
+		char file[1024];
+		snprintf(file, sizeof(file), "%s/%s", dir, want[i][0]);
+		char *svg = slurp(file, NULL);
+		if (!svg)
+			fail_msg("no %s after %s", file, cmd);
+		if (svg_series(svg) != atoi(want[i][1]))
+			fail_msg("%s: %d data series, expected %s", file, svg_series(svg),
+				 want[i][1]);
+		free(svg);
+	}
 }
 
 int main(void)
