@@ -144,7 +144,8 @@ run: deps
 	./dimsearch plot --experiment quick
 
 # ---- figures of the experiments already run, into plots/out ----
-PLOTTED := quick paper-small.fashion-mnist paper-small.mnist paper.fashion-mnist paper.mnist
+PLOTTED := quick paper-small.fashion-mnist paper-small.mnist paper.fashion-mnist paper.mnist \
+           asperti.fashion-mnist.k128 asperti.mnist.k128
 plots: dimsearch
 	@for e in $(PLOTTED); do \
 	  if sqlite3 results/dimsearch.db "select 1 from experiment where name = '$$e'" 2>/dev/null | grep -q 1; then \

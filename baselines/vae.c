@@ -1,6 +1,7 @@
 /* vae.c: VAE overpruning (Asperti 2019): train a VAE with a generous K_max and count the
- * latent units it keeps active; the count is the latent size. Delivery is one plain
- * autoencoder trained at that size. */
+ * latent units it keeps active, by Asperti's criterion Var_x(mu_k) >= 0.05; the count is the
+ * latent size, taken only once it has held for vae.stable epochs and when it is below K_max.
+ * Delivery is one plain autoencoder trained at that size. */
 #include "vae.h"
 
 #include <math.h>
@@ -13,6 +14,7 @@
 
 struct vae_settings {
 	double beta; /* KL weight */
+	int stable;  /* epochs the count must hold before it decides */
 };
 
 static const struct setting vae_keys[] = {
@@ -22,29 +24,82 @@ static const struct setting vae_keys[] = {
 	  .lo = 0,
 	  .hi = 1e6,
 	  .def = "1",
-	  .help = "the KL weight: loss = MSE + beta * KL / D per example, 1 for the plain ELBO" },
+	  .help = "the KL weight: loss = per-element loss + beta * KL / D per example; with "
+		  "loss = bce, 1 is the Bernoulli ELBO; with mse, the Gaussian ELBO of variance "
+		  "beta / 2" },
+	{ .name = "vae.stable",
+	  .type = SETTING_INT,
+	  .offset = offsetof(struct vae_settings, stable),
+	  .lo = 1,
+	  .hi = 1e6,
+	  .def = "5",
+	  .help = "the active count must be the same over this many last epochs, or the "
+		  "decision is flagged not converged; 1 for no check" },
 };
 
 static const struct settings vae_settings = { "VAE", vae_keys, SETTINGS_COUNT(vae_keys),
 					      sizeof(struct vae_settings), NULL };
 
-static double beta_of(const struct experiment *e)
+static const struct vae_settings *settings_of(const struct experiment *e)
 {
-	return ((const struct vae_settings *)experiment_settings(e, &vae_settings))->beta;
+	return experiment_settings(e, &vae_settings);
 }
+
+/* ---- counting and flags ---- */
+
+struct vae_counts vae_count_active(const double *var_mu, const double *mean_sigma2, int K)
+{
+	struct vae_counts c = { 0, 0, 0, INFINITY, -INFINITY, INFINITY, -INFINITY };
+	for (int k = 0; k < K; k++) {
+		int active = var_mu[k] >= VAE_ACTIVE_VAR_MU;
+		double law = var_mu[k] + mean_sigma2[k];
+		c.asperti += active;
+		c.burda += var_mu[k] > 0.01;
+		c.sigma += mean_sigma2[k] < 0.95;
+		c.law_min = fmin(c.law_min, law);
+		c.law_max = fmax(c.law_max, law);
+		if (active) {
+			c.law_active_min = fmin(c.law_active_min, law);
+			c.law_active_max = fmax(c.law_active_max, law);
+		}
+	}
+	if (!c.asperti)
+		c.law_active_min = c.law_active_max = NAN;
+	return c;
+}
+
+int vae_stable_run(const int *history, int n)
+{
+	int run = 0;
+	while (run < n && history[n - 1 - run] == history[n - 1])
+		run++;
+	return run;
+}
+
+const char *vae_flag(int active, int k_max, int stable_run, int stable)
+{
+	if (active >= k_max)
+		return "saturated";
+	if (stable_run < stable)
+		return "not_converged";
+	return NULL;
+}
+
+/* ---- the strategy ---- */
 
 /* One VAE at K_max per seed. */
 static int vae_plan(const struct experiment *e, long seed, struct trial_record *trials, int max)
 {
 	if (max < 1)
 		return 1;
-	double beta = beta_of(e);
+	double beta = settings_of(e)->beta;
 	struct trial_record *t = &trials[0];
 	memset(t, 0, sizeof(*t));
 	snprintf(t->strategy, sizeof(t->strategy), "vae");
 	char de[24];
-	snprintf(t->key, sizeof(t->key), "vae/beta=%g/K=%d/seed=%ld%s", beta, e->k_max, seed,
-		 delivery_key(e, de));
+	/* "active=0.05": delivered at Asperti's count, with the count of every epoch */
+	snprintf(t->key, sizeof(t->key), "vae/beta=%g/active=%g/K=%d/seed=%ld%s", beta,
+		 VAE_ACTIVE_VAR_MU, e->k_max, seed, delivery_key(e, de));
 	snprintf(t->role, sizeof(t->role), "search");
 	t->latent = e->k_max;
 	t->seed = seed;
@@ -52,66 +107,111 @@ static int vae_plan(const struct experiment *e, long seed, struct trial_record *
 	return 1;
 }
 
-/* the three counts of active units; the first decides */
-struct counts {
-	int burda;		 /* Var(mu) > 0.01 */
-	int asperti;		 /* Var(mu) >= 0.05 */
-	int sigma;		 /* mean sigma^2 < 0.95 */
-	double law_min, law_max; /* Var(mu) + E[sigma^2] over the units */
+/* What one VAE run tracks while it trains: Asperti's count after every epoch. */
+struct vae_run {
+	const struct trial_ctx *c;
+	struct trial_record *t; /* its flops are the training's running total */
+	double *var_mu, *mean_sigma2;
+	int last;		/* the latest epoch's count */
+	int run;		/* epochs in a row with that count */
+	int failed;		/* the statistics pass failed: ds_errmsg() */
 };
 
-/* The counts of active units by three rules, and the range of the variance law. */
-static struct counts count_active(const double *var_mu, const double *mean_var, int K)
+/* After each epoch: the units' statistics on the validation split (the training split when
+ * there is none), counted as the strategy's overhead, and Asperti's count. */
+static int vae_epoch(void *ctx, struct epoch_record *e, struct ae *m)
 {
-	struct counts c = { 0, 0, 0, INFINITY, -INFINITY };
-	for (int k = 0; k < K; k++) {
-		c.burda += var_mu[k] > 0.01;
-		c.asperti += var_mu[k] >= 0.05;
-		c.sigma += mean_var[k] < 0.95;
-		double law = var_mu[k] + mean_var[k];
-		c.law_min = fmin(c.law_min, law);
-		c.law_max = fmax(c.law_max, law);
+	struct vae_run *s = ctx;
+	const struct dataset *d = s->c->data;
+	const struct split *on = d->val.n >= 2 ? &d->val : &d->train;
+	uint64_t before = s->t->flops.overhead;
+	if (ae_vae_statistics(m, on, s->c->threads, s->var_mu, s->mean_sigma2, &s->t->flops)) {
+		s->failed = 1;
+		return 1;
 	}
-	return c;
+	e->flops_tuning += s->t->flops.overhead - before;
+	int active = vae_count_active(s->var_mu, s->mean_sigma2, m->arch.latent).asperti;
+	e->active_latent = active;
+	s->run = e->epoch > 1 && active == s->last ? s->run + 1 : 1;
+	s->last = active;
+	return 0;
 }
 
 /* Train the VAE, count its active units, deliver a plain autoencoder of that width. */
 static enum trial_state vae_run(const struct trial_ctx *c, struct trial_record *t)
 {
-	double beta = beta_of(c->exp);
+	const struct vae_settings *o = settings_of(c->exp);
 	int K = t->latent;
-	struct trial_hooks hooks = { .vae = 1, .vae_beta = beta };
-	struct ae *m;
-	enum trial_state status = trial_train(c, t, &hooks, &m);
-	if (status != TRIAL_COMPLETE)
-		return status;
-	double *var_mu = malloc(sizeof(double) * K), *mean_var = malloc(sizeof(double) * K);
+	double *var_mu = malloc(sizeof(double) * K), *mean_sigma2 = malloc(sizeof(double) * K);
 	double *zero = calloc(K, sizeof(double));
-	if (!var_mu || !mean_var || !zero ||
-	    ae_vae_statistics(m, &c->data->train, c->threads, var_mu, mean_var, &t->flops)) {
-		snprintf(t->error, sizeof(t->error), "%s",
-			 ds_errmsg()[0] ? ds_errmsg() : "no memory");
+	struct vae_run s = { .c = c, .t = t, .var_mu = var_mu, .mean_sigma2 = mean_sigma2 };
+	if (!var_mu || !mean_sigma2 || !zero) {
 		free(var_mu);
-		free(mean_var);
+		free(mean_sigma2);
 		free(zero);
-		ae_delete(m);
+		snprintf(t->error, sizeof(t->error), "out of memory");
 		return TRIAL_FAILED;
 	}
+	struct trial_hooks hooks = { .vae = 1, .vae_beta = o->beta, .epoch = vae_epoch, .ctx = &s };
+	struct ae *m = NULL;
+	enum trial_state status = trial_train(c, t, &hooks, &m);
+	if (status == TRIAL_COMPLETE &&
+	    (s.failed ||
+	     ae_vae_statistics(m, &c->data->train, c->threads, var_mu, mean_sigma2, &t->flops))) {
+		snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
+		status = TRIAL_FAILED;
+	}
 	ae_delete(m);
-	struct counts n = count_active(var_mu, mean_var, K);
+	if (status != TRIAL_COMPLETE) {
+		free(var_mu);
+		free(mean_sigma2);
+		free(zero);
+		return status;
+	}
+	/* the decision's counts are the training split's, at the end */
+	struct vae_counts n = vae_count_active(var_mu, mean_sigma2, K);
 	if (c->on_activity)
-		c->on_activity(c->ctx, t, K, zero, zero, var_mu, mean_var);
+		c->on_activity(c->ctx, t, K, zero, zero, var_mu, mean_sigma2);
 	free(var_mu);
-	free(mean_var);
+	free(mean_sigma2);
 	free(zero);
-	status = trial_deliver(c, t, n.burda);
+	int epochs = t->epochs_run;
+	status = trial_deliver(c, t, n.asperti);
+	char lmin[32], lmax[32];
 	snprintf(t->details, sizeof(t->details),
-		 "{\"k_max\":%d,\"beta\":%g,\"active_var_mu_0.01\":%d,\"active_var_mu_0.05\":%d,"
+		 "{\"k_max\":%d,\"beta\":%g,\"rule\":\"var_mu>=0.05\","
+		 "\"active_var_mu_0.05\":%d,\"active_var_mu_0.01\":%d,"
 		 "\"active_sigma2_0.95\":%d,\"variance_law_min\":%.6g,\"variance_law_max\":%.6g,"
+		 "\"variance_law_active_min\":%s,\"variance_law_active_max\":%s,"
+		 "\"active_val_last_epoch\":%d,\"stable_epochs\":%d,\"epochs_run\":%d,"
 		 "\"delivered_epochs\":%d}",
-		 K, beta, n.burda, n.asperti, n.sigma, n.law_min, n.law_max,
-		 c->exp->delivery_epochs);
+		 K, o->beta, n.asperti, n.burda, n.sigma, n.law_min, n.law_max,
+		 json_number(lmin, n.law_active_min), json_number(lmax, n.law_active_max), s.last,
+		 s.run, epochs, c->exp->delivery_epochs);
 	return status;
+}
+
+/* The count at the end, flagged when it is K_max or has not held for vae.stable epochs. */
+static int vae_decide(const struct experiment *e, long seed, const struct trial_record *trials,
+		      int n, struct decision_record *d)
+{
+	if (decide_single(seed, trials, n, 0, d))
+		return -1;
+	int stable = settings_of(e)->stable;
+	double active = details_number(d->details, "active_var_mu_0.05");
+	double k_max = details_number(d->details, "k_max");
+	double run = details_number(d->details, "stable_epochs");
+	if (!isfinite(active) || !isfinite(k_max))
+		return ds_fail("vae (seed %ld): its trial holds no active count", seed);
+	const char *flag = vae_flag((int)active, (int)k_max, isfinite(run) ? (int)run : 0, stable);
+	char fields[96];
+	snprintf(fields, sizeof(fields), "\"stable\":%d", stable);
+	details_append(d->details, sizeof(d->details), fields);
+	if (flag) {
+		snprintf(fields, sizeof(fields), "\"flag\":\"%s\"", flag);
+		details_append(d->details, sizeof(d->details), fields);
+	}
+	return 0;
 }
 
 const struct strategy vae_strategy = {
@@ -119,4 +219,5 @@ const struct strategy vae_strategy = {
 	.settings = &vae_settings,
 	.plan = vae_plan,
 	.run = vae_run,
+	.decide = vae_decide,
 };

@@ -61,6 +61,8 @@ struct table_row {
 	char cell[NCOLS][96];
 	int seeds, paired_seeds;       /* paired: the seeds on which grid search decided too */
 	int at_k_min, at_k_max;        /* seeds whose decision was at an edge of the range */
+	int k_seeds;                   /* seeds whose K is a width (not saturated) */
+	int saturated, not_converged;  /* seeds flagged so by their strategy */
 	double total, mse, mse_ci;     /* tuning + delivery FLOPs, test MSE: means, interval */
 	double grid_x, grid_x_ci;      /* grid/x, paired */
 };
@@ -247,12 +249,29 @@ static void table_row(struct table_row *r, int ncol, char **names, char **values
 	r->grid_x = field(ncol, names, values, "ratio_vs_grid_mean");
 	r->grid_x_ci = field(ncol, names, values, "ratio_vs_grid_ci95");
 
+	/* a file of an older build has no flag columns: every seed's K is a width */
+	double k_seeds = field(ncol, names, values, "k_seeds");
+	r->k_seeds = isfinite(k_seeds) ? (int)k_seeds : r->seeds;
+	r->saturated = (int)fmax(field(ncol, names, values, "saturated"), 0);
+	r->not_converged = (int)fmax(field(ncol, names, values, "not_converged"), 0);
 	double k_ci = field(ncol, names, values, "k_ci95");
-	char edge[48] = "";
+	char flags[128] = "";
+	size_t used = 0;
 	if (r->at_k_min + r->at_k_max > 0)
-		snprintf(edge, sizeof(edge), " [edge %d/%d]", r->at_k_min + r->at_k_max, r->seeds);
-	snprintf(r->cell[COL_K], size, isfinite(k_ci) ? "%.1f%s%s" : "%.0f%s%s",
-		 field(ncol, names, values, "k_mean"), pm(b, sizeof(b), k_ci), edge);
+		used += (size_t)snprintf(flags + used, sizeof(flags) - used, " [edge %d/%d]",
+					 r->at_k_min + r->at_k_max, r->seeds);
+	if (r->not_converged > 0)
+		used += (size_t)snprintf(flags + used, sizeof(flags) - used,
+					 " [not converged %d/%d]", r->not_converged, r->seeds);
+	if (r->saturated > 0)
+		snprintf(flags + used, sizeof(flags) - used, " [saturated %d/%d]", r->saturated,
+			 r->seeds);
+	/* K over the seeds that named a width; none: the flags alone, never k_max as K */
+	if (r->k_seeds > 0)
+		snprintf(r->cell[COL_K], size, isfinite(k_ci) ? "%.1f%s%s" : "%.0f%s%s",
+			 field(ncol, names, values, "k_mean"), pm(b, sizeof(b), k_ci), flags);
+	else
+		snprintf(r->cell[COL_K], size, "-%s", flags);
 
 	snprintf(r->cell[COL_TUNING], size, "%.4g",
 		 field(ncol, names, values, "tuning_flops_mean"));
@@ -382,6 +401,18 @@ static void table_flush(struct printer *p)
 			fprintf(p->out, "%s: paired with grid on %d of %d seeds (grid has no "
 					"decision on the others)\n",
 				r->cell[COL_STRATEGY], r->paired_seeds, r->seeds);
+		if (r->saturated)
+			fprintf(p->out,
+				"%s: saturated on %d of %d seeds: raise k_max (every unit active: no "
+				"width; K%s)\n",
+				r->cell[COL_STRATEGY], r->saturated, r->seeds,
+				r->k_seeds ? " is the mean over the other seeds"
+					   : " not shown");
+		if (r->not_converged)
+			fprintf(p->out,
+				"%s: not converged on %d of %d seeds: more epochs (its count still "
+				"changed at the end; K is provisional)\n",
+				r->cell[COL_STRATEGY], r->not_converged, r->seeds);
 		if (r->at_k_min + r->at_k_max == 0)
 			continue;
 		fprintf(p->out, "%s: at ", r->cell[COL_STRATEGY]);

@@ -177,6 +177,12 @@ static const char *schema_upgrade_1[] = {
 /* views: no data, so they are dropped and made again at every writable open, which keeps
  * an existing database's views those of this build. The *_all views hold every
  * configuration with its experiment_id; the others only the current one of each name. */
+/* A decision's K where it names a width: a saturated decision's K is k_max, no width, and is
+ * left out of every mean of K (NULL). */
+#define DECIDED_LATENT                                                                       \
+	"(CASE WHEN json_valid(d.details) AND json_extract(d.details, '$.flag') = 'saturated' "   \
+	"THEN NULL ELSE d.chosen_latent END)"
+
 static const char *schema_views[] = {
 	"CREATE VIEW v_latest AS\n"
 	"  SELECT e.name, e.id AS experiment_id FROM experiment e\n"
@@ -221,17 +227,19 @@ static const char *schema_views[] = {
 	"    CASE WHEN json_valid(d.details) THEN json_extract(d.details, '$.edge') END AS edge,\n"
 	"    CASE WHEN json_valid(d.details)\n"
 	"      THEN json_extract(d.details, '$.delivered_epochs') END AS delivered_epochs,\n"
+	"    CASE WHEN json_valid(d.details) THEN json_extract(d.details, '$.flag') END AS flag,\n"
+	"    " DECIDED_LATENT " AS decided_latent,\n"
 	/* the dimension a strategy estimated: an estimator's real-valued estimate, every other
 	 * strategy's chosen K */
 	"    coalesce(CASE WHEN json_valid(d.details)\n"
-	"      THEN json_extract(d.details, '$.estimate') END, d.chosen_latent) AS estimate,\n"
+	"      THEN json_extract(d.details, '$.estimate') END, " DECIDED_LATENT ") AS estimate,\n"
 	"    g.seed AS grid_seed,\n"
 	"    CAST(g.tuning_flops AS REAL) / d.tuning_flops AS ratio_vs_grid,\n"
 	"    CAST(g.tuning_flops AS REAL) / (d.tuning_flops + d.delivery_flops)\n"
 	"      AS ratio_all_vs_grid,\n"
 	"    d.test_mse / g.test_mse - 1 AS delta_mse_vs_grid,\n"
 	"    100 * (d.probe_accuracy - g.probe_accuracy) AS delta_probe_vs_grid,\n"
-	"    CAST(d.chosen_latent AS REAL) / g.chosen_latent AS k_over_grid\n"
+	"    CAST(" DECIDED_LATENT " AS REAL) / g.chosen_latent AS k_over_grid\n"
 	"  FROM decision d JOIN experiment e ON e.id = d.experiment_id\n"
 	"  LEFT JOIN decision g ON g.experiment_id = d.experiment_id AND g.strategy = 'grid'\n"
 	"    AND g.seed = d.seed\n"
@@ -240,7 +248,7 @@ static const char *schema_views[] = {
 	"  SELECT experiment, strategy, seed, chosen_latent, tuning_flops, delivery_flops,\n"
 	"    total_flops, test_mse, probe_accuracy, seconds, edge, delivered_epochs, grid_seed,\n"
 	"    ratio_vs_grid, ratio_all_vs_grid, delta_mse_vs_grid, delta_probe_vs_grid,\n"
-	"    k_over_grid\n"
+	"    k_over_grid, flag, decided_latent\n"
 	"  FROM v_paired_all\n"
 	"  WHERE experiment_id IN (SELECT experiment_id FROM v_latest)\n"
 	"  ORDER BY experiment, strategy, seed;\n",
@@ -250,9 +258,9 @@ static const char *schema_views[] = {
 	"CREATE VIEW v_moments_all AS\n"
 	"  WITH mean AS (\n"
 	"    SELECT experiment_id, strategy, count(*) AS seeds, count(grid_seed) AS paired_seeds,\n"
-	"      min(chosen_latent) AS k_min, max(chosen_latent) AS k_max, avg(seconds) AS seconds,\n"
-	"      min(decision_id) AS decided_first,\n"
-	"      " MEAN("chosen_latent", "k") ", " MEAN("tuning_flops", "tuning") ",\n"
+	"      min(decided_latent) AS k_min, max(decided_latent) AS k_max,\n"
+	"      avg(seconds) AS seconds, min(decision_id) AS decided_first,\n"
+	"      " MEAN("decided_latent", "k") ", " MEAN("tuning_flops", "tuning") ",\n"
 	"      " MEAN("delivery_flops", "delivery") ", " MEAN("total_flops", "total") ",\n"
 	"      " MEAN("test_mse", "mse") ", " MEAN("probe_accuracy", "probe") ",\n"
 	"      " MEAN("ratio_vs_grid", "ratio") ", " MEAN("ratio_all_vs_grid", "all") ",\n"
@@ -262,10 +270,12 @@ static const char *schema_views[] = {
 	"      count(CASE WHEN edge = 'k_min' THEN 1 END) AS at_k_min,\n"
 	"      count(CASE WHEN edge = 'k_max' THEN 1 END) AS at_k_max,\n"
 	"      avg(delivered_epochs) AS delivered_epochs_mean,\n"
+	"      count(CASE WHEN flag = 'saturated' THEN 1 END) AS saturated,\n"
+	"      count(CASE WHEN flag = 'not_converged' THEN 1 END) AS not_converged,\n"
 	"      " MEAN("estimate", "est") "\n"
 	"    FROM v_paired_all GROUP BY experiment_id, strategy)\n"
 	"  SELECT m.*,\n"
-	"    " SPREAD("chosen_latent", "k") ",\n"
+	"    " SPREAD("decided_latent", "k") ",\n"
 	"    " SPREAD("tuning_flops", "tuning") ",\n"
 	"    " SPREAD("delivery_flops", "delivery") ",\n"
 	"    " SPREAD("total_flops", "total") ",\n"
@@ -300,7 +310,7 @@ static const char *schema_views[] = {
 	"    m.m_dprobe AS delta_probe_vs_grid_mean,\n"
 	"    " CI95("dprobe") " AS delta_probe_vs_grid_ci95,\n"
 	"    m.k_over_grid_mean, m.at_k_min + m.at_k_max AS at_edge, m.at_k_min, m.at_k_max,\n"
-	"    m.delivered_epochs_mean,\n"
+	"    m.delivered_epochs_mean, m.n_k AS k_seeds, m.saturated, m.not_converged,\n"
 	"    m.m_est AS estimate_mean, " CI95("est") " AS estimate_ci95,\n"
 	"    " CORRECT("m.m_est", "e.true_dimension") " AS correct,\n"
 	"    m.experiment_id, m.decided_first\n"

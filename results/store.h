@@ -18,9 +18,11 @@
 /* The columns of v_summary, one row per experiment and strategy over its seeds: those of
  * v_comparison, then means, the half-widths (*_ci95) of 95% Student t intervals (NULL with
  * one value), the paired comparison with grid search on the same seed (*_vs_grid), the
- * edge flags of the decisions' details, the estimated dimension (an estimator's estimate,
- * else the chosen K) and whether it is correct on data of known dimension (1 when its
- * mean, rounded to two decimals, is less than 0.5 from the truth). v_summary_all adds
+ * edge flags of the decisions' details, the seeds whose K enters the means (k_seeds) and
+ * the seeds flagged saturated (their K, k_max, is left out of every mean of K) or
+ * not_converged, then the estimated dimension (an estimator's estimate, else the chosen K;
+ * none for a saturated seed) and whether it is correct on data of known dimension (1 when
+ * its mean, rounded to two decimals, is less than 0.5 from the truth). v_summary_all adds
  * experiment_id, decided_first. */
 #define STORE_SUMMARY_COLUMNS                                                                \
 	"experiment, dataset, true_dimension, strategy, chosen_k, k_min, k_max, seeds, "       \
@@ -31,7 +33,8 @@
 	"ratio_all_vs_grid_ci95, test_mse_mean, test_mse_ci95, delta_mse_vs_grid_mean, "       \
 	"delta_mse_vs_grid_ci95, probe_mean, probe_ci95, delta_probe_vs_grid_mean, "           \
 	"delta_probe_vs_grid_ci95, k_over_grid_mean, at_edge, at_k_min, at_k_max, "            \
-	"delivered_epochs_mean, estimate_mean, estimate_ci95, correct"
+	"delivered_epochs_mean, k_seeds, saturated, not_converged, estimate_mean, "            \
+	"estimate_ci95, correct"
 
 /* nan_mask bits of trial and decision rows */
 enum { NAN_TRAIN_MSE = 1, NAN_VAL_MSE = 2, NAN_TEST_MSE = 4, NAN_PROBE = 8 };

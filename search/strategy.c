@@ -83,8 +83,10 @@ int strategy_decide(const struct strategy *s, const struct experiment *e, long s
 {
 	int rc = s->decide ? s->decide(e, seed, trials, n, d) : decide_single(seed, trials, n, 0, d);
 	/* a strategy that trained at k_max and kept every unit (or an estimate clamped there)
-	 * has not found the width: flagged unless it judged its own range */
-	if (!rc && !strstr(d->details, "\"edge\":"))
+	 * has not found the width: flagged unless it judged its own range, or flagged itself
+	 * saturated (no width at all, which says more than an edge) */
+	if (!rc && !strstr(d->details, "\"edge\":") &&
+	    !strstr(d->details, "\"flag\":\"saturated\""))
 		decision_edge(d, 1, e->k_max);
 	return rc;
 }

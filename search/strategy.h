@@ -96,7 +96,10 @@ const struct strategy *registry_find(const struct registry *r, const char *name)
 /* "grid, sosae, ..." into buf, for messages. */
 void registry_names(const struct registry *r, char *buf, size_t size);
 
-/* The decision of a strategy's trials, by its own rule or decide_single. */
+/* The decision of a strategy's trials, by its own rule or decide_single; flagged at the
+ * edge of 1..k_max (decision_edge) unless the strategy flagged it itself. A strategy may
+ * write "flag":"saturated" (K = k_max is no width: the report prints the flag, never K) or
+ * "flag":"not_converged" (K is provisional: train longer) in the details. */
 int strategy_decide(const struct strategy *s, const struct experiment *e, long seed,
 		    const struct trial_record *trials, int n, struct decision_record *d);
 

@@ -269,8 +269,9 @@ static void test_schema_1_read_then_upgraded(void **state)
 	for (d.seed = 1; d.seed <= 2; d.seed++, d.chosen_latent += 2)
 		assert_int_equal(store_decision(s, h2, &d), 0);
 	store_close(s);
-	sql(path, "DROP VIEW v_sosae_sweep; DROP VIEW v_sosae_sweep_all; DROP VIEW v_sosae_cut; "
-		  "DROP VIEW v_sosae_cut_all; DROP VIEW v_latent_activity; DROP VIEW v_known_id; "
+	sql(path, "DROP VIEW v_eb_sweep_summary; DROP VIEW v_eb_sweep; DROP VIEW v_sosae_sweep; "
+		  "DROP VIEW v_sosae_sweep_all; DROP VIEW v_sosae_cut; DROP VIEW v_sosae_cut_all; "
+		  "DROP VIEW v_latent_activity; DROP VIEW v_known_id; "
 		  "DROP VIEW v_epochs; DROP VIEW v_grid_curve; DROP VIEW v_comparison; "
 		  "DROP VIEW v_comparison_all; DROP VIEW v_summary; DROP VIEW v_summary_all; "
 		  "DROP VIEW v_moments_all; DROP VIEW v_paired; DROP VIEW v_paired_all; "
