@@ -218,6 +218,14 @@ static const struct setting eb_keys[] = {
 	  .hi = 100000,
 	  .def = "0",
 	  .help = "the search run's epochs; 0 for the experiment's epochs" },
+	{ .name = "eb.stable",
+	  .type = SETTING_INT,
+	  .offset = S(stable),
+	  .lo = 1,
+	  .hi = 1000000,
+	  .def = "5",
+	  .help = "epochs the count of code units alive must hold at the end of the run, or the "
+		  "decision is flagged not converged; 1 for no check" },
 	{ .name = "eb.delivery",
 	  .type = SETTING_WORD,
 	  .offset = S(delivery),
@@ -309,6 +317,7 @@ struct eb_run {
 	int ticket_count;              /* code units alive at the ticket */
 	int ticket_frozen;             /* code units frozen by then */
 	uint64_t ticket_flops;         /* tuning FLOPs at the end of the ticket's epoch */
+	int last_count, stable_epochs; /* the count after the last epoch, and for how many */
 };
 
 /* Draw a mask at every ratio from the scales now; a ticket when all are stable. */
@@ -402,6 +411,8 @@ static int eb_epoch(void *ctx, struct epoch_record *e, struct ae *m)
 	e->mask_distance = s->distance;
 	e->active_latent =
 		eb_active(m->params + m->gamma_off, m->params + m->beta_off, s->K);
+	s->stable_epochs = e->active_latent == s->last_count ? s->stable_epochs + 1 : 1;
+	s->last_count = e->active_latent;
 	if (s->ticket_epoch == e->epoch)
 		s->ticket_flops = e->flops_tuning;
 	return 0; /* the full budget runs, for the count after it */
@@ -565,24 +576,29 @@ static enum trial_state eb_run_trial(const struct trial_ctx *c, struct trial_rec
 		 "\"stable_epoch_by_keep\":[%s],\"k_full_budget\":%d,\"frozen\":%d,"
 		 "\"hidden_alive\":%d,\"hidden_units\":%d,\"hidden_pruned\":%d,"
 		 "\"tuning_flops_at_ticket\":%llu,\"tuning_flops_full_budget\":%llu,"
-		 "\"delivery\":\"%s\",\"delivered_epochs\":%d}",
+		 "\"stable_epochs\":%d,\"delivery\":\"%s\",\"delivered_epochs\":%d}",
 		 K, s->lambda, s->lambda_hidden, found ? "true" : "false", s->ticket_epoch,
 		 found ? s->ticket_count : -1, found ? s->ticket_frozen : -1, stable, full_count,
 		 frozen, hidden_alive, hidden_units, pruned_hidden,
 		 (unsigned long long)(found ? s->ticket_flops : full_flops),
-		 (unsigned long long)full_flops,
+		 (unsigned long long)full_flops, s->stable_epochs,
 		 o->delivery == EB_DELIVER_FRESH ? "fresh" : "ticket",
 		 c->exp->delivery_epochs + (o->delivery == EB_DELIVER_FRESH ? 0 : searched));
 	run_free(s);
 	return status;
 }
 
-/* The decision at the count after the full budget, charged for the whole run. */
+/* The decision at the count after the full budget, charged for the whole run; flagged not
+ * converged when the count moved in its last eb.stable epochs. */
 static int eb_decide(const struct experiment *e, long seed, const struct trial_record *trials,
 		     int n, struct decision_record *d)
 {
-	(void)e;
-	return decide_single(seed, trials, n, 0, d);
+	if (decide_single(seed, trials, n, 0, d))
+		return -1;
+	int stable = settings_of(e)->stable;
+	double run = details_number(d->details, "stable_epochs");
+	count_decision_flag(d, count_flag(0, 0, isfinite(run) ? (int)run : 0, stable), stable);
+	return 0;
 }
 
 const struct strategy earlybird_strategy = {

@@ -24,6 +24,7 @@ struct eb_settings {
 	int delivery;                  /* EB_DELIVER_TICKET or EB_DELIVER_FRESH */
 	int bn;                        /* EB_BN_ALL, EB_BN_ENCODER or EB_BN_CODE */
 	int l1;                        /* EB_L1_DECOUPLED or EB_L1_ADAM */
+	int stable;                    /* epochs the count must hold at the end */
 };
 
 enum { EB_DELIVER_TICKET, EB_DELIVER_FRESH };

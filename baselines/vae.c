@@ -68,23 +68,6 @@ struct vae_counts vae_count_active(const double *var_mu, const double *mean_sigm
 	return c;
 }
 
-int vae_stable_run(const int *history, int n)
-{
-	int run = 0;
-	while (run < n && history[n - 1 - run] == history[n - 1])
-		run++;
-	return run;
-}
-
-const char *vae_flag(int active, int k_max, int stable_run, int stable)
-{
-	if (active >= k_max)
-		return "saturated";
-	if (stable_run < stable)
-		return "not_converged";
-	return NULL;
-}
-
 /* ---- the strategy ---- */
 
 /* One VAE at K_max per seed. */
@@ -203,14 +186,9 @@ static int vae_decide(const struct experiment *e, long seed, const struct trial_
 	double run = details_number(d->details, "stable_epochs");
 	if (!isfinite(active) || !isfinite(k_max))
 		return ds_fail("vae (seed %ld): its trial holds no active count", seed);
-	const char *flag = vae_flag((int)active, (int)k_max, isfinite(run) ? (int)run : 0, stable);
-	char fields[96];
-	snprintf(fields, sizeof(fields), "\"stable\":%d", stable);
-	details_append(d->details, sizeof(d->details), fields);
-	if (flag) {
-		snprintf(fields, sizeof(fields), "\"flag\":\"%s\"", flag);
-		details_append(d->details, sizeof(d->details), fields);
-	}
+	count_decision_flag(d, count_flag((int)active, (int)k_max, isfinite(run) ? (int)run : 0,
+					  stable),
+			    stable);
 	return 0;
 }
 

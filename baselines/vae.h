@@ -22,14 +22,4 @@ struct vae_counts {
 /* The counts of K units from var_mu[k] = Var_x(mu_k) and mean_sigma2[k] = E_x[sigma_k^2]. */
 struct vae_counts vae_count_active(const double *var_mu, const double *mean_sigma2, int K);
 
-/* How many of the last epochs of a count history (n epochs, oldest first) have the last
- * epoch's count: 0 for an empty history. */
-int vae_stable_run(const int *history, int n);
-
-/* The flag of a decision at count active of k_max units whose last stable_run epochs had
- * that count, under vae.stable = stable: "saturated" (every unit active: raise k_max; this
- * wins), "not_converged" (fewer than stable epochs at that count: train longer), or NULL
- * when the count is a decision. */
-const char *vae_flag(int active, int k_max, int stable_run, int stable);
-
 #endif

@@ -90,3 +90,31 @@ int strategy_decide(const struct strategy *s, const struct experiment *e, long s
 		decision_edge(d, 1, e->k_max);
 	return rc;
 }
+
+int count_stable_run(const int *history, int n)
+{
+	int run = 0;
+	while (run < n && history[n - 1 - run] == history[n - 1])
+		run++;
+	return run;
+}
+
+const char *count_flag(int count, int k_max, int stable_run, int stable)
+{
+	if (k_max > 0 && count >= k_max)
+		return "saturated";
+	if (stable_run < stable)
+		return "not_converged";
+	return NULL;
+}
+
+void count_decision_flag(struct decision_record *d, const char *flag, int stable)
+{
+	char fields[96];
+	snprintf(fields, sizeof(fields), "\"stable\":%d", stable);
+	details_append(d->details, sizeof(d->details), fields);
+	if (flag) {
+		snprintf(fields, sizeof(fields), "\"flag\":\"%s\"", flag);
+		details_append(d->details, sizeof(d->details), fields);
+	}
+}

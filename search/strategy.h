@@ -152,6 +152,19 @@ void details_append(char *json, size_t size, const char *fields);
  * when flagged. */
 int decision_edge(struct decision_record *d, int lo, int hi);
 
+/* How many of the last epochs of a count history (n epochs, oldest first) have the last
+ * epoch's count: 0 for an empty history. */
+int count_stable_run(const int *history, int n);
+
+/* The flag of a decision at count units of k_max whose last stable_run epochs had that
+ * count, when `stable` epochs are asked for: "saturated" (every unit in use: raise k_max;
+ * this wins; k_max 0 never saturates), "not_converged" (fewer than stable epochs at that
+ * count: train longer), or NULL when the count is a decision. */
+const char *count_flag(int count, int k_max, int stable_run, int stable);
+
+/* Append "stable":stable and, when flag is not NULL, "flag":flag to d's details. */
+void count_decision_flag(struct decision_record *d, const char *flag, int stable);
+
 /* A number for JSON: "null" when it is NaN or infinite (JSON has neither). buf >= 32. */
 const char *json_number(char *buf, double v);
 

@@ -446,6 +446,14 @@ static void test_pruning_run_keeps_its_rules(void **state)
 		assert_true(first >= 2 && first <= ticket);
 		st++;
 	}
+	/* the count's last run of equal epochs, and the flag when shorter than eb.stable (5) */
+	int run = (int)details_number(dec.details, "stable_epochs");
+	assert_true(run >= 1 && run <= EPOCHS);
+	for (int ep = EPOCHS - run + 1; ep <= EPOCHS; ep++)
+		assert_int_equal(h.active[ep], full);
+	if (run < EPOCHS)
+		assert_true(h.active[EPOCHS - run] != full);
+	assert_true((strstr(dec.details, "\"flag\":\"not_converged\"") != NULL) == (run < 5));
 	/* charged the whole run, its mask and scale work included */
 	assert_true(dec.tuning_flops == h.flops[EPOCHS]);
 	assert_true(details_number(dec.details, "tuning_flops_at_ticket") == h.flops[ticket]);

@@ -152,20 +152,20 @@ static void test_stability_and_flags_on_histories(void **state)
 	(void)state;
 	const int rising[] = { 7, 6, 5, 5, 5 }, flat[] = { 5, 5, 5, 5, 5 },
 		  back[] = { 5, 5, 4, 5 };
-	assert_int_equal(vae_stable_run(rising, 0), 0);
-	assert_int_equal(vae_stable_run(rising, 1), 1);
-	assert_int_equal(vae_stable_run(rising, 5), 3);
-	assert_int_equal(vae_stable_run(flat, 5), 5);
-	assert_int_equal(vae_stable_run(back, 4), 1); /* the 5s before the 4 do not count */
+	assert_int_equal(count_stable_run(rising, 0), 0);
+	assert_int_equal(count_stable_run(rising, 1), 1);
+	assert_int_equal(count_stable_run(rising, 5), 3);
+	assert_int_equal(count_stable_run(flat, 5), 5);
+	assert_int_equal(count_stable_run(back, 4), 1); /* the 5s before the 4 do not count */
 	/* every unit active is saturated, stable or not */
-	assert_string_equal(vae_flag(16, 16, 10, 5), "saturated");
-	assert_string_equal(vae_flag(16, 16, 0, 5), "saturated");
+	assert_string_equal(count_flag(16, 16, 10, 5), "saturated");
+	assert_string_equal(count_flag(16, 16, 0, 5), "saturated");
 	/* below K_max: a decision once the count held vae.stable epochs */
-	assert_string_equal(vae_flag(4, 16, vae_stable_run(rising, 5), 5), "not_converged");
-	assert_string_equal(vae_flag(4, 16, 4, 5), "not_converged");
-	assert_null(vae_flag(4, 16, 5, 5));
-	assert_null(vae_flag(4, 16, 1, 1));
-	assert_null(vae_flag(0, 16, 5, 5));
+	assert_string_equal(count_flag(4, 16, count_stable_run(rising, 5), 5), "not_converged");
+	assert_string_equal(count_flag(4, 16, 4, 5), "not_converged");
+	assert_null(count_flag(4, 16, 5, 5));
+	assert_null(count_flag(4, 16, 1, 1));
+	assert_null(count_flag(0, 16, 5, 5));
 }
 
 /* A VAE trial as its run leaves it, with the given count, K_max and stable epochs. */
