@@ -471,6 +471,14 @@ static void test_figures_error_bars(void **state)
 }
 
 
+/* Fail unless each of the n lines is somewhere in text. */
+static void expect_lines(const char *text, const char *const *lines, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strstr(text, lines[i]))
+			fail_msg("no line\n%sin\n%s", lines[i], text);
+}
+
 /* `dimsearch plot` of experiment (in group) from the database at db: the group's figure
  * NAME is drawn, and its data returned (free it). */
 static char *group_figure(const char *db, const char *experiment, const char *group,
@@ -551,9 +559,7 @@ static void test_known_dimension_criterion(void **state)
 		"one (1)          1.20*      -      -      -      -      -     1*      -\n",
 		"correct (of 2)       2      0      1      0      0      1      2      0\n",
 	};
-	for (size_t i = 0; i < sizeof(expected) / sizeof(*expected); i++)
-		if (!strstr(text, expected[i]))
-			fail_msg("no line\n%sin\n%s", expected[i], text);
+	expect_lines(text, expected, sizeof(expected) / sizeof(*expected));
 	free(text);
 	/* one data set of known dimension: no table */
 	f = open_memstream(&text, &size);
@@ -611,9 +617,7 @@ static void test_eb_sweep_table(void **state)
 		"0.1      0.01            1 (0/2/1/0)        4 (1/0/0/2)\n",
 		"1        0.01                      -      2.5 (0/1/1/0)\n",
 	};
-	for (size_t i = 0; i < sizeof(expected) / sizeof(*expected); i++)
-		if (!strstr(text, expected[i]))
-			fail_msg("no line\n%sin\n%s", expected[i], text);
+	expect_lines(text, expected, sizeof(expected) / sizeof(*expected));
 	free(text);
 	/* the sweep's runs stay out of the known-dimension table; the other strategies stay in */
 	f = open_memstream(&text, &size);
