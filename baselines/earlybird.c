@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../core/err.h"
+#include "../core/hash.h"
 
 void eb_shrink(float *gamma, int n, double step)
 {
@@ -279,11 +280,19 @@ static int eb_plan(const struct experiment *e, long seed, struct trial_record *t
 		else
 			snprintf(t->strategy, sizeof(t->strategy), "earlybird(l=%g,h=%g)", lambda,
 				 hidden);
-		snprintf(t->key, sizeof(t->key),
-			 "earlybird2/l=%g,%g/keep=%s/d=%d/min=%g/eps=%g%s/%s/K=%d/seed=%ld%s", lambda,
+		char knobs[320], tail[64];
+		snprintf(knobs, sizeof(knobs), "l=%g,%g/keep=%s/d=%d/min=%g/eps=%g%s/%s", lambda,
 			 hidden, keep, o->draws, o->layer_min, o->eps, run,
-			 o->delivery == EB_DELIVER_FRESH ? "fresh" : "ticket", e->k_max, seed,
+			 o->delivery == EB_DELIVER_FRESH ? "fresh" : "ticket");
+		snprintf(tail, sizeof(tail), "/K=%d/seed=%ld%s", e->k_max, seed,
 			 delivery_key(e, de));
+		/* settings too long to spell out in a key go in as their hash */
+		if (strlen("earlybird2/") + strlen(knobs) + strlen(tail) >= sizeof(t->key))
+			snprintf(knobs, sizeof(knobs), "h=%016llx",
+				 (unsigned long long)fnv1a(FNV1A_START, knobs, strlen(knobs)));
+		char key[sizeof(knobs) + sizeof(tail) + 16];
+		snprintf(key, sizeof(key), "earlybird2/%s%s", knobs, tail);
+		memcpy(t->key, key, strlen(key) + 1);
 		snprintf(t->role, sizeof(t->role), "search");
 		t->latent = e->k_max;
 		t->seed = seed;

@@ -495,6 +495,41 @@ static void test_defaults_count_on_known_dimension(void **state)
 	assert_true(count[SEEDS / 2] >= D && count[SEEDS / 2] <= 2 * D);
 }
 
+/* Settings too long to spell out still give a key that fits, names them apart, and stays the
+ * same from one plan to the next. */
+static void test_long_settings_key(void **state)
+{
+	(void)state;
+	char keys[2][160];
+	const char *keep[2] = {
+		"0.111111, 0.222222, 0.333333, 0.444444, 0.555555, 0.666666, 0.777777",
+		"0.111111, 0.222222, 0.333333, 0.444444, 0.555555, 0.666666, 0.777778",
+	};
+	for (int i = 0; i < 2; i++) {
+		char path[512], text[1024];
+		snprintf(path, sizeof(path), "%s", tmp_path("eb-key.ini"));
+		snprintf(text, sizeof(text),
+			 "[e]\ndataset = affine:d=4,D=32,n=4000\nk_max = 16\nstrategies = earlybird\n"
+			 "eb.keep = %s\neb.weight_decay = 0.000123456\neb.lr = 0.00123456\n"
+			 "eb.l1 = adam\neb.bn = code\neb.layer_min = 0.0123456\ndelivery.epochs = 7\n",
+			 keep[i]);
+		write_text(path, text);
+		struct experiment_file f;
+		if (experiments_load(&f, path, dimsearch_strategies()))
+			fail_msg("%s", f.errors);
+		struct trial_record t[2];
+		const struct strategy *s = registry_find(dimsearch_strategies(), "earlybird");
+		assert_int_equal(s->plan(&f.exp[0], 3, &t[0], 1), 1);
+		assert_int_equal(s->plan(&f.exp[0], 3, &t[1], 1), 1);
+		assert_string_equal(t[0].key, t[1].key);
+		assert_non_null(strstr(t[0].key, "/h="));
+		assert_non_null(strstr(t[0].key, "/K=16/seed=3/de=7"));
+		snprintf(keys[i], sizeof(keys[i]), "%s", t[0].key);
+		experiments_free(&f);
+	}
+	assert_string_not_equal(keys[0], keys[1]);
+}
+
 int main(void)
 {
 	blas_single_thread();
@@ -507,6 +542,7 @@ int main(void)
 		cmocka_unit_test(test_prune_folds_silent_units),
 		cmocka_unit_test(test_pruning_run_keeps_its_rules),
 		cmocka_unit_test(test_defaults_count_on_known_dimension),
+		cmocka_unit_test(test_long_settings_key),
 	};
 	return cmocka_run_group_tests_name("earlybird", tests, NULL, NULL);
 }
