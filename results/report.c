@@ -271,7 +271,7 @@ static void table_row(struct table_row *r, int ncol, char **names, char **values
 		snprintf(r->cell[COL_K], size, isfinite(k_ci) ? "%.1f%s%s" : "%.0f%s%s",
 			 field(ncol, names, values, "k_mean"), pm(b, sizeof(b), k_ci), flags);
 	else
-		snprintf(r->cell[COL_K], size, "-%s", flags);
+		snprintf(r->cell[COL_K], size, "-%.90s", flags);
 
 	snprintf(r->cell[COL_TUNING], size, "%.4g",
 		 field(ncol, names, values, "tuning_flops_mean"));
