@@ -628,7 +628,7 @@ static float *backward_layers(const struct ae *m, struct ae_work *w, const float
 			next = t;
 		} else if (l == m->latent_layer) {
 			if (penalty && penalty->apply) {
-				double p = penalty->apply(penalty->ctx, rows, out, y, delta,
+				double p = penalty->apply(penalty->ctx, w->chunk, rows, out, y, delta,
 							  penalty_scale, elementwise);
 				if (penalty_sum)
 					*penalty_sum = p;

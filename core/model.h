@@ -83,13 +83,17 @@ struct ae_work {
 					 * (forward and backward); NULL keeps every unit */
 	float *code_copy, *dcode;       /* nested losses: (rows, K) the code, its gradient */
 	float *grad_prefix;             /* nested losses: (n_params) one prefix's gradient */
+	int chunk;                      /* training: which chunk of the batch this workspace
+					 * serves (0 outside training), passed to a penalty */
 };
 
 /* Penalty on the latent codes h (rows, K), added to the loss by a strategy (e.g. SOSAE). */
 struct latent_penalty {
-	/* Add scale * dP/dh to dh and return P summed over the rows; count element-wise FLOPs. */
-	double (*apply)(void *ctx, int rows, int K, const float *h, float *dh, float scale,
-			uint64_t *elementwise);
+	/* Add scale * dP/dh to dh and return P summed over the rows; count element-wise FLOPs.
+	 * chunk is the workspace's chunk of the batch (ae_work.chunk), for a penalty that
+	 * keeps statistics of each chunk apart. */
+	double (*apply)(void *ctx, int chunk, int rows, int K, const float *h, float *dh,
+			float scale, uint64_t *elementwise);
 	void *ctx;
 };
 

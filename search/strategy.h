@@ -43,7 +43,7 @@ struct trial_hooks {
 	/* on the initialised model, before the first step (NULL: none) */
 	void (*ready)(void *ctx, struct ae *m);
 	/* after every optimiser step; its own work into f->overhead */
-	void (*after_step)(void *ctx, struct ae *m, struct flops *f);
+	void (*after_step)(void *ctx, struct ae *m, double batch_loss, struct flops *f);
 	int epochs;				     /* 0: the experiment's */
 	double lr;				     /* 0: the experiment's */
 	int batch;				     /* 0: the experiment's */

@@ -95,9 +95,10 @@ static double ref_loss_once(struct ref *c, int cap)
 }
 
 /* an L1 penalty through the strategy hook: P = l1 * sum |h| */
-static double l1_apply(void *ctx, int rows, int K, const float *h, float *dh, float scale,
-		       uint64_t *elementwise)
+static double l1_apply(void *ctx, int chunk, int rows, int K, const float *h, float *dh,
+		       float scale, uint64_t *elementwise)
 {
+	(void)chunk;
 	double w = *(double *)ctx, sum = 0;
 	for (int i = 0; i < rows * K; i++) {
 		sum += w * fabs(h[i]);
@@ -229,7 +230,7 @@ static void test_prefix_errors_equal_truncated_models(void **state)
 	double mse[5];
 	struct flops f = { 0 };
 	for (int threads = 1; threads <= 2; threads++) {
-		assert_int_equal(ae_prefix_mse(m, &s, threads, prefix, 5, mse, &f), 0);
+		assert_int_equal(ae_prefix_mse(m, &s, threads, prefix, 5, NULL, mse, &f), 0);
 		for (int i = 0; i < 5; i++) {
 			struct ae *cut = ae_truncate(m, prefix[i]);
 			struct flops g = { 0 };
