@@ -123,7 +123,7 @@ void lv_freeze(struct ae *m, int k, double c)
 struct ae *lv_cut(const struct ae *m, const int *order, int r, const float *hold)
 {
 	int K = m->arch.latent;
-	if (m->arch.vae || m->n_bn || r < 1 || r > K) {
+	if (m->arch.vae || m->n_bn || m->arch.linear || r < 1 || r > K) {
 		ds_fail("cannot cut a %s model to %d of its %d code units",
 			m->arch.vae || m->n_bn ? "VAE or batch-norm" : "plain", r, K);
 		return NULL;
@@ -382,7 +382,6 @@ static enum trial_state run(const struct trial_ctx *c, struct trial_record *t)
 		return TRIAL_FAILED;
 	}
 	struct ae_arch arch = experiment_arch(e, c->data, K);
-	int L = 2 * (arch.n_hidden + 1);
 	size_t nu = 0, nv = 0;
 	{
 		struct ae *probe = ae_new(&arch);
@@ -390,7 +389,7 @@ static enum trial_state run(const struct trial_ctx *c, struct trial_record *t)
 			snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
 			return TRIAL_FAILED;
 		}
-		for (int l = probe->latent_layer + 1; l < L; l++) {
+		for (int l = probe->latent_layer + 1; l < probe->n_layers; l++) {
 			s.u_off[l] = nu;
 			s.v_off[l] = nv;
 			nu += (size_t)probe->width[l + 1];

@@ -14,7 +14,8 @@
 
 #define AE_MAX_HIDDEN 8
 #define AE_DEFAULT_HIDDEN "512,256"   /* encoder widths unless told otherwise */
-#define AE_MAX_LAYERS (2 * AE_MAX_HIDDEN + 2)
+#define AE_MAX_LINEAR 16   /* IRMAE's square layers between the encoder and the code */
+#define AE_MAX_LAYERS (2 * AE_MAX_HIDDEN + 2 + AE_MAX_LINEAR)
 
 enum { AE_BN_ENCODER = 1, AE_BN_DECODER = 2, AE_BN_HIDDEN = 3 };
 
@@ -36,6 +37,11 @@ struct ae_arch {
 	int vae;                        /* variational: the code layer emits mu and log sigma^2
 					 * (2K outputs, identity), and the decoder reads a sample
 					 * z = mu + sigma * eps (the mean mu when evaluating) */
+	int linear;                     /* IRMAE (Jing et al. 2020): this many K x K layers
+					 * between the encoder's last layer and the code, that
+					 * layer and these without activation (the last of them
+					 * is the code layer, with latent_act); 0 for none. Not
+					 * with a VAE, batch norm, truncation or pruning */
 };
 
 struct ae {
