@@ -38,6 +38,8 @@ struct trial_hooks {
 	void *ctx;
 	int vae;				     /* train a VAE (identity code layer) ... */
 	double vae_beta;			     /* ... with this KL weight */
+	int linear;				     /* IRMAE: K x K layers before the code
+						      * (arch.linear), the code linear */
 	int latent_bn;				     /* scale and shift on the code layer */
 	int hidden_bn;				     /* ... and on hidden layers (arch) */
 	/* on the initialised model, before the first step (NULL: none) */
