@@ -288,9 +288,10 @@ static enum trial_state run(const struct trial_ctx *c, struct trial_record *t)
 	double *kd = mean; /* no longer needed */
 	for (int j = 0; j < K; j++)
 		kd[j] = j + 1;
+	/* the spectrum first: at k_max = 150 the curve no longer fits beside it */
+	append_array(t->details, sizeof(t->details), "spectrum", val, K, 0);
 	append_array(t->details, sizeof(t->details), "prefix_k", kd, K, 1);
 	append_array(t->details, sizeof(t->details), "prefix_val_mse", mse, K, 0);
-	append_array(t->details, sizeof(t->details), "spectrum", val, K, 0);
 	goto done;
 failed:
 	snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());

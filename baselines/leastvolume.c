@@ -426,7 +426,7 @@ static enum trial_state run(const struct trial_ctx *c, struct trial_record *t)
 	codes = malloc(sizeof(float) * (v->n ? v->n : 1) * (size_t)K);
 	stat = calloc((size_t)K * 2, sizeof(double));
 	pairs = malloc(sizeof(double) * 2 * (size_t)K);
-	order = malloc(sizeof(int) * (size_t)K);
+	order = calloc((size_t)K, sizeof(int));
 	Ks = malloc(sizeof(int) * (size_t)K);
 	val = malloc(sizeof(double) * (size_t)K);
 	fill = calloc((size_t)K, sizeof(float));
@@ -507,18 +507,19 @@ static enum trial_state run(const struct trial_ctx *c, struct trial_record *t)
 		 r, K, alive, K - alive, first_freeze, json_number(b1, cut_val),
 		 json_number(b2, val[chosen]), json_number(b3, cut_test), e->delivery_epochs,
 		 t->epochs_run + e->delivery_epochs);
-	/* the curve, every unit's validation std (unit order) and the frozen units */
+	/* every unit's validation std (unit order), the frozen units and the curve, in that
+	 * order: at k_max = 150 the curve no longer fits */
 	double *d = pairs;
-	for (int j = 0; j < alive; j++)
-		d[j] = j + 1;
-	append_array(t->details, sizeof(t->details), "prefix_k", d, alive, 1);
-	append_array(t->details, sizeof(t->details), "prefix_val_mse", val, alive, 0);
 	append_array(t->details, sizeof(t->details), "unit_std", sd, K, 0);
 	int nf = 0;
 	for (int k = 0; k < K; k++)
 		if (s.frozen[k])
 			d[nf++] = k;
 	append_array(t->details, sizeof(t->details), "frozen_units", d, nf, 1);
+	for (int j = 0; j < alive; j++)
+		d[j] = j + 1;
+	append_array(t->details, sizeof(t->details), "prefix_k", d, alive, 1);
+	append_array(t->details, sizeof(t->details), "prefix_val_mse", val, alive, 0);
 	goto done;
 failed:
 	snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
