@@ -6,6 +6,8 @@
 
 #include "baselines/earlybird.h"
 #include "baselines/idstrategy.h"
+#include "baselines/irmae.h"
+#include "baselines/leastvolume.h"
 #include "baselines/nested.h"
 #include "baselines/vae.h"
 #include "search/grid.h"
@@ -14,7 +16,7 @@
 static const struct strategy *const table[] = {
 	&grid_strategy,	   &geogrid_strategy,	 &bisect_strategy,   &halving_strategy,
 	&nested_strategy,  &matryoshka_strategy, &sosae_strategy,    &sosae_tuned_strategy,
-	&earlybird_strategy, &vae_strategy,	 &lpca_strategy,     &mle_strategy,
+	&leastvolume_strategy, &irmae_strategy, &earlybird_strategy, &vae_strategy,	 &lpca_strategy,     &mle_strategy,
 	&twonn_strategy,   &pca_strategy,	 &corrint_strategy,  &mom_strategy,
 	&tle_strategy,	   &mada_strategy,	 &ess_strategy,	     &fishers_strategy,
 	&danco_strategy,

@@ -384,8 +384,9 @@ uint64_t eb_scales_step(struct ae *m, double lambda, double lambda_hidden, doubl
 }
 
 /* After every step: the scales' step and, at its share of the epoch, a draw of the masks. */
-static void eb_step(void *ctx, struct ae *m, struct flops *f)
+static void eb_step(void *ctx, struct ae *m, double batch_loss, struct flops *f)
 {
+	(void)batch_loss;
 	struct eb_run *s = ctx;
 	int decoupled = s->o->l1 == EB_L1_DECOUPLED;
 	f->overhead += eb_scales_step(m, decoupled ? s->lambda : 0,

@@ -177,14 +177,15 @@ static enum trial_state run(const struct trial_ctx *c, struct trial_record *t)
 		for (int k = 1; k <= K; k++)
 			Ks[n++] = k;
 	}
-	if (ae_prefix_mse(m, &c->data->val, c->threads, Ks, n, val, &t->flops))
+	if (ae_prefix_mse(m, &c->data->val, c->threads, Ks, n, NULL, val, &t->flops))
 		goto failed;
 	chosen = grid_choose(Ks, val, n, g->select, g->tolerance);
 	if (matryoshka && chosen > 0 && Ks[chosen] - Ks[chosen - 1] > 1) {
 		int lo = Ks[chosen - 1], more = Ks[chosen] - lo - 1;
 		for (int i = 0; i < more; i++)
 			Ks[n + i] = lo + 1 + i;
-		if (ae_prefix_mse(m, &c->data->val, c->threads, Ks + n, more, val + n, &t->flops))
+		if (ae_prefix_mse(m, &c->data->val, c->threads, Ks + n, more, NULL, val + n,
+				  &t->flops))
 			goto failed;
 		n += more;
 		chosen = grid_choose(Ks, val, n, g->select, g->tolerance);

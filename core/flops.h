@@ -37,7 +37,10 @@ enum {
 	FLOPS_BN_BACKWARD = 12,      /* gamma and beta gradients, and the normalisation's */
 	FLOPS_GRAD_SUM = 1,          /* adding one chunk's gradient into the total */
 	FLOPS_L1_SHRINK = 3,         /* |gamma| - step, its sign, the clip at 0 */
-	FLOPS_FREEZE = 1             /* |gamma| against the freezing threshold */
+	FLOPS_FREEZE = 1,            /* |gamma| against the freezing threshold */
+	FLOPS_VOLUME = 9,            /* Least Volume, per code element: sum and square sum (3),
+				      * deviation (2), its gradient and the add (3), the mask (1) */
+	FLOPS_VOLUME_UNIT = 10       /* ... per unit: mean, variance, sqrt, eps, log, coefficient */
 };
 
 /* What a strategy spent to decide: everything but the report column. */

@@ -28,18 +28,20 @@ struct ae_arch ae_arch_plain(int D, const int *hidden, int n_hidden, int K, enum
 	return a;
 }
 
-/* The widths w[0..L] of an arch's layers (L = 2 (n_hidden + 1), returned): the decoder's
- * hidden widths mirror the encoder's unless dec_hidden says otherwise. */
+/* The widths w[0..L] of an arch's layers (L = 2 (n_hidden + 1) + linear, returned): the
+ * decoder's hidden widths mirror the encoder's unless dec_hidden says otherwise. */
 static int arch_widths(const struct ae_arch *a, int *w)
 {
 	int n = a->n_hidden < 0 ? 0 : a->n_hidden < AE_MAX_HIDDEN ? a->n_hidden : AE_MAX_HIDDEN;
-	int L = 2 * (n + 1);
+	int lin = a->linear < 0 ? 0 : a->linear < AE_MAX_LINEAR ? a->linear : AE_MAX_LINEAR;
+	int L = 2 * (n + 1) + lin;
 	w[0] = w[L] = a->input_dim;
 	for (int i = 0; i < n; i++) {
 		w[i + 1] = a->hidden[i];
 		w[L - 1 - i] = a->dec_hidden[i] ? a->dec_hidden[i] : a->hidden[i];
 	}
-	w[n + 1] = a->latent;
+	for (int i = 0; i <= lin; i++)
+		w[n + 1 + i] = a->latent;
 	return L;
 }
 
@@ -77,8 +79,15 @@ static int layout(struct ae *m)
 		if (a->hidden[i] <= 0 || a->dec_hidden[i] < 0)
 			return ds_fail("hidden width %d must be positive (got %d)", i + 1,
 				       a->hidden[i] <= 0 ? a->hidden[i] : a->dec_hidden[i]);
+	if (a->linear < 0 || a->linear > AE_MAX_LINEAR)
+		return ds_fail("between 0 and %d linear layers before the code are supported "
+			       "(got %d)",
+			       AE_MAX_LINEAR, a->linear);
+	if (a->linear && (a->vae || a->latent_bn || a->hidden_bn))
+		return ds_fail("linear layers before the code need a plain autoencoder (no VAE, "
+			       "no batch norm)");
 	m->n_layers = arch_widths(a, m->width);
-	m->latent_layer = n;
+	m->latent_layer = n + a->linear;
 	size_t off = 0;
 	for (int l = 0; l < m->n_layers; l++) {
 		size_t in = (size_t)m->width[l], out = (size_t)ae_layer_out(m, l);
@@ -198,7 +207,7 @@ static void copy_layer(const struct ae *from, const float *src, const struct ae 
 
 struct ae *ae_truncate(const struct ae *m, int keep)
 {
-	if (m->arch.vae || m->n_bn) {
+	if (m->arch.vae || m->n_bn || m->arch.linear) {
 		ds_fail("only a plain autoencoder's latent layer can be cut");
 		return NULL;
 	}
@@ -269,8 +278,8 @@ static void prune_layer(const struct ae *m, const float *src, const struct ae *p
 
 struct ae *ae_prune(const struct ae *m, const unsigned char *const *keep)
 {
-	if (m->arch.vae) {
-		ds_fail("a VAE cannot be pruned");
+	if (m->arch.vae || m->arch.linear) {
+		ds_fail("a VAE or a model with linear layers before its code cannot be pruned");
 		return NULL;
 	}
 	int count[AE_MAX_LAYERS + 1];
@@ -385,6 +394,8 @@ static enum act layer_act(const struct ae *m, int l)
 		return m->arch.output_act;
 	if (l == m->latent_layer)
 		return m->arch.latent_act;
+	if (l >= m->latent_layer - m->arch.linear && l < m->latent_layer)
+		return ACT_IDENTITY; /* IRMAE's linear layers and the encoder's last before them */
 	return m->arch.hidden_act;
 }
 
@@ -628,7 +639,7 @@ static float *backward_layers(const struct ae *m, struct ae_work *w, const float
 			next = t;
 		} else if (l == m->latent_layer) {
 			if (penalty && penalty->apply) {
-				double p = penalty->apply(penalty->ctx, rows, out, y, delta,
+				double p = penalty->apply(penalty->ctx, w->chunk, rows, out, y, delta,
 							  penalty_scale, elementwise);
 				if (penalty_sum)
 					*penalty_sum = p;

@@ -14,7 +14,8 @@
 
 #define AE_MAX_HIDDEN 8
 #define AE_DEFAULT_HIDDEN "512,256"   /* encoder widths unless told otherwise */
-#define AE_MAX_LAYERS (2 * AE_MAX_HIDDEN + 2)
+#define AE_MAX_LINEAR 16   /* IRMAE's square layers between the encoder and the code */
+#define AE_MAX_LAYERS (2 * AE_MAX_HIDDEN + 2 + AE_MAX_LINEAR)
 
 enum { AE_BN_ENCODER = 1, AE_BN_DECODER = 2, AE_BN_HIDDEN = 3 };
 
@@ -36,6 +37,11 @@ struct ae_arch {
 	int vae;                        /* variational: the code layer emits mu and log sigma^2
 					 * (2K outputs, identity), and the decoder reads a sample
 					 * z = mu + sigma * eps (the mean mu when evaluating) */
+	int linear;                     /* IRMAE (Jing et al. 2020): this many K x K layers
+					 * between the encoder's last layer and the code, that
+					 * layer and these without activation (the last of them
+					 * is the code layer, with latent_act); 0 for none. Not
+					 * with a VAE, batch norm, truncation or pruning */
 };
 
 struct ae {
@@ -83,13 +89,17 @@ struct ae_work {
 					 * (forward and backward); NULL keeps every unit */
 	float *code_copy, *dcode;       /* nested losses: (rows, K) the code, its gradient */
 	float *grad_prefix;             /* nested losses: (n_params) one prefix's gradient */
+	int chunk;                      /* training: which chunk of the batch this workspace
+					 * serves (0 outside training), passed to a penalty */
 };
 
 /* Penalty on the latent codes h (rows, K), added to the loss by a strategy (e.g. SOSAE). */
 struct latent_penalty {
-	/* Add scale * dP/dh to dh and return P summed over the rows; count element-wise FLOPs. */
-	double (*apply)(void *ctx, int rows, int K, const float *h, float *dh, float scale,
-			uint64_t *elementwise);
+	/* Add scale * dP/dh to dh and return P summed over the rows; count element-wise FLOPs.
+	 * chunk is the workspace's chunk of the batch (ae_work.chunk), for a penalty that
+	 * keeps statistics of each chunk apart. */
+	double (*apply)(void *ctx, int chunk, int rows, int K, const float *h, float *dh,
+			float scale, uint64_t *elementwise);
 	void *ctx;
 };
 

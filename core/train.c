@@ -122,6 +122,7 @@ struct prefix_ctx {
 	const struct split *s;
 	const int *prefix;
 	int n;
+	const float *fill; /* (K) the value of a unit past the prefix, or NULL for 0 */
 	double *block_sum; /* (blocks, n) squared errors */
 	float *codes;	   /* (threads, EVAL_ROWS, K) the encoder's codes, per thread */
 };
@@ -141,7 +142,9 @@ static void prefix_block(void *ctx, const struct ae *m, struct ae_work *w, size_
 		int p = c->prefix[i];
 		for (int r = 0; r < rows; r++)
 			for (int k = 0; k < K; k++)
-				h[(size_t)r * K + k] = k < p ? saved[(size_t)r * K + k] : 0.0f;
+				h[(size_t)r * K + k] = k < p    ? saved[(size_t)r * K + k]
+						       : c->fill ? c->fill[k]
+								 : 0.0f;
 		*elementwise += (uint64_t)rows * K * FLOPS_MASK;
 		const float *y = ae_forward_decoder(m, w, rows, gemm, elementwise);
 		c->block_sum[b * c->n + i] = loss_forward_backward(LOSS_MSE, (size_t)rows * D, y,
@@ -150,13 +153,13 @@ static void prefix_block(void *ctx, const struct ae *m, struct ae_work *w, size_
 }
 
 int ae_prefix_mse(const struct ae *m, const struct split *s, int threads, const int *prefix,
-		  int n, double *mse, struct flops *f)
+		  int n, const float *fill, double *mse, struct flops *f)
 {
 	if (m->arch.vae || m->n_bn)
 		return ds_fail("prefix errors need a plain autoencoder");
 	size_t n_blocks = (s->n + EVAL_ROWS - 1) / EVAL_ROWS;
 	int t = threads < 1 ? 1 : threads;
-	struct prefix_ctx c = { s, prefix, n, calloc(n_blocks * (size_t)n + 1, sizeof(double)),
+	struct prefix_ctx c = { s, prefix, n, fill, calloc(n_blocks * (size_t)n + 1, sizeof(double)),
 				malloc(sizeof(float) * (size_t)t * EVAL_ROWS * m->arch.latent) };
 	uint64_t gemm = 0, elementwise = 0;
 	int rc = c.block_sum && c.codes ? for_each_block(m, s, t, prefix_block, &c, &gemm,
@@ -333,6 +336,8 @@ static int trainer_init(struct trainer *t, const struct ae *m, const struct trai
 	for (int i = 0; i < t->n_chunks; i++) {
 		struct chunk *ch = &t->chunk[i];
 		ch->work = ae_work_new(m, t->chunk_rows);
+		if (ch->work)
+			ch->work->chunk = i;
 		ch->grad = malloc(sizeof(float) * m->n_params);
 		ch->x = malloc(sizeof(float) * t->chunk_rows * m->width[0]);
 		ch->keep = c->nested_p > 0 ? malloc(sizeof(int) * t->chunk_rows) : NULL;
@@ -452,8 +457,12 @@ static void train_step(struct ae *m, struct trainer *t, const struct split *trai
 		for (int i = 0; i < t->n_chunks; i++)
 			t->chunk[i].work->bn_rows = 0;
 	}
-	if (c->after_step)
-		c->after_step(c->step_ctx, m, f);
+	if (c->after_step) {
+		double loss = 0.0;
+		for (int i = 0; i < t->n_chunks; i++)
+			loss += t->chunk[i].loss_sum;
+		c->after_step(c->step_ctx, m, loss / ((double)rows * D), f);
+	}
 }
 
 int ae_train(struct ae *m, const struct split *train, const struct split *val,

@@ -40,9 +40,9 @@ struct train_cfg {
 	/* When set and non-zero (e.g. by a SIGINT handler), training stops after the current
 	 * batch and ae_train returns TRAIN_INTERRUPTED. */
 	const volatile sig_atomic_t *stop;
-	/* Called after every optimisation step (e.g. to freeze parameters); its own work goes
-	 * to f->overhead. */
-	void (*after_step)(void *ctx, struct ae *m, struct flops *f);
+	/* Called after every optimisation step (e.g. to freeze parameters) with the step's
+	 * mean loss per element (before the step); its own work goes to f->overhead. */
+	void (*after_step)(void *ctx, struct ae *m, double batch_loss, struct flops *f);
 	void *step_ctx;
 	/* Ordered codes (plain models), both off by default: */
 	double nested_p;      /* nested dropout (Rippel et al. 2014): each example of a step keeps
@@ -71,11 +71,11 @@ int ae_train(struct ae *m, const struct split *train, const struct split *val,
 	     const struct train_cfg *c, struct rng *r, struct flops *f);
 
 /* The mean squared reconstruction error per element over split s of the model whose code
- * keeps only its first prefix[i] units (the rest zeroed), for each of the n prefixes, into
- * mse[i]: one encoder pass, then one decoder pass per prefix, counted as evaluation. Plain
- * models; 0, or -1 with ds_errmsg(). */
+ * keeps only its first prefix[i] units, the rest held at fill[k] (zero when fill is NULL),
+ * for each of the n prefixes, into mse[i]: one encoder pass, then one decoder pass per
+ * prefix, counted as evaluation. Plain models; 0, or -1 with ds_errmsg(). */
 int ae_prefix_mse(const struct ae *m, const struct split *s, int threads, const int *prefix,
-		  int n, double *mse, struct flops *f);
+		  int n, const float *fill, double *mse, struct flops *f);
 
 /* Mean squared reconstruction error per element over split s, counted as evaluation. */
 double ae_eval_mse(const struct ae *m, const struct split *s, int threads, struct flops *f);

@@ -599,6 +599,64 @@ static int fig_eb_sweep(const struct plot_ctx *c)
 	return n < 0 ? -1 : n == 0 ? 0 : draw(c, group, "ebsweep", extra);
 }
 
+/* The decisions of strategy in the experiment's latest run, for the single-run peers'
+ * figures: their per-unit arrays are in the details. */
+#define PEER_FROM "FROM decision d JOIN v_latest l ON l.experiment_id = d.experiment_id "
+#define PEER_WHERE "WHERE l.name = ?1 AND d.strategy = ?2 "
+#define PEER_DECISIONS PEER_FROM PEER_WHERE
+/* the elements of the details' array NAME as j (none when the details are not JSON) */
+#define PEER_ARRAY(name)                                                                   \
+	PEER_FROM ", json_each(CASE WHEN json_valid(d.details) THEN d.details ELSE '{}' END, " \
+		  "'$." name "') j " PEER_WHERE
+
+/* 8. Least Volume's units at the end of training: each seed's validation std of every unit,
+ * sorted, the frozen ones marked, with the width chosen */
+static int fig_lv_std(const struct plot_ctx *c)
+{
+	FILE *f = open_data(c->data, "lvstd.tsv");
+	if (!f)
+		return -1;
+	int n = export_rows(c->s, f,
+			    "SELECT row_number() OVER (PARTITION BY d.seed ORDER BY j.value DESC, "
+			    "j.key), j.value, EXISTS (SELECT 1 FROM json_each(d.details, "
+			    "'$.frozen_units') z WHERE z.value = j.key), d.seed, j.key + 1, "
+			    "d.chosen_latent " PEER_ARRAY("unit_std") "ORDER BY d.seed, 1",
+			    ARGS(c->experiment, "leastvolume"));
+	fclose(f);
+	char v[64], k[64], extra[256];
+	store_scalar(c->s, "SELECT count(*) " PEER_DECISIONS, ARGS(c->experiment, "leastvolume"),
+		     v, sizeof(v), "0");
+	store_scalar(c->s, "SELECT avg(d.chosen_latent) " PEER_DECISIONS,
+		     ARGS(c->experiment, "leastvolume"), k, sizeof(k), "0");
+	snprintf(extra, sizeof(extra), "seeds = %d; kchosen = %.9g", atoi(v), atof(k));
+	return draw_rows(c, n, "lvstd", extra);
+}
+
+/* 9. IRMAE's normalised singular values of the validation codes' covariance, each seed's,
+ * with the rank chosen */
+static int fig_irmae_spectrum(const struct plot_ctx *c)
+{
+	FILE *f = open_data(c->data, "irmae.tsv");
+	if (!f)
+		return -1;
+	int n = export_rows(c->s, f,
+			    "SELECT j.key + 1, j.value, d.seed, d.chosen_latent "
+			    PEER_ARRAY("spectrum") "ORDER BY d.seed, 1",
+			    ARGS(c->experiment, "irmae"));
+	fclose(f);
+	char v[64], k[64], extra[256];
+	store_scalar(c->s, "SELECT count(*) " PEER_DECISIONS, ARGS(c->experiment, "irmae"), v,
+		     sizeof(v), "0");
+	store_scalar(c->s, "SELECT avg(d.chosen_latent) " PEER_DECISIONS,
+		     ARGS(c->experiment, "irmae"), k, sizeof(k), "0");
+	snprintf(extra, sizeof(extra), "seeds = %d; kchosen = %.9g", atoi(v), atof(k));
+	return draw_rows(c, n, "irmae", extra);
+}
+#undef PEER_ARRAY
+#undef PEER_DECISIONS
+#undef PEER_WHERE
+#undef PEER_FROM
+
 int plot_render(struct store *s, const char *experiment, const char *scripts_dir,
 		const char *out_dir, const char *gnuplot, const volatile sig_atomic_t *stop)
 {
@@ -623,7 +681,8 @@ int plot_render(struct store *s, const char *experiment, const char *scripts_dir
 	struct plot_ctx c = { s, experiment, scripts_dir, gnuplot, stage, data };
 	int (*const figures[])(const struct plot_ctx *) = {
 		fig_flops,   fig_grid, fig_active,   fig_vae_law, fig_vae_kmax,
-		fig_profile, fig_cost, fig_known_id, fig_correct, fig_eb_sweep
+		fig_profile, fig_cost, fig_known_id, fig_correct, fig_eb_sweep,
+		fig_lv_std,  fig_irmae_spectrum
 	};
 	int made = 0, rc = make_dirs(data);
 	for (size_t i = 0; i < sizeof(figures) / sizeof(*figures) && !rc; i++) {

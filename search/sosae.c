@@ -219,9 +219,10 @@ struct sosae_run {
 };
 
 /* The latent penalty's hook: the positional penalty of one chunk, and its units' maxima. */
-static double penalty_apply(void *ctx, int rows, int K, const float *h, float *dh, float scale,
-			    uint64_t *elementwise)
+static double penalty_apply(void *ctx, int chunk, int rows, int K, const float *h, float *dh,
+			    float scale, uint64_t *elementwise)
 {
+	(void)chunk;
 	struct sosae_run *s = ctx;
 	double local_max[256], *seen = K <= 256 ? local_max : NULL;
 	if (seen)

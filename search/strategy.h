@@ -38,12 +38,14 @@ struct trial_hooks {
 	void *ctx;
 	int vae;				     /* train a VAE (identity code layer) ... */
 	double vae_beta;			     /* ... with this KL weight */
+	int linear;				     /* IRMAE: K x K layers before the code
+						      * (arch.linear), the code linear */
 	int latent_bn;				     /* scale and shift on the code layer */
 	int hidden_bn;				     /* ... and on hidden layers (arch) */
 	/* on the initialised model, before the first step (NULL: none) */
 	void (*ready)(void *ctx, struct ae *m);
 	/* after every optimiser step; its own work into f->overhead */
-	void (*after_step)(void *ctx, struct ae *m, struct flops *f);
+	void (*after_step)(void *ctx, struct ae *m, double batch_loss, struct flops *f);
 	int epochs;				     /* 0: the experiment's */
 	double lr;				     /* 0: the experiment's */
 	int batch;				     /* 0: the experiment's */

@@ -249,6 +249,10 @@ enum trial_state trial_train(const struct trial_ctx *c, struct trial_record *t,
 		arch.vae = 1;
 		arch.latent_act = ACT_IDENTITY;
 	}
+	if (h && h->linear) {
+		arch.linear = h->linear;
+		arch.latent_act = ACT_IDENTITY;
+	}
 	if (h && h->latent_bn)
 		arch.latent_bn = 1;
 	if (h && h->hidden_bn)

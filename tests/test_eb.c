@@ -99,8 +99,9 @@ static uint64_t step_flops;
 static unsigned char frozen_flags[64];
 static double test_lambda, test_lambda_hidden, test_lr;
 
-static void scales_step(void *ctx, struct ae *m, struct flops *f)
+static void scales_step(void *ctx, struct ae *m, double batch_loss, struct flops *f)
 {
+	(void)batch_loss;
 	(void)ctx;
 	f->overhead += eb_scales_step(m, test_lambda, test_lambda_hidden, test_lr, frozen_flags);
 	step_flops++;

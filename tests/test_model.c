@@ -65,7 +65,9 @@ static double ref_loss_once(struct ref *c, int cap)
 			const double *W = c->params + m->w_off[l], *bias = c->params + m->b_off[l];
 			enum act act = l == m->n_layers - 1 ? m->arch.output_act
 				       : l == m->latent_layer ? m->arch.latent_act
-							      : m->arch.hidden_act;
+				       : l >= m->latent_layer - m->arch.linear && l < m->latent_layer
+					       ? ACT_IDENTITY
+					       : m->arch.hidden_act;
 			for (int j = 0; j < out; j++) {
 				double z = bias[j];
 				for (int i = 0; i < in; i++)
@@ -95,9 +97,10 @@ static double ref_loss_once(struct ref *c, int cap)
 }
 
 /* an L1 penalty through the strategy hook: P = l1 * sum |h| */
-static double l1_apply(void *ctx, int rows, int K, const float *h, float *dh, float scale,
-		       uint64_t *elementwise)
+static double l1_apply(void *ctx, int chunk, int rows, int K, const float *h, float *dh,
+		       float scale, uint64_t *elementwise)
 {
+	(void)chunk;
 	double w = *(double *)ctx, sum = 0;
 	for (int i = 0; i < rows * K; i++) {
 		sum += w * fabs(h[i]);
@@ -107,12 +110,14 @@ static double l1_apply(void *ctx, int rows, int K, const float *h, float *dh, fl
 	return sum;
 }
 
+static int linear_layers; /* IRMAE's layers before the code in check_model_gradient's model */
+
 static void check_model_gradient(enum act hidden, enum act latent, enum act output,
 				 enum loss loss, double l1, int mask_last)
 {
 	struct ae_arch arch = { .input_dim = 6, .n_hidden = 2, .hidden = { 5, 4 }, .latent = 3,
 				.hidden_act = hidden, .latent_act = latent,
-				.output_act = output };
+				.output_act = output, .linear = linear_layers };
 	struct ae *m = ae_new(&arch);
 	assert_non_null(m);
 	struct rng r;
@@ -143,13 +148,52 @@ static void check_model_gradient(enum act hidden, enum act latent, enum act outp
 			    err, act_name(hidden), act_name(latent), act_name(output),
 			    loss_name(loss));
 	assert_true(err < GRAD_TOL);
+	/* the counter's GEMM FLOPs of one step are the closed form's */
+	uint64_t step, eval;
+	ae_flops_per_example(&arch, &step, &eval);
+	assert_true(gemm == step * rows);
 	if (mask_last) /* a masked unit's incoming weights get no gradient */
-		for (int j = 0; j < 4; j++)
-			assert_true(grad[m->w_off[m->latent_layer] + 2 * 4 + j] == 0.0f);
+		for (int j = 0, in = m->width[m->latent_layer]; j < in; j++)
+			assert_true(grad[m->w_off[m->latent_layer] + 2 * in + j] == 0.0f);
 	free(c.params);
 	free(grad);
 	ae_work_delete(w);
 	ae_delete(m);
+}
+
+/* IRMAE's K x K layers without activation between the encoder and the code: gradients of
+ * every layer against the double reference, and the closed form of their FLOPs; a plain
+ * model's layout and FLOPs are those of linear = 0. */
+static void test_linear_layers_before_the_code(void **state)
+{
+	(void)state;
+	linear_layers = 3;
+	check_model_gradient(ACT_RELU, ACT_IDENTITY, ACT_SIGMOID, LOSS_MSE, 0.01, 0);
+	check_model_gradient(ACT_SIGMOID, ACT_RELU, ACT_IDENTITY, LOSS_MSE, 0, 1);
+	linear_layers = 0;
+	struct ae_arch a = { .input_dim = 6, .n_hidden = 1, .hidden = { 5 }, .latent = 3,
+			     .hidden_act = ACT_RELU, .latent_act = ACT_IDENTITY,
+			     .output_act = ACT_SIGMOID };
+	struct ae *plain = ae_new(&a);
+	a.linear = 2;
+	struct ae *lin = ae_new(&a);
+	assert_non_null(plain);
+	assert_non_null(lin);
+	assert_int_equal(lin->n_layers, plain->n_layers + 2);
+	assert_int_equal(lin->latent_layer, plain->latent_layer + 2);
+	assert_true(lin->n_params == plain->n_params + 2 * (3 * 3 + 3));
+	uint64_t s0, e0, s1, e1;
+	a.linear = 0;
+	ae_flops_per_example(&a, &s0, &e0);
+	a.linear = 2;
+	ae_flops_per_example(&a, &s1, &e1);
+	/* each K x K layer: forward 2 K^2 + K, dW 2 K^2 + K, dX 2 K^2 */
+	assert_true(s1 == s0 + 2 * (6 * 9 + 2 * 3) && e1 == e0 + 2 * (2 * 9 + 3));
+	assert_null(ae_truncate(lin, 2));
+	a.vae = 1;
+	assert_null(ae_new(&a));
+	ae_delete(plain);
+	ae_delete(lin);
 }
 
 /* Nested dropout (row r keeps its first keep[r] units) and Matryoshka (the loss summed over
@@ -229,7 +273,7 @@ static void test_prefix_errors_equal_truncated_models(void **state)
 	double mse[5];
 	struct flops f = { 0 };
 	for (int threads = 1; threads <= 2; threads++) {
-		assert_int_equal(ae_prefix_mse(m, &s, threads, prefix, 5, mse, &f), 0);
+		assert_int_equal(ae_prefix_mse(m, &s, threads, prefix, 5, NULL, mse, &f), 0);
 		for (int i = 0; i < 5; i++) {
 			struct ae *cut = ae_truncate(m, prefix[i]);
 			struct flops g = { 0 };
@@ -403,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_nested_codes_gradients),
 		cmocka_unit_test(test_prefix_errors_equal_truncated_models),
 		cmocka_unit_test(test_model_gradient_bce_mask_penalty),
+		cmocka_unit_test(test_linear_layers_before_the_code),
 		cmocka_unit_test(test_truncation_is_lossless),
 		cmocka_unit_test(test_bad_architecture_rejected),
 		cmocka_unit_test(test_flops_closed_form),

@@ -105,6 +105,67 @@ static void test_every_figure(void **state)
 	assert_true(file_exists(path));
 }
 
+/* The single-run peers' figures: Least Volume's units sorted by std with the frozen ones
+ * marked, IRMAE's normalised spectrum; their data against the decisions they come from. */
+static void test_peer_figures(void **state)
+{
+	(void)state;
+	char ini[512], pdb[512], dir[512], cmd[4096], path[1024];
+	snprintf(ini, sizeof(ini), "%s", tmp_path("peers.ini"));
+	snprintf(pdb, sizeof(pdb), "%s", tmp_path("peers.db"));
+	snprintf(dir, sizeof(dir), "%s", tmp_path("peer-figures"));
+	write_text(ini, "[peers]\ndataset = affine:d=3,D=16,n=1500,noise=0.02\nhidden = 32\n"
+			"epochs = 10\nbatch = 64\nlr = 0.003\nseeds = 1,2\nk_max = 8\n"
+			"delivery.epochs = 1\nstrategies = leastvolume, irmae\n");
+	snprintf(cmd, sizeof(cmd),
+		 BIN " run --config %s --experiment peers --db %s --quiet && " BIN
+		     " plot --db %s --experiment peers --out %s",
+		 ini, pdb, pdb, dir);
+	int rc = run_command(cmd, out, sizeof(out));
+	if (rc != 0)
+		fail_msg("%s exited %d:\n%s", cmd, rc, out);
+	check_figure(dir, "peers-lvstd", 2); /* alive, frozen */
+	check_figure(dir, "peers-irmae", 1); /* the spectrum */
+	for (int which = 0; which < 2; which++) {
+		snprintf(path, sizeof(path), "%s/data/peers/%s.tsv", dir,
+			 which ? "irmae" : "lvstd");
+		char *tsv = slurp(path, NULL);
+		assert_non_null(tsv);
+		/* 8 units a seed, ranked 1..8, values non-increasing within a seed */
+		int rows = 0, last_seed = 0, rank, seed, frozen, unit, k;
+		double v, prev = 0;
+		for (char *line = strtok(tsv, "\n"); line; line = strtok(NULL, "\n")) {
+			int n = which ? sscanf(line, "%d\t%lf\t%d\t%d", &rank, &v, &seed, &k)
+				      : sscanf(line, "%d\t%lf\t%d\t%d\t%d\t%d", &rank, &v, &frozen,
+					       &seed, &unit, &k);
+			assert_int_equal(n, which ? 4 : 6);
+			assert_int_equal(rank, seed == last_seed ? rank : 1);
+			if (seed == last_seed)
+				assert_true(v <= prev);
+			else if (which)
+				assert_true(v == 1); /* normalised by the largest */
+			assert_true(k >= 1 && k <= 8);
+			if (!which && frozen) {
+				/* a frozen unit is listed in its decision's details */
+				char q[256], *dump;
+				snprintf(q, sizeof(q),
+					 "SELECT count(*) FROM decision d, json_each(d.details, "
+					 "'$.frozen_units') z WHERE d.strategy = 'leastvolume' AND "
+					 "d.seed = %d AND z.value = %d",
+					 seed, unit - 1);
+				dump = db_dump(pdb, q);
+				assert_non_null(strstr(dump, "1"));
+				free(dump);
+			}
+			last_seed = seed;
+			prev = v;
+			rows++;
+		}
+		assert_int_equal(rows, 16);
+		free(tsv);
+	}
+}
+
 static void test_without_gnuplot(void **state)
 {
 	(void)state;
@@ -201,6 +262,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_figure),
+		cmocka_unit_test(test_peer_figures),
 		cmocka_unit_test(test_without_gnuplot),
 		cmocka_unit_test(test_folder_names_are_not_code),
 		cmocka_unit_test(test_plot_failures_leave_nothing),
