@@ -309,22 +309,10 @@ done:
 	return status;
 }
 
-/* K is the rank chosen, not the width trained. */
-static int decide(const struct experiment *e, long seed, const struct trial_record *trials, int n,
-		  struct decision_record *d)
-{
-	(void)e;
-	if (decide_single(seed, trials, n, 0, d))
-		return -1;
-	double k = details_number(trials[0].details, "k_chosen");
-	d->chosen_latent = isfinite(k) ? (int)k : trials[0].latent;
-	return 0;
-}
-
 const struct strategy irmae_strategy = {
 	.name = "irmae",
 	.settings = &irmae_settings,
 	.plan = plan,
 	.run = run,
-	.decide = decide,
+	.decide = decide_k_chosen,
 };

@@ -543,18 +543,6 @@ done:
 	return status;
 }
 
-/* K is the width cut to, not the width trained. */
-static int decide(const struct experiment *e, long seed, const struct trial_record *trials, int n,
-		  struct decision_record *d)
-{
-	(void)e;
-	if (decide_single(seed, trials, n, 0, d))
-		return -1;
-	double k = details_number(trials[0].details, "k_chosen");
-	d->chosen_latent = isfinite(k) ? (int)k : trials[0].latent;
-	return 0;
-}
-
 static int check(const struct experiment *e, const struct dataset *d)
 {
 	(void)d;
@@ -569,6 +557,6 @@ const struct strategy leastvolume_strategy = {
 	.settings = &lv_settings,
 	.plan = plan,
 	.run = run,
-	.decide = decide,
+	.decide = decide_k_chosen,
 	.check = check,
 };

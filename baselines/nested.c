@@ -247,24 +247,12 @@ done:
 	return status;
 }
 
-/* K is the prefix chosen, not the width trained. */
-static int decide(const struct experiment *e, long seed, const struct trial_record *trials, int n,
-		  struct decision_record *d)
-{
-	(void)e;
-	if (decide_single(seed, trials, n, 0, d))
-		return -1;
-	double k = details_number(trials[0].details, "k_chosen");
-	d->chosen_latent = isfinite(k) ? (int)k : trials[0].latent;
-	return 0;
-}
-
 const struct strategy nested_strategy = {
 	.name = "nested",
 	.settings = &nested_settings,
 	.plan = plan_nested,
 	.run = run,
-	.decide = decide,
+	.decide = decide_k_chosen,
 };
 
 const struct strategy matryoshka_strategy = {
@@ -272,5 +260,5 @@ const struct strategy matryoshka_strategy = {
 	.settings = &nested_settings,
 	.plan = plan_matryoshka,
 	.run = run,
-	.decide = decide,
+	.decide = decide_k_chosen,
 };

@@ -118,3 +118,14 @@ void count_decision_flag(struct decision_record *d, const char *flag, int stable
 		details_append(d->details, sizeof(d->details), fields);
 	}
 }
+
+int decide_k_chosen(const struct experiment *e, long seed, const struct trial_record *trials,
+		    int n, struct decision_record *d)
+{
+	(void)e;
+	if (decide_single(seed, trials, n, 0, d))
+		return -1;
+	double k = details_number(trials[0].details, "k_chosen");
+	d->chosen_latent = isfinite(k) ? (int)k : trials[0].latent;
+	return 0;
+}

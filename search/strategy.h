@@ -142,6 +142,12 @@ const char *delivery_key(const struct experiment *e, char buf[24]);
 int decide_single(long seed, const struct trial_record *trials, int n, uint64_t tuning,
 		  struct decision_record *d);
 
+/* decide_single for a strategy whose one trial trained at k_max and names the width it
+ * chose, by cut, prefix or rank, as "k_chosen" in its details (K is that, not the width
+ * trained). */
+int decide_k_chosen(const struct experiment *e, long seed, const struct trial_record *trials,
+		    int n, struct decision_record *d);
+
 /* The number stored under "key" in a strategy's details (flat JSON), or NaN. */
 double details_number(const char *json, const char *key);
 
