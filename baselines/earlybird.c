@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "../core/err.h"
-#include "../core/hash.h"
 
 void eb_shrink(float *gamma, int n, double step)
 {
@@ -286,13 +285,7 @@ static int eb_plan(const struct experiment *e, long seed, struct trial_record *t
 			 o->delivery == EB_DELIVER_FRESH ? "fresh" : "ticket");
 		snprintf(tail, sizeof(tail), "/K=%d/seed=%ld%s", e->k_max, seed,
 			 delivery_key(e, de));
-		/* settings too long to spell out in a key go in as their hash */
-		if (strlen("earlybird2/") + strlen(knobs) + strlen(tail) >= sizeof(t->key))
-			snprintf(knobs, sizeof(knobs), "h=%016llx",
-				 (unsigned long long)fnv1a(FNV1A_START, knobs, strlen(knobs)));
-		char key[sizeof(knobs) + sizeof(tail) + 16];
-		snprintf(key, sizeof(key), "earlybird2/%s%s", knobs, tail);
-		memcpy(t->key, key, strlen(key) + 1);
+		trial_key(t->key, sizeof(t->key), "earlybird2", knobs, tail);
 		snprintf(t->role, sizeof(t->role), "search");
 		t->latent = e->k_max;
 		t->seed = seed;

@@ -194,21 +194,6 @@ static int plan(const struct experiment *e, long seed, struct trial_record *tria
 	return 1;
 }
 
-/* Append "key":[v0,v1,...] (ints when is_int) to the details when it fits. */
-static void append_array(char *json, size_t size, const char *key, const double *v, int n,
-			 int is_int)
-{
-	char buf[2048];
-	size_t len = (size_t)snprintf(buf, sizeof(buf), "\"%s\":[", key);
-	for (int i = 0; i < n && len < sizeof(buf); i++)
-		len += (size_t)snprintf(buf + len, sizeof(buf) - len, is_int ? "%s%.0f" : "%s%.3g",
-					i ? "," : "", v[i]);
-	if (len + 2 >= sizeof(buf))
-		return;
-	snprintf(buf + len, sizeof(buf) - len, "]");
-	details_append(json, size, buf);
-}
-
 static enum trial_state run(const struct trial_ctx *c, struct trial_record *t)
 {
 	const struct experiment *e = c->exp;
@@ -289,9 +274,9 @@ static enum trial_state run(const struct trial_ctx *c, struct trial_record *t)
 	for (int j = 0; j < K; j++)
 		kd[j] = j + 1;
 	/* the spectrum first: at k_max = 150 the curve no longer fits beside it */
-	append_array(t->details, sizeof(t->details), "spectrum", val, K, 0);
-	append_array(t->details, sizeof(t->details), "prefix_k", kd, K, 1);
-	append_array(t->details, sizeof(t->details), "prefix_val_mse", mse, K, 0);
+	details_append_array(t->details, sizeof(t->details), "spectrum", val, K, 0);
+	details_append_array(t->details, sizeof(t->details), "prefix_k", kd, K, 1);
+	details_append_array(t->details, sizeof(t->details), "prefix_val_mse", mse, K, 0);
 	goto done;
 failed:
 	snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());

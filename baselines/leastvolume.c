@@ -331,10 +331,9 @@ static int plan(const struct experiment *e, long seed, struct trial_record *tria
 	snprintf(setting, sizeof(setting), "w=%g,eps=%g,b=%g,rt=%g,zt=%g,sn=%d", o->weight, o->eps,
 		 o->beta, o->r_t, o->z_t, o->spectral);
 	snprintf(t->strategy, sizeof(t->strategy), "leastvolume");
-	char text[512];
-	snprintf(text, sizeof(text), "leastvolume/%s/K=%d/seed=%ld%s", setting, e->k_max, seed,
-		 delivery_key(e, de));
-	snprintf(t->key, sizeof(t->key), "%.*s", (int)sizeof(t->key) - 1, text);
+	char text[512], tail[64];
+	snprintf(tail, sizeof(tail), "/K=%d/seed=%ld%s", e->k_max, seed, delivery_key(e, de));
+	trial_key(t->key, sizeof(t->key), "leastvolume", setting, tail);
 	snprintf(t->role, sizeof(t->role), "search");
 	t->latent = e->k_max;
 	t->seed = seed;
@@ -342,21 +341,6 @@ static int plan(const struct experiment *e, long seed, struct trial_record *tria
 		 setting, e->epochs, e->delivery_epochs);
 	snprintf(t->params, sizeof(t->params), "%.*s", (int)sizeof(t->params) - 1, text);
 	return 1;
-}
-
-/* Append "key":[v0,v1,...] (ints when is_int) to the details when it fits. */
-static void append_array(char *json, size_t size, const char *key, const double *v, int n,
-			 int is_int)
-{
-	char buf[2048];
-	size_t len = (size_t)snprintf(buf, sizeof(buf), "\"%s\":[", key);
-	for (int i = 0; i < n && len < sizeof(buf); i++)
-		len += (size_t)snprintf(buf + len, sizeof(buf) - len, is_int ? "%s%.0f" : "%s%.3g",
-					i ? "," : "", v[i]);
-	if (len + 2 >= sizeof(buf))
-		return;
-	snprintf(buf + len, sizeof(buf) - len, "]");
-	details_append(json, size, buf);
 }
 
 static int by_std(const void *a, const void *b)
@@ -510,16 +494,16 @@ static enum trial_state run(const struct trial_ctx *c, struct trial_record *t)
 	/* every unit's validation std (unit order), the frozen units and the curve, in that
 	 * order: at k_max = 150 the curve no longer fits */
 	double *d = pairs;
-	append_array(t->details, sizeof(t->details), "unit_std", sd, K, 0);
+	details_append_array(t->details, sizeof(t->details), "unit_std", sd, K, 0);
 	int nf = 0;
 	for (int k = 0; k < K; k++)
 		if (s.frozen[k])
 			d[nf++] = k;
-	append_array(t->details, sizeof(t->details), "frozen_units", d, nf, 1);
+	details_append_array(t->details, sizeof(t->details), "frozen_units", d, nf, 1);
 	for (int j = 0; j < alive; j++)
 		d[j] = j + 1;
-	append_array(t->details, sizeof(t->details), "prefix_k", d, alive, 1);
-	append_array(t->details, sizeof(t->details), "prefix_val_mse", val, alive, 0);
+	details_append_array(t->details, sizeof(t->details), "prefix_k", d, alive, 1);
+	details_append_array(t->details, sizeof(t->details), "prefix_val_mse", val, alive, 0);
 	goto done;
 failed:
 	snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());

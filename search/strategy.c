@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../core/err.h"
+#include "../core/hash.h"
 
 /* Whether any earlier table in r, or any other key of t, is named name. */
 static int key_taken(const struct registry *r, const struct settings *t, int upto, const char *name)
@@ -128,4 +129,29 @@ int decide_k_chosen(const struct experiment *e, long seed, const struct trial_re
 	double k = details_number(trials[0].details, "k_chosen");
 	d->chosen_latent = isfinite(k) ? (int)k : trials[0].latent;
 	return 0;
+}
+
+void details_append_array(char *json, size_t size, const char *key, const double *v, int n,
+			  int is_int)
+{
+	char buf[2048];
+	size_t len = (size_t)snprintf(buf, sizeof(buf), "\"%s\":[", key);
+	for (int i = 0; i < n && len < sizeof(buf); i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, is_int ? "%s%.0f" : "%s%.3g",
+					i ? "," : "", v[i]);
+	if (len + 2 >= sizeof(buf))
+		return;
+	snprintf(buf + len, sizeof(buf) - len, "]");
+	details_append(json, size, buf);
+}
+
+void trial_key(char *key, size_t size, const char *prefix, const char *knobs, const char *tail)
+{
+	char hashed[24];
+	if (strlen(prefix) + 1 + strlen(knobs) + strlen(tail) >= size) {
+		snprintf(hashed, sizeof(hashed), "h=%016llx",
+			 (unsigned long long)fnv1a(FNV1A_START, knobs, strlen(knobs)));
+		knobs = hashed;
+	}
+	snprintf(key, size, "%s/%s%s", prefix, knobs, tail);
 }

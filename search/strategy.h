@@ -155,6 +155,16 @@ double details_number(const char *json, const char *key);
  * one of an empty string); nothing when they do not fit. */
 void details_append(char *json, size_t size, const char *fields);
 
+/* Append "key":[v0,v1,...] (integers when is_int, else 3 significant digits) to json, as
+ * details_append: nothing when it does not fit. */
+void details_append_array(char *json, size_t size, const char *key, const double *v, int n,
+			  int is_int);
+
+/* Trial key "prefix/knobs/tail" into key (size bytes); when that would not fit, knobs go in
+ * as their hash ("prefix/h=<16 hex>tail"), so that two settings never share a key cut short.
+ * tail starts with '/'. */
+void trial_key(char *key, size_t size, const char *prefix, const char *knobs, const char *tail);
+
 /* A decision at K searched over [lo, hi] is at the edge of its range: at hi (widen the range),
  * or at lo when lo > 1 (extend it down). Flags d's details ("edge":"k_max" or "k_min"); 1
  * when flagged. */
