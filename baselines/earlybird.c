@@ -197,27 +197,7 @@ static const struct setting eb_keys[] = {
 	  .hi = 1,
 	  .def = "0.1",
 	  .help = "ticket when the newest mask is this close to each of the 4 before it" },
-	{ .name = "eb.lr",
-	  .type = SETTING_DOUBLE,
-	  .offset = S(lr),
-	  .lo = 0,
-	  .hi = 10,
-	  .def = "0.008",
-	  .help = "the search run's learning rate; 0 for the experiment's lr" },
-	{ .name = "eb.batch",
-	  .type = SETTING_INT,
-	  .offset = S(batch),
-	  .lo = 0,
-	  .hi = 1 << 20,
-	  .def = "64",
-	  .help = "the search run's batch; 0 for the experiment's batch" },
-	{ .name = "eb.epochs",
-	  .type = SETTING_INT,
-	  .offset = S(epochs),
-	  .lo = 0,
-	  .hi = 100000,
-	  .def = "0",
-	  .help = "the search run's epochs; 0 for the experiment's epochs" },
+	RUN_BUDGET_KEYS("eb", S(run), "0.008", "64", "0"),
 	{ .name = "eb.stable",
 	  .type = SETTING_INT,
 	  .offset = S(stable),
@@ -266,9 +246,9 @@ static int eb_plan(const struct experiment *e, long seed, struct trial_record *t
 	snprintf(run, sizeof(run), "%s%s", bn_word[o->bn], o->l1 == EB_L1_ADAM ? "/l1=adam" : "");
 	if (o->weight_decay > 0)
 		snprintf(run + strlen(run), sizeof(run) - strlen(run), "/wd=%g", o->weight_decay);
-	if (o->lr > 0 || o->batch > 0 || o->epochs > 0)
-		snprintf(run + strlen(run), sizeof(run) - strlen(run), "/lr=%g/b=%d/e=%d", o->lr,
-			 o->batch, o->epochs);
+	double lr;
+	int batch, epochs;
+	run_budget_apply(&o->run, e, run, sizeof(run), &lr, &batch, &epochs);
 	for (int v = 0; v < n_variants && v < max; v++) {
 		double lambda = o->lambda[v / o->n_lambda_hidden];
 		double hidden = o->lambda_hidden[v % o->n_lambda_hidden];
@@ -295,8 +275,7 @@ static int eb_plan(const struct experiment *e, long seed, struct trial_record *t
 			 "\"layer_min\":%g,\"eps\":%g,\"lr\":%g,\"batch\":%d,\"epochs\":%d,"
 			 "\"delivery\":\"%s\"}",
 			 lambda, hidden, keep, o->draws, o->layer_min, o->eps,
-			 o->lr > 0 ? o->lr : e->lr, o->batch > 0 ? o->batch : e->batch,
-			 o->epochs > 0 ? o->epochs : e->epochs,
+			 lr, batch, epochs,
 			 o->delivery == EB_DELIVER_FRESH ? "fresh" : "ticket");
 	}
 	return n_variants;
@@ -449,9 +428,9 @@ static struct eb_run *run_new(const struct trial_ctx *c, const struct eb_setting
 	if (!s)
 		return NULL;
 	const struct experiment *e = c->exp;
-	int batch = o->batch > 0 ? o->batch : e->batch;
+	int batch = o->run.batch > 0 ? o->run.batch : e->batch;
 	s->o = o;
-	s->lr = o->lr > 0 ? o->lr : e->lr;
+	s->lr = o->run.lr > 0 ? o->run.lr : e->lr;
 	s->K = m->arch.latent;
 	s->n = (int)m->n_bn;
 	s->steps_per_epoch = (int)((c->data->train.n + (size_t)batch - 1) / (size_t)batch);
@@ -539,10 +518,8 @@ static enum trial_state eb_run_trial(const struct trial_ctx *c, struct trial_rec
 				     .latent_bn = 1,
 				     .hidden_bn = arch.hidden_bn,
 				     .ready = eb_ready,
-				     .after_step = eb_step,
-				     .lr = o->lr,
-				     .batch = o->batch,
-				     .epochs = o->epochs };
+				     .after_step = eb_step };
+	run_budget_hooks(&o->run, &hooks);
 	struct ae *m;
 	enum trial_state status = trial_train(c, t, &hooks, &m);
 	if (status != TRIAL_COMPLETE) {

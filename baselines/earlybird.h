@@ -18,9 +18,8 @@ struct eb_settings {
 	int draws;                     /* masks drawn per epoch */
 	double layer_min;              /* no mask keeps less than this fraction of a layer */
 	double eps;                    /* ticket: distance to each of the 4 older masks */
-	double lr;                     /* the search run's learning rate (0: lr) */
-	int batch;                     /* ... batch (0: batch) */
-	int epochs;                    /* ... and epochs (0: epochs) */
+	struct run_budget run;         /* the search run's lr, batch, epochs (0: the
+					* experiment's) */
 	int delivery;                  /* EB_DELIVER_TICKET or EB_DELIVER_FRESH */
 	int bn;                        /* EB_BN_ALL, EB_BN_ENCODER or EB_BN_CODE */
 	int l1;                        /* EB_L1_DECOUPLED or EB_L1_ADAM */

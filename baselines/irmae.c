@@ -28,6 +28,7 @@ static const struct setting irmae_keys[] = {
 	{ .name = "irmae.layers", .type = SETTING_INT, .offset = IR(layers), .lo = 0,
 	  .hi = AE_MAX_LINEAR, .def = "8",
 	  .help = "the K x K layers without activation before the code (0: a plain linear code)" },
+	RUN_BUDGET_KEYS("irmae", IR(run), "0", "0", "0"),
 };
 
 const struct settings irmae_settings = { "IRMAE", irmae_keys, SETTINGS_COUNT(irmae_keys),
@@ -182,15 +183,21 @@ static int plan(const struct experiment *e, long seed, struct trial_record *tria
 		return 1;
 	struct trial_record *t = &trials[0];
 	memset(t, 0, sizeof(*t));
-	char de[24];
+	char de[24], knobs[96];
+	double lr;
+	int batch, epochs;
+	snprintf(knobs, sizeof(knobs), "l=%d", layers_of(e));
+	const struct irmae_settings *o = experiment_settings(e, &irmae_settings);
+	run_budget_apply(&o->run, e, knobs, sizeof(knobs), &lr, &batch, &epochs);
 	snprintf(t->strategy, sizeof(t->strategy), "irmae");
-	snprintf(t->key, sizeof(t->key), "irmae/l=%d/K=%d/seed=%ld%s", layers_of(e), e->k_max,
-		 seed, delivery_key(e, de));
+	snprintf(t->key, sizeof(t->key), "irmae/%s/K=%d/seed=%ld%s", knobs, e->k_max, seed,
+		 delivery_key(e, de));
 	snprintf(t->role, sizeof(t->role), "search");
 	t->latent = e->k_max;
 	t->seed = seed;
-	snprintf(t->params, sizeof(t->params), "{\"irmae\":\"l=%d\",\"epochs\":%d,\"finetune\":%d}",
-		 layers_of(e), e->epochs, e->delivery_epochs);
+	snprintf(t->params, sizeof(t->params),
+		 "{\"irmae\":\"l=%d\",\"lr\":%g,\"batch\":%d,\"epochs\":%d,\"finetune\":%d}",
+		 layers_of(e), lr, batch, epochs, e->delivery_epochs);
 	return 1;
 }
 
@@ -200,6 +207,8 @@ static enum trial_state run(const struct trial_ctx *c, struct trial_record *t)
 	const struct grid_settings *g = experiment_settings(e, &grid_settings);
 	int K = t->latent, layers = layers_of(e);
 	struct trial_hooks h = { .linear = layers };
+	const struct irmae_settings *o = experiment_settings(e, &irmae_settings);
+	run_budget_hooks(&o->run, &h);
 	struct ae *m = NULL, *rot = NULL, *cut = NULL;
 	const struct split *v = &c->data->val;
 	float *codes = NULL;
@@ -212,7 +221,7 @@ static enum trial_state run(const struct trial_ctx *c, struct trial_record *t)
 		struct experiment e2 = *e;
 		e2.latent_act = ACT_IDENTITY;
 		lin.exp = &e2;
-		status = trial_train(&lin, t, NULL, &m);
+		status = trial_train(&lin, t, &h, &m);
 	}
 	if (status != TRIAL_COMPLETE)
 		return status;

@@ -7,6 +7,7 @@
 
 struct irmae_settings {
 	int layers;      /* l: K x K layers without activation between the encoder and the code */
+	struct run_budget run; /* the training's lr, batch, epochs (0: the experiment's) */
 };
 
 extern const struct settings irmae_settings;

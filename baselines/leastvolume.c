@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "../core/err.h"
+#include "../core/spectral.h"
 #include "../search/grid.h"
 
 #define LV(field) offsetof(struct lv_settings, field)
@@ -39,7 +40,11 @@ static const struct setting lv_keys[] = {
 	{ .name = "lv.z_t", .type = SETTING_DOUBLE, .offset = LV(z_t), .lo = 0, .hi = 1e30,
 	  .def = "5e-05", .help = "units whose averaged std is below this are frozen" },
 	{ .name = "lv.spectral", .type = SETTING_WORD, .offset = LV(spectral), .def = "on",
-	  .words = "off|on", .help = "keep the decoder's spectral norms at most 1 (on, off)" },
+	  .words = "off|cap|on",
+	  .help = "the decoder's weights: on (W / sigma(W) in every pass, the gradient through "
+		  "sigma, as PyTorch's spectral_norm), cap (divided by sigma after a step when "
+		  "it exceeds 1), off" },
+	RUN_BUDGET_KEYS("lv", LV(run), "0", "0", "0"),
 };
 
 const struct settings lv_settings = { "Least Volume", lv_keys, SETTINGS_COUNT(lv_keys),
@@ -230,9 +235,11 @@ struct lv_run {
 	int averaged;            /* the averages hold a step */
 	int epoch;               /* the epoch being trained (1-based) */
 	int *frozen_epoch;       /* (K) the epoch a unit was frozen in, 0 if alive */
-	double *u, *v;           /* power iteration: each decoder layer's vectors */
+	double *u, *v;           /* lv.spectral = cap: each decoder layer's vectors */
 	size_t u_off[AE_MAX_LAYERS], v_off[AE_MAX_LAYERS];
 	struct rng rng;
+	uint64_t ready_flops;    /* lv.spectral = on: the first power iterations */
+	int ready_failed;
 };
 
 static double lv_apply(void *ctx, int chunk, int rows, int K, const float *h, float *dh,
@@ -249,6 +256,11 @@ static double lv_apply(void *ctx, int chunk, int rows, int K, const float *h, fl
 static void lv_ready(void *ctx, struct ae *m)
 {
 	struct lv_run *s = ctx;
+	if (s->o->spectral == LV_SPECTRAL_ON) {
+		s->ready_failed =
+			ae_spectral_on(m, m->latent_layer + 1, m->n_layers, &s->rng, &s->ready_flops);
+		return;
+	}
 	for (int l = m->latent_layer + 1; l < m->n_layers; l++) {
 		for (int j = 0; j < m->width[l + 1]; j++)
 			s->u[s->u_off[l] + j] = 2.0 * rng_uniform(&s->rng) - 1.0;
@@ -293,6 +305,8 @@ static void lv_step(void *ctx, struct ae *m, double batch_loss, struct flops *f)
 			for (int k = 0; k < K; k++)
 				if (s->newly[k]) {
 					lv_freeze(m, k, s->mean_avg[k] * m->latent_mask[k]);
+					ae_spectral_zero_column(m, m->latent_layer + 1, k,
+								&f->overhead);
 					s->frozen[k] = 1;
 					s->frozen_epoch[k] = s->epoch;
 					f->overhead += 2ull * m->width[m->latent_layer + 2];
@@ -302,7 +316,7 @@ static void lv_step(void *ctx, struct ae *m, double batch_loss, struct flops *f)
 	}
 	for (int c = 0; c < s->n_chunks; c++)
 		s->slot_rows[c] = 0;
-	if (s->o->spectral)
+	if (s->o->spectral == LV_SPECTRAL_CAP)
 		for (int l = m->latent_layer + 1; l < m->n_layers; l++)
 			lv_spectral_step(m->params + m->w_off[l], m->width[l + 1], m->width[l],
 					 s->u + s->u_off[l], s->v + s->v_off[l], &f->overhead);
@@ -328,8 +342,13 @@ static int plan(const struct experiment *e, long seed, struct trial_record *tria
 	struct trial_record *t = &trials[0];
 	memset(t, 0, sizeof(*t));
 	char de[24], setting[160];
-	snprintf(setting, sizeof(setting), "w=%g,eps=%g,b=%g,rt=%g,zt=%g,sn=%d", o->weight, o->eps,
-		 o->beta, o->r_t, o->z_t, o->spectral);
+	/* sn=1 was the cap's key before the reparametrisation joined, and stays its key */
+	static const char *const sn[] = { "0", "1", "reparam" };
+	snprintf(setting, sizeof(setting), "w=%g,eps=%g,b=%g,rt=%g,zt=%g,sn=%s", o->weight, o->eps,
+		 o->beta, o->r_t, o->z_t, sn[o->spectral]);
+	double lr;
+	int batch, epochs;
+	run_budget_apply(&o->run, e, setting, sizeof(setting), &lr, &batch, &epochs);
 	snprintf(t->strategy, sizeof(t->strategy), "leastvolume");
 	char text[512], tail[64];
 	snprintf(tail, sizeof(tail), "/K=%d/seed=%ld%s", e->k_max, seed, delivery_key(e, de));
@@ -337,8 +356,9 @@ static int plan(const struct experiment *e, long seed, struct trial_record *tria
 	snprintf(t->role, sizeof(t->role), "search");
 	t->latent = e->k_max;
 	t->seed = seed;
-	snprintf(text, sizeof(text), "{\"leastvolume\":\"%s\",\"epochs\":%d,\"finetune\":%d}",
-		 setting, e->epochs, e->delivery_epochs);
+	snprintf(text, sizeof(text),
+		 "{\"leastvolume\":\"%s\",\"lr\":%g,\"batch\":%d,\"epochs\":%d,\"finetune\":%d}",
+		 setting, lr, batch, epochs, e->delivery_epochs);
 	snprintf(t->params, sizeof(t->params), "%.*s", (int)sizeof(t->params) - 1, text);
 	return 1;
 }
@@ -401,10 +421,15 @@ static enum trial_state run(const struct trial_ctx *c, struct trial_record *t)
 				 .ready = lv_ready,
 				 .after_step = lv_step,
 				 .ctx = &s };
+	run_budget_hooks(&s.o->run, &h);
 	status = trial_train(c, t, &h, &m);
 	if (status != TRIAL_COMPLETE)
 		goto done;
 	status = TRIAL_FAILED;
+	if (s.ready_failed)
+		goto failed;
+	t->flops.elementwise += s.ready_flops;
+	ae_spectral_off(m); /* the params hold W / sigma: from here a plain model */
 	/* the units' std and mean on validation: one encoder pass, charged */
 	const struct split *v = &c->data->val;
 	codes = malloc(sizeof(float) * (v->n ? v->n : 1) * (size_t)K);

@@ -5,13 +5,20 @@
 
 #include "../search/strategy.h"
 
+enum lv_spectral {
+	LV_SPECTRAL_OFF,
+	LV_SPECTRAL_CAP, /* after each step, W / sigma when sigma > 1 (one power iteration) */
+	LV_SPECTRAL_ON   /* W / sigma(W) in every pass, the gradient through sigma (spectral.h) */
+};
+
 struct lv_settings {
 	double weight;   /* w: the volume penalty's weight */
 	double eps;      /* added to each std before the log */
 	double beta;     /* momentum of the moving averages */
 	double r_t;      /* pruning starts once the averaged reconstruction loss is below this */
 	double z_t;      /* ... and prunes the units whose averaged std is below this */
-	int spectral;    /* 1: the decoder's weight matrices kept at spectral norm <= 1 */
+	int spectral;    /* the decoder's spectral normalisation: an enum lv_spectral */
+	struct run_budget run; /* the training's lr, batch, epochs (0: the experiment's) */
 };
 
 extern const struct settings lv_settings;

@@ -7,6 +7,7 @@
 
 #include "err.h"
 #include "flops.h"
+#include "spectral.h"
 
 /* ---- construction ---- */
 
@@ -162,6 +163,7 @@ void ae_delete(struct ae *m)
 	free(m->latent_mask);
 	free(m->bn_mean);
 	free(m->bn_var);
+	ae_spectral_off(m);
 	free(m);
 }
 

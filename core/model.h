@@ -44,6 +44,8 @@ struct ae_arch {
 					 * with a VAE, batch norm, truncation or pruning */
 };
 
+struct ae_spectral;
+
 struct ae {
 	struct ae_arch arch;
 	int n_layers;                   /* dense layers: 2 * (n_hidden + 1) */
@@ -68,6 +70,8 @@ struct ae {
 	float *bn_mean, *bn_var;        /* (n_bn) running statistics, for evaluation */
 	float bn_l1[AE_MAX_LAYERS];     /* an L1 weight on layer l's gamma whose subgradient
 					 * lambda sign(gamma) joins gamma's gradient (0: none) */
+	struct ae_spectral *sn;         /* spectral normalisation of some layers (spectral.h);
+					 * NULL for none. Copies and cuts do not inherit it */
 };
 
 /* Scratch space for forward and backward passes over up to max_rows rows. */

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "err.h"
+#include "spectral.h"
 
 #define EVAL_ROWS 256          /* rows per evaluation block */
 #define OPTIMISER_SLICES 256   /* parameter slices for the gradient sum and Adam */
@@ -430,7 +431,8 @@ static void train_step(struct ae *m, struct trainer *t, const struct split *trai
 			ch->work->keep = NULL;
 		}
 		/* the gradient is the chunks' sum, always in chunk order, then Adam on it; one
-		 * pass over the parameters, in slices small enough to stay in cache */
+		 * pass over the parameters, in slices small enough to stay in cache. Spectral
+		 * normalisation needs the whole sum first (a layer's <G, W>), then Adam. */
 #pragma omp for schedule(static) reduction(+ : adam_flops)
 		for (int part = 0; part < OPTIMISER_SLICES; part++) {
 			size_t lo = n * part / OPTIMISER_SLICES, hi = n * (part + 1) / OPTIMISER_SLICES;
@@ -442,10 +444,23 @@ static void train_step(struct ae *m, struct trainer *t, const struct split *trai
 				for (size_t p = 0; p < hi - lo; p++)
 					g[p] += gi[p];
 			}
-			adam_update(&c->adam, m->adam_t, hi - lo, m->params + lo, g, m->adam_m + lo,
-				    m->adam_v + lo, &adam_flops);
+			if (!m->sn)
+				adam_update(&c->adam, m->adam_t, hi - lo, m->params + lo, g,
+					    m->adam_m + lo, m->adam_v + lo, &adam_flops);
+		}
+		if (m->sn) {
+#pragma omp single
+			ae_spectral_grad(m, &t->chunk[0].elementwise);
+#pragma omp for schedule(static) reduction(+ : adam_flops)
+			for (int part = 0; part < OPTIMISER_SLICES; part++) {
+				size_t lo = n * part / OPTIMISER_SLICES;
+				size_t hi = n * (part + 1) / OPTIMISER_SLICES;
+				adam_update(&c->adam, m->adam_t, hi - lo, m->params + lo, m->grad + lo,
+					    m->adam_m + lo, m->adam_v + lo, &adam_flops);
+			}
 		}
 	}
+	ae_spectral_renorm(m, &t->chunk[0].elementwise);
 	t->chunk[0].elementwise += adam_flops + (uint64_t)(t->n_chunks - 1) * n * FLOPS_GRAD_SUM;
 	if (m->n_bn) {
 		struct ae_work *w[64];

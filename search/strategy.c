@@ -145,6 +145,24 @@ void details_append_array(char *json, size_t size, const char *key, const double
 	details_append(json, size, buf);
 }
 
+void run_budget_apply(const struct run_budget *b, const struct experiment *e, char *knobs,
+		      size_t size, double *lr, int *batch, int *epochs)
+{
+	size_t used = strlen(knobs);
+	if ((b->lr > 0 || b->batch > 0 || b->epochs > 0) && used < size)
+		snprintf(knobs + used, size - used, "/lr=%g/b=%d/e=%d", b->lr, b->batch, b->epochs);
+	*lr = b->lr > 0 ? b->lr : e->lr;
+	*batch = b->batch > 0 ? b->batch : e->batch;
+	*epochs = b->epochs > 0 ? b->epochs : e->epochs;
+}
+
+void run_budget_hooks(const struct run_budget *b, struct trial_hooks *h)
+{
+	h->lr = b->lr;
+	h->batch = b->batch;
+	h->epochs = b->epochs;
+}
+
 void trial_key(char *key, size_t size, const char *prefix, const char *knobs, const char *tail)
 {
 	char hashed[24];

@@ -7,6 +7,7 @@
 #define DS_STRATEGY_H
 
 #include <signal.h>
+#include <stddef.h>
 
 #include "../core/data.h"
 #include "../core/model.h"
@@ -164,6 +165,33 @@ void details_append_array(char *json, size_t size, const char *key, const double
  * as their hash ("prefix/h=<16 hex>tail"), so that two settings never share a key cut short.
  * tail starts with '/'. */
 void trial_key(char *key, size_t size, const char *prefix, const char *knobs, const char *tail);
+
+/* A search run's own optimiser and budget, when it differs from the experiment's: the keys
+ * PREFIX.lr, PREFIX.batch and PREFIX.epochs (0: the experiment's) filling a run_budget at
+ * offset OFF of a strategy's settings block, with these defaults (as text). */
+struct run_budget {
+	double lr;
+	int batch;
+	int epochs;
+};
+
+#define RUN_BUDGET_KEYS(PREFIX, OFF, LR, BATCH, EPOCHS)                                     \
+	{ .name = PREFIX ".lr", .type = SETTING_DOUBLE,                                     \
+	  .offset = (OFF) + offsetof(struct run_budget, lr), .lo = 0, .hi = 10, .def = LR,    \
+	  .help = "the search run's learning rate; 0 for the experiment's lr" },            \
+	{ .name = PREFIX ".batch", .type = SETTING_INT,                                     \
+	  .offset = (OFF) + offsetof(struct run_budget, batch), .lo = 0, .hi = 1 << 20,       \
+	  .def = BATCH, .help = "the search run's batch; 0 for the experiment's batch" },     \
+	{ .name = PREFIX ".epochs", .type = SETTING_INT,                                    \
+	  .offset = (OFF) + offsetof(struct run_budget, epochs), .lo = 0, .hi = 100000,       \
+	  .def = EPOCHS, .help = "the search run's epochs; 0 for the experiment's epochs" }
+
+/* Appends "/lr=../b=../e=.." to a trial key's knobs (size bytes in all) when any of b's
+ * values is set; the effective values (b's, else e's) go to *lr, *batch and *epochs. */
+void run_budget_apply(const struct run_budget *b, const struct experiment *e, char *knobs,
+		      size_t size, double *lr, int *batch, int *epochs);
+/* Its fields of the hooks: the values set, 0 for the experiment's. */
+void run_budget_hooks(const struct run_budget *b, struct trial_hooks *h);
 
 /* A decision at K searched over [lo, hi] is at the edge of its range: at hi (widen the range),
  * or at lo when lo > 1 (extend it down). Flags d's details ("edge":"k_max" or "k_min"); 1
