@@ -188,7 +188,8 @@ static void train_help(FILE *out)
 		"  --threads T        OpenMP threads (%d, all cores); results do not depend on T\n"
 		"  --chunks C         each batch is split into C chunks for the threads (%d);\n"
 		"                     results depend on C, so keep it fixed when comparing\n"
-		"  --json             print a JSON summary as the last line of stdout\n"
+		"  --json             the summary as one JSON object, alone on stdout (the\n"
+		"                     summary lines go to stderr)\n"
 		"  --quiet            no per-epoch progress\n"
 		"  -h, --help         this help\n",
 		prog, AE_DEFAULT_HIDDEN, TRAIN_DEFAULT_EPOCHS, TRAIN_DEFAULT_BATCH,
@@ -362,7 +363,8 @@ static int train_progress(void *ctx, const struct epoch_report *e, struct ae *m)
 	return 0;
 }
 
-/* The summary lines of a trained model, and its JSON with --json. */
+/* The summary lines of a trained model, and its JSON with --json: then the lines go to
+ * stderr and the JSON alone to stdout, so that a pipe into jq works. */
 static void train_summary(const struct train_opts *o, const struct dataset *d,
 			  const struct progress *p, const struct flops *f, double train_mse,
 			  double val_mse, double test_mse)
@@ -370,12 +372,15 @@ static void train_summary(const struct train_opts *o, const struct dataset *d,
 	double ips =
 		p->train_seconds > 0 ? (double)d->train.n * p->epochs_run / p->train_seconds : 0.0;
 	double gflops = p->train_seconds > 0 ? (double)f->train_gemm / p->train_seconds / 1e9 : 0.0;
-	printf("latent %ld, %d epochs: MSE train %.6f, val %.6f, test %.6f; %.0f images/s, "
-	       "%.1f GFLOP/s (training GEMMs), %.2f s\n",
-	       o->latent, p->epochs_run, train_mse, val_mse, test_mse, ips, gflops, p->seconds);
-	printf("FLOPs: training GEMM %.4g, evaluation GEMM %.4g, element-wise %.4g, total %.4g\n",
-	       (double)f->train_gemm, (double)f->eval_gemm, (double)f->elementwise,
-	       (double)flops_total(f));
+	FILE *text = o->json ? stderr : stdout;
+	fprintf(text,
+		"latent %ld, %d epochs: MSE train %.6f, val %.6f, test %.6f; %.0f images/s, "
+		"%.1f GFLOP/s (training GEMMs), %.2f s\n",
+		o->latent, p->epochs_run, train_mse, val_mse, test_mse, ips, gflops, p->seconds);
+	fprintf(text,
+		"FLOPs: training GEMM %.4g, evaluation GEMM %.4g, element-wise %.4g, total %.4g\n",
+		(double)f->train_gemm, (double)f->eval_gemm, (double)f->elementwise,
+		(double)flops_total(f));
 	if (o->json) {
 		printf("{\"dataset\":");
 		report_json_string(stdout, d->name);
