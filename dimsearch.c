@@ -34,6 +34,10 @@ enum { EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
 static const char *prog = "dimsearch";
 
+/* The command line as typed, for the hint that repeats it after an interruption. */
+static int command_argc;
+static char **command_argv;
+
 /* ---- small helpers ---- */
 
 __attribute__((format(printf, 1, 2))) static void usage_error(const char *fmt, ...)
@@ -462,6 +466,36 @@ static int cmd_train(int argc, char **argv)
 	return 0;
 }
 
+/* The command line as the user typed it, each word shell-quoted where it needs to be, into
+ * buf (cut short, with "...", when it does not fit). */
+static void command_line(char *buf, size_t size)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < command_argc && n + 1 < size; i++) {
+		const char *w = command_argv[i];
+		int plain = *w && strspn(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					    "0123456789_./=:,+-@%") == strlen(w);
+		if (i)
+			buf[n++] = ' ';
+		if (!plain && n + 1 < size)
+			buf[n++] = '\'';
+		for (const char *c = w; *c && n + 5 < size; c++) {
+			if (!plain && *c == '\'') { /* end the quote, an escaped ', quote again */
+				memcpy(buf + n, "'\\''", 4);
+				n += 4;
+			} else {
+				buf[n++] = *c;
+			}
+		}
+		if (!plain && n + 1 < size)
+			buf[n++] = '\'';
+		buf[n] = '\0';
+	}
+	if (n + 5 >= size && size > 4)
+		memcpy(buf + size - 4, "...", 4);
+}
+
 /* ---- signals ---- */
 
 static volatile sig_atomic_t stop_requested;
@@ -599,10 +633,12 @@ static int run_all(struct store *s, const struct experiment *const *to_run, int 
 			break;
 		}
 		if (r.interrupted) {
+			char again[2048];
+			command_line(again, sizeof(again));
 			fprintf(stderr,
 				"%s: interrupted; %d of %d trials of [%s] are stored as complete. "
-				"Run the same command again to continue.\n",
-				prog, r.already_complete + r.completed, r.trials, e->name);
+				"To continue, run again: %s\n",
+				prog, r.already_complete + r.completed, r.trials, e->name, again);
 			status = EXIT_INTERRUPTED;
 			break;
 		}
@@ -1213,6 +1249,8 @@ static void print_version(void)
 
 int main(int argc, char **argv)
 {
+	command_argc = argc;
+	command_argv = argv;
 	blas_select_kernel(argv);
 	blas_single_thread();
 	if (argc < 2) {

@@ -305,6 +305,49 @@ static void test_one_seed(void **state)
 	assert_true(cells && cells < strchr(row + 1, '\n'));
 }
 
+/* Data in raw units: an MSE of 1e36 and a difference of +122079.6% print in scientific
+ * notation, a cell stays short, and every line of the table is as wide as its header. */
+static void test_table_of_huge_values(void **state)
+{
+	(void)state;
+	char huge_db[512];
+	snprintf(huge_db, sizeof(huge_db), "%s", tmp_path("huge.db"));
+	struct store *s = store_open(huge_db, 1);
+	long id;
+	assert_non_null(s);
+	assert_int_equal(store_experiment(s, "huge", "h", "affine:d=3", -1, "", &id), 0);
+	decide(s, id, "grid", 1, 8, 1000, 0, 1.5e36, 0.80, "{}");
+	decide(s, id, "sosae", 1, 5, 100, 100, 1.5e36 * 1221.796, 0.81, "{}");
+	decide(s, id, "lpca", 1, 2, 1, 2, 4e-9, 0.5, "{}");
+	store_close(s);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), BIN " report --db %s --experiment huge", huge_db);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
+	/* no number spelt out in more than 10 digits */
+	for (const char *c = out; *c; c++)
+		if (strspn(c, "0123456789") > 10)
+			fail_msg("a long number in the table:\n%s", out);
+	assert_non_null(strstr(out, "1.500e+36"));
+	if (!strstr(out, "+1.221e+05%"))
+		fail_msg("no +1.221e+05%% in\n%s", out);
+	assert_non_null(strstr(out, "4.000e-09"));
+	/* the header and each row: one display width */
+	const char *line = strstr(out, "strategy ");
+	assert_non_null(line);
+	int width = -1;
+	for (int row = 0; row < 4; row++) {
+		size_t n = strcspn(line, "\n");
+		int w = 0;
+		for (size_t i = 0; i < n; i++)
+			w += ((unsigned char)line[i] & 0xc0) != 0x80;
+		if (width >= 0 && w != width)
+			fail_msg("line %d of the table is %d wide, the header %d:\n%s", row, w,
+				 width, out);
+		width = w;
+		line += n + 1;
+	}
+}
+
 /* The decisions' edge flags and delivered epochs, as the strategies write them. */
 static void test_edge_flags(void **state)
 {
@@ -647,6 +690,7 @@ int main(void)
 		cmocka_unit_test(test_intervals_by_hand),
 		cmocka_unit_test(test_pairs_only_on_shared_seeds),
 		cmocka_unit_test(test_one_seed),
+		cmocka_unit_test(test_table_of_huge_values),
 		cmocka_unit_test(test_edge_flags),
 		cmocka_unit_test(test_sosae_headline),
 		cmocka_unit_test(test_json_csv_and_by_id),
