@@ -524,6 +524,10 @@ static void catch_signals(void)
 
 #define MAX_SELECTED 64
 
+/* Where plot writes unless told: never a folder of tracked files (README's figures live in
+ * docs/figures/), so a user's plot cannot overwrite them. */
+#define PLOT_DEFAULT_OUT "plots/out"
+
 /* The help of run. */
 static void run_help(FILE *out)
 {
@@ -1087,17 +1091,19 @@ static void plot_help(FILE *out)
 	fprintf(out,
 		"usage: %s plot [--db PATH] [--experiment NAME] [--out DIR]\n"
 		"\n"
-		"Draw the figures of an experiment from the database alone, as PNG and SVG:\n"
+		"Draw the figures of experiments from the database alone, as PNG and SVG:\n"
 		"tuning FLOPs per strategy, the grid curve with each strategy's choice, active units\n"
-		"per epoch, SOSAE's activity profile, error against FLOPs, and (over every experiment\n"
-		"of known dimension) chosen K against the true dimension. The data behind each is\n"
-		"written to DIR/data/NAME/, and the gnuplot scripts in plots/ draw it again by hand.\n"
+		"per epoch, SOSAE's activity profile, error against FLOPs, and (over the experiments\n"
+		"of a group) chosen K against the true dimension. Each experiment's figures go to\n"
+		"DIR/NAME/, its group's to DIR/GROUP/, the data behind each to a data/ folder beside\n"
+		"them, which the gnuplot scripts in plots/ draw again by hand.\n"
 		"\n"
 		"  --db PATH          results database (%s)\n"
-		"  --experiment NAME  the experiment (quick)\n"
-		"  --out DIR          where the images go (plots/out)\n"
+		"  --experiment NAME  one experiment, or every one of a group (all with decisions,\n"
+		"                     as in report)\n"
+		"  --out DIR          where the folders of figures go (%s)\n"
 		"  -h, --help         this help\n",
-		prog, STORE_DEFAULT_PATH);
+		prog, STORE_DEFAULT_PATH, PLOT_DEFAULT_OUT);
 }
 
 /* plots/ beside the executable, where the .gp scripts live */
@@ -1132,25 +1138,48 @@ static int plot_option(void *ctx, int code, const char *arg)
 	return -1;
 }
 
-/* Why there is nothing to draw for NAME: a group, or no such experiment. */
-static void plot_missing(struct store *s, const struct plot_opts *o)
+/* The experiments to draw: names, their count and room. */
+struct plot_names {
+	char (*name)[128];
+	int n, cap;
+};
+
+static int plot_name(void *ctx, int ncol, char **names, char **values)
 {
-	char member[128];
-	store_group_member(s, o->experiment, member, sizeof(member));
-	if (member[0])
-		fprintf(stderr,
-			"%s: '%s' is a group of experiments: draw one of them, e.g. "
-			"--experiment %s (the figure of every experiment of known "
-			"dimension, known-id-knownid, comes with any of them)\n",
-			prog, o->experiment, member);
-	else
-		fprintf(stderr,
-			"%s: no experiment '%s' in %s (run 'dimsearch run --experiment "
-			"%s')\n",
-			prog, o->experiment, o->db, o->experiment);
+	(void)names;
+	struct plot_names *p = ctx;
+	if (ncol < 1 || !values[0] || strlen(values[0]) >= sizeof(p->name[0]))
+		return 0;
+	if (p->n == p->cap) {
+		int cap = p->cap ? 2 * p->cap : 16;
+		void *grown = realloc(p->name, sizeof(*p->name) * (size_t)cap);
+		if (!grown)
+			return 1;
+		p->name = grown;
+		p->cap = cap;
+	}
+	snprintf(p->name[p->n++], sizeof(p->name[0]), "%s", values[0]);
+	return 0;
 }
 
-/* dimsearch plot: an experiment's figures from the database alone. */
+/* The latest configuration of every experiment with decisions (what report shows), or of
+ * the one named, or of every one of a group: names in order, their count or -1. */
+static int plot_select(struct store *s, const char *experiment, struct plot_names *p)
+{
+	static const char *const every =
+		"SELECT l.name FROM v_latest l WHERE EXISTS (SELECT 1 FROM decision d WHERE "
+		"d.experiment_id = l.experiment_id) ORDER BY l.name";
+	static const char *const named =
+		"SELECT l.name FROM v_latest l WHERE l.name = ?1 OR (substr(l.name, 1, "
+		"length(?1) + 1) = ?1 || '.' AND EXISTS (SELECT 1 FROM decision d WHERE "
+		"d.experiment_id = l.experiment_id)) ORDER BY l.name <> ?1, l.name";
+	const char *args[] = { experiment, NULL };
+	if (store_query(s, experiment ? named : every, experiment ? args : NULL, plot_name, p))
+		return -1;
+	return p->n;
+}
+
+/* dimsearch plot: the figures of experiments from the database alone. */
 static int cmd_plot(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1160,9 +1189,7 @@ static int cmd_plot(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct plot_opts o = { .db = STORE_DEFAULT_PATH,
-			       .experiment = "quick",
-			       .out = "plots/out" };
+	struct plot_opts o = { .db = STORE_DEFAULT_PATH, .out = PLOT_DEFAULT_OUT };
 	int r = options_exit(parse_options(argc, argv, "plot", opts, plot_option, &o, plot_help));
 	if (r >= 0)
 		return r;
@@ -1186,22 +1213,49 @@ static int cmd_plot(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
 		return EXIT_USAGE;
 	}
-	long id = 0;
-	if (store_latest_experiment(s, o.experiment, &id) || !id) {
-		plot_missing(s, &o);
+	struct plot_names names = { 0 };
+	int n = plot_select(s, o.experiment, &names);
+	if (n <= 0) {
+		const char *x = o.experiment;
+		if (n < 0)
+			fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+		else
+			fprintf(stderr, "%s: no %s%s%s in %s (run 'dimsearch run%s%s')\n", prog,
+				x ? "experiment '" : "decisions", x ? x : "", x ? "'" : "", o.db,
+				x ? " --experiment " : "", x ? x : "");
+		free(names.name);
 		store_close(s);
-		return EXIT_USAGE;
+		return n < 0 ? EXIT_FAILED : EXIT_USAGE;
 	}
 	catch_signals();
-	int made = plot_render(s, o.experiment, scripts, o.out, gnuplot, &stop_requested);
-	store_close(s);
-	if (made < 0) {
-		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
-		return stop_requested ? EXIT_INTERRUPTED : EXIT_FAILED;
+	int status = 0, total = 0;
+	char last_group[128] = "";
+	for (int i = 0; i < n && !status; i++) {
+		/* a group's own figures once, with its first experiment drawn */
+		char group[128] = "";
+		const char *dot = strchr(names.name[i], '.');
+		if (dot)
+			snprintf(group, sizeof(group), "%.*s", (int)(dot - names.name[i]),
+				 names.name[i]);
+		int group_figures = group[0] && strcmp(group, last_group);
+		if (group[0])
+			snprintf(last_group, sizeof(last_group), "%s", group);
+		int made = plot_render(s, names.name[i], scripts, o.out, gnuplot, group_figures,
+				       &stop_requested);
+		if (made < 0) {
+			fprintf(stderr, "%s: %s: %s\n", prog, names.name[i], ds_errmsg());
+			status = stop_requested ? EXIT_INTERRUPTED : EXIT_FAILED;
+			break;
+		}
+		total += made;
+		printf("%d figures of %s in %s/%s (PNG and SVG; data in %s/%s/data)\n", made,
+		       names.name[i], o.out, names.name[i], o.out, names.name[i]);
 	}
-	printf("%d figures of %s in %s (PNG and SVG; data in %s/data/%s)\n", made, o.experiment,
-	       o.out, o.out, o.experiment);
-	return 0;
+	if (!status && n > 1)
+		printf("%d figures of %d experiments in %s\n", total, n, o.out);
+	free(names.name);
+	store_close(s);
+	return status;
 }
 
 /* ---- dispatch ---- */

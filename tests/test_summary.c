@@ -486,7 +486,7 @@ static int series(const char *dir, const char *figure)
 static void test_figures_error_bars(void **state)
 {
 	(void)state;
-	char dir[512], cmd[4096];
+	char dir[512], cmd[4096], path[1024];
 	snprintf(dir, sizeof(dir), "%s", tmp_path("figures"));
 	snprintf(cmd, sizeof(cmd), BIN " plot --db %s --experiment ci --out %s && " BIN
 				   " plot --db %s --experiment solo --out %s",
@@ -495,16 +495,18 @@ static void test_figures_error_bars(void **state)
 	if (rc != 0)
 		fail_msg("%s exited %d:\n%s", cmd, rc, out);
 	/* boxes of two kinds, labels, and the error bars of each kind of box */
-	assert_int_equal(series(dir, "ci-flops"), 5);
-	assert_int_equal(series(dir, "solo-flops"), 3);
+	assert_int_equal(series(dir, "ci/ci-flops"), 5);
+	assert_int_equal(series(dir, "solo/solo-flops"), 3);
 	/* points, labels, error bars */
-	assert_int_equal(series(dir, "ci-cost"), 3);
-	assert_int_equal(series(dir, "solo-cost"), 2);
-	/* four strategies' points and their error bars, and the diagonal */
-	assert_int_equal(series(dir, "known-id-knownid"), 9);
+	assert_int_equal(series(dir, "ci/ci-cost"), 3);
+	assert_int_equal(series(dir, "solo/solo-cost"), 2);
+	/* four strategies' points and their error bars, and the diagonal; solo has no true
+	 * dimension, so no such figure */
+	assert_int_equal(series(dir, "ci/ci-knownid"), 9);
+	snprintf(path, sizeof(path), "%s/solo/solo-knownid.svg", dir);
+	assert_false(file_exists(path));
 	/* the data: twonn's one seed has no interval to draw */
-	char path[1024];
-	snprintf(path, sizeof(path), "%s/data/ci/flops.tsv", dir);
+	snprintf(path, sizeof(path), "%s/ci/data/flops.tsv", dir);
 	char *tsv = slurp(path, NULL);
 	assert_non_null(tsv);
 	const char *row = strstr(tsv, "twonn\t");
@@ -534,9 +536,9 @@ static char *group_figure(const char *db, const char *experiment, const char *gr
 	int rc = run_command(cmd, out, sizeof(out));
 	if (rc != 0)
 		fail_msg("%s exited %d:\n%s", cmd, rc, out);
-	snprintf(file, sizeof(file), "%s/%s-%s.png", dir, group, name);
+	snprintf(file, sizeof(file), "%s/%s/%s-%s.png", dir, group, group, name);
 	assert_true(file_exists(file));
-	snprintf(file, sizeof(file), "%s/data/%s/%s.tsv", dir, experiment, name);
+	snprintf(file, sizeof(file), "%s/%s/data/%s.tsv", dir, group, name);
 	char *tsv = slurp(file, NULL);
 	assert_non_null(tsv);
 	return tsv;
