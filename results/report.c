@@ -575,7 +575,8 @@ static int print_sweep(void *ctx, int ncol, char **names, char **values)
 		"K* from %s to %s,\ntest MSE from %.5f to %.5f. Choosing SOSAE's knobs this way "
 		"costs %s SOSAE runs.\n\n",
 		value(ncol, names, values, "experiment"), n ? n : "?", flops ? atof(flops) : 0.0,
-		value(ncol, names, values, "k_min"), value(ncol, names, values, "k_max"),
+		value(ncol, names, values, "k_chosen_min"),
+		value(ncol, names, values, "k_chosen_max"),
 		number(value(ncol, names, values, "best_test_mse")),
 		number(value(ncol, names, values, "worst_test_mse")), n ? n : "?");
 	return 0;

@@ -198,6 +198,9 @@ static void test_intervals_by_hand(void **state)
 	expect("sosae", "k_ci95", 1.963243, 2e-6);
 	expect("grid", "k_mean", 9.6, 1e-12);
 	expect("grid", "k_ci95", 2.077700, 2e-6);
+	/* the range of K chosen over the seeds (8, 8, 10, 10, 12), not the widest layer */
+	expect("grid", "k_chosen_min", 8, 0);
+	expect("grid", "k_chosen_max", 12, 0);
 	expect("grid", "test_mse_mean", 0.0118, 1e-12);
 	expect("grid", "test_mse_ci95", 2.221156e-3, 2e-9);
 	expect("sosae", "ratio_vs_grid_mean", 7.4, 1e-12);
@@ -414,7 +417,7 @@ static void test_json_csv_and_by_id(void **state)
 {
 	(void)state;
 	static const char *const keys[] = {
-		"experiment", "strategy", "chosen_k", "k_min", "k_max", "tuning_flops",
+		"experiment", "strategy", "chosen_k", "k_chosen_min", "k_chosen_max", "tuning_flops",
 		"delivery_flops", "ratio_to_grid", "ratio_with_delivery", "test_mse",
 		"probe_accuracy", "seconds", "seeds", "k_mean", "k_ci95", "tuning_flops_mean",
 		"tuning_flops_ci95", "delivery_flops_mean", "ratio_vs_grid_mean",
