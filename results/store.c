@@ -76,7 +76,7 @@ static const char *schema_tables[] = {
 	"  experiment_id INTEGER NOT NULL REFERENCES experiment(id),\n"
 	"  trial_key TEXT NOT NULL,\n"
 	"  strategy TEXT NOT NULL,\n"
-	"  role TEXT NOT NULL,                   -- search | delivery\n"
+	"  role TEXT NOT NULL,                   -- search, or delivery (only the delivered model)\n"
 	"  latent INTEGER NOT NULL,\n"
 	"  seed INTEGER NOT NULL,\n"
 	"  params TEXT NOT NULL DEFAULT '{}',\n"

@@ -192,6 +192,11 @@ static void test_plot_and_report_agree(void **state)
 	int rc = run_command(cmd, out, sizeof(out));
 	if (rc != 0)
 		fail_msg("%s exited %d:\n%s", cmd, rc, out);
+	/* (the estimator's one trial trains only the model it delivers; grid's choose K) */
+	char *roles = db_dump(gdb, "SELECT group_concat(DISTINCT strategy || ':' || role) FROM "
+				   "(SELECT strategy, role FROM trial ORDER BY strategy)");
+	assert_string_equal(roles, "grid:search,mle:delivery\n");
+	free(roles);
 	/* the experiments report shows */
 	snprintf(cmd, sizeof(cmd),
 		 BIN " report --db %s --format csv | sed 1d | cut -d, -f1 | sort -u | tr '\\n' ' '",
