@@ -1248,8 +1248,10 @@ static int cmd_plot(int argc, char **argv)
 			break;
 		}
 		total += made;
-		printf("%d figures of %s in %s/%s (PNG and SVG; data in %s/%s/data)\n", made,
-		       names.name[i], o.out, names.name[i], o.out, names.name[i]);
+		printf("%d figures of %s in %s/%s (PNG and SVG; data in %s/%s/data)%s%s%s%s\n",
+		       made, names.name[i], o.out, names.name[i], o.out, names.name[i],
+		       group_figures ? ", its group's in " : "", group_figures ? o.out : "",
+		       group_figures ? "/" : "", group_figures ? group : "");
 	}
 	if (!status && n > 1)
 		printf("%d figures of %d experiments in %s\n", total, n, o.out);

@@ -110,6 +110,9 @@ static int write_block(void *ctx, int ncol, char **names, char **values)
 static int run_gnuplot(const char *gnuplot, const char *scripts_dir, const char *script,
 		       const char *vars)
 {
+	/* what the parent buffered must not be written again by the child */
+	fflush(stdout);
+	fflush(stderr);
 	pid_t pid = fork();
 	if (pid < 0)
 		return ds_fail("cannot start gnuplot: %s", strerror(errno));

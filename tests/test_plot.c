@@ -207,6 +207,11 @@ static void test_plot_and_report_agree(void **state)
 	rc = run_command(cmd, out, sizeof(out));
 	if (rc != 0)
 		fail_msg("%s exited %d:\n%s", cmd, rc, out);
+	/* one line per experiment (nothing the figures' processes printed twice) */
+	const char *line = strstr(out, "figures of g.a in ");
+	assert_non_null(line);
+	assert_null(strstr(line + 1, "figures of g.a in "));
+	assert_non_null(strstr(line, ", its group's in "));
 	/* one folder per experiment reported, and the group's */
 	snprintf(cmd, sizeof(cmd), "ls '%s' | tr '\\n' ' '", dir);
 	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
