@@ -328,9 +328,15 @@ static int fig_grid(const struct plot_ctx *c)
 			    ARGS(c->experiment));
 	fclose(f);
 	if (n > 0 && (f = open_data(c->data, "chosen.tsv"))) {
-		/* one label per width, naming every strategy that chose it */
-		n = export_rows(c->s, f, "SELECT group_concat(strategy, ', '), chosen_k FROM "
-					 "v_comparison WHERE experiment = ? GROUP BY chosen_k",
+		/* one label per width, naming the strategies that chose it: three and a count
+		 * when there are more than four, so that a label fits above the graph */
+		n = export_rows(c->s, f,
+				"WITH c AS (SELECT strategy, chosen_k, row_number() OVER (PARTITION "
+				"BY chosen_k ORDER BY strategy) AS r, count(*) OVER (PARTITION BY "
+				"chosen_k) AS n FROM v_comparison WHERE experiment = ?) SELECT "
+				"group_concat(strategy, ', ') || CASE WHEN max(n) > 4 THEN "
+				"printf(' +%d more', max(n) - 3) ELSE '' END, chosen_k FROM c WHERE "
+				"r <= CASE WHEN n > 4 THEN 3 ELSE 4 END GROUP BY chosen_k",
 				ARGS(c->experiment)) < 0
 			    ? -1
 			    : n;
@@ -480,14 +486,30 @@ static int fig_profile(const struct plot_ctx *c)
 	return draw_rows(c, n, "profile", extra);
 }
 
-/* 5. what each strategy bought for its compute, with 95% intervals over seeds */
+/* 5. what each strategy bought for its compute, with 95% intervals over seeds: one block
+ * per strategy (a key entry each, rather than labels that pile up where strategies
+ * delivered the same model) */
 static int fig_cost(const struct plot_ctx *c)
 {
-	return query_figure(c, "cost.tsv",
-			    "SELECT strategy, total_flops_mean, test_mse_mean, total_flops_ci95, "
-			    "test_mse_ci95 FROM v_summary WHERE experiment = ? AND "
-			    "test_mse_mean IS NOT NULL",
-			    "SELECT count(test_mse_ci95) FROM v_summary WHERE experiment = ?", "cost");
+	FILE *f = open_data(c->data, "cost.tsv");
+	if (!f)
+		return -1;
+	struct blocks b = { c->s, f,
+			    "SELECT total_flops_mean, test_mse_mean, total_flops_ci95, "
+			    "test_mse_ci95 FROM v_summary WHERE strategy = ? AND experiment = ? "
+			    "AND test_mse_mean IS NOT NULL",
+			    c->experiment, "flops", 0, 0 };
+	int rc = store_query(c->s, "SELECT strategy FROM v_summary WHERE experiment = ? AND "
+				   "test_mse_mean IS NOT NULL",
+			     ARGS(c->experiment), write_block, &b);
+	fclose(f);
+	if (rc || b.failed)
+		return -1;
+	char errors[64], extra[128];
+	errors_var(c, "SELECT count(test_mse_ci95) FROM v_summary WHERE experiment = ?",
+		   ARGS(c->experiment), errors, sizeof(errors));
+	snprintf(extra, sizeof(extra), "nblocks = %d; %s", b.n, errors);
+	return draw_rows(c, b.n, "cost", extra);
 }
 
 /* 6. chosen against true dimension, over the experiments of known dimension of the drawn

@@ -97,7 +97,7 @@ static void test_every_figure(void **state)
 	check_figure(dir, "smoke/smoke-grid", 4);    /* validation, test, chosen marks, labels */
 	check_figure(dir, "smoke/smoke-active", 2);  /* SOSAE's K* per epoch, grid's choice */
 	check_figure(dir, "smoke/smoke-profile", 2); /* mean and max |h_k| */
-	check_figure(dir, "smoke/smoke-cost", 2);    /* points, labels */
+	check_figure(dir, "smoke/smoke-cost", 2);    /* grid's point, SOSAE's */
 	check_figure(dir, "smoke/smoke-knownid", 3); /* grid, sosae, the diagonal */
 	/* the data behind them, for re-running the scripts by hand */
 	char path[1024];
