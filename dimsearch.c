@@ -175,7 +175,9 @@ static void train_help(FILE *out)
 		"  --dataset SPEC     fashion-mnist | mnist | idx:IMAGES[,LABELS]\n"
 		"                     | csv:PATH[,label=last] | affine:d=5,D=50,n=4000,noise=0.01\n"
 		"                     | sphere:d=2,D=3,n=4000 | swissroll:D=3,n=4000,noise=0\n"
-		"                     | sine:d=4,D=16,n=4000,noise=0.1 | M1_Sphere:n=2500 ...\n"
+		"                     | sine:d=4,D=16,n=4000,noise=0.1\n"
+		"                     | a benchmark manifold: M1_Sphere:n=2500,noise=0 ...\n"
+		"                       ('%s id --list' lists them)\n"
 		"  --latent K         latent width (required)\n"
 		"  --hidden LIST      encoder hidden widths, mirrored in the decoder (%s)\n"
 		"  --hidden-act A     relu | sigmoid | identity (relu)\n"
@@ -196,7 +198,7 @@ static void train_help(FILE *out)
 		"                     summary lines go to stderr)\n"
 		"  --quiet            no per-epoch progress\n"
 		"  -h, --help         this help\n",
-		prog, AE_DEFAULT_HIDDEN, TRAIN_DEFAULT_EPOCHS, TRAIN_DEFAULT_BATCH,
+		prog, prog, AE_DEFAULT_HIDDEN, TRAIN_DEFAULT_EPOCHS, TRAIN_DEFAULT_BATCH,
 		TRAIN_DEFAULT_LR, default_threads(), TRAIN_DEFAULT_CHUNKS);
 }
 
