@@ -333,7 +333,8 @@ static int fig_grid(const struct plot_ctx *c)
 		n = export_rows(c->s, f,
 				"WITH c AS (SELECT strategy, chosen_k, row_number() OVER (PARTITION "
 				"BY chosen_k ORDER BY strategy) AS r, count(*) OVER (PARTITION BY "
-				"chosen_k) AS n FROM v_comparison WHERE experiment = ?) SELECT "
+				"chosen_k) AS n FROM v_comparison WHERE experiment = ? AND chosen_k IS NOT "
+				"NULL) SELECT "
 				"group_concat(strategy, ', ') || CASE WHEN max(n) > 4 THEN "
 				"printf(' +%d more', max(n) - 3) ELSE '' END, chosen_k FROM c WHERE "
 				"r <= CASE WHEN n > 4 THEN 3 ELSE 4 END GROUP BY chosen_k",
