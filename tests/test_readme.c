@@ -70,10 +70,11 @@ static int check_command(const char *text, const char *where, int block)
 		synopsis |= words[i][0] == '[' || placeholder(words[i]);
 	char cmd[4096];
 	if (!synopsis) {
-		size_t used = 0;
-		for (int i = 0; i < nw; i++)
-			used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, "'%s' ", words[i]);
-		snprintf(cmd + used, sizeof(cmd) - used, "--help");
+		/* as a shell reads it (its quotes included), with --help at the end */
+		snprintf(cmd, sizeof(cmd), "%.*s --help", (int)n, text);
+		for (char *c = cmd; *c; c++)
+			if (*c == '\n' || *c == '\\')
+				*c = ' ';
 		int rc = run_command(cmd, out, sizeof(out));
 		if (rc != 0)
 			fail_msg("README (%s): '%s' does not parse (exit %d):\n%s", where, cmd, rc,
