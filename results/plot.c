@@ -528,8 +528,10 @@ static int fig_known_id(const struct plot_ctx *c)
 			    "SELECT true_dimension, k_mean, k_ci95 FROM v_known_id WHERE "
 			    "strategy = ?1 AND " IN_SCOPE("2") " ORDER BY true_dimension",
 			    scope, "true_dimension", 0, 0 };
+	/* a strategy that named no width anywhere (saturated) has no point to draw */
 	int rc = store_query(c->s, "SELECT DISTINCT strategy FROM v_known_id WHERE strategy NOT "
-				   "LIKE '%(%' AND " IN_SCOPE("1") " ORDER BY strategy",
+				   "LIKE '%(%' AND k_mean IS NOT NULL AND " IN_SCOPE("1")
+				   " ORDER BY strategy",
 			     ARGS(scope), write_block, &b);
 	fclose(f);
 	if (rc || b.failed)
