@@ -1,8 +1,7 @@
 # grid.gp: grid search's validation and test MSE against K, with each strategy's choice marked
 # by a line, named along the top axis. data/grid.tsv: K, validation MSE, test MSE;
 # data/chosen.tsv: strategies (comma-separated, at most three named and "+N more"), chosen K;
-# ymark (the highest validation MSE)
-# is passed in.
+# ymark (the highest validation MSE) is passed in.
 height = 760
 load 'common.gp'
 # the title by hand, above the room the strategies' names take (gnuplot's own would be pushed
@@ -10,16 +9,16 @@ load 'common.gp'
 set label 1 sprintf("Grid search's MSE against latent width K, and the K each strategy chose%s", title_extra) \
     at screen 0.5, screen 0.975 center
 set xlabel 'latent width K'
+# a log axis over the data's own range, labelled at 1-2-5 of every decade (at 1, 1.2, 1.5,
+# 2, 2.5, 3, 4, 5, 6, 8 within about one), so that the plateau where the strategies' choices
+# differ reads, not at the powers of ten alone
+stats data.'/grid.tsv' using 2:3 nooutput
+lo = STATS_min_x < STATS_min_y ? STATS_min_x : STATS_min_y
+hi = STATS_max_x > STATS_max_y ? STATS_max_x : STATS_max_y
 set ylabel 'MSE per element (log scale)'
 set logscale y
-# every decade labelled at 1, 2 and 5, so that a plateau a fraction of a decade high reads
-set format y '%g'
-set ytics ()
-do for [e=-12:6] {
-    set ytics add (sprintf('%g', 10.0**e) 10.0**e, sprintf('%g', 2 * 10.0**e) 2 * 10.0**e, \
-                   sprintf('%g', 5 * 10.0**e) 5 * 10.0**e)
-}
-set mytics 10
+if (hi < 12 * lo) { eval log_tics_y_fine } else { eval log_tics_y }
+set yrange [lo / (hi / lo) ** 0.06:hi * (hi / lo) ** 0.06]
 set key at screen 0.5, screen 0.04 center horizontal maxrows 1 box
 set tmargin at screen 0.68
 set bmargin at screen 0.15

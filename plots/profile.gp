@@ -11,7 +11,8 @@ step(m) = m <= 16 ? 1 : m <= 40 ? 2 : m <= 100 ? 5 : m <= 200 ? 10 : 25
 set xtics step(kmax)
 set xrange [0:kmax + 1]
 # room below 0 and above the top, so that points there are not hidden by the axes
-set offsets 0, 0, graph 0.05, graph 0.03
+stats data.'/profile.tsv' using 3 nooutput
+set yrange [-0.03 * STATS_max:1.06 * STATS_max]
 set arrow from kstar, graph 0 to kstar, graph 1 nohead dt 2 lw 2 lc rgb '#228833'
 set label sprintf('K* = %d', kstar) at kstar, graph 0.95 offset 1,0 tc rgb '#228833'
 plot data.'/profile.tsv' using 1:2 with impulses lw 3 lc rgb '#4477aa' title 'mean |h_k|', \
