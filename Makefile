@@ -9,7 +9,9 @@
 #                 a line per kernel; not part of 'make test' or CI (about a minute per kernel)
 #   make run      deps if missing, build, run the quick experiment and print the comparison
 #   make reproduce   the paper experiment and SOSAE's sensitivity sweeps, with figures
-#   make plots    figures of quick and paper (whichever have run) into plots/out
+#   make plots    figures of every experiment run, each in its folder of plots/out (untracked)
+#   make readme-figures  the README's figures (quick, paper-small, paper, asperti's k128,
+#                 whichever have run) drawn again into docs/figures, for review before commit
 #   make valgrind memcheck on the smoke experiment
 #   make fuzz     libFuzzer on the INI, IDX, CSV and dataset SPEC parsers and the command
 #                 line, FUZZ_SECONDS each (600)
@@ -52,7 +54,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=build/tests/%)
 ASAN_TESTS := $(TEST_SRC:tests/%.c=build/asan/tests/%)
 
-.PHONY: all deps test unit test-kernels bench run reproduce reproduce-full plots fuzz valgrind clean
+.PHONY: all deps test unit test-kernels bench run reproduce reproduce-full plots readme-figures fuzz valgrind clean
 
 all: dimsearch
 
@@ -143,15 +145,28 @@ run: deps
 	./dimsearch run --experiment quick
 	./dimsearch plot --experiment quick
 
-# ---- figures of the experiments already run, into plots/out ----
-PLOTTED := quick paper-small.fashion-mnist paper-small.mnist paper.fashion-mnist paper.mnist \
-           asperti.fashion-mnist.k128 asperti.mnist.k128
+# ---- figures of the experiments already run, each into its folder of plots/out ----
 plots: dimsearch
-	@for e in $(PLOTTED); do \
-	  if sqlite3 results/dimsearch.db "select 1 from experiment where name = '$$e'" 2>/dev/null | grep -q 1; then \
-	    ./dimsearch plot --experiment $$e || exit 1; \
+	./dimsearch plot
+
+# ---- the README's figures: drawn into build/, copied over docs/figures' own files ----
+# (plot never writes docs/figures itself, so a user's database cannot overwrite them)
+README_PLOTTED := quick paper-small.fashion-mnist paper-small.mnist paper.fashion-mnist \
+                  paper.mnist asperti.fashion-mnist.k128 asperti.mnist.k128 known-id.affine \
+                  klazinga-id.sine klazinga-lambda.d1
+readme-figures: dimsearch
+	@rm -rf build/readme-figures
+	@for e in $(README_PLOTTED); do \
+	  if sqlite3 results/dimsearch.db "select 1 from decision d join experiment x on x.id = d.experiment_id where x.name = '$$e'" 2>/dev/null | grep -q 1; then \
+	    ./dimsearch plot --experiment $$e --out build/readme-figures || exit 1; \
 	  fi; \
 	done
+	@for f in docs/figures/*.png; do \
+	  n=$$(basename $$f); \
+	  new=$$(find build/readme-figures -name "$$n" | head -1); \
+	  if [ -n "$$new" ]; then cp "$$new" "$$f"; fi; \
+	done
+	@git status --short docs/figures
 
 # ---- the SOSAE paper's comparison, every strategy, 5 seeds, two data sets ----
 # reproduce: 4,000 training images, widths 1..64 (under an hour on 2 cores);

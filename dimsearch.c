@@ -34,6 +34,10 @@ enum { EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
 static const char *prog = "dimsearch";
 
+/* The command line as typed, for the hint that repeats it after an interruption. */
+static int command_argc;
+static char **command_argv;
+
 /* ---- small helpers ---- */
 
 __attribute__((format(printf, 1, 2))) static void usage_error(const char *fmt, ...)
@@ -171,7 +175,9 @@ static void train_help(FILE *out)
 		"  --dataset SPEC     fashion-mnist | mnist | idx:IMAGES[,LABELS]\n"
 		"                     | csv:PATH[,label=last] | affine:d=5,D=50,n=4000,noise=0.01\n"
 		"                     | sphere:d=2,D=3,n=4000 | swissroll:D=3,n=4000,noise=0\n"
-		"                     | sine:d=4,D=16,n=4000,noise=0.1 | M1_Sphere:n=2500 ...\n"
+		"                     | sine:d=4,D=16,n=4000,noise=0.1\n"
+		"                     | a benchmark manifold: M1_Sphere:n=2500,noise=0 ...\n"
+		"                       ('%s id --list' lists them)\n"
 		"  --latent K         latent width (required)\n"
 		"  --hidden LIST      encoder hidden widths, mirrored in the decoder (%s)\n"
 		"  --hidden-act A     relu | sigmoid | identity (relu)\n"
@@ -188,10 +194,11 @@ static void train_help(FILE *out)
 		"  --threads T        OpenMP threads (%d, all cores); results do not depend on T\n"
 		"  --chunks C         each batch is split into C chunks for the threads (%d);\n"
 		"                     results depend on C, so keep it fixed when comparing\n"
-		"  --json             print a JSON summary as the last line of stdout\n"
+		"  --json             the summary as one JSON object, alone on stdout (the\n"
+		"                     summary lines go to stderr)\n"
 		"  --quiet            no per-epoch progress\n"
 		"  -h, --help         this help\n",
-		prog, AE_DEFAULT_HIDDEN, TRAIN_DEFAULT_EPOCHS, TRAIN_DEFAULT_BATCH,
+		prog, prog, AE_DEFAULT_HIDDEN, TRAIN_DEFAULT_EPOCHS, TRAIN_DEFAULT_BATCH,
 		TRAIN_DEFAULT_LR, default_threads(), TRAIN_DEFAULT_CHUNKS);
 }
 
@@ -362,7 +369,8 @@ static int train_progress(void *ctx, const struct epoch_report *e, struct ae *m)
 	return 0;
 }
 
-/* The summary lines of a trained model, and its JSON with --json. */
+/* The summary lines of a trained model, and its JSON with --json: then the lines go to
+ * stderr and the JSON alone to stdout, so that a pipe into jq works. */
 static void train_summary(const struct train_opts *o, const struct dataset *d,
 			  const struct progress *p, const struct flops *f, double train_mse,
 			  double val_mse, double test_mse)
@@ -370,12 +378,15 @@ static void train_summary(const struct train_opts *o, const struct dataset *d,
 	double ips =
 		p->train_seconds > 0 ? (double)d->train.n * p->epochs_run / p->train_seconds : 0.0;
 	double gflops = p->train_seconds > 0 ? (double)f->train_gemm / p->train_seconds / 1e9 : 0.0;
-	printf("latent %ld, %d epochs: MSE train %.6f, val %.6f, test %.6f; %.0f images/s, "
-	       "%.1f GFLOP/s (training GEMMs), %.2f s\n",
-	       o->latent, p->epochs_run, train_mse, val_mse, test_mse, ips, gflops, p->seconds);
-	printf("FLOPs: training GEMM %.4g, evaluation GEMM %.4g, element-wise %.4g, total %.4g\n",
-	       (double)f->train_gemm, (double)f->eval_gemm, (double)f->elementwise,
-	       (double)flops_total(f));
+	FILE *text = o->json ? stderr : stdout;
+	fprintf(text,
+		"latent %ld, %d epochs: MSE train %.6f, val %.6f, test %.6f; %.0f images/s, "
+		"%.1f GFLOP/s (training GEMMs), %.2f s\n",
+		o->latent, p->epochs_run, train_mse, val_mse, test_mse, ips, gflops, p->seconds);
+	fprintf(text,
+		"FLOPs: training GEMM %.4g, evaluation GEMM %.4g, element-wise %.4g, total %.4g\n",
+		(double)f->train_gemm, (double)f->eval_gemm, (double)f->elementwise,
+		(double)flops_total(f));
 	if (o->json) {
 		printf("{\"dataset\":");
 		report_json_string(stdout, d->name);
@@ -457,6 +468,36 @@ static int cmd_train(int argc, char **argv)
 	return 0;
 }
 
+/* The command line as the user typed it, each word shell-quoted where it needs to be, into
+ * buf (cut short, with "...", when it does not fit). */
+static void command_line(char *buf, size_t size)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < command_argc && n + 1 < size; i++) {
+		const char *w = command_argv[i];
+		int plain = *w && strspn(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					    "0123456789_./=:,+-@%") == strlen(w);
+		if (i)
+			buf[n++] = ' ';
+		if (!plain && n + 1 < size)
+			buf[n++] = '\'';
+		for (const char *c = w; *c && n + 5 < size; c++) {
+			if (!plain && *c == '\'') { /* end the quote, an escaped ', quote again */
+				memcpy(buf + n, "'\\''", 4);
+				n += 4;
+			} else {
+				buf[n++] = *c;
+			}
+		}
+		if (!plain && n + 1 < size)
+			buf[n++] = '\'';
+		buf[n] = '\0';
+	}
+	if (n + 5 >= size && size > 4)
+		memcpy(buf + size - 4, "...", 4);
+}
+
 /* ---- signals ---- */
 
 static volatile sig_atomic_t stop_requested;
@@ -484,6 +525,10 @@ static void catch_signals(void)
 /* ---- run ---- */
 
 #define MAX_SELECTED 64
+
+/* Where plot writes unless told: never a folder of tracked files (README's figures live in
+ * docs/figures/), so a user's plot cannot overwrite them. */
+#define PLOT_DEFAULT_OUT "plots/out"
 
 /* The help of run. */
 static void run_help(FILE *out)
@@ -594,10 +639,12 @@ static int run_all(struct store *s, const struct experiment *const *to_run, int 
 			break;
 		}
 		if (r.interrupted) {
+			char again[2048];
+			command_line(again, sizeof(again));
 			fprintf(stderr,
 				"%s: interrupted; %d of %d trials of [%s] are stored as complete. "
-				"Run the same command again to continue.\n",
-				prog, r.already_complete + r.completed, r.trials, e->name);
+				"To continue, run again: %s\n",
+				prog, r.already_complete + r.completed, r.trials, e->name, again);
 			status = EXIT_INTERRUPTED;
 			break;
 		}
@@ -1046,17 +1093,19 @@ static void plot_help(FILE *out)
 	fprintf(out,
 		"usage: %s plot [--db PATH] [--experiment NAME] [--out DIR]\n"
 		"\n"
-		"Draw the figures of an experiment from the database alone, as PNG and SVG:\n"
+		"Draw the figures of experiments from the database alone, as PNG and SVG:\n"
 		"tuning FLOPs per strategy, the grid curve with each strategy's choice, active units\n"
-		"per epoch, SOSAE's activity profile, error against FLOPs, and (over every experiment\n"
-		"of known dimension) chosen K against the true dimension. The data behind each is\n"
-		"written to DIR/data/NAME/, and the gnuplot scripts in plots/ draw it again by hand.\n"
+		"per epoch, SOSAE's activity profile, error against FLOPs, and (over the experiments\n"
+		"of a group) chosen K against the true dimension. Each experiment's figures go to\n"
+		"DIR/NAME/, its group's to DIR/GROUP/, the data behind each to a data/ folder beside\n"
+		"them, which the gnuplot scripts in plots/ draw again by hand.\n"
 		"\n"
 		"  --db PATH          results database (%s)\n"
-		"  --experiment NAME  the experiment (quick)\n"
-		"  --out DIR          where the images go (plots/out)\n"
+		"  --experiment NAME  one experiment, or every one of a group (all with decisions,\n"
+		"                     as in report)\n"
+		"  --out DIR          where the folders of figures go (%s)\n"
 		"  -h, --help         this help\n",
-		prog, STORE_DEFAULT_PATH);
+		prog, STORE_DEFAULT_PATH, PLOT_DEFAULT_OUT);
 }
 
 /* plots/ beside the executable, where the .gp scripts live */
@@ -1091,25 +1140,48 @@ static int plot_option(void *ctx, int code, const char *arg)
 	return -1;
 }
 
-/* Why there is nothing to draw for NAME: a group, or no such experiment. */
-static void plot_missing(struct store *s, const struct plot_opts *o)
+/* The experiments to draw: names, their count and room. */
+struct plot_names {
+	char (*name)[128];
+	int n, cap;
+};
+
+static int plot_name(void *ctx, int ncol, char **names, char **values)
 {
-	char member[128];
-	store_group_member(s, o->experiment, member, sizeof(member));
-	if (member[0])
-		fprintf(stderr,
-			"%s: '%s' is a group of experiments: draw one of them, e.g. "
-			"--experiment %s (the figure of every experiment of known "
-			"dimension, known-id-knownid, comes with any of them)\n",
-			prog, o->experiment, member);
-	else
-		fprintf(stderr,
-			"%s: no experiment '%s' in %s (run 'dimsearch run --experiment "
-			"%s')\n",
-			prog, o->experiment, o->db, o->experiment);
+	(void)names;
+	struct plot_names *p = ctx;
+	if (ncol < 1 || !values[0] || strlen(values[0]) >= sizeof(p->name[0]))
+		return 0;
+	if (p->n == p->cap) {
+		int cap = p->cap ? 2 * p->cap : 16;
+		void *grown = realloc(p->name, sizeof(*p->name) * (size_t)cap);
+		if (!grown)
+			return 1;
+		p->name = grown;
+		p->cap = cap;
+	}
+	snprintf(p->name[p->n++], sizeof(p->name[0]), "%s", values[0]);
+	return 0;
 }
 
-/* dimsearch plot: an experiment's figures from the database alone. */
+/* The latest configuration of every experiment with decisions (what report shows), or of
+ * the one named, or of every one of a group: names in order, their count or -1. */
+static int plot_select(struct store *s, const char *experiment, struct plot_names *p)
+{
+	static const char *const every =
+		"SELECT l.name FROM v_latest l WHERE EXISTS (SELECT 1 FROM decision d WHERE "
+		"d.experiment_id = l.experiment_id) ORDER BY l.name";
+	static const char *const named =
+		"SELECT l.name FROM v_latest l WHERE l.name = ?1 OR (substr(l.name, 1, "
+		"length(?1) + 1) = ?1 || '.' AND EXISTS (SELECT 1 FROM decision d WHERE "
+		"d.experiment_id = l.experiment_id)) ORDER BY l.name <> ?1, l.name";
+	const char *args[] = { experiment, NULL };
+	if (store_query(s, experiment ? named : every, experiment ? args : NULL, plot_name, p))
+		return -1;
+	return p->n;
+}
+
+/* dimsearch plot: the figures of experiments from the database alone. */
 static int cmd_plot(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1119,9 +1191,7 @@ static int cmd_plot(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct plot_opts o = { .db = STORE_DEFAULT_PATH,
-			       .experiment = "quick",
-			       .out = "plots/out" };
+	struct plot_opts o = { .db = STORE_DEFAULT_PATH, .out = PLOT_DEFAULT_OUT };
 	int r = options_exit(parse_options(argc, argv, "plot", opts, plot_option, &o, plot_help));
 	if (r >= 0)
 		return r;
@@ -1145,22 +1215,51 @@ static int cmd_plot(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
 		return EXIT_USAGE;
 	}
-	long id = 0;
-	if (store_latest_experiment(s, o.experiment, &id) || !id) {
-		plot_missing(s, &o);
+	struct plot_names names = { 0 };
+	int n = plot_select(s, o.experiment, &names);
+	if (n <= 0) {
+		const char *x = o.experiment;
+		if (n < 0)
+			fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+		else
+			fprintf(stderr, "%s: no %s%s%s in %s (run 'dimsearch run%s%s')\n", prog,
+				x ? "experiment '" : "decisions", x ? x : "", x ? "'" : "", o.db,
+				x ? " --experiment " : "", x ? x : "");
+		free(names.name);
 		store_close(s);
-		return EXIT_USAGE;
+		return n < 0 ? EXIT_FAILED : EXIT_USAGE;
 	}
 	catch_signals();
-	int made = plot_render(s, o.experiment, scripts, o.out, gnuplot, &stop_requested);
-	store_close(s);
-	if (made < 0) {
-		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
-		return stop_requested ? EXIT_INTERRUPTED : EXIT_FAILED;
+	int status = 0, total = 0;
+	char last_group[128] = "";
+	for (int i = 0; i < n && !status; i++) {
+		/* a group's own figures once, with its first experiment drawn */
+		char group[128] = "";
+		const char *dot = strchr(names.name[i], '.');
+		if (dot)
+			snprintf(group, sizeof(group), "%.*s", (int)(dot - names.name[i]),
+				 names.name[i]);
+		int group_figures = group[0] && strcmp(group, last_group);
+		if (group[0])
+			snprintf(last_group, sizeof(last_group), "%s", group);
+		int made = plot_render(s, names.name[i], scripts, o.out, gnuplot, group_figures,
+				       &stop_requested);
+		if (made < 0) {
+			fprintf(stderr, "%s: %s: %s\n", prog, names.name[i], ds_errmsg());
+			status = stop_requested ? EXIT_INTERRUPTED : EXIT_FAILED;
+			break;
+		}
+		total += made;
+		printf("%d figures of %s in %s/%s (PNG and SVG; data in %s/%s/data)%s%s%s%s\n",
+		       made, names.name[i], o.out, names.name[i], o.out, names.name[i],
+		       group_figures ? ", its group's in " : "", group_figures ? o.out : "",
+		       group_figures ? "/" : "", group_figures ? group : "");
 	}
-	printf("%d figures of %s in %s (PNG and SVG; data in %s/data/%s)\n", made, o.experiment,
-	       o.out, o.out, o.experiment);
-	return 0;
+	if (!status && n > 1)
+		printf("%d figures of %d experiments in %s\n", total, n, o.out);
+	free(names.name);
+	store_close(s);
+	return status;
 }
 
 /* ---- dispatch ---- */
@@ -1208,6 +1307,8 @@ static void print_version(void)
 
 int main(int argc, char **argv)
 {
+	command_argc = argc;
+	command_argv = argv;
 	blas_select_kernel(argv);
 	blas_single_thread();
 	if (argc < 2) {

@@ -198,7 +198,8 @@ static int plan(const struct experiment *e, long seed, struct trial_record *tria
 	char de[24];
 	snprintf(t->key, sizeof(t->key), "%s/%s/n=%d/kmax=%d/seed=%ld%s", name, setting, o->n,
 		 e->k_max, seed, delivery_key(e, de));
-	snprintf(t->role, sizeof(t->role), "search");
+	/* no training chooses the width: the trial's training is the model delivered at it */
+	snprintf(t->role, sizeof(t->role), "delivery");
 	t->latent = e->k_max;
 	t->seed = seed;
 	snprintf(t->params, sizeof(t->params), "{\"estimator\":\"%s\",\"n\":%d}", name, o->n);

@@ -9,6 +9,7 @@ if (!exists('errors')) errors = 0  # drawn by hand: no error bars unless asked f
 set title sprintf("FLOPs per strategy%s\n{/*0.85 labels: grid search's tuning FLOPs / tuning, and / (tuning + delivery)}", title_extra) enhanced
 set ylabel 'FLOPs (log scale)'
 set logscale y
+set format y '10^{%L}'
 set style fill solid 0.7 border -1
 set boxwidth 0.6
 set xtics rotate by -30

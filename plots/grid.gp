@@ -1,12 +1,35 @@
-# grid.gp: grid search's validation and test MSE against K, with each strategy's choice marked.
-# data/grid.tsv: K, validation MSE, test MSE; data/chosen.tsv: strategy, chosen K
+# grid.gp: grid search's validation and test MSE against K, with each strategy's choice marked
+# by a line, named along the top axis. data/grid.tsv: K, validation MSE, test MSE;
+# data/chosen.tsv: strategies (comma-separated, at most three named and "+N more"), chosen K;
+# ymark (the highest validation MSE) is passed in.
+height = 760
 load 'common.gp'
-set title sprintf("Grid search: reconstruction error against latent width%s", title_extra)
+# the title by hand, above the room the strategies' names take (gnuplot's own would be pushed
+# off by their rotated labels)
+set label 1 sprintf("Grid search's MSE against latent width K, and the K each strategy chose%s", title_extra) \
+    at screen 0.5, screen 0.975 center
 set xlabel 'latent width K'
-set ylabel 'MSE per element'
+# a log axis over the data's own range, labelled at 1-2-5 of every decade (at 1, 1.2, 1.5,
+# 2, 2.5, 3, 4, 5, 6, 8 within about one), so that the plateau where the strategies' choices
+# differ reads, not at the powers of ten alone
+stats data.'/grid.tsv' using 2:3 nooutput
+lo = STATS_min_x < STATS_min_y ? STATS_min_x : STATS_min_y
+hi = STATS_max_x > STATS_max_y ? STATS_max_x : STATS_max_y
+set ylabel 'MSE per element (log scale)'
 set logscale y
-set key right center
+if (hi < 12 * lo) { eval log_tics_y_fine } else { eval log_tics_y }
+set yrange [lo / (hi / lo) ** 0.06:hi * (hi / lo) ** 0.06]
+set key at screen 0.5, screen 0.04 center horizontal maxrows 1 box
+set tmargin at screen 0.68
+set bmargin at screen 0.15
+set lmargin at screen 0.11
+set rmargin at screen 0.86
+# the strategies' names along the top, at the K they chose, out of the way of the curves
+set x2tics rotate by 45 left font ',9' scale 0
+set link x2
+set grid xtics ytics mytics lc rgb '#dddddd', lc rgb '#eeeeee'
+set offsets graph 0.02, graph 0.02, 0, 0
 plot data.'/grid.tsv' using 1:2 with linespoints pt 7 ps 0.6 lc rgb '#4477aa' title 'validation MSE', \
      '' using 1:3 with linespoints pt 5 ps 0.6 lc rgb '#ee6677' title 'test MSE', \
-     data.'/chosen.tsv' using 2:(ymark) with impulses lw 2 lc rgb '#228833' title 'K chosen by a strategy', \
-     '' using 2:(ymark):1 with labels rotate by 90 left offset 0,0.5 font ',10' notitle
+     data.'/chosen.tsv' using 2:(ymark) with impulses lw 2 lc rgb '#228833' title 'K chosen (strategies named on top)', \
+     '' using 2:(NaN):x2ticlabel(1) axes x2y1 notitle

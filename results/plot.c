@@ -110,6 +110,9 @@ static int write_block(void *ctx, int ncol, char **names, char **values)
 static int run_gnuplot(const char *gnuplot, const char *scripts_dir, const char *script,
 		       const char *vars)
 {
+	/* what the parent buffered must not be written again by the child */
+	fflush(stdout);
+	fflush(stderr);
 	pid_t pid = fork();
 	if (pid < 0)
 		return ds_fail("cannot start gnuplot: %s", strerror(errno));
@@ -161,15 +164,17 @@ static int gp_quote(const char *text, char *out, size_t size)
 	return 0;
 }
 
-/* Render one figure as PNG and SVG into stage; every path handed to gnuplot quoted. */
+/* Render one figure as PNG and SVG into stage/EXPERIMENT/EXPERIMENT-NAME.*; every path
+ * handed to gnuplot quoted. */
 static int figure(const char *gnuplot, const char *scripts_dir, const char *stage,
 		  const char *data, const char *experiment, const char *name, const char *extra)
 {
 	static const char *fmts[] = { "png", "svg" };
 	for (int i = 0; i < 2; i++) {
-		char file[PATH_MAX + 256], title[256], q_data[2 * PATH_MAX + 8];
-		char q_out[2 * PATH_MAX + 520], q_title[520], vars[6 * PATH_MAX];
-		snprintf(file, sizeof(file), "%s/%s-%s.%s", stage, experiment, name, fmts[i]);
+		char file[PATH_MAX + 512], title[256], q_data[2 * PATH_MAX + 8];
+		char q_out[2 * PATH_MAX + 1040], q_title[520], vars[7 * PATH_MAX];
+		snprintf(file, sizeof(file), "%s/%s/%s-%s.%s", stage, experiment, experiment, name,
+			 fmts[i]);
 		snprintf(title, sizeof(title), " (%s)", experiment);
 		if (gp_quote(data, q_data, sizeof(q_data)) || gp_quote(file, q_out, sizeof(q_out)) ||
 		    gp_quote(title, q_title, sizeof(q_title)))
@@ -253,15 +258,19 @@ struct plot_ctx {
 	const char *experiment;
 	const char *scripts_dir, *gnuplot;
 	const char *stage, *data;
+	const char *group;      /* GROUP of GROUP.NAME, NULL outside a group */
+	const char *group_data; /* where the group's figures' data go */
+	int group_figures;      /* whether to draw the figures of the whole group */
 };
 
-/* Render figure name of the experiment (or of another name, for known-id) from the data
- * written: 1 when drawn, -1 on failure. */
+/* Render figure name of the experiment, or of its group (experiment then names the group),
+ * from the data written: 1 when drawn, -1 on failure. */
 static int draw(const struct plot_ctx *c, const char *experiment, const char *name,
 		const char *extra)
 {
-	return figure(c->gnuplot, c->scripts_dir, c->stage, c->data, experiment, name, extra) ? -1
-												: 1;
+	const char *data = strcmp(experiment, c->experiment) ? c->group_data : c->data;
+	return figure(c->gnuplot, c->scripts_dir, c->stage, data, experiment, name, extra) ? -1
+											     : 1;
 }
 
 /* The result of a figure whose data query gave n rows: -1, 0 (nothing to draw) or 1. */
@@ -319,9 +328,16 @@ static int fig_grid(const struct plot_ctx *c)
 			    ARGS(c->experiment));
 	fclose(f);
 	if (n > 0 && (f = open_data(c->data, "chosen.tsv"))) {
-		/* one label per width, naming every strategy that chose it */
-		n = export_rows(c->s, f, "SELECT group_concat(strategy, ', '), chosen_k FROM "
-					 "v_comparison WHERE experiment = ? GROUP BY chosen_k",
+		/* one label per width, naming the strategies that chose it: three and a count
+		 * when there are more than four, so that a label fits above the graph */
+		n = export_rows(c->s, f,
+				"WITH c AS (SELECT strategy, chosen_k, row_number() OVER (PARTITION "
+				"BY chosen_k ORDER BY strategy) AS r, count(*) OVER (PARTITION BY "
+				"chosen_k) AS n FROM v_comparison WHERE experiment = ? AND chosen_k IS NOT "
+				"NULL) SELECT "
+				"group_concat(strategy, ', ') || CASE WHEN max(n) > 4 THEN "
+				"printf(' +%d more', max(n) - 3) ELSE '' END, chosen_k FROM c WHERE "
+				"r <= CASE WHEN n > 4 THEN 3 ELSE 4 END GROUP BY chosen_k",
 				ARGS(c->experiment)) < 0
 			    ? -1
 			    : n;
@@ -397,7 +413,7 @@ static int fig_vae_kmax(const struct plot_ctx *c)
 {
 	char group[128];
 	size_t dot = strcspn(c->experiment, ".");
-	if (!c->experiment[dot] || dot >= sizeof(group))
+	if (!c->group_figures || !c->experiment[dot] || dot >= sizeof(group))
 		return 0;
 	memcpy(group, c->experiment, dot);
 	group[dot] = '\0';
@@ -415,7 +431,7 @@ static int fig_vae_kmax(const struct plot_ctx *c)
 		     sizeof(v), "0");
 	if (atoi(v) < 2)
 		return 0;
-	FILE *f = open_data(c->data, "vaekmax.tsv");
+	FILE *f = open_data(c->group_data, "vaekmax.tsv");
 	if (!f)
 		return -1;
 	struct blocks b = { c->s, f,
@@ -471,38 +487,63 @@ static int fig_profile(const struct plot_ctx *c)
 	return draw_rows(c, n, "profile", extra);
 }
 
-/* 5. what each strategy bought for its compute, with 95% intervals over seeds */
+/* 5. what each strategy bought for its compute, with 95% intervals over seeds: one block
+ * per strategy (a key entry each, rather than labels that pile up where strategies
+ * delivered the same model) */
 static int fig_cost(const struct plot_ctx *c)
 {
-	return query_figure(c, "cost.tsv",
-			    "SELECT strategy, total_flops_mean, test_mse_mean, total_flops_ci95, "
-			    "test_mse_ci95 FROM v_summary WHERE experiment = ? AND "
-			    "test_mse_mean IS NOT NULL",
-			    "SELECT count(test_mse_ci95) FROM v_summary WHERE experiment = ?", "cost");
-}
-
-/* 6. chosen against true dimension, over every experiment of known dimension */
-static int fig_known_id(const struct plot_ctx *c)
-{
-	FILE *f = open_data(c->data, "knownid.tsv");
+	FILE *f = open_data(c->data, "cost.tsv");
 	if (!f)
 		return -1;
 	struct blocks b = { c->s, f,
+			    "SELECT total_flops_mean, test_mse_mean, total_flops_ci95, "
+			    "test_mse_ci95 FROM v_summary WHERE strategy = ? AND experiment = ? "
+			    "AND test_mse_mean IS NOT NULL",
+			    c->experiment, "flops", 0, 0 };
+	int rc = store_query(c->s, "SELECT strategy FROM v_summary WHERE experiment = ? AND "
+				   "test_mse_mean IS NOT NULL",
+			     ARGS(c->experiment), write_block, &b);
+	fclose(f);
+	if (rc || b.failed)
+		return -1;
+	char errors[64], extra[128];
+	errors_var(c, "SELECT count(test_mse_ci95) FROM v_summary WHERE experiment = ?",
+		   ARGS(c->experiment), errors, sizeof(errors));
+	snprintf(extra, sizeof(extra), "nblocks = %d; %s", b.n, errors);
+	return draw_rows(c, b.n, "cost", extra);
+}
+
+/* 6. chosen against true dimension, over the experiments of known dimension of the drawn
+ * one's group (GROUP.*), or of the experiment alone outside a group */
+static int fig_known_id(const struct plot_ctx *c)
+{
+	const char *scope = c->group ? c->group : c->experiment;
+	if (c->group && !c->group_figures)
+		return 0;
+	FILE *f = open_data(c->group ? c->group_data : c->data, "knownid.tsv");
+	if (!f)
+		return -1;
+#define IN_SCOPE(n) "(experiment = ?" n " OR substr(experiment, 1, length(?" n ") + 1) = ?" n " || '.')"
+	struct blocks b = { c->s, f,
 			    "SELECT true_dimension, k_mean, k_ci95 FROM v_known_id WHERE "
-			    "strategy = ? ORDER BY true_dimension",
-			    NULL, "true_dimension", 0, 0 };
+			    "strategy = ?1 AND " IN_SCOPE("2") " ORDER BY true_dimension",
+			    scope, "true_dimension", 0, 0 };
+	/* a strategy that named no width anywhere (saturated) has no point to draw */
 	int rc = store_query(c->s, "SELECT DISTINCT strategy FROM v_known_id WHERE strategy NOT "
-				   "LIKE '%(%' ORDER BY strategy",
-			     NULL, write_block, &b);
+				   "LIKE '%(%' AND k_mean IS NOT NULL AND " IN_SCOPE("1")
+				   " ORDER BY strategy",
+			     ARGS(scope), write_block, &b);
 	fclose(f);
 	if (rc || b.failed)
 		return -1;
 	char v[256], errors[64], extra[512];
-	store_scalar(c->s, "SELECT max(true_dimension) FROM v_known_id", NULL, v, sizeof(v), "1");
-	errors_var(c, "SELECT count(k_ci95) FROM v_known_id WHERE strategy NOT LIKE '%(%'", NULL,
-		   errors, sizeof(errors));
+	store_scalar(c->s, "SELECT max(true_dimension) FROM v_known_id WHERE " IN_SCOPE("1"),
+		     ARGS(scope), v, sizeof(v), "1");
+	errors_var(c, "SELECT count(k_ci95) FROM v_known_id WHERE strategy NOT LIKE '%(%' AND "
+		      IN_SCOPE("1"), ARGS(scope), errors, sizeof(errors));
+#undef IN_SCOPE
 	snprintf(extra, sizeof(extra), "nblocks = %d; dmax = %.9g; %s", b.n, atof(v), errors);
-	return b.n > 0 ? draw(c, "known-id", "knownid", extra) : 0;
+	return b.n > 0 ? draw(c, scope, "knownid", extra) : 0;
 }
 
 /* The group of an experiment named GROUP.NAME into buf: 1, or 0 outside a group. */
@@ -519,7 +560,7 @@ static int group_of(const char *experiment, char *buf, size_t size)
 static int fig_correct(const struct plot_ctx *c)
 {
 	char group[256];
-	if (!group_of(c->experiment, group, sizeof(group)))
+	if (!c->group_figures || !group_of(c->experiment, group, sizeof(group)))
 		return 0;
 	/* the experiments of the group: the name, or GROUP.anything */
 #define KNOWN_IN_GROUP                                                                       \
@@ -538,7 +579,7 @@ static int fig_correct(const struct plot_ctx *c)
 	store_scalar(c->s, "SELECT count(DISTINCT strategy) FROM (" KNOWN_IN_GROUP ")",
 		     ARGS(group), v, sizeof(v), "0");
 	int nx = atoi(v);
-	FILE *f = open_data(c->data, "correct.tsv");
+	FILE *f = open_data(c->group_data, "correct.tsv");
 	if (!f)
 		return -1;
 	/* columns in the order of each strategy's first decision, rows in the order the data
@@ -568,7 +609,7 @@ static int fig_correct(const struct plot_ctx *c)
 static int fig_eb_sweep(const struct plot_ctx *c)
 {
 	char group[256];
-	if (!group_of(c->experiment, group, sizeof(group)))
+	if (!c->group_figures || !group_of(c->experiment, group, sizeof(group)))
 		return 0;
 #define SWEEP_IN_GROUP                                                                       \
 	"SELECT * FROM v_eb_sweep_summary WHERE substr(experiment, 1, length(?1) + 1) = ?1 || '.'"
@@ -581,7 +622,7 @@ static int fig_eb_sweep(const struct plot_ctx *c)
 	int ny = atoi(v);
 	if (nx < 1 || ny < 2)
 		return 0;
-	FILE *f = open_data(c->data, "ebsweep.tsv");
+	FILE *f = open_data(c->group_data, "ebsweep.tsv");
 	if (!f)
 		return -1;
 	int n = export_rows(c->s, f,
@@ -657,8 +698,28 @@ static int fig_irmae_spectrum(const struct plot_ctx *c)
 #undef PEER_WHERE
 #undef PEER_FROM
 
+/* Move the staged figures of one folder (EXPERIMENT or GROUP) and their data into place. */
+static int move_folder(const char *stage, const char *out_dir, const char *name)
+{
+	char from[PATH_MAX + 320], to[PATH_MAX + 320];
+	snprintf(from, sizeof(from), "%s/%s", stage, name);
+	struct stat st;
+	if (stat(from, &st) != 0)
+		return 0;
+	snprintf(to, sizeof(to), "%s/%s/data", out_dir, name);
+	if (make_dirs(to))
+		return -1;
+	snprintf(from, sizeof(from), "%s/%s/data", stage, name);
+	if (move_files(from, to))
+		return -1;
+	snprintf(from, sizeof(from), "%s/%s", stage, name);
+	snprintf(to, sizeof(to), "%s/%s", out_dir, name);
+	return move_files(from, to);
+}
+
 int plot_render(struct store *s, const char *experiment, const char *scripts_dir,
-		const char *out_dir, const char *gnuplot, const volatile sig_atomic_t *stop)
+		const char *out_dir, const char *gnuplot, int group_figures,
+		const volatile sig_atomic_t *stop)
 {
 	/* the name becomes part of file names and of gnuplot's -e text */
 	for (const char *c = experiment; *c; c++)
@@ -666,6 +727,8 @@ int plot_render(struct store *s, const char *experiment, const char *scripts_dir
 			return ds_fail("experiment names use letters, digits, '-', '_' and '.' (got "
 				       "'%s')",
 				       experiment);
+	if (strlen(experiment) > 200)
+		return ds_fail("experiment name too long for a file name: %.40s...", experiment);
 	if (make_dirs(out_dir))
 		return -1;
 	/* gnuplot runs in the scripts' folder: give it absolute paths */
@@ -673,18 +736,22 @@ int plot_render(struct store *s, const char *experiment, const char *scripts_dir
 	if (!realpath(out_dir, abs_out))
 		return ds_fail("cannot resolve %s: %s", out_dir, strerror(errno));
 	out_dir = abs_out;
-	char stage[PATH_MAX + 16], data[PATH_MAX + 32];
+	char stage[PATH_MAX + 16], data[PATH_MAX + 512], group_data[PATH_MAX + 512];
 	snprintf(stage, sizeof(stage), "%s/.plot-XXXXXX", out_dir);
 	if (!mkdtemp(stage))
 		return ds_fail("cannot create a folder in %s: %s", out_dir, strerror(errno));
-	snprintf(data, sizeof(data), "%s/data", stage);
-	struct plot_ctx c = { s, experiment, scripts_dir, gnuplot, stage, data };
+	char group[256];
+	int in_group = group_of(experiment, group, sizeof(group));
+	snprintf(data, sizeof(data), "%s/%s/data", stage, experiment);
+	snprintf(group_data, sizeof(group_data), "%s/%s/data", stage, in_group ? group : experiment);
+	struct plot_ctx c = { s,	  experiment, scripts_dir,		   gnuplot, stage,
+			      data,	  in_group ? group : NULL, group_data, group_figures };
 	int (*const figures[])(const struct plot_ctx *) = {
 		fig_flops,   fig_grid, fig_active,   fig_vae_law, fig_vae_kmax,
 		fig_profile, fig_cost, fig_known_id, fig_correct, fig_eb_sweep,
 		fig_lv_std,  fig_irmae_spectrum
 	};
-	int made = 0, rc = make_dirs(data);
+	int made = 0, rc = make_dirs(data) || make_dirs(group_data);
 	for (size_t i = 0; i < sizeof(figures) / sizeof(*figures) && !rc; i++) {
 		if (stop && *stop) {
 			rc = ds_fail("interrupted");
@@ -699,12 +766,9 @@ int plot_render(struct store *s, const char *experiment, const char *scripts_dir
 	/* everything rendered: move it into place */
 	if (!rc && stop && *stop)
 		rc = ds_fail("interrupted");
-	if (!rc) {
-		char final_data[PATH_MAX + 512];
-		snprintf(final_data, sizeof(final_data), "%s/data/%s", out_dir, experiment);
-		rc = make_dirs(final_data) || move_files(data, final_data) ||
-		     move_files(stage, out_dir);
-	}
+	if (!rc)
+		rc = move_folder(stage, out_dir, experiment) ||
+		     (in_group && move_folder(stage, out_dir, group));
 	remove_tree(stage);
 	return rc ? -1 : made;
 }

@@ -217,13 +217,29 @@ static double tidy(double x)
 	return fabs(x) < 0.05 ? 0 : x;
 }
 
+/* x with decimals places, or in scientific notation ("1.221e+05") when it would take more
+ * than 4 digits before the point, or (3 decimals or more) show a non-zero value as zeros:
+ * a cell never grows past a dozen characters, whatever the data's units. sign: "+" to
+ * show it. */
+static const char *num(char *buf, size_t size, double x, int decimals, const char *sign)
+{
+	double small = pow(10, -decimals);
+	int plus = sign && *sign == '+';
+	if (isfinite(x) && (fabs(x) >= 1e4 || (decimals >= 3 && x != 0 && fabs(x) < small)))
+		snprintf(buf, size, plus ? "%+.3e" : "%.3e", x);
+	else
+		snprintf(buf, size, plus ? "%+.*f" : "%.*f", decimals, x);
+	return buf;
+}
+
 /* " ± ci" in the mean's precision, or "" when the interval could not be computed (NULL in
  * the view: one seed). */
 static const char *pm(char *buf, size_t size, double ci)
 {
+	char n[32];
 	buf[0] = '\0';
 	if (isfinite(ci))
-		snprintf(buf, size, " \u00b1 %.1f", ci);
+		snprintf(buf, size, " \u00b1 %s", num(n, sizeof(n), ci, 1, NULL));
 	return buf;
 }
 
@@ -234,7 +250,7 @@ static void table_row(struct table_row *r, int ncol, char **names, char **values
 	const char *strategy = value(ncol, names, values, "strategy");
 	int is_grid = strategy && !strcmp(strategy, "grid");
 	const size_t size = sizeof(r->cell[0]);
-	char b[48];
+	char b[48], nb[32], nb2[32];
 	memset(r, 0, sizeof(*r));
 	r->seeds = (int)field(ncol, names, values, "seeds");
 	r->paired_seeds = (int)field(ncol, names, values, "paired_seeds");
@@ -277,7 +293,8 @@ static void table_row(struct table_row *r, int ncol, char **names, char **values
 		 field(ncol, names, values, "tuning_flops_mean"));
 	snprintf(r->cell[COL_DELIVERY], size, "%.4g",
 		 field(ncol, names, values, "delivery_flops_mean"));
-	snprintf(r->cell[COL_SECONDS], size, "%.1f", field(ncol, names, values, "seconds"));
+	snprintf(r->cell[COL_SECONDS], size, "%s",
+		 num(nb, sizeof(nb), field(ncol, names, values, "seconds"), 1, NULL));
 	/* the epochs the delivered model trained in all, where the strategy says */
 	double epochs = field(ncol, names, values, "delivered_epochs_mean");
 	snprintf(r->cell[COL_EPOCHS], size, isfinite(epochs) ? "%.0f" : "-", epochs);
@@ -293,7 +310,8 @@ static void table_row(struct table_row *r, int ncol, char **names, char **values
 		double mean = field(ncol, names, values, ratios[i][0]);
 		double ci = is_grid ? NAN : field(ncol, names, values, ratios[i][1]);
 		if (isfinite(mean))
-			snprintf(cell, size, "%.1fx%s", mean, pm(b, sizeof(b), ci));
+			snprintf(cell, size, "%sx%s", num(nb, sizeof(nb), mean, 1, NULL),
+				 pm(b, sizeof(b), ci));
 		else
 			snprintf(cell, size, "-");
 	}
@@ -305,9 +323,10 @@ static void table_row(struct table_row *r, int ncol, char **names, char **values
 	if (!isfinite(mse))
 		snprintf(r->cell[COL_MSE], size, "NaN");
 	else if (is_grid || !isfinite(dmse))
-		snprintf(r->cell[COL_MSE], size, "%.5f", mse);
+		snprintf(r->cell[COL_MSE], size, "%s", num(nb, sizeof(nb), mse, 5, NULL));
 	else
-		snprintf(r->cell[COL_MSE], size, "%.5f (%+.1f%s%%)", mse, tidy(100 * dmse),
+		snprintf(r->cell[COL_MSE], size, "%s (%s%s%%)", num(nb, sizeof(nb), mse, 5, NULL),
+			 num(nb2, sizeof(nb2), tidy(100 * dmse), 1, "+"),
 			 pm(b, sizeof(b), 100 * dmse_ci));
 	double probe = field(ncol, names, values, "probe_mean");
 	double dprobe = field(ncol, names, values, "delta_probe_vs_grid_mean");
@@ -353,20 +372,21 @@ static void headline(FILE *out, const struct table_row *rows, int n, const struc
 		if (strncmp(rows[i].cell[COL_STRATEGY], "sosae", 5) && rows[i].mse <= top &&
 		    (!cheapest || rows[i].total < cheapest->total))
 			cheapest = &rows[i];
-	char b[48];
+	char b[48], n1[32], n2[32];
 	fprintf(out, "%s: ", name);
 	if (isfinite(s->grid_x))
-		fprintf(out, "%.1fx%s cheaper to tune than the full grid; ", s->grid_x,
-			pm(b, sizeof(b), s->grid_x_ci));
+		fprintf(out, "%sx%s cheaper to tune than the full grid; ",
+			num(n1, sizeof(n1), s->grid_x, 1, NULL), pm(b, sizeof(b), s->grid_x_ci));
 	if (cheapest)
 		fprintf(out,
 			"against %s, the cheapest strategy delivering a test MSE within its interval "
-			"(<= %.5f): %.2fx (%s's tuning + delivery FLOPs over %s's)\n",
-			cheapest->cell[COL_STRATEGY], top, cheapest->total / s->total,
+			"(<= %s): %.2fx (%s's tuning + delivery FLOPs over %s's)\n",
+			cheapest->cell[COL_STRATEGY], num(n2, sizeof(n2), top, 5, NULL),
+			cheapest->total / s->total,
 			cheapest->cell[COL_STRATEGY], name);
 	else
-		fprintf(out, "no other strategy delivers a test MSE within its interval (<= %.5f)\n",
-			top);
+		fprintf(out, "no other strategy delivers a test MSE within its interval (<= %s)\n",
+			num(n2, sizeof(n2), top, 5, NULL));
 }
 
 /* The current experiment's table, each column as wide as its widest cell, then what its
@@ -555,7 +575,8 @@ static int print_sweep(void *ctx, int ncol, char **names, char **values)
 		"K* from %s to %s,\ntest MSE from %.5f to %.5f. Choosing SOSAE's knobs this way "
 		"costs %s SOSAE runs.\n\n",
 		value(ncol, names, values, "experiment"), n ? n : "?", flops ? atof(flops) : 0.0,
-		value(ncol, names, values, "k_min"), value(ncol, names, values, "k_max"),
+		value(ncol, names, values, "k_chosen_min"),
+		value(ncol, names, values, "k_chosen_max"),
 		number(value(ncol, names, values, "best_test_mse")),
 		number(value(ncol, names, values, "worst_test_mse")), n ? n : "?");
 	return 0;

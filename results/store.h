@@ -16,7 +16,8 @@
 #define STORE_BUSY_TIMEOUT_MS 10000   /* how long a write waits for a lock (DIMSEARCH_BUSY_MS) */
 
 /* The columns of v_summary, one row per experiment and strategy over its seeds: those of
- * v_comparison, then means, the half-widths (*_ci95) of 95% Student t intervals (NULL with
+ * v_comparison (k_chosen_min and k_chosen_max: the smallest and largest K chosen over the
+ * seeds, not the widest layer k_max), then means, the half-widths (*_ci95) of 95% Student t intervals (NULL with
  * one value), the paired comparison with grid search on the same seed (*_vs_grid), the
  * edge flags of the decisions' details, the seeds whose K enters the means (k_seeds) and
  * the seeds flagged saturated (their K, k_max, is left out of every mean of K) or
@@ -25,7 +26,8 @@
  * its mean, rounded to two decimals, is less than 0.5 from the truth). v_summary_all adds
  * experiment_id, decided_first. */
 #define STORE_SUMMARY_COLUMNS                                                                \
-	"experiment, dataset, true_dimension, strategy, chosen_k, k_min, k_max, seeds, "       \
+	"experiment, dataset, true_dimension, strategy, chosen_k, k_chosen_min, k_chosen_max, " \
+	"seeds, "                                                                              \
 	"tuning_flops, delivery_flops, ratio_to_grid, ratio_with_delivery, test_mse, "         \
 	"probe_accuracy, seconds, paired_seeds, k_mean, k_ci95, tuning_flops_mean, "           \
 	"tuning_flops_ci95, delivery_flops_mean, delivery_flops_ci95, total_flops_mean, "      \

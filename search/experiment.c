@@ -502,25 +502,54 @@ static int experiment_index(struct parse *p, const char *section)
 	return f->n_exp++;
 }
 
-/* "(known: a, b, ...)" for an unknown key, as long as it needs */
+/* Levenshtein distance between a and b (keys are short: one row of at most 64 cells) */
+static int edit_distance(const char *a, const char *b)
+{
+	int row[65];
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 64 || lb > 64)
+		return 1 << 20;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		int diag = row[0];
+		row[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int up = row[j];
+			int best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* An unknown key, with the nearest known one when it is a likely typo (within a third of
+ * the name's length, at least 2 edits), else a pointer to the README's list: listing all
+ * of them buries the line that matters. */
 static void unknown_key(struct parse *p, int line, const char *section, const char *name)
 {
-	size_t len = 1;
-	for (int i = 0; i < p->n_keys; i++)
-		len += strlen(p->keys[i].s->name) + 2;
-	char *list = malloc(len);
-	if (!list) {
-		config_error(p, line, "[%s] %s: unknown key", section, name);
-		return;
-	}
-	list[0] = '\0';
+	int best = -1, best_d = 1 << 20;
 	for (int i = 0; i < p->n_keys; i++) {
-		strcat(list, p->keys[i].s->name);
-		if (i + 1 < p->n_keys)
-			strcat(list, ", ");
+		int d = edit_distance(name, p->keys[i].s->name);
+		if (d < best_d) {
+			best_d = d;
+			best = i;
+		}
 	}
-	config_error(p, line, "[%s] %s: unknown key (known: %s)", section, name, list);
-	free(list);
+	int near = (int)strlen(name) / 3;
+	if (best >= 0 && best_d <= (near > 2 ? near : 2))
+		config_error(p, line, "[%s] %s: unknown key; did you mean '%s'?", section, name,
+			     p->keys[best].s->name);
+	else
+		config_error(p, line,
+			     "[%s] %s: unknown key (README.md, section experiments.ini, lists "
+			     "every key)",
+			     section, name);
 }
 
 /* inih's callback: one key of one section into its experiment, checked. */

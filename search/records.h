@@ -16,7 +16,9 @@ struct trial_record {
 	long id;
 	char key[160];	   /* unique within an experiment, e.g. "grid/K=8/seed=1" */
 	char strategy[64]; /* e.g. "grid", "sosae(a=0.1,l=0.002)" */
-	char role[16];	   /* "search", or "delivery" for a run at the chosen size */
+	char role[16];	   /* "search": training that chooses the size (and, in the same
+			    * trial, the model delivered at it); "delivery": a trial whose only
+			    * training is the model delivered at the chosen size (estimators) */
 	int latent;	   /* the width trained */
 	long seed;
 	char params[512]; /* hyper-parameters, JSON */

@@ -136,7 +136,12 @@ static int parse_number(const struct setting *s, void *field, const char *value,
 		return -1;
 	}
 	if (v < s->lo || v > s->hi) {
-		snprintf(why, size, "%s is out of range (%s)", value, s->help);
+		if (s->type == SETTING_DOUBLE)
+			snprintf(why, size, "%s is out of range: allowed %g to %g (%s)", value,
+				 s->lo, s->hi, s->help);
+		else
+			snprintf(why, size, "%s is out of range: allowed %.0f to %.0f (%s)", value,
+				 s->lo, s->hi, s->help);
 		return -1;
 	}
 	if (s->type == SETTING_INT)

@@ -181,6 +181,32 @@ const char *delivery_key(const struct experiment *e, char buf[24])
 	return buf;
 }
 
+/* The fine-tuning's epochs into the store after the search's, numbered on from them
+ * (epochs_run + 1, ...), so that the delivered model's curve can be queried too. */
+struct finetune_bridge {
+	const struct trial_ctx *c;
+	const struct trial_record *t;
+	uint64_t search_flops; /* the trial's tuning FLOPs before the fine-tuning */
+	double t0, search_seconds;
+};
+
+static int finetune_epoch(void *ctx, const struct epoch_report *r, struct ae *m)
+{
+	(void)m;
+	struct finetune_bridge *b = ctx;
+	struct epoch_record e = {
+		.epoch = b->t->epochs_run + r->epoch,
+		.train_loss = r->train_loss,
+		.penalty = r->penalty,
+		.val_mse = r->val_mse,
+		.active_latent = -1,
+		.mask_distance = NAN,
+		.flops_tuning = b->search_flops + flops_tuning(&r->flops),
+		.seconds = b->search_seconds + now_seconds() - b->t0,
+	};
+	return b->c->on_epoch && b->c->on_epoch(b->c->ctx, b->t, &e);
+}
+
 enum trial_state trial_finetune(const struct trial_ctx *c, struct trial_record *t, struct ae *cut,
 				int epochs, const char *what)
 {
@@ -188,6 +214,10 @@ enum trial_state trial_finetune(const struct trial_ctx *c, struct trial_record *
 		struct train_cfg cfg;
 		trial_train_cfg(c, &cfg);
 		cfg.epochs = epochs;
+		struct finetune_bridge bridge = { c, t, flops_tuning(&t->flops), now_seconds(),
+						  t->seconds };
+		cfg.on_epoch = finetune_epoch;
+		cfg.ctx = &bridge;
 		struct rng r;
 		rng_seed(&r, (uint64_t)t->seed ^ 0xf17e7u);
 		struct flops ft = { 0 };

@@ -68,6 +68,14 @@ static void test_bad_input_exits_2_with_a_message(void **state)
 static void test_train_json_summary(void **state)
 {
 	(void)state;
+	/* stdout alone holds the JSON and nothing else, progress and summary lines or not */
+	assert_int_equal(run_command("{ " BIN " train --dataset affine:d=2,D=10,n=600 --latent 2 "
+				     "--hidden 8 --epochs 2 --batch 32 --threads 1 --json "
+				     "2>/dev/null; }",
+			     out, sizeof(out)),
+			 0);
+	if (!json_valid(out))
+		fail_msg("stdout of train --json is not one JSON value: %s", out);
 	assert_int_equal(run_command(BIN " train --dataset affine:d=2,D=10,n=600 --latent 2 --hidden 8 "
 				 "--epochs 2 --batch 32 --threads 1 --json --quiet",
 			     out, sizeof(out)),

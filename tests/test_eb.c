@@ -422,7 +422,10 @@ static void test_pruning_run_keeps_its_rules(void **state)
 	int n_keep;
 	run_affine("delivery.epochs = 3\n", 1, &h, &t, &dec, &n_keep);
 	print_message("Early-Bird: %s\n", dec.details);
-	assert_int_equal(h.epochs, EPOCHS);
+	/* the search's epochs, then the ticket's 3 of training on, without a count */
+	assert_int_equal(h.epochs, EPOCHS + 3);
+	for (int ep = EPOCHS + 1; ep <= EPOCHS + 3; ep++)
+		assert_int_equal(h.active[ep], -1);
 	/* the defaults freeze units on d = 4 data within the budget, never all (8 of 16 seen) */
 	int frozen = (int)details_number(dec.details, "frozen");
 	int frozen_at_ticket = (int)details_number(dec.details, "frozen_at_ticket");

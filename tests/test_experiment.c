@@ -137,6 +137,28 @@ static void test_long_line_beyond_inih_limit(void **state)
 	experiments_free(&f);
 }
 
+/* A misspelt key names the key meant; a number out of range names the range allowed. */
+static void test_typo_suggests_the_key_and_range_names_its_bounds(void **state)
+{
+	(void)state;
+	struct experiment_file f = load("[t]\n"                   /* 1 */
+					"dataset = affine\n"      /* 2 */
+					"strategies = grid\n"     /* 3 */
+					"grid = 1..4\n"           /* 4 */
+					"epoch = 3\n"             /* 5 */
+					"sosae.lamda = 0.1\n"     /* 6 */
+					"lr = 1e25\n"             /* 7 */
+					"batch = 0\n",            /* 8 */
+					0);
+	expect_error(&f, 5, "[t] epoch: unknown key; did you mean 'epochs'?");
+	expect_error(&f, 6, "[t] sosae.lamda: unknown key; did you mean 'sosae.lambda'?");
+	expect_error(&f, 7, "[t] lr: 1e25 is out of range: allowed 1e-12 to 1000");
+	expect_error(&f, 8, "[t] batch: 0 is out of range: allowed 1 to ");
+	/* no long list of every key in any message */
+	assert_null(strstr(f.errors, "known:"));
+	experiments_free(&f);
+}
+
 static void test_every_mistake_at_once_with_lines(void **state)
 {
 	(void)state;
@@ -166,9 +188,9 @@ static void test_every_mistake_at_once_with_lines(void **state)
 	expect_error(&f, 1, "start one with [name]");
 	expect_error(&f, 4, "unknown strategy 'magic'");
 	expect_error(&f, 5, "[bad] epochs: 'ten' is not a whole number");
-	expect_error(&f, 6, "[bad] lr: -1 is out of range");
+	expect_error(&f, 6, "[bad] lr: -1 is out of range: allowed ");
 	expect_error(&f, 7, "[bad] batch: 0 is out of range");
-	expect_error(&f, 8, "[bad] colour: unknown key (known:");
+	expect_error(&f, 8, "[bad] colour: unknown key (README.md");
 	expect_error(&f, 9, "duplicate key (first set on line 3)");
 	expect_error(&f, 10, "the range 8..2 is empty");
 	expect_error(&f, 11, "expected 'key = value'");
@@ -264,6 +286,7 @@ int main(void)
 		cmocka_unit_test(test_identity_ignores_comments_and_description),
 		cmocka_unit_test(test_long_line_beyond_inih_limit),
 		cmocka_unit_test(test_every_mistake_at_once_with_lines),
+		cmocka_unit_test(test_typo_suggests_the_key_and_range_names_its_bounds),
 		cmocka_unit_test(test_int_lists),
 		cmocka_unit_test(test_int_lists_at_the_limits),
 		cmocka_unit_test(test_byte_order_mark),

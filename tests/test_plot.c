@@ -93,16 +93,20 @@ static void test_every_figure(void **state)
 		fail_msg("%s exited %d:\n%s", cmd, rc, out);
 	assert_non_null(strstr(out, "6 figures of smoke"));
 	/* smoke runs grid and SOSAE on data of dimension 3 */
-	check_figure(dir, "smoke-flops", 3);     /* two kinds of bar, ratio labels */
-	check_figure(dir, "smoke-grid", 4);      /* validation, test, chosen marks, their labels */
-	check_figure(dir, "smoke-active", 2);    /* SOSAE's K* per epoch, grid's choice */
-	check_figure(dir, "smoke-profile", 2);   /* mean and max |h_k| */
-	check_figure(dir, "smoke-cost", 2);      /* points, labels */
-	check_figure(dir, "known-id-knownid", 3); /* grid, sosae, the diagonal */
+	check_figure(dir, "smoke/smoke-flops", 3);   /* two kinds of bar, ratio labels */
+	check_figure(dir, "smoke/smoke-grid", 4);    /* validation, test, chosen marks, labels */
+	check_figure(dir, "smoke/smoke-active", 2);  /* SOSAE's K* per epoch, grid's choice */
+	check_figure(dir, "smoke/smoke-profile", 2); /* mean and max |h_k| */
+	check_figure(dir, "smoke/smoke-cost", 2);    /* grid's point, SOSAE's */
+	check_figure(dir, "smoke/smoke-knownid", 3); /* grid, sosae, the diagonal */
 	/* the data behind them, for re-running the scripts by hand */
 	char path[1024];
-	snprintf(path, sizeof(path), "%s/data/smoke/grid.tsv", dir);
+	snprintf(path, sizeof(path), "%s/smoke/data/grid.tsv", dir);
 	assert_true(file_exists(path));
+	/* its folder alone: nothing beside it */
+	snprintf(cmd, sizeof(cmd), "ls -A '%s'", dir);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
+	assert_string_equal(out, "smoke\n");
 }
 
 /* The single-run peers' figures: Least Volume's units sorted by std with the frozen ones
@@ -124,10 +128,10 @@ static void test_peer_figures(void **state)
 	int rc = run_command(cmd, out, sizeof(out));
 	if (rc != 0)
 		fail_msg("%s exited %d:\n%s", cmd, rc, out);
-	check_figure(dir, "peers-lvstd", 2); /* alive, frozen */
-	check_figure(dir, "peers-irmae", 1); /* the spectrum */
+	check_figure(dir, "peers/peers-lvstd", 2); /* alive, frozen */
+	check_figure(dir, "peers/peers-irmae", 1); /* the spectrum */
 	for (int which = 0; which < 2; which++) {
-		snprintf(path, sizeof(path), "%s/data/peers/%s.tsv", dir,
+		snprintf(path, sizeof(path), "%s/peers/data/%s.tsv", dir,
 			 which ? "irmae" : "lvstd");
 		char *tsv = slurp(path, NULL);
 		assert_non_null(tsv);
@@ -166,6 +170,70 @@ static void test_peer_figures(void **state)
 	}
 }
 
+/* Without --experiment, plot draws what report shows: every experiment with decisions, each
+ * into its own folder; a group's name draws each of its experiments, and the group's own
+ * figures into the group's folder. */
+static void test_plot_and_report_agree(void **state)
+{
+	(void)state;
+	char ini[512], gdb[512], dir[512], cmd[4096], path[1024];
+	snprintf(ini, sizeof(ini), "%s", tmp_path("agree.ini"));
+	snprintf(gdb, sizeof(gdb), "%s", tmp_path("agree.db"));
+	snprintf(dir, sizeof(dir), "%s", tmp_path("agree-figures"));
+	write_text(ini, "[g.a]\ndataset = affine:d=2,D=8,n=600\nhidden = 8\nepochs = 2\n"
+			"batch = 64\ngrid = 1..3\nstrategies = grid, mle\n"
+			"[g.b]\ndataset = affine:d=3,D=8,n=600\nhidden = 8\nepochs = 2\n"
+			"batch = 64\ngrid = 1..4\nstrategies = grid, mle\n"
+			"[lone]\ndataset = affine:d=1,D=4,n=600\nhidden = 8\nepochs = 2\n"
+			"batch = 64\ngrid = 1..2\nstrategies = grid\n");
+	snprintf(cmd, sizeof(cmd),
+		 BIN " run --config %s --experiment g --experiment lone --db %s --quiet", ini,
+		 gdb);
+	int rc = run_command(cmd, out, sizeof(out));
+	if (rc != 0)
+		fail_msg("%s exited %d:\n%s", cmd, rc, out);
+	/* (the estimator's one trial trains only the model it delivers; grid's choose K) */
+	char *roles = db_dump(gdb, "SELECT group_concat(DISTINCT strategy || ':' || role) FROM "
+				   "(SELECT strategy, role FROM trial ORDER BY strategy)");
+	assert_string_equal(roles, "grid:search,mle:delivery\n");
+	free(roles);
+	/* the experiments report shows */
+	snprintf(cmd, sizeof(cmd),
+		 BIN " report --db %s --format csv | sed 1d | cut -d, -f1 | sort -u | tr '\\n' ' '",
+		 gdb);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
+	assert_string_equal(out, "g.a g.b lone ");
+	snprintf(cmd, sizeof(cmd), BIN " plot --db %s --out %s", gdb, dir);
+	rc = run_command(cmd, out, sizeof(out));
+	if (rc != 0)
+		fail_msg("%s exited %d:\n%s", cmd, rc, out);
+	/* one line per experiment (nothing the figures' processes printed twice) */
+	const char *line = strstr(out, "figures of g.a in ");
+	assert_non_null(line);
+	assert_null(strstr(line + 1, "figures of g.a in "));
+	assert_non_null(strstr(line, ", its group's in "));
+	/* one folder per experiment reported, and the group's */
+	snprintf(cmd, sizeof(cmd), "ls '%s' | tr '\\n' ' '", dir);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
+	assert_string_equal(out, "g g.a g.b lone ");
+	check_figure(dir, "g.a/g.a-grid", 4);
+	check_figure(dir, "lone/lone-grid", 4);
+	/* chosen K against d over the group's two data sets: grid, mle, the diagonal */
+	check_figure(dir, "g/g-knownid", 3);
+	snprintf(path, sizeof(path), "%s/g/data/knownid.tsv", dir);
+	assert_true(file_exists(path));
+	/* a group by name: its experiments alone */
+	snprintf(dir, sizeof(dir), "%s", tmp_path("agree-group"));
+	snprintf(cmd, sizeof(cmd), BIN " plot --db %s --experiment g --out %s && ls '%s' | tr "
+				   "'\\n' ' '",
+		 gdb, dir, dir);
+	rc = run_command(cmd, out, sizeof(out));
+	if (rc != 0)
+		fail_msg("%s exited %d:\n%s", cmd, rc, out);
+	assert_non_null(strstr(out, "g g.a g.b "));
+	assert_null(strstr(out, "lone"));
+}
+
 static void test_without_gnuplot(void **state)
 {
 	(void)state;
@@ -182,14 +250,13 @@ static void test_without_gnuplot(void **state)
 	assert_int_equal(run_command(cmd, out, sizeof(out)), 2);
 	assert_non_null(strstr(out, "no experiment 'nope'"));
 	assert_false(file_exists(dir));
-	/* a group's name points to one of its experiments */
+	/* a group none of whose experiments has decided yet: nothing to draw either */
 	snprintf(cmd, sizeof(cmd), "sqlite3 %s \"INSERT INTO experiment (name, hash, dataset, "
 				   "config) VALUES ('grp.one', 'h', 'affine', '')\"", db);
 	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
 	snprintf(cmd, sizeof(cmd), BIN " plot --db %s --experiment grp --out %s", db, dir);
 	assert_int_equal(run_command(cmd, out, sizeof(out)), 2);
-	assert_non_null(strstr(out, "'grp' is a group of experiments"));
-	assert_non_null(strstr(out, "--experiment grp.one"));
+	assert_non_null(strstr(out, "no experiment 'grp'"));
 	assert_false(file_exists(dir));
 }
 
@@ -218,7 +285,7 @@ static void test_folder_names_are_not_code(void **state)
 		if (rc != 0)
 			fail_msg("%s exited %d:\n%s", cmd, rc, out);
 		char png[1200];
-		snprintf(png, sizeof(png), "%s/smoke-grid.png", dir);
+		snprintf(png, sizeof(png), "%s/smoke/smoke-grid.png", dir);
 		assert_true(file_exists(png));
 		assert_false(file_exists(marker));
 	}
@@ -263,6 +330,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_figure),
 		cmocka_unit_test(test_peer_figures),
+		cmocka_unit_test(test_plot_and_report_agree),
 		cmocka_unit_test(test_without_gnuplot),
 		cmocka_unit_test(test_folder_names_are_not_code),
 		cmocka_unit_test(test_plot_failures_leave_nothing),

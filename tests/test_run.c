@@ -53,7 +53,7 @@ static long count(const char *db, const char *query)
 static void run_to_end(const char *db, int threads)
 {
 	char cmd[2048];
-	snprintf(cmd, sizeof(cmd), BIN " run --config %s --experiment slow --db %s --threads %d",
+	snprintf(cmd, sizeof(cmd), BIN " run --config %s --experiment slow --db '%s' --threads %d",
 		 ini, db, threads);
 	int rc = run_command(cmd, out, sizeof(out));
 	if (rc != 0)
@@ -77,11 +77,6 @@ static pid_t spawn_with(const char *db, const char *log, const char *threads)
 static pid_t spawn_logged(const char *db, const char *log)
 {
 	return spawn_with(db, log, "1");
-}
-
-static pid_t spawn(const char *db)
-{
-	return spawn_with(db, "/dev/null", "1");
 }
 
 /* Wait until query's count reaches at least n (or the process ends). */
@@ -182,15 +177,28 @@ static void test_sigkill_at_several_points_then_resume(void **state)
 static void test_sigint_marks_interrupted_and_resumes(void **state)
 {
 	(void)state;
-	char db[512];
-	snprintf(db, sizeof(db), "%s", tmp_path("sigint.db"));
-	pid_t pid = spawn(db);
+	char db[512], log[512];
+	/* a space in the path: the hint must quote it */
+	snprintf(db, sizeof(db), "%s", tmp_path("sig int.db"));
+	snprintf(log, sizeof(log), "%s", tmp_path("sigint.log"));
+	pid_t pid = spawn_logged(db, log);
 	wait_for(db, "SELECT count(*) FROM trial WHERE state = 'complete'", 2, pid);
 	kill(pid, SIGINT);
 	int status;
 	waitpid(pid, &status, 0);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 130);
+	/* the hint repeats the command line as given, ready to paste into a shell */
+	char hint[2048];
+	snprintf(hint, sizeof(hint),
+		 "To continue, run again: " BIN " run --config %s --experiment slow --db '%s' "
+		 "--threads 1\n",
+		 ini, db);
+	char *said = slurp(log, NULL);
+	assert_non_null(said);
+	if (!strstr(said, hint))
+		fail_msg("expected the hint\n%s\nin\n%s", hint, said);
+	free(said);
 	assert_int_equal(count(db, "SELECT count(*) FROM trial WHERE state = 'running'"), 0);
 	assert_int_equal(count(db, "SELECT count(*) FROM decision"), 0);
 	long stopped = count(db, "SELECT count(*) FROM trial WHERE state = 'interrupted'");

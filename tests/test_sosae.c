@@ -119,6 +119,7 @@ static void load(const struct experiment *e)
 
 struct history {
 	int epochs;
+	int gaps;                   /* epochs not numbered one after the last */
 	int k_star[512];            /* K* stored after each epoch */
 	int units;                  /* latent units whose activity was stored */
 	double max_abs[64];         /* their largest |h_k| over the training set */
@@ -128,6 +129,8 @@ static int record(void *ctx, const struct trial_record *t, const struct epoch_re
 {
 	(void)t;
 	struct history *h = ctx;
+	assert_true(e->epoch >= 0 && e->epoch < 512);
+	h->gaps += e->epoch != h->epochs + 1;
 	h->k_star[e->epoch] = e->active_latent;
 	h->epochs = e->epoch;
 	return 0;
@@ -221,10 +224,13 @@ static void test_affine_known_dimension(void **state)
 		struct trial_record t = run_seed(e, "sosae", e->seeds[i], &d, &h);
 		print_message("seed %ld: K* = %d, delivered val MSE %.3g\n", e->seeds[i],
 			      d.chosen_latent, t.val_mse);
-		/* K* was stored after every epoch */
-		assert_int_equal(h.epochs, EPOCHS);
+		/* K* was stored after every epoch of the search, then the 20 of the fine-tuning
+		 * (no K* of their own) */
+		assert_int_equal(h.epochs, EPOCHS + 20);
 		for (int ep = 1; ep <= EPOCHS; ep++)
 			assert_true(h.k_star[ep] >= 0 && h.k_star[ep] <= K_MAX);
+		for (int ep = EPOCHS + 1; ep <= EPOCHS + 20; ep++)
+			assert_int_equal(h.k_star[ep], -1);
 		/* K* is the last unit active in the stored activity (tau = 0); every unit after
 		 * it was exactly zero on every training image */
 		assert_int_equal(h.units, K_MAX);
@@ -371,12 +377,19 @@ static void test_finetune_lengths_are_settings(void **state)
 	assert_string_equal(plan[3].strategy, "sosae(a=0.5,l=0.002,ft=3)");
 	assert_string_not_equal(plan[0].key, plan[1].key);
 	struct decision_record d[2];
-	struct history h = { 0 };
 	for (int i = 0; i < 2; i++) {
+		struct history h = { 0 };
 		struct trial_ctx c = { .exp = e, .data = &data, .threads = 2, .on_epoch = record,
 				       .ctx = &h };
 		if (s->run(&c, &plan[i]) != TRIAL_COMPLETE)
 			fail_msg("%s failed: %s", plan[i].key, plan[i].error);
+		/* the fine-tuning's epochs reach the store too, numbered on after the search's,
+		 * without a K* of their own */
+		assert_int_equal(h.gaps, 0);
+		assert_int_equal(h.epochs, plan[i].epochs_run + (i ? 3 : 0));
+		assert_true(h.k_star[plan[i].epochs_run] >= 0);
+		if (i)
+			assert_int_equal(h.k_star[h.epochs], -1);
 		plan[i].state = TRIAL_COMPLETE;
 		assert_int_equal(s->decide(e, e->seeds[0], &plan[i], 1, &d[i]), 0);
 	}

@@ -198,6 +198,9 @@ static void test_intervals_by_hand(void **state)
 	expect("sosae", "k_ci95", 1.963243, 2e-6);
 	expect("grid", "k_mean", 9.6, 1e-12);
 	expect("grid", "k_ci95", 2.077700, 2e-6);
+	/* the range of K chosen over the seeds (8, 8, 10, 10, 12), not the widest layer */
+	expect("grid", "k_chosen_min", 8, 0);
+	expect("grid", "k_chosen_max", 12, 0);
 	expect("grid", "test_mse_mean", 0.0118, 1e-12);
 	expect("grid", "test_mse_ci95", 2.221156e-3, 2e-9);
 	expect("sosae", "ratio_vs_grid_mean", 7.4, 1e-12);
@@ -305,6 +308,49 @@ static void test_one_seed(void **state)
 	assert_true(cells && cells < strchr(row + 1, '\n'));
 }
 
+/* Data in raw units: an MSE of 1e36 and a difference of +122079.6% print in scientific
+ * notation, a cell stays short, and every line of the table is as wide as its header. */
+static void test_table_of_huge_values(void **state)
+{
+	(void)state;
+	char huge_db[512];
+	snprintf(huge_db, sizeof(huge_db), "%s", tmp_path("huge.db"));
+	struct store *s = store_open(huge_db, 1);
+	long id;
+	assert_non_null(s);
+	assert_int_equal(store_experiment(s, "huge", "h", "affine:d=3", -1, "", &id), 0);
+	decide(s, id, "grid", 1, 8, 1000, 0, 1.5e36, 0.80, "{}");
+	decide(s, id, "sosae", 1, 5, 100, 100, 1.5e36 * 1221.796, 0.81, "{}");
+	decide(s, id, "lpca", 1, 2, 1, 2, 4e-9, 0.5, "{}");
+	store_close(s);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), BIN " report --db %s --experiment huge", huge_db);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
+	/* no number spelt out in more than 10 digits */
+	for (const char *c = out; *c; c++)
+		if (strspn(c, "0123456789") > 10)
+			fail_msg("a long number in the table:\n%s", out);
+	assert_non_null(strstr(out, "1.500e+36"));
+	if (!strstr(out, "+1.221e+05%"))
+		fail_msg("no +1.221e+05%% in\n%s", out);
+	assert_non_null(strstr(out, "4.000e-09"));
+	/* the header and each row: one display width */
+	const char *line = strstr(out, "strategy ");
+	assert_non_null(line);
+	int width = -1;
+	for (int row = 0; row < 4; row++) {
+		size_t n = strcspn(line, "\n");
+		int w = 0;
+		for (size_t i = 0; i < n; i++)
+			w += ((unsigned char)line[i] & 0xc0) != 0x80;
+		if (width >= 0 && w != width)
+			fail_msg("line %d of the table is %d wide, the header %d:\n%s", row, w,
+				 width, out);
+		width = w;
+		line += n + 1;
+	}
+}
+
 /* The decisions' edge flags and delivered epochs, as the strategies write them. */
 static void test_edge_flags(void **state)
 {
@@ -371,7 +417,7 @@ static void test_json_csv_and_by_id(void **state)
 {
 	(void)state;
 	static const char *const keys[] = {
-		"experiment", "strategy", "chosen_k", "k_min", "k_max", "tuning_flops",
+		"experiment", "strategy", "chosen_k", "k_chosen_min", "k_chosen_max", "tuning_flops",
 		"delivery_flops", "ratio_to_grid", "ratio_with_delivery", "test_mse",
 		"probe_accuracy", "seconds", "seeds", "k_mean", "k_ci95", "tuning_flops_mean",
 		"tuning_flops_ci95", "delivery_flops_mean", "ratio_vs_grid_mean",
@@ -443,7 +489,7 @@ static int series(const char *dir, const char *figure)
 static void test_figures_error_bars(void **state)
 {
 	(void)state;
-	char dir[512], cmd[4096];
+	char dir[512], cmd[4096], path[1024];
 	snprintf(dir, sizeof(dir), "%s", tmp_path("figures"));
 	snprintf(cmd, sizeof(cmd), BIN " plot --db %s --experiment ci --out %s && " BIN
 				   " plot --db %s --experiment solo --out %s",
@@ -452,16 +498,18 @@ static void test_figures_error_bars(void **state)
 	if (rc != 0)
 		fail_msg("%s exited %d:\n%s", cmd, rc, out);
 	/* boxes of two kinds, labels, and the error bars of each kind of box */
-	assert_int_equal(series(dir, "ci-flops"), 5);
-	assert_int_equal(series(dir, "solo-flops"), 3);
-	/* points, labels, error bars */
-	assert_int_equal(series(dir, "ci-cost"), 3);
-	assert_int_equal(series(dir, "solo-cost"), 2);
-	/* four strategies' points and their error bars, and the diagonal */
-	assert_int_equal(series(dir, "known-id-knownid"), 9);
+	assert_int_equal(series(dir, "ci/ci-flops"), 5);
+	assert_int_equal(series(dir, "solo/solo-flops"), 3);
+	/* a series per strategy: its point with error bars (ci's four), or a point (solo's two) */
+	assert_int_equal(series(dir, "ci/ci-cost"), 4);
+	assert_int_equal(series(dir, "solo/solo-cost"), 2);
+	/* four strategies' points and their error bars, and the diagonal; solo has no true
+	 * dimension, so no such figure */
+	assert_int_equal(series(dir, "ci/ci-knownid"), 9);
+	snprintf(path, sizeof(path), "%s/solo/solo-knownid.svg", dir);
+	assert_false(file_exists(path));
 	/* the data: twonn's one seed has no interval to draw */
-	char path[1024];
-	snprintf(path, sizeof(path), "%s/data/ci/flops.tsv", dir);
+	snprintf(path, sizeof(path), "%s/ci/data/flops.tsv", dir);
 	char *tsv = slurp(path, NULL);
 	assert_non_null(tsv);
 	const char *row = strstr(tsv, "twonn\t");
@@ -491,9 +539,9 @@ static char *group_figure(const char *db, const char *experiment, const char *gr
 	int rc = run_command(cmd, out, sizeof(out));
 	if (rc != 0)
 		fail_msg("%s exited %d:\n%s", cmd, rc, out);
-	snprintf(file, sizeof(file), "%s/%s-%s.png", dir, group, name);
+	snprintf(file, sizeof(file), "%s/%s/%s-%s.png", dir, group, group, name);
 	assert_true(file_exists(file));
-	snprintf(file, sizeof(file), "%s/data/%s/%s.tsv", dir, experiment, name);
+	snprintf(file, sizeof(file), "%s/%s/data/%s.tsv", dir, group, name);
 	char *tsv = slurp(file, NULL);
 	assert_non_null(tsv);
 	return tsv;
@@ -647,6 +695,7 @@ int main(void)
 		cmocka_unit_test(test_intervals_by_hand),
 		cmocka_unit_test(test_pairs_only_on_shared_seeds),
 		cmocka_unit_test(test_one_seed),
+		cmocka_unit_test(test_table_of_huge_values),
 		cmocka_unit_test(test_edge_flags),
 		cmocka_unit_test(test_sosae_headline),
 		cmocka_unit_test(test_json_csv_and_by_id),

@@ -435,8 +435,9 @@ static void test_flags_and_epoch_counts_through_a_run(void **state)
 		 dir);
 	if (run_command(cmd, text, sizeof(text)) != 0)
 		fail_msg("%s failed:\n%s", cmd, text);
-	const char *want[][2] = { { "vaeg.short-vaelaw.svg", "5" }, { "vaeg-vaekmax.svg", "2" },
-				  { "vaeg.short-active.svg", "2" } };
+	const char *want[][2] = { { "vaeg.short/vaeg.short-vaelaw.svg", "5" },
+				  { "vaeg/vaeg-vaekmax.svg", "2" },
+				  { "vaeg.short/vaeg.short-active.svg", "2" } };
 	for (int i = 0; i < 3; i++) {
 		char file[1024];
 		snprintf(file, sizeof(file), "%s/%s", dir, want[i][0]);
