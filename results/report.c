@@ -63,6 +63,7 @@ struct table_row {
 	int at_k_min, at_k_max;        /* seeds whose decision was at an edge of the range */
 	int k_seeds;                   /* seeds whose K is a width (not saturated) */
 	int saturated, not_converged;  /* seeds flagged so by their strategy */
+	int collapsed;
 	double total, mse, mse_ci;     /* tuning + delivery FLOPs, test MSE: means, interval */
 	double grid_x, grid_x_ci;      /* grid/x, paired */
 };
@@ -270,6 +271,7 @@ static void table_row(struct table_row *r, int ncol, char **names, char **values
 	r->k_seeds = isfinite(k_seeds) ? (int)k_seeds : r->seeds;
 	r->saturated = (int)fmax(field(ncol, names, values, "saturated"), 0);
 	r->not_converged = (int)fmax(field(ncol, names, values, "not_converged"), 0);
+	r->collapsed = (int)fmax(field(ncol, names, values, "collapsed"), 0);
 	double k_ci = field(ncol, names, values, "k_ci95");
 	char flags[128] = "";
 	size_t used = 0;
@@ -280,7 +282,10 @@ static void table_row(struct table_row *r, int ncol, char **names, char **values
 		used += (size_t)snprintf(flags + used, sizeof(flags) - used,
 					 " [not converged %d/%d]", r->not_converged, r->seeds);
 	if (r->saturated > 0)
-		snprintf(flags + used, sizeof(flags) - used, " [saturated %d/%d]", r->saturated,
+		used += (size_t)snprintf(flags + used, sizeof(flags) - used, " [saturated %d/%d]",
+					 r->saturated, r->seeds);
+	if (r->collapsed > 0)
+		snprintf(flags + used, sizeof(flags) - used, " [collapsed %d/%d]", r->collapsed,
 			 r->seeds);
 	/* K over the seeds that named a width; none: the flags alone, never k_max as K */
 	if (r->k_seeds > 0)
@@ -428,6 +433,12 @@ static void table_flush(struct printer *p)
 				r->cell[COL_STRATEGY], r->saturated, r->seeds,
 				r->k_seeds ? " is the mean over the other seeds"
 					   : " not shown");
+		if (r->collapsed)
+			fprintf(p->out,
+				"%s: collapsed on %d of %d seeds: no unit in use (the delivered "
+				"model's one unit is a floor, not a width; K%s)\n",
+				r->cell[COL_STRATEGY], r->collapsed, r->seeds,
+				r->k_seeds ? " is the mean over the other seeds" : " not shown");
 		if (r->not_converged)
 			fprintf(p->out,
 				"%s: not converged on %d of %d seeds: more epochs (its count still "

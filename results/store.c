@@ -177,11 +177,11 @@ static const char *schema_upgrade_1[] = {
 /* views: no data, so they are dropped and made again at every writable open, which keeps
  * an existing database's views those of this build. The *_all views hold every
  * configuration with its experiment_id; the others only the current one of each name. */
-/* A decision's K where it names a width: a saturated decision's K is k_max, no width, and is
- * left out of every mean of K (NULL). */
+/* A decision's K where it names a width: a saturated decision's K is k_max and a collapsed
+ * one's the 1-unit floor, no width, and is left out of every mean of K (NULL). */
 #define DECIDED_LATENT                                                                       \
-	"(CASE WHEN json_valid(d.details) AND json_extract(d.details, '$.flag') = 'saturated' "   \
-	"THEN NULL ELSE d.chosen_latent END)"
+	"(CASE WHEN json_valid(d.details) AND json_extract(d.details, '$.flag') IN "              \
+	"('saturated', 'collapsed') THEN NULL ELSE d.chosen_latent END)"
 
 static const char *schema_views[] = {
 	"CREATE VIEW v_latest AS\n"
@@ -272,6 +272,7 @@ static const char *schema_views[] = {
 	"      avg(delivered_epochs) AS delivered_epochs_mean,\n"
 	"      count(CASE WHEN flag = 'saturated' THEN 1 END) AS saturated,\n"
 	"      count(CASE WHEN flag = 'not_converged' THEN 1 END) AS not_converged,\n"
+	"      count(CASE WHEN flag = 'collapsed' THEN 1 END) AS collapsed,\n"
 	"      " MEAN("estimate", "est") "\n"
 	"    FROM v_paired_all GROUP BY experiment_id, strategy)\n"
 	"  SELECT m.*,\n"
@@ -311,6 +312,7 @@ static const char *schema_views[] = {
 	"    " CI95("dprobe") " AS delta_probe_vs_grid_ci95,\n"
 	"    m.k_over_grid_mean, m.at_k_min + m.at_k_max AS at_edge, m.at_k_min, m.at_k_max,\n"
 	"    m.delivered_epochs_mean, m.n_k AS k_seeds, m.saturated, m.not_converged,\n"
+	"    m.collapsed,\n"
 	"    m.m_est AS estimate_mean, " CI95("est") " AS estimate_ci95,\n"
 	"    " CORRECT("m.m_est", "e.true_dimension") " AS correct,\n"
 	"    m.experiment_id, m.decided_first\n"

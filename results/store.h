@@ -35,7 +35,7 @@
 	"ratio_all_vs_grid_ci95, test_mse_mean, test_mse_ci95, delta_mse_vs_grid_mean, "       \
 	"delta_mse_vs_grid_ci95, probe_mean, probe_ci95, delta_probe_vs_grid_mean, "           \
 	"delta_probe_vs_grid_ci95, k_over_grid_mean, at_edge, at_k_min, at_k_max, "            \
-	"delivered_epochs_mean, k_seeds, saturated, not_converged, estimate_mean, "            \
+	"delivered_epochs_mean, k_seeds, saturated, not_converged, collapsed, estimate_mean, " \
 	"estimate_ci95, correct"
 
 /* nan_mask bits of trial and decision rows */

@@ -104,6 +104,8 @@ const char *count_flag(int count, int k_max, int stable_run, int stable)
 {
 	if (k_max > 0 && count >= k_max)
 		return "saturated";
+	if (count <= 0)
+		return "collapsed";
 	if (stable_run < stable)
 		return "not_converged";
 	return NULL;

@@ -204,7 +204,8 @@ int count_stable_run(const int *history, int n);
 
 /* The flag of a decision at count units of k_max whose last stable_run epochs had that
  * count, when `stable` epochs are asked for: "saturated" (every unit in use: raise k_max;
- * this wins; k_max 0 never saturates), "not_converged" (fewer than stable epochs at that
+ * this wins; k_max 0 never saturates), "collapsed" (no unit in use: the delivered model's
+ * one unit is a floor, not a width), "not_converged" (fewer than stable epochs at that
  * count: train longer), or NULL when the count is a decision. */
 const char *count_flag(int count, int k_max, int stable_run, int stable);
 

@@ -1,7 +1,8 @@
 /* test_vae.c: the VAE's sampling and KL gradients against finite differences; Asperti's
- * count and the decision's flags (saturated, not converged) on constructed statistics and
- * histories; overpruning on data of known dimension with the variance law; the count of
- * every epoch stored, and both flags through a whole run, the store and the report. */
+ * count and the decision's flags (saturated, collapsed, not converged) on constructed
+ * statistics and histories; overpruning on data of known dimension with the variance law;
+ * the count of every epoch stored, and the flags through whole runs, the store and the
+ * report. */
 #include "testutil.h"
 
 #include <math.h>
@@ -165,7 +166,7 @@ static void test_stability_and_flags_on_histories(void **state)
 	assert_string_equal(count_flag(4, 16, 4, 5), "not_converged");
 	assert_null(count_flag(4, 16, 5, 5));
 	assert_null(count_flag(4, 16, 1, 1));
-	assert_null(count_flag(0, 16, 5, 5));
+	assert_string_equal(count_flag(0, 16, 5, 5), "collapsed"); /* no unit: not a width */
 }
 
 /* A VAE trial as its run leaves it, with the given count, K_max and stable epochs. */
@@ -361,6 +362,9 @@ static void test_flags_and_epoch_counts_through_a_run(void **state)
 			 "epochs = 8\nbatch = 64\nlr = 0.003\nk_max = 2\nstrategies = vae\n\n"
 			 "[vaeg.short]\ndataset = affine:d=4,D=16,n=1200,noise=0.01\nhidden = 32\n"
 			 "epochs = 8\nbatch = 64\nlr = 0.003\nk_max = 12\nvae.stable = 9\n"
+			 "strategies = vae\n\n"
+			 "[vaec]\ndataset = affine:d=4,D=16,n=1200,noise=0.01\nhidden = 32\n"
+			 "epochs = 4\nbatch = 64\nlr = 0.003\nk_max = 4\nvae.beta = 1000\n"
 			 "strategies = vae\n");
 	struct experiment_file f;
 	if (experiments_load(&f, path, dimsearch_strategies()))
@@ -373,12 +377,19 @@ static void test_flags_and_epoch_counts_through_a_run(void **state)
 		assert_int_equal(run_experiment(s, &f.exp[i], &ro, &r), RUN_OK);
 		assert_int_equal(r.decisions, 1);
 	}
+	/* a KL weight of 1000 closes every unit: the count is 0, flagged collapsed, its
+	 * delivered 1-unit model no width */
+	assert_int_equal(run_experiment(s, &f.exp[2], &ro, &r), RUN_OK);
+	char *col = db_dump(db, "SELECT experiment, k_mean, k_seeds, collapsed FROM v_summary "
+				"WHERE experiment = 'vaec'");
+	assert_string_equal(col, "vaec|NULL|0|1\n");
+	free(col);
 	/* every epoch of the VAE's training has its count, the delivery's none are stored */
 	char *epochs = db_dump(db, "SELECT e.name, count(*), count(p.active_latent), "
 				   "min(p.active_latent) >= 0 FROM epoch p JOIN trial t ON t.id = "
 				   "p.trial_id JOIN experiment e ON e.id = t.experiment_id GROUP BY "
 				   "e.name ORDER BY e.name");
-	assert_string_equal(epochs, "vaeg.sat|8|8|1\nvaeg.short|8|8|1\n");
+	assert_string_equal(epochs, "vaec|4|4|1\nvaeg.sat|8|8|1\nvaeg.short|8|8|1\n");
 	free(epochs);
 	char *sat = db_dump(db, "SELECT chosen_latent, json_extract(details, '$.flag'), "
 				"json_extract(details, '$.edge') FROM decision d JOIN experiment e ON "
@@ -408,10 +419,13 @@ static void test_flags_and_epoch_counts_through_a_run(void **state)
 	assert_true(report_print(s, "vaeg.sat", 0, REPORT_TABLE, mem) > 0);
 	assert_true(report_print(s, "vaeg.short", 0, REPORT_TABLE, mem) > 0);
 	assert_true(report_print(s, "vaeg.sat", 0, REPORT_JSON, mem) > 0);
+	assert_true(report_print(s, "vaec", 0, REPORT_TABLE, mem) > 0);
 	fclose(mem);
 	print_message("%s", out);
 	assert_non_null(strstr(out, "vae          1 - [saturated 1/1]"));
 	assert_non_null(strstr(out, "vae: saturated on 1 of 1 seeds: raise k_max"));
+	assert_non_null(strstr(out, "vae          1 - [collapsed 1/1]"));
+	assert_non_null(strstr(out, "vae: collapsed on 1 of 1 seeds: no unit in use"));
 	assert_null(strstr(out, "[edge"));
 	assert_non_null(strstr(out, short_saturated ? "vae: saturated on 1 of 1 seeds"
 						    : "[not converged 1/1]"));
