@@ -428,9 +428,9 @@ static struct eb_run *run_new(const struct trial_ctx *c, const struct eb_setting
 	if (!s)
 		return NULL;
 	const struct experiment *e = c->exp;
-	int batch = o->run.batch > 0 ? o->run.batch : e->batch;
+	int batch, epochs;
+	run_budget_apply(&o->run, e, NULL, 0, &s->lr, &batch, &epochs);
 	s->o = o;
-	s->lr = o->run.lr > 0 ? o->run.lr : e->lr;
 	s->K = m->arch.latent;
 	s->n = (int)m->n_bn;
 	s->steps_per_epoch = (int)((c->data->train.n + (size_t)batch - 1) / (size_t)batch);

@@ -182,34 +182,11 @@ struct ae *lv_cut(const struct ae *m, const int *order, int r, const float *hold
 
 double lv_spectral_step(float *W, int out, int in, double *u, double *v, uint64_t *flops)
 {
-	double norm = 0.0;
-	for (int i = 0; i < in; i++) {
-		double s = 0.0;
-		for (int j = 0; j < out; j++)
-			s += (double)W[(size_t)j * in + i] * u[j];
-		v[i] = s;
-		norm += s * s;
-	}
-	norm = sqrt(norm);
-	for (int i = 0; i < in; i++)
-		v[i] = norm > 0 ? v[i] / norm : 0.0;
-	double sigma = 0.0;
-	for (int j = 0; j < out; j++) {
-		double s = 0.0;
-		for (int i = 0; i < in; i++)
-			s += (double)W[(size_t)j * in + i] * v[i];
-		u[j] = s;
-		sigma += s * s;
-	}
-	sigma = sqrt(sigma);
-	for (int j = 0; j < out; j++)
-		u[j] = sigma > 0 ? u[j] / sigma : u[j];
-	/* W^T u and W v (2 out in each), two norms and the divisions */
-	*flops += 4ull * out * in + 3ull * in + 3ull * out;
+	double sigma = spectral_iterate(W, out, in, u, v, flops);
 	if (sigma > 1.0) {
-		float s = (float)(1.0 / sigma);
+		float scale = (float)(1.0 / sigma);
 		for (size_t p = 0; p < (size_t)out * in; p++)
-			W[p] *= s;
+			W[p] *= scale;
 		*flops += (uint64_t)out * in;
 	}
 	return sigma;

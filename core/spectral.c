@@ -17,11 +17,21 @@ struct ae_spectral {
 	double sigma[AE_MAX_LAYERS];
 };
 
-/* One power iteration on V (out, in): v = V^T u / |.|, u = V v / |.|; returns sigma = u^T V v,
- * which is |V v|. */
-static double iterate(const float *V, int out, int in, double *u, double *v, uint64_t *flops)
+/* x (n) divided by its norm, floored at SPECTRAL_NORM_EPS; returns the norm (3n FLOPs). */
+static double normalise(double *x, int n)
 {
 	double norm = 0.0;
+	for (int i = 0; i < n; i++)
+		norm += x[i] * x[i];
+	norm = sqrt(norm);
+	double d = fmax(norm, SPECTRAL_NORM_EPS);
+	for (int i = 0; i < n; i++)
+		x[i] /= d;
+	return norm;
+}
+
+double spectral_iterate(const float *V, int out, int in, double *u, double *v, uint64_t *flops)
+{
 	for (int i = 0; i < in; i++)
 		v[i] = 0.0;
 	for (int j = 0; j < out; j++) {
@@ -30,24 +40,15 @@ static double iterate(const float *V, int out, int in, double *u, double *v, uin
 		for (int i = 0; i < in; i++)
 			v[i] += (double)row[i] * uj;
 	}
-	for (int i = 0; i < in; i++)
-		norm += v[i] * v[i];
-	norm = fmax(sqrt(norm), SPECTRAL_NORM_EPS);
-	for (int i = 0; i < in; i++)
-		v[i] /= norm;
-	double sigma = 0.0;
+	normalise(v, in);
 	for (int j = 0; j < out; j++) {
 		const float *row = V + (size_t)j * in;
 		double s = 0.0;
 		for (int i = 0; i < in; i++)
 			s += (double)row[i] * v[i];
 		u[j] = s;
-		sigma += s * s;
 	}
-	sigma = sqrt(sigma);
-	double unorm = fmax(sigma, SPECTRAL_NORM_EPS);
-	for (int j = 0; j < out; j++)
-		u[j] /= unorm;
+	double sigma = normalise(u, out);
 	/* V^T u and V v (2 out in each), two norms (2 in, 2 out) and the divisions */
 	*flops += 4ull * out * in + 3ull * in + 3ull * out;
 	return sigma;
@@ -88,16 +89,11 @@ int ae_spectral_on(struct ae *m, int first, int last, struct rng *r, uint64_t *f
 			return ds_fail("out of memory for spectral normalisation");
 		}
 		memcpy(s->V[l], m->params + m->w_off[l], sizeof(float) * (size_t)in * out);
-		double norm = 0.0;
-		for (int j = 0; j < out; j++) {
-			s->u[l][j] = rng_normal(r);
-			norm += s->u[l][j] * s->u[l][j];
-		}
-		norm = fmax(sqrt(norm), SPECTRAL_NORM_EPS);
 		for (int j = 0; j < out; j++)
-			s->u[l][j] /= norm;
+			s->u[l][j] = rng_normal(r);
+		normalise(s->u[l], out);
 		for (int it = 0; it < SPECTRAL_INIT_ITERATIONS; it++)
-			s->sigma[l] = iterate(s->V[l], out, in, s->u[l], s->v[l], flops);
+			s->sigma[l] = spectral_iterate(s->V[l], out, in, s->u[l], s->v[l], flops);
 		write_w(m, l, flops);
 	}
 	return 0;
@@ -161,7 +157,7 @@ void ae_spectral_renorm(struct ae *m, uint64_t *flops)
 	for (int l = s->first; l < s->last; l++) {
 		int in = m->width[l], out = m->width[l + 1];
 		memcpy(s->V[l], m->params + m->w_off[l], sizeof(float) * (size_t)in * out);
-		s->sigma[l] = iterate(s->V[l], out, in, s->u[l], s->v[l], flops);
+		s->sigma[l] = spectral_iterate(s->V[l], out, in, s->u[l], s->v[l], flops);
 		write_w(m, l, flops);
 	}
 }
@@ -176,16 +172,12 @@ void ae_spectral_zero_column(struct ae *m, int l, int k, uint64_t *flops)
 		s->V[l][(size_t)j * in + k] = 0.0f;
 	/* the column may have carried the top direction, which u then points along: nudge u
 	 * off it and iterate as at the start */
-	double *u = s->u[l], norm = 0.0, nudge = 1e-3 / sqrt((double)out);
-	for (int j = 0; j < out; j++) {
-		u[j] += nudge;
-		norm += u[j] * u[j];
-	}
-	norm = fmax(sqrt(norm), SPECTRAL_NORM_EPS);
+	double *u = s->u[l], nudge = 1e-3 / sqrt((double)out);
 	for (int j = 0; j < out; j++)
-		u[j] /= norm;
+		u[j] += nudge;
+	normalise(u, out);
 	*flops += 4ull * out + 1;
 	for (int it = 0; it < SPECTRAL_INIT_ITERATIONS; it++)
-		s->sigma[l] = iterate(s->V[l], out, in, u, s->v[l], flops);
+		s->sigma[l] = spectral_iterate(s->V[l], out, in, u, s->v[l], flops);
 	write_w(m, l, flops);
 }

@@ -19,6 +19,11 @@
 #include "model.h"
 #include "rng.h"
 
+/* One power iteration on V (out, in) with the vectors u (out) and v (in): v = V^T u / |.|,
+ * u = V v / |.| (norms floored at 1e-12, as PyTorch's); returns sigma = u^T V v, which is
+ * |V v|: never above V's largest singular value. 4 out in + 3 (in + out) FLOPs. */
+double spectral_iterate(const float *V, int out, int in, double *u, double *v, uint64_t *flops);
+
 /* Power iterations when normalisation starts, as PyTorch's registration does. */
 #define SPECTRAL_INIT_ITERATIONS 15
 

@@ -103,6 +103,19 @@ static int write_block(void *ctx, int ncol, char **names, char **values)
 	return 0;
 }
 
+/* Into the data file dir/name, a block for each strategy list_sql (with params) names: b's
+ * rows for it. b->n blocks, 0; or -1. */
+static int write_blocks(struct blocks *b, const char *dir, const char *name,
+			const char *list_sql, const char *const *params)
+{
+	b->f = open_data(dir, name);
+	if (!b->f)
+		return -1;
+	int rc = store_query(b->s, list_sql, params, write_block, b);
+	fclose(b->f);
+	return rc || b->failed ? -1 : 0;
+}
+
 /* ---- rendering ---- */
 
 /* Run gnuplot on one script in the scripts' folder with the variables in vars. A signal
@@ -355,19 +368,15 @@ static int fig_grid(const struct plot_ctx *c)
  * VAE's Asperti count */
 static int fig_active(const struct plot_ctx *c)
 {
-	FILE *f = open_data(c->data, "active.tsv");
-	if (!f)
-		return -1;
-	struct blocks b = { c->s, f,
+	struct blocks b = { c->s, NULL,
 			    "SELECT epoch, avg(active_latent) FROM v_epochs WHERE strategy = ? AND "
 			    "experiment = ? AND active_latent IS NOT NULL GROUP BY epoch ORDER BY "
 			    "epoch",
 			    c->experiment, "epoch", 0, 0 };
-	int rc = store_query(c->s, "SELECT DISTINCT strategy FROM v_epochs WHERE experiment = ? "
-				   "AND active_latent IS NOT NULL ORDER BY strategy",
-			     ARGS(c->experiment), write_block, &b);
-	fclose(f);
-	if (rc || b.failed)
+	if (write_blocks(&b, c->data, "active.tsv",
+			 "SELECT DISTINCT strategy FROM v_epochs WHERE experiment = ? AND "
+			 "active_latent IS NOT NULL ORDER BY strategy",
+			 ARGS(c->experiment)))
 		return -1;
 	char v[256], extra[512];
 	store_scalar(c->s, "SELECT chosen_k FROM v_comparison WHERE strategy = 'grid' AND "
@@ -431,10 +440,7 @@ static int fig_vae_kmax(const struct plot_ctx *c)
 		     sizeof(v), "0");
 	if (atoi(v) < 2)
 		return 0;
-	FILE *f = open_data(c->group_data, "vaekmax.tsv");
-	if (!f)
-		return -1;
-	struct blocks b = { c->s, f,
+	struct blocks b = { c->s, NULL,
 			    VAE_COUNTS ", g AS (SELECT dataset, kmax, count(*) AS seeds, "
 				       "avg(n) AS m, sum(n * n) AS q, min(n) AS lo, max(n) AS hi "
 				       "FROM c GROUP BY dataset, kmax) "
@@ -443,11 +449,11 @@ static int fig_vae_kmax(const struct plot_ctx *c)
 				       "(seeds - 1) / seeds), lo, hi, seeds FROM g WHERE "
 				       "dataset = ?1 ORDER BY kmax",
 			    group, "k_max", 0, 0 };
-	int rc = store_query(c->s, VAE_COUNTS "SELECT DISTINCT dataset FROM c ORDER BY dataset",
-			     ARGS("", group), write_block, &b);
+	int rc = write_blocks(&b, c->group_data, "vaekmax.tsv",
+			      VAE_COUNTS "SELECT DISTINCT dataset FROM c ORDER BY dataset",
+			      ARGS("", group));
 #undef VAE_COUNTS
-	fclose(f);
-	if (rc || b.failed)
+	if (rc)
 		return -1;
 	char errors[64], top[64], extra[512];
 	store_scalar(c->s, "SELECT max(CAST(json_extract(d.details, '$.k_max') AS INTEGER)) "
@@ -492,19 +498,15 @@ static int fig_profile(const struct plot_ctx *c)
  * delivered the same model) */
 static int fig_cost(const struct plot_ctx *c)
 {
-	FILE *f = open_data(c->data, "cost.tsv");
-	if (!f)
-		return -1;
-	struct blocks b = { c->s, f,
+	struct blocks b = { c->s, NULL,
 			    "SELECT total_flops_mean, test_mse_mean, total_flops_ci95, "
 			    "test_mse_ci95 FROM v_summary WHERE strategy = ? AND experiment = ? "
 			    "AND test_mse_mean IS NOT NULL",
 			    c->experiment, "flops", 0, 0 };
-	int rc = store_query(c->s, "SELECT strategy FROM v_summary WHERE experiment = ? AND "
-				   "test_mse_mean IS NOT NULL",
-			     ARGS(c->experiment), write_block, &b);
-	fclose(f);
-	if (rc || b.failed)
+	if (write_blocks(&b, c->data, "cost.tsv",
+			 "SELECT strategy FROM v_summary WHERE experiment = ? AND test_mse_mean IS "
+			 "NOT NULL",
+			 ARGS(c->experiment)))
 		return -1;
 	char errors[64], extra[128];
 	errors_var(c, "SELECT count(test_mse_ci95) FROM v_summary WHERE experiment = ?",
@@ -520,21 +522,17 @@ static int fig_known_id(const struct plot_ctx *c)
 	const char *scope = c->group ? c->group : c->experiment;
 	if (c->group && !c->group_figures)
 		return 0;
-	FILE *f = open_data(c->group ? c->group_data : c->data, "knownid.tsv");
-	if (!f)
-		return -1;
 #define IN_SCOPE(n) "(experiment = ?" n " OR substr(experiment, 1, length(?" n ") + 1) = ?" n " || '.')"
-	struct blocks b = { c->s, f,
+	struct blocks b = { c->s, NULL,
 			    "SELECT true_dimension, k_mean, k_ci95 FROM v_known_id WHERE "
 			    "strategy = ?1 AND " IN_SCOPE("2") " ORDER BY true_dimension",
 			    scope, "true_dimension", 0, 0 };
+	const char *dir = c->group ? c->group_data : c->data;
 	/* a strategy that named no width anywhere (saturated) has no point to draw */
-	int rc = store_query(c->s, "SELECT DISTINCT strategy FROM v_known_id WHERE strategy NOT "
-				   "LIKE '%(%' AND k_mean IS NOT NULL AND " IN_SCOPE("1")
-				   " ORDER BY strategy",
-			     ARGS(scope), write_block, &b);
-	fclose(f);
-	if (rc || b.failed)
+	if (write_blocks(&b, dir, "knownid.tsv",
+			 "SELECT DISTINCT strategy FROM v_known_id WHERE strategy NOT LIKE '%(%' AND "
+			 "k_mean IS NOT NULL AND " IN_SCOPE("1") " ORDER BY strategy",
+			 ARGS(scope)))
 		return -1;
 	char v[256], errors[64], extra[512];
 	store_scalar(c->s, "SELECT max(true_dimension) FROM v_known_id WHERE " IN_SCOPE("1"),

@@ -150,8 +150,8 @@ void details_append_array(char *json, size_t size, const char *key, const double
 void run_budget_apply(const struct run_budget *b, const struct experiment *e, char *knobs,
 		      size_t size, double *lr, int *batch, int *epochs)
 {
-	size_t used = strlen(knobs);
-	if ((b->lr > 0 || b->batch > 0 || b->epochs > 0) && used < size)
+	size_t used = knobs ? strlen(knobs) : 0;
+	if (knobs && (b->lr > 0 || b->batch > 0 || b->epochs > 0) && used < size)
 		snprintf(knobs + used, size - used, "/lr=%g/b=%d/e=%d", b->lr, b->batch, b->epochs);
 	*lr = b->lr > 0 ? b->lr : e->lr;
 	*batch = b->batch > 0 ? b->batch : e->batch;

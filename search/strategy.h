@@ -186,8 +186,9 @@ struct run_budget {
 	  .offset = (OFF) + offsetof(struct run_budget, epochs), .lo = 0, .hi = 100000,       \
 	  .def = EPOCHS, .help = "the search run's epochs; 0 for the experiment's epochs" }
 
-/* Appends "/lr=../b=../e=.." to a trial key's knobs (size bytes in all) when any of b's
- * values is set; the effective values (b's, else e's) go to *lr, *batch and *epochs. */
+/* Appends "/lr=../b=../e=.." to a trial key's knobs (size bytes in all; NULL: none) when
+ * any of b's values is set; the effective values (b's, else e's) go to *lr, *batch and
+ * *epochs. */
 void run_budget_apply(const struct run_budget *b, const struct experiment *e, char *knobs,
 		      size_t size, double *lr, int *batch, int *epochs);
 /* Its fields of the hooks: the values set, 0 for the experiment's. */

@@ -257,7 +257,8 @@ static int array(const char *details, const char *key, double *v, int max)
 
 /* Over seeds 1..5 (1..8 measured with the decoder normalised as W / sigma(W): the ReLU code
  * chose 4, 6, 5, 6, 6, 5, 6, 6 and the linear one 8, 8, 7, 4, 6, 6, 6, 7 under each of the
- * Haswell, Zen, Sandybridge and Prescott kernels; with the earlier cap on sigma, 4 to 7 and
+ * Haswell, Zen and Sandybridge kernels, and the same on seeds 1..5 under Prescott and
+ * Nehalem; no AVX-512 kernel was tried with it; with the earlier cap on sigma, 4 to 7 and
  * 4 to 7 under SkylakeX as well), every choice is between d = 4 and 2d + 2 = 10: never below
  * the dimension, where the prefix curve is ten times its floor and more, and about one extra
  * unit per direction (a ReLU code spends two on a direction, one for each sign; a linear
