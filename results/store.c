@@ -980,6 +980,23 @@ static void make_token(char *token, size_t size)
 	snprintf(token, size, "%d-%016llx", (int)getpid(), (unsigned long long)r);
 }
 
+/* Whether process pid has ended but not been reaped (state Z in /proc/PID/stat): an owner
+ * that is gone, though kill() still finds it (a rank of an MPI job whose parent exited, in a
+ * container whose first process reaps nothing). */
+static int is_zombie(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *close = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
+	return close && close[1] == ' ' && close[2] == 'Z';
+}
+
 /* Whether the recorded owner of a running trial is still at work: this store, or another
  * whose heartbeat is within the lease (and, on this machine, whose process exists: a PID
  * that no process has is an owner that is certainly gone). */
@@ -998,7 +1015,7 @@ static int owner_alive(struct store *s, sqlite3_stmt *st, int pid_col, int host_
 	const char *host = (const char *)sqlite3_column_text(st, host_col);
 	char me[256];
 	this_host(me, sizeof(me));
-	if (host && !strcmp(host, me) && kill(pid, 0) != 0 && errno == ESRCH)
+	if (host && !strcmp(host, me) && (kill(pid, 0) != 0 ? errno == ESRCH : is_zombie(pid)))
 		return 0;
 	return 1;
 }

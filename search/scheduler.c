@@ -12,7 +12,10 @@
 
 #include "../core/err.h"
 #include "../core/hash.h"
+#include "../core/model.h"
+#include "../core/train.h"
 #include "../results/store.h"
+#include "cluster.h"
 #include "strategy.h"
 
 /* One trial to run (or found stored). Two strategies that plan the same training (the same
@@ -41,6 +44,13 @@ struct member {
 	int variant;
 };
 
+struct pending {
+	uint64_t expected;
+	int job;
+};
+
+struct cluster_run;
+
 /* One run of one experiment: its plan, its progress and how the store fared. */
 struct run_state {
 	const struct experiment *exp;
@@ -62,6 +72,9 @@ struct run_state {
 	int store_failed;
 	char store_error[DS_ERR_MAX];
 	int tty;
+	struct pending *queue; /* this round's pending trials, largest first ... */
+	int n_queue, next;     /* ... and the next to hand out */
+	struct cluster_run *cl; /* the other ranks, under MPI; NULL alone */
 };
 
 static double now_seconds(void)
@@ -133,6 +146,8 @@ static void print_progress(struct run_state *st, int force)
 static int load_stored(struct store *s, long exp_id, const struct trial_record *planned,
 		       struct trial_record *out)
 {
+	if (!s) /* a plan: nothing is looked up */
+		return 0;
 	int found = store_trial_get(s, exp_id, planned->key, out);
 	if (found == 1) {
 		snprintf(out->strategy, sizeof(out->strategy), "%s", planned->strategy);
@@ -154,42 +169,54 @@ struct epoch_ctx {
 	struct job *job;
 };
 
-/* A trial's latent units into the store (the trial_ctx callback). */
-static int on_activity(void *ctx, const struct trial_record *t, int K, const double *max_abs,
-		       const double *mean_abs, const double *var_mu, const double *mean_sigma2)
+/* A trial's latent units into the store; 0, or -1 when the store failed. */
+static int keep_activity(struct run_state *st, long trial_id, int K, const double *max_abs,
+			 const double *mean_abs, const double *var_mu, const double *mean_sigma2)
 {
-	struct epoch_ctx *c = ctx;
 	int failed = 0;
 #pragma omp critical(store)
 	{
-		if (store_activity(c->st->store, t->id, K, max_abs, mean_abs, var_mu,
+		if (store_activity(st->store, trial_id, K, max_abs, mean_abs, var_mu,
 				   mean_sigma2)) {
-			note_store_failure(c->st);
+			note_store_failure(st);
 			failed = 1;
 		}
 	}
 	return failed ? -1 : 0;
 }
 
-/* An epoch into the store, and the progress line; a store failure stops the trial. */
-static int on_epoch(void *ctx, const struct trial_record *t, const struct epoch_record *e)
+/* An epoch of a job into the store, and the progress line; non-zero when the store failed
+ * (which stops the trial). */
+static int keep_epoch(struct run_state *st, struct job *job, const struct epoch_record *e)
 {
-	struct epoch_ctx *c = ctx;
-	struct run_state *st = c->st;
 	int stop = 0;
 #pragma omp critical(store)
 	{
-		if (store_epoch(st->store, t->id, e)) {
+		if (store_epoch(st->store, job->t.id, e))
 			note_store_failure(st);
-		}
 		stop = st->store_failed;
 	}
 #pragma omp critical(progress)
 	{
-		c->job->done = e->flops_tuning;
+		job->done = e->flops_tuning;
 		print_progress(st, 0);
 	}
 	return stop;
+}
+
+/* The trial_ctx callbacks of a trial run in this process. */
+static int on_activity(void *ctx, const struct trial_record *t, int K, const double *max_abs,
+		       const double *mean_abs, const double *var_mu, const double *mean_sigma2)
+{
+	struct epoch_ctx *c = ctx;
+	return keep_activity(c->st, t->id, K, max_abs, mean_abs, var_mu, mean_sigma2);
+}
+
+static int on_epoch(void *ctx, const struct trial_record *t, const struct epoch_record *e)
+{
+	(void)t;
+	struct epoch_ctx *c = ctx;
+	return keep_epoch(c->st, c->job, e);
 }
 
 /* Data too small for the settings: said before anything trains. */
@@ -420,11 +447,6 @@ static int plan_round(struct run_state *st)
 
 /* ---- run ---- */
 
-struct pending {
-	uint64_t expected;
-	int job;
-};
-
 /* largest first, so that no long trial is left running alone at the end */
 static int larger_first(const void *a, const void *b)
 {
@@ -459,8 +481,44 @@ static int claim(struct run_state *st, struct trial_record *t)
 	return c;
 }
 
-/* Count a trial that ended here, and say so when it failed. */
-static void count_end(struct run_state *st, struct job *job)
+/* ---- across ranks: rank 0's side (see cluster.h) ---- */
+
+/* What rank 0 knows of the other ranks during one experiment. Slot s is one thread of a
+ * worker, running one trial at a time; rank r's slots are first[r] .. first[r + 1] - 1. */
+struct cluster_run {
+	int ranks, n_slots;
+	int *first;
+	int *job;   /* per slot: the job it runs, or -1 */
+	int *asked; /* per slot: it waits for a trial */
+	int in_flight;
+	int *trials;	  /* per rank, trials ended there */
+	double *seconds;  /* per rank, their wall time added up */
+	uint64_t *flops;  /* per rank, their FLOPs */
+};
+
+/* The messages (records travel as their bytes: every rank runs the same binary). */
+struct cl_begin {
+	char name[EXP_NAME_MAX];
+	char hash[17];
+	unsigned record_bytes; /* sizeof(struct trial_record): the same build everywhere */
+};
+struct cl_trial {
+	int more;     /* 0: no more trials in this experiment, the slot ends */
+	int strategy; /* index in the experiment's strategies */
+	struct trial_record t;
+};
+struct cl_epoch {
+	int slot;
+	struct epoch_record e;
+};
+struct cl_end {
+	int slot;
+	struct trial_record t;
+};
+/* activity: doubles: slot, K, has VAE arrays, then max_abs, mean_abs[, var_mu, mean_sigma2] */
+
+/* Count a trial that ended on `rank`, and say so when it failed. */
+static void count_end(struct run_state *st, struct job *job, int rank)
 {
 	const struct trial_record *t = &job->t;
 	struct run_result *r = st->result;
@@ -475,36 +533,19 @@ static void count_end(struct run_state *st, struct job *job)
 			fprintf(stderr, "%s[%s] trial %s failed: %s\n", st->tty ? "\r\033[K" : "",
 				st->exp->name, t->key, t->error);
 	}
+	if (st->cl) {
+		st->cl->trials[rank]++;
+		st->cl->seconds[rank] += t->seconds;
+		st->cl->flops[rank] += flops_total(&t->flops);
+	}
 	job->done = flops_tuning(&t->flops);
 	print_progress(st, 1);
 }
 
-/* Claim, run and store one pending trial on `threads` threads. */
-static void run_job(struct run_state *st, struct job *job, int threads)
+/* A trial that ended (here or on another rank) into the store, and counted. */
+static void keep_end(struct run_state *st, struct job *job, int rank)
 {
-	const struct run_options *o = st->opt;
 	struct trial_record *t = &job->t;
-	int c = claim(st, t);
-	if (c == CLAIM_DONE || c == CLAIM_BUSY) {
-#pragma omp critical(progress)
-		{
-			if (c == CLAIM_DONE)
-				st->finished++;
-			else
-				st->result->elsewhere++;
-		}
-	}
-	if (c != CLAIM_TAKEN)
-		return;
-	struct epoch_ctx ec = { st, job };
-	struct trial_ctx ctx = { .exp = st->exp,
-				 .data = st->data,
-				 .threads = threads,
-				 .stop = o->stop,
-				 .on_epoch = on_epoch,
-				 .on_activity = on_activity,
-				 .ctx = &ec };
-	t->state = job->strategy->run(&ctx, t);
 	/* a trial cut short because its epochs could not be stored is not finished, whatever
 	 * its training returned */
 	if (st->store_failed)
@@ -515,11 +556,335 @@ static void run_job(struct run_state *st, struct job *job, int threads)
 			note_store_failure(st);
 	}
 #pragma omp critical(progress)
-	count_end(st, job);
+	count_end(st, job, rank);
+}
+
+/* The next trial of this round's queue that this process may run, claimed in the store
+ * (CLAIM_TAKEN), or -1 when none is left (or the run is stopping). */
+static int take_next(struct run_state *st)
+{
+	const struct run_options *o = st->opt;
+	for (;;) {
+		int j = -1;
+#pragma omp critical(queue)
+		{
+			if (st->next < st->n_queue && !(o->stop && *o->stop) && !st->store_failed)
+				j = st->queue[st->next++].job;
+		}
+		if (j < 0)
+			return -1;
+		struct trial_record *t = &st->jobs[j].t;
+		int c = claim(st, t);
+		if (c == CLAIM_DONE || c == CLAIM_BUSY) {
+#pragma omp critical(progress)
+			{
+				if (c == CLAIM_DONE)
+					st->finished++;
+				else
+					st->result->elsewhere++;
+			}
+		}
+		if (c == CLAIM_TAKEN)
+			return j;
+		if (c < 0)
+			return -1;
+	}
+}
+
+/* Run one claimed trial here on `threads` threads, and store it. */
+static void run_job(struct run_state *st, struct job *job, int threads)
+{
+	struct epoch_ctx ec = { st, job };
+	struct trial_ctx ctx = { .exp = st->exp,
+				 .data = st->data,
+				 .threads = threads,
+				 .stop = st->opt->stop,
+				 .on_epoch = on_epoch,
+				 .on_activity = on_activity,
+				 .ctx = &ec };
+	job->t.state = job->strategy->run(&ctx, &job->t);
+	keep_end(st, job, 0);
+}
+
+static int strategy_index(const struct experiment *e, const struct strategy *s)
+{
+	for (int i = 0; i < e->n_strategies; i++)
+		if (e->strategies[i] == s)
+			return i;
+	return -1;
+}
+
+/* A failure of the transport: nothing can be stored any more. */
+static void note_cluster_failure(struct run_state *st)
+{
+	note_store_failure(st);
+}
+
+/* Hand the next trial to each slot that waits for one. */
+static void hand_out(struct run_state *st)
+{
+	struct cluster_run *cl = st->cl;
+	for (int s = 0; s < cl->n_slots && !st->store_failed; s++) {
+		if (!cl->asked[s])
+			continue;
+		int j = take_next(st);
+		if (j < 0)
+			return;
+		int r = 1;
+		while (s >= cl->first[r + 1])
+			r++;
+		struct cl_trial m = { .more = 1,
+				      .strategy = strategy_index(st->exp, st->jobs[j].strategy),
+				      .t = st->jobs[j].t };
+		if (cluster_send(r, CL_TRIAL + (s - cl->first[r]), &m, sizeof(m))) {
+			note_cluster_failure(st);
+			return;
+		}
+		cl->asked[s] = 0;
+		cl->job[s] = j;
+		cl->in_flight++;
+	}
+}
+
+/* One message from a worker during an experiment, acted on. */
+static void take_message(struct run_state *st, int from, int tag, const void *buf, size_t len)
+{
+	struct cluster_run *cl = st->cl;
+	int slot = len >= sizeof(int) ? *(const int *)buf : -1;
+	if (tag == CL_ACTIVITY)
+		slot = len >= sizeof(double) ? (int)((const double *)buf)[0] : -1;
+	if (from < 1 || from >= cl->ranks || slot < 0 || slot >= cl->first[from + 1] - cl->first[from]) {
+		ds_fail("rank 0: a message (tag %d) from rank %d that names no slot of it", tag, from);
+		note_cluster_failure(st);
+		return;
+	}
+	int s = cl->first[from] + slot;
+	struct job *job = cl->job[s] >= 0 ? &st->jobs[cl->job[s]] : NULL;
+	if (tag == CL_REQUEST) {
+		cl->asked[s] = 1;
+	} else if (tag == CL_EPOCH && job && len == sizeof(struct cl_epoch)) {
+		keep_epoch(st, job, &((const struct cl_epoch *)buf)->e);
+	} else if (tag == CL_ACTIVITY && job) {
+		const double *v = buf;
+		int K = (int)v[1], vae = v[2] != 0;
+		if (len != sizeof(double) * (size_t)(3 + K * (vae ? 4 : 2))) {
+			ds_fail("rank 0: a latent activity message of %zu bytes from rank %d", len,
+				from);
+			note_cluster_failure(st);
+			return;
+		}
+		keep_activity(st, job->t.id, K, v + 3, v + 3 + K, vae ? v + 3 + 2 * K : NULL,
+			      vae ? v + 3 + 3 * K : NULL);
+	} else if (tag == CL_END && job && len == sizeof(struct cl_end)) {
+		job->t = ((const struct cl_end *)buf)->t;
+		keep_end(st, job, from);
+		cl->job[s] = -1;
+		cl->asked[s] = 1;
+		cl->in_flight--;
+	} else {
+		ds_fail("rank 0: an unexpected message (tag %d, %zu bytes) from rank %d", tag, len,
+			from);
+		note_cluster_failure(st);
+	}
+}
+
+/* One message if one has come (1), none (0), or a transport failure (-1). */
+static int serve_one(struct run_state *st)
+{
+	void *buf;
+	size_t len;
+	int from, tag;
+	int r = cluster_poll(-1, -1, &from, &tag, &buf, &len);
+	if (r < 0) {
+		note_cluster_failure(st);
+		return -1;
+	}
+	if (r == 0)
+		return 0;
+	take_message(st, from, tag, buf, len);
+	free(buf);
+	return 1;
+}
+
+/* Rank 0's dispatcher thread during a round: trials to the slots that ask, their epochs and
+ * results into the store, until the queue is empty and no trial is out. */
+static void dispatch(struct run_state *st)
+{
+	struct cluster_run *cl = st->cl;
+	for (;;) {
+		hand_out(st);
+		if (cl->in_flight == 0) {
+			int left;
+#pragma omp critical(queue)
+			left = st->next < st->n_queue;
+			if (!left || st->store_failed || (st->opt->stop && *st->opt->stop))
+				return;
+		}
+		int r = serve_one(st);
+		if (r < 0 && cl->in_flight > 0)
+			return; /* cannot reach the workers: MPI will end the job */
+		if (r == 0)
+			cluster_pause();
+	}
+}
+
+static void cluster_free(struct cluster_run *cl)
+{
+	if (!cl)
+		return;
+	free(cl->first);
+	free(cl->job);
+	free(cl->asked);
+	free(cl->trials);
+	free(cl->seconds);
+	free(cl->flops);
+	free(cl);
+}
+
+/* The experiment starts on every worker: each loads the data and answers with its slots.
+ * 0, or -1 with ds_errmsg() (out of memory, a worker that cannot run it); st->cl is set
+ * either way, so that cluster_end releases the workers that are ready. */
+static int cluster_begin(struct run_state *st, const char hash[17])
+{
+	int ranks = cluster_size();
+	struct cluster_run *cl = calloc(1, sizeof(*cl));
+	if (!cl)
+		return ds_fail("out of memory starting [%s] on %d ranks", st->exp->name, ranks);
+	st->cl = cl;
+	cl->ranks = ranks;
+	cl->first = calloc((size_t)ranks + 1, sizeof(int));
+	cl->trials = calloc((size_t)ranks, sizeof(int));
+	cl->seconds = calloc((size_t)ranks, sizeof(double));
+	cl->flops = calloc((size_t)ranks, sizeof(uint64_t));
+	int *slots = calloc((size_t)ranks, sizeof(int));
+	if (!cl->first || !cl->trials || !cl->seconds || !cl->flops || !slots) {
+		free(slots);
+		return ds_fail("out of memory starting [%s] on %d ranks", st->exp->name, ranks);
+	}
+	struct cl_begin b = { .record_bytes = sizeof(struct trial_record) };
+	snprintf(b.name, sizeof(b.name), "%s", st->exp->name);
+	memcpy(b.hash, hash, sizeof(b.hash));
+	int rc = 0;
+	for (int r = 1; r < ranks && !rc; r++)
+		rc = cluster_send(r, CL_BEGIN, &b, sizeof(b));
+	char why[DS_ERR_MAX] = "";
+	for (int answered = 0; answered < ranks - 1 && !rc;) {
+		void *buf;
+		size_t len;
+		int from, got = cluster_poll(-1, CL_READY, &from, NULL, &buf, &len);
+		if (got == 0) {
+			got = cluster_poll(-1, CL_FAIL, &from, NULL, &buf, &len);
+			if (got == 1) {
+				if (!why[0])
+					snprintf(why, sizeof(why), "%.*s", (int)len, (const char *)buf);
+				free(buf);
+				answered++;
+				continue;
+			}
+		}
+		if (got < 0) {
+			rc = -1;
+		} else if (got == 0) {
+			cluster_pause();
+		} else {
+			slots[from] = len == sizeof(int) ? *(int *)buf : 0;
+			free(buf);
+			answered++;
+		}
+	}
+	for (int r = 1; r < ranks; r++)
+		cl->first[r + 1] = cl->first[r] + slots[r];
+	free(slots);
+	cl->n_slots = cl->first[ranks];
+	cl->job = malloc(sizeof(int) * (size_t)(cl->n_slots + 1));
+	cl->asked = calloc((size_t)cl->n_slots + 1, sizeof(int));
+	if (!cl->job || !cl->asked)
+		return ds_fail("out of memory starting [%s] on %d ranks", st->exp->name, ranks);
+	for (int s = 0; s < cl->n_slots; s++)
+		cl->job[s] = -1;
+	if (rc)
+		return -1;
+	if (why[0])
+		return ds_fail("[%s] %s", st->exp->name, why);
+	if (!st->opt->quiet) {
+		fprintf(stderr, "[%s] %d ranks: rank 0 and %d worker thread%s on %d other rank%s\n",
+			st->exp->name, ranks, cl->n_slots, cl->n_slots == 1 ? "" : "s", ranks - 1,
+			ranks == 2 ? "" : "s");
+	}
+	return 0;
+}
+
+#define CLUSTER_GRACE_S 10.0
+
+/* The experiment ends on every worker: the trials still out are waited for and stored, each
+ * slot is told there are no more, and each rank's share is printed. */
+static void cluster_end(struct run_state *st)
+{
+	struct cluster_run *cl = st->cl;
+	if (!cl)
+		return;
+	if (cl->job && cl->asked) {
+		/* stopped by a signal, the workers (stopped too) end their trials within a batch;
+		 * one that does not answer in CLUSTER_GRACE_S is given up */
+		double stopped = 0;
+		int idle = 0;
+		for (;;) {
+			idle = cl->in_flight == 0;
+			for (int s = 0; s < cl->n_slots && idle; s++)
+				idle = cl->asked[s];
+			if (idle)
+				break;
+			if (st->opt->stop && *st->opt->stop) {
+				if (stopped == 0)
+					stopped = now_seconds();
+				else if (now_seconds() - stopped > CLUSTER_GRACE_S)
+					break;
+			}
+			int r = serve_one(st);
+			if (r < 0)
+				break;
+			if (r == 0)
+				cluster_pause();
+		}
+		if (!idle) {
+			/* its trials stay interrupted in the store, and MPI ends the job */
+			for (int s = 0; s < cl->n_slots; s++)
+				if (cl->job[s] >= 0) {
+					st->jobs[cl->job[s]].t.state = TRIAL_INTERRUPTED;
+					keep_end(st, &st->jobs[cl->job[s]], 0);
+				}
+			cluster_give_up();
+			cluster_free(cl);
+			st->cl = NULL;
+			return;
+		}
+		struct cl_trial none = { .more = 0 };
+		for (int r = 1; r < cl->ranks; r++)
+			for (int s = cl->first[r]; s < cl->first[r + 1]; s++)
+				if (cluster_send(r, CL_TRIAL + (s - cl->first[r]), &none,
+						 sizeof(none)))
+					note_cluster_failure(st);
+	}
+	if (!st->opt->quiet && cl->trials) {
+		int total = 0;
+		for (int r = 0; r < cl->ranks; r++)
+			total += cl->trials[r];
+		if (total > 0)
+			for (int r = 0; r < cl->ranks; r++)
+				fprintf(stderr,
+					"[%s] rank %d: %d trial%s, %.3g FLOPs in %.1f s of trials "
+					"(%.3g FLOP/s)\n",
+					st->exp->name, r, cl->trials[r], cl->trials[r] == 1 ? "" : "s",
+					(double)cl->flops[r], cl->seconds[r],
+					cl->seconds[r] > 0 ? (double)cl->flops[r] / cl->seconds[r] : 0.0);
+	}
+	cluster_free(cl);
+	st->cl = NULL;
 }
 
 /* The pending trials of the latest planning round, largest first: one per thread when
- * there are enough of them, otherwise one at a time with the threads sharing its batches. */
+ * there are enough of them, otherwise one at a time with the threads sharing its batches.
+ * Under MPI one more thread hands trials to the workers, each of whose threads runs one. */
 static int run_pending(struct run_state *st)
 {
 	const struct run_options *o = st->opt;
@@ -537,14 +902,15 @@ static int run_pending(struct run_state *st)
 			}
 		}
 	int threads = o->threads > 0 ? o->threads : 1;
-	int outer = np >= threads ? threads : 1;
+	int outer = np >= threads || st->cl ? threads : 1;
 	int inner = threads / outer;
 	if (!o->quiet && round == 0)
 		fprintf(stderr,
 			"[%s] %s: %d trials (%d already complete), %d at a time on %d "
-			"thread%s each; about %.2g training FLOPs to run\n",
+			"thread%s each%s; about %.2g training FLOPs to run\n",
 			st->exp->name, st->exp->dataset, n_new, n_new - np, outer, inner,
-			inner > 1 ? "s" : "", (double)expected);
+			inner > 1 ? "s" : "", st->cl ? " here, more on the other ranks" : "",
+			(double)expected);
 	else if (!o->quiet && n_new > 0)
 		fprintf(stderr,
 			"%s[%s] round %d: %d more trials chosen from the results so far (%d already "
@@ -552,10 +918,21 @@ static int run_pending(struct run_state *st)
 			st->tty ? "\r\033[K" : "", st->exp->name, round + 1, n_new, n_new - np,
 			(double)expected);
 	qsort(pending, (size_t)np, sizeof(*pending), larger_first);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(outer)
-	for (int i = 0; i < np; i++)
-		if (!(o->stop && *o->stop) && !st->store_failed)
-			run_job(st, &st->jobs[pending[i].job], inner);
+	st->queue = pending;
+	st->n_queue = np;
+	st->next = 0;
+	int dispatcher = st->cl ? 1 : 0;
+#pragma omp parallel num_threads(outer + dispatcher)
+	{
+		if (dispatcher && omp_get_thread_num() == 0) {
+			dispatch(st);
+		} else {
+			for (int j; (j = take_next(st)) >= 0;)
+				run_job(st, &st->jobs[j], inner);
+		}
+	}
+	st->queue = NULL;
+	st->n_queue = 0;
 	free(pending);
 	return 0;
 }
@@ -701,6 +1078,8 @@ enum run_status run_experiment(struct store *s, const struct experiment *e,
 	    store_mark_interrupted(s, st.exp_id) < 0)
 		goto done;
 	r->experiment_id = st.exp_id;
+	if (cluster_size() > 1 && cluster_begin(&st, hash))
+		goto done;
 	int ran = run_rounds(&st);
 	if (ran) {
 		/* a plan refused in a later round is the strategy's fault, not the input's */
@@ -720,7 +1099,406 @@ enum run_status run_experiment(struct store *s, const struct experiment *e,
 		goto done;
 	rc = RUN_OK;
 done:
+	cluster_end(&st);
 	free(config);
+	free(st.jobs);
+	free(st.groups);
+	free(st.members);
+	dataset_free(&d);
+	return rc;
+}
+
+/* ---- across ranks: a worker's side ---- */
+
+struct worker_slot {
+	int slot;
+};
+
+static void worker_send(int tag, const void *buf, size_t len)
+{
+	if (cluster_send(0, tag, buf, len))
+		cluster_abort(EXIT_FAILURE); /* rank 0 is gone: nothing here can be kept */
+}
+
+static int worker_epoch(void *ctx, const struct trial_record *t, const struct epoch_record *e)
+{
+	(void)t;
+	struct cl_epoch m = { .slot = ((struct worker_slot *)ctx)->slot, .e = *e };
+	worker_send(CL_EPOCH, &m, sizeof(m));
+	return 0;
+}
+
+static int worker_activity(void *ctx, const struct trial_record *t, int K, const double *max_abs,
+			   const double *mean_abs, const double *var_mu, const double *mean_sigma2)
+{
+	(void)t;
+	int vae = var_mu && mean_sigma2;
+	size_t n = 3 + (size_t)K * (vae ? 4 : 2);
+	double *v = malloc(sizeof(*v) * n);
+	if (!v)
+		return ds_fail("out of memory sending latent activity");
+	v[0] = ((struct worker_slot *)ctx)->slot;
+	v[1] = K;
+	v[2] = vae;
+	memcpy(v + 3, max_abs, sizeof(*v) * (size_t)K);
+	memcpy(v + 3 + K, mean_abs, sizeof(*v) * (size_t)K);
+	if (vae) {
+		memcpy(v + 3 + 2 * K, var_mu, sizeof(*v) * (size_t)K);
+		memcpy(v + 3 + 3 * K, mean_sigma2, sizeof(*v) * (size_t)K);
+	}
+	worker_send(CL_ACTIVITY, v, sizeof(*v) * n);
+	free(v);
+	return 0;
+}
+
+/* A worker's threads during one experiment: each asks for a trial, runs it, sends its epochs
+ * and result, and asks again, until rank 0 says there are no more. */
+static void worker_slots(const struct experiment *e, const struct dataset *d, int threads,
+			 const volatile sig_atomic_t *stop)
+{
+#pragma omp parallel num_threads(threads)
+	{
+		struct worker_slot ws = { omp_get_thread_num() };
+		worker_send(CL_REQUEST, &ws.slot, sizeof(ws.slot));
+		for (;;) {
+			void *buf;
+			size_t len;
+			if (cluster_wait(0, CL_TRIAL + ws.slot, NULL, NULL, &buf, &len) < 0)
+				cluster_abort(EXIT_FAILURE);
+			struct cl_trial *m = buf;
+			if (len != sizeof(*m) || !m->more || m->strategy < 0 ||
+			    m->strategy >= e->n_strategies) {
+				free(buf);
+				break;
+			}
+			struct trial_ctx ctx = { .exp = e,
+						 .data = d,
+						 .threads = 1,
+						 .stop = stop,
+						 .on_epoch = worker_epoch,
+						 .on_activity = worker_activity,
+						 .ctx = &ws };
+			struct cl_end end = { .slot = ws.slot, .t = m->t };
+			end.t.state = e->strategies[m->strategy]->run(&ctx, &end.t);
+			free(buf);
+			worker_send(CL_END, &end, sizeof(end));
+		}
+	}
+}
+
+/* Why this worker cannot run the experiment rank 0 began, or "" when it can; its data into d
+ * (loaded when the answer is ""). */
+static void worker_prepare(const struct cl_begin *b, size_t len,
+			   const struct experiment *const *to_run, int n,
+			   const struct experiment **e, struct dataset *d, char *why, size_t size)
+{
+	*e = NULL;
+	why[0] = '\0';
+	if (len != sizeof(*b) || b->record_bytes != sizeof(struct trial_record)) {
+		snprintf(why, size, "rank %d runs another build of dimsearch than rank 0: run the "
+			 "same binary on every rank", cluster_rank());
+		return;
+	}
+	for (int i = 0; i < n && !*e; i++)
+		if (!strcmp(to_run[i]->name, b->name))
+			*e = to_run[i];
+	if (!*e) {
+		snprintf(why, size, "rank %d has no experiment %s: give every rank the same command "
+			 "line and experiments file", cluster_rank(), b->name);
+		return;
+	}
+	struct data_opts dopt = { .n_train = (*e)->n_train,
+				  .n_val = (*e)->n_val,
+				  .n_test = (*e)->n_test,
+				  .seed = (uint64_t)(*e)->data_seed };
+	if (dataset_load(d, (*e)->dataset, &dopt)) {
+		snprintf(why, size, "rank %d cannot load its data: %s", cluster_rank(), ds_errmsg());
+		return;
+	}
+	char hash[17], *config = identity(*e, d, hash);
+	if (!config || check_data(*e, d) || strcmp(hash, b->hash)) {
+		if (!config)
+			snprintf(why, size, "rank %d: out of memory", cluster_rank());
+		else if (strcmp(hash, b->hash))
+			snprintf(why, size, "rank %d reads other settings or other data files than "
+				 "rank 0 (experiment %s against %s): every rank must see the same "
+				 "experiments file and data", cluster_rank(), hash, b->hash);
+		else
+			snprintf(why, size, "rank %d: %s", cluster_rank(), ds_errmsg());
+		dataset_free(d);
+	}
+	free(config);
+}
+
+int run_worker(const struct experiment *const *to_run, int n, const struct run_options *o)
+{
+	int threads = o->threads > 0 ? o->threads : 1;
+	for (;;) {
+		void *buf;
+		size_t len;
+		int tag;
+		if (cluster_wait(0, -1, NULL, &tag, &buf, &len) < 0)
+			return EXIT_FAILURE;
+		if (tag == CL_FINISH) {
+			int status = len == sizeof(int) ? *(int *)buf : EXIT_FAILURE;
+			free(buf);
+			return status;
+		}
+		if (tag != CL_BEGIN) {
+			free(buf);
+			continue;
+		}
+		const struct experiment *e;
+		struct dataset d;
+		char why[DS_ERR_MAX];
+		worker_prepare(buf, len, to_run, n, &e, &d, why, sizeof(why));
+		free(buf);
+		if (why[0]) {
+			worker_send(CL_FAIL, why, strlen(why));
+			continue;
+		}
+		worker_send(CL_READY, &threads, sizeof(threads));
+		worker_slots(e, &d, threads, o->stop);
+		dataset_free(&d);
+	}
+}
+
+void run_release_workers(int status)
+{
+	if (cluster_given_up())
+		return;
+	for (int r = 1; r < cluster_size(); r++)
+		if (cluster_send(r, CL_FINISH, &status, sizeof(status)))
+			cluster_abort(status ? status : EXIT_FAILURE);
+}
+
+/* ---- plan: the schedule a run would follow on N ranks, without training ---- */
+
+/* One short training at width K on this machine, one thread: its wall time and FLOPs. */
+static int time_training(const struct experiment *e, const struct dataset *d, int K,
+			 double *seconds, double *flops)
+{
+	struct trial_ctx c = { .exp = e, .data = d, .threads = 1 };
+	struct train_cfg cfg;
+	trial_train_cfg(&c, &cfg);
+	cfg.epochs = 1;
+	cfg.stop = NULL;
+	struct ae_arch arch = experiment_arch(e, d, K);
+	double t0 = now_seconds();
+	struct ae *m = ae_new(&arch);
+	if (!m)
+		return -1;
+	struct rng r;
+	rng_seed(&r, 1);
+	ae_init(m, &r);
+	struct flops f = { 0 };
+	int rc = ae_train(m, &d->train, &d->val, &cfg, &r, &f);
+	*seconds = now_seconds() - t0;
+	*flops = (double)flops_total(&f);
+	ae_delete(m);
+	return rc < 0 ? -1 : 0;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* seconds = a + b * FLOPs for one epoch (its steps and its validation pass) on one thread of
+ * this machine, fitted to one-epoch trainings (on up to 8,192 of the training examples) at
+ * the narrowest and widest width planned, the median of three each, so that a moment's load
+ * elsewhere does not set the rate. */
+static int calibrate(const struct experiment *e, const struct dataset *data, int k_lo, int k_hi,
+		     double *a, double *b)
+{
+	struct dataset d = *data; /* the same arrays, fewer rows: never freed */
+	size_t rows = 8192;
+	if (d.train.n > rows)
+		d.train.n = rows;
+	if (d.val.n > rows / 4)
+		d.val.n = rows / 4;
+	double s[2], f[2];
+	int widths[2] = { k_lo, k_hi };
+	for (int i = 0; i < 2; i++) {
+		double runs[3];
+		for (int k = 0; k < 3; k++)
+			if (time_training(e, &d, widths[i], &runs[k], &f[i]))
+				return -1;
+		qsort(runs, 3, sizeof(*runs), compare_double);
+		s[i] = runs[1];
+	}
+	*b = f[1] > f[0] ? (s[1] - s[0]) / (f[1] - f[0]) : 0;
+	if (!(*b > 0)) { /* one width, or noise: the rate of the wider, no fixed cost */
+		*b = s[1] / f[1];
+		*a = 0;
+	} else {
+		*a = s[0] - *b * f[0];
+		if (*a < 0)
+			*a = 0;
+	}
+	return 0;
+}
+
+/* Largest-first dynamic assignment of n trial times (sorted, longest first) onto `slots`
+ * threads: each trial goes to the thread that frees first. The makespan; each thread's busy
+ * time and trial count into busy and count when not NULL. */
+static double simulate(const double *seconds, int n, int slots, double *busy, int *count)
+{
+	double *free_at = calloc((size_t)slots, sizeof(double));
+	if (!free_at)
+		return NAN;
+	for (int i = 0; i < n; i++) {
+		int s = 0;
+		for (int k = 1; k < slots; k++)
+			if (free_at[k] < free_at[s])
+				s = k;
+		free_at[s] += seconds[i];
+		if (count)
+			count[s]++;
+	}
+	double end = 0;
+	for (int s = 0; s < slots; s++) {
+		if (free_at[s] > end)
+			end = free_at[s];
+		if (busy)
+			busy[s] = free_at[s];
+	}
+	free(free_at);
+	return end;
+}
+
+/* A projected time: seconds to a tenth below a minute, else as the progress line shows it. */
+static void plan_duration(double s, char *buf, size_t size)
+{
+	if (s < 59.95)
+		snprintf(buf, size, "%.1f s", s);
+	else
+		format_duration(s, buf, size);
+}
+
+static int longer_first(const void *a, const void *b)
+{
+	return compare_double(b, a);
+}
+
+enum run_status run_plan(const struct experiment *e, const struct run_options *o,
+			 const int *ranks, int n_ranks, double *wall, FILE *out)
+{
+	struct data_opts dopt = { .n_train = e->n_train,
+				  .n_val = e->n_val,
+				  .n_test = e->n_test,
+				  .seed = (uint64_t)e->data_seed };
+	struct dataset d;
+	double t0 = now_seconds();
+	if (dataset_load(&d, e->dataset, &dopt)) {
+		ds_fail("[%s] %s", e->name, ds_errmsg());
+		return RUN_BAD_INPUT;
+	}
+	double load = now_seconds() - t0;
+	if (check_data(e, &d)) {
+		dataset_free(&d);
+		return RUN_BAD_INPUT;
+	}
+	struct run_result r;
+	memset(&r, 0, sizeof(r));
+	struct run_state st = { .exp = e, .data = &d, .opt = o, .result = &r };
+	enum run_status rc = RUN_FAILED;
+	double *seconds = NULL, *busy = NULL;
+	int *count = NULL;
+	int planned = plan_round(&st);
+	if (planned < 0) {
+		rc = planned == RUN_BAD_INPUT ? RUN_BAD_INPUT : RUN_FAILED;
+		goto done;
+	}
+	int k_lo = 0, k_hi = 0, more = 0;
+	uint64_t total = 0, step, eval;
+	for (int i = 0; i < st.n_jobs; i++) {
+		int K = st.jobs[i].t.latent;
+		k_lo = !k_lo || K < k_lo ? K : k_lo;
+		k_hi = K > k_hi ? K : k_hi;
+	}
+	for (int g = 0; g < st.n_groups; g++)
+		more += !st.groups[g].closed;
+	double a, b;
+	if (st.n_jobs == 0 || calibrate(e, &d, k_lo, k_hi, &a, &b)) {
+		if (st.n_jobs == 0)
+			ds_fail("[%s] plans no trials", e->name);
+		goto done;
+	}
+	int threads = o->threads > 0 ? o->threads : 1, most = 0;
+	for (int i = 0; i < n_ranks; i++)
+		most = ranks[i] > most ? ranks[i] : most;
+	seconds = malloc(sizeof(*seconds) * (size_t)st.n_jobs);
+	busy = malloc(sizeof(*busy) * (size_t)most * (size_t)threads);
+	count = malloc(sizeof(*count) * (size_t)most * (size_t)threads);
+	if (!seconds || !busy || !count) {
+		ds_fail("out of memory planning [%s]", e->name);
+		goto done;
+	}
+	for (int i = 0; i < st.n_jobs; i++) {
+		/* its training, and the measurement of train, validation and test at the end */
+		struct ae_arch arch = experiment_arch(e, &d, st.jobs[i].t.latent);
+		ae_flops_per_example(&arch, &step, &eval);
+		double f = (double)st.jobs[i].expected +
+			   (double)eval * (double)(d.train.n + d.val.n + d.test.n);
+		double epochs = details_number(st.jobs[i].t.params, "epochs");
+		seconds[i] = (epochs >= 1 ? epochs : e->epochs) * a + b * f;
+		total += (uint64_t)f;
+	}
+	qsort(seconds, (size_t)st.n_jobs, sizeof(*seconds), longer_first);
+	fprintf(out,
+		"[%s] %d trials in the first round, %.3g FLOPs of training and measurement; one "
+		"thread of this machine runs an epoch in %.3g s + %.3g s per GFLOP (%.3g GFLOP/s), "
+		"measured now; data loading %.2f s\n",
+		e->name, st.n_jobs, (double)total, a, b * 1e9, 1e-9 / b, load);
+	if (more)
+		fprintf(out,
+			"[%s] %d strategy x seed group%s plan%s more trials from the results "
+			"(bisect, halving): those later rounds are not in the projection\n",
+			e->name, more, more == 1 ? "" : "s", more == 1 ? "s" : "");
+	double one = simulate(seconds, st.n_jobs, threads, NULL, NULL);
+	fprintf(out, "%8s %8s %14s %9s   %s\n", "ranks", "threads", "projected wall", "speed-up",
+		"busy per thread, least..most loaded rank");
+	for (int i = 0; i < n_ranks; i++) {
+		int slots = ranks[i] * threads;
+		for (int s = 0; s < slots; s++) {
+			busy[s] = 0;
+			count[s] = 0;
+		}
+		double end = simulate(seconds, st.n_jobs, slots, busy, count);
+		double lo = INFINITY, hi = 0;
+		for (int rk = 0; rk < ranks[i]; rk++) {
+			double sum = 0;
+			for (int k = 0; k < threads; k++)
+				sum += busy[rk * threads + k];
+			lo = sum < lo ? sum : lo;
+			hi = sum > hi ? sum : hi;
+		}
+		char w[32], l[32], h[32];
+		plan_duration(load + end, w, sizeof(w));
+		plan_duration(lo / threads, l, sizeof(l));
+		plan_duration(hi / threads, h, sizeof(h));
+		fprintf(out, "%8d %8d %14s %8.2fx   %s..%s\n", ranks[i], threads, w,
+			(load + one) / (load + end), l, h);
+		if (wall)
+			wall[i] = load + end;
+		if (ranks[i] <= 4 && n_ranks == 1)
+			for (int rk = 0; rk < ranks[i]; rk++) {
+				int trials = 0;
+				double sum = 0;
+				for (int k = 0; k < threads; k++) {
+					trials += count[rk * threads + k];
+					sum += busy[rk * threads + k];
+				}
+				fprintf(out, "    rank %d: %d trials, busy %.1f s\n", rk, trials, sum);
+			}
+	}
+	rc = RUN_OK;
+done:
+	free(seconds);
+	free(busy);
+	free(count);
 	free(st.jobs);
 	free(st.groups);
 	free(st.members);

@@ -3,6 +3,7 @@
 #define DS_SCHEDULER_H
 
 #include <signal.h>
+#include <stdio.h>
 
 #include "experiment.h"
 
@@ -41,5 +42,23 @@ enum run_status {
  * with ds_errmsg() when the run cannot go on (the database). */
 enum run_status run_experiment(struct store *s, const struct experiment *e,
 			       const struct run_options *o, struct run_result *r);
+
+/* The schedule of e's first planning round under largest-first dynamic assignment on
+ * ranks[i] ranks of o->threads threads each (every thread running one trial), printed to out
+ * with the projected wall time of each (into wall[i] when not NULL): the trials' FLOPs from
+ * the closed form, the seconds per FLOP from short trainings timed now on this machine.
+ * Nothing is trained for the experiment, nothing stored. RUN_OK, RUN_BAD_INPUT or RUN_FAILED,
+ * with ds_errmsg(). */
+enum run_status run_plan(const struct experiment *e, const struct run_options *o,
+			 const int *ranks, int n_ranks, double *wall, FILE *out);
+
+/* Under MPI (cluster.h), on a worker rank: run the trials rank 0 hands out, of the
+ * experiments to_run (the same list rank 0 runs, from the same command line), o->threads at
+ * a time, until rank 0 says the run is over; the exit status rank 0 sent. Workers never open
+ * the database: every epoch and result goes to rank 0 as a message. */
+int run_worker(const struct experiment *const *to_run, int n, const struct run_options *o);
+
+/* On rank 0: tell every worker waiting in run_worker that the run is over. */
+void run_release_workers(int status);
 
 #endif

@@ -286,11 +286,17 @@ char *db_dump(const char *db, const char *query)
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		for (int i = 0; i < sqlite3_column_count(st); i++) {
 			const unsigned char *v = sqlite3_column_text(st, i);
+			size_t need = len + (v ? strlen((const char *)v) : 4) + 4;
+			if (need >= cap) { /* a long dump: room doubles */
+				while (need >= cap)
+					cap *= 2;
+				text = realloc(text, cap);
+				assert_non_null(text);
+			}
 			len += (size_t)snprintf(text + len, cap - len, "%s%s", i ? "|" : "",
 						v ? (const char *)v : "NULL");
 		}
 		len += (size_t)snprintf(text + len, cap - len, "\n");
-		assert_true(len < cap - 1024);
 	}
 	sqlite3_finalize(st);
 	sqlite3_close(h);
