@@ -45,8 +45,9 @@ int cluster_send(int dest, int tag, const void *buf, size_t len);
 int cluster_poll(int source, int tag, int *from, int *got_tag, void **buf, size_t *len);
 /* cluster_poll until a message comes, sleeping between polls (no core spins while it waits). */
 int cluster_wait(int source, int tag, int *from, int *got_tag, void **buf, size_t *len);
-/* A short sleep for a loop that polls. */
-void cluster_pause(void);
+/* A sleep for a loop that polls: longer the more polls in a row found nothing (*idle, which
+ * the caller sets to 0 when a message comes). */
+void cluster_pause(int *idle);
 /* End every rank at once (a rank that cannot go on): MPI_Abort. */
 void cluster_abort(int status);
 

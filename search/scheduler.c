@@ -711,6 +711,7 @@ static int serve_one(struct run_state *st)
 static void dispatch(struct run_state *st)
 {
 	struct cluster_run *cl = st->cl;
+	int idle = 0;
 	for (;;) {
 		hand_out(st);
 		if (cl->in_flight == 0) {
@@ -724,7 +725,9 @@ static void dispatch(struct run_state *st)
 		if (r < 0 && cl->in_flight > 0)
 			return; /* cannot reach the workers: MPI will end the job */
 		if (r == 0)
-			cluster_pause();
+			cluster_pause(&idle);
+		else
+			idle = 0;
 	}
 }
 
@@ -768,6 +771,7 @@ static int cluster_begin(struct run_state *st, const char hash[17])
 	for (int r = 1; r < ranks && !rc; r++)
 		rc = cluster_send(r, CL_BEGIN, &b, sizeof(b));
 	char why[DS_ERR_MAX] = "";
+	int idle = 0;
 	for (int answered = 0; answered < ranks - 1 && !rc;) {
 		void *buf;
 		size_t len;
@@ -785,7 +789,7 @@ static int cluster_begin(struct run_state *st, const char hash[17])
 		if (got < 0) {
 			rc = -1;
 		} else if (got == 0) {
-			cluster_pause();
+			cluster_pause(&idle);
 		} else {
 			slots[from] = len == sizeof(int) ? *(int *)buf : 0;
 			free(buf);
@@ -827,7 +831,7 @@ static void cluster_end(struct run_state *st)
 		/* stopped by a signal, the workers (stopped too) end their trials within a batch;
 		 * one that does not answer in CLUSTER_GRACE_S is given up */
 		double stopped = 0;
-		int idle = 0;
+		int idle = 0, quiet = 0;
 		for (;;) {
 			idle = cl->in_flight == 0;
 			for (int s = 0; s < cl->n_slots && idle; s++)
@@ -844,7 +848,9 @@ static void cluster_end(struct run_state *st)
 			if (r < 0)
 				break;
 			if (r == 0)
-				cluster_pause();
+				cluster_pause(&quiet);
+			else
+				quiet = 0;
 		}
 		if (!idle) {
 			/* its trials stay interrupted in the store, and MPI ends the job */
@@ -1186,10 +1192,33 @@ static void worker_slots(const struct experiment *e, const struct dataset *d, in
 	}
 }
 
+/* The first experiment's data, read while rank 0 reads its own (a worker knows the list). */
+struct preload {
+	const struct experiment *e;
+	struct dataset d;
+	int loaded;
+};
+
+/* e's data into d: taken from the preload when it holds e's, else read. 1, or 0 with
+ * ds_errmsg(). */
+static int load_data(const struct experiment *e, struct dataset *d, struct preload *p)
+{
+	if (p->loaded && p->e == e) {
+		*d = p->d;
+		p->loaded = 0;
+		return 1;
+	}
+	struct data_opts dopt = { .n_train = e->n_train,
+				  .n_val = e->n_val,
+				  .n_test = e->n_test,
+				  .seed = (uint64_t)e->data_seed };
+	return dataset_load(d, e->dataset, &dopt) == 0;
+}
+
 /* Why this worker cannot run the experiment rank 0 began, or "" when it can; its data into d
  * (loaded when the answer is ""). */
 static void worker_prepare(const struct cl_begin *b, size_t len,
-			   const struct experiment *const *to_run, int n,
+			   const struct experiment *const *to_run, int n, struct preload *preloaded,
 			   const struct experiment **e, struct dataset *d, char *why, size_t size)
 {
 	*e = NULL;
@@ -1207,11 +1236,7 @@ static void worker_prepare(const struct cl_begin *b, size_t len,
 			 "line and experiments file", cluster_rank(), b->name);
 		return;
 	}
-	struct data_opts dopt = { .n_train = (*e)->n_train,
-				  .n_val = (*e)->n_val,
-				  .n_test = (*e)->n_test,
-				  .seed = (uint64_t)(*e)->data_seed };
-	if (dataset_load(d, (*e)->dataset, &dopt)) {
+	if (!load_data(*e, d, preloaded)) {
 		snprintf(why, size, "rank %d cannot load its data: %s", cluster_rank(), ds_errmsg());
 		return;
 	}
@@ -1233,6 +1258,9 @@ static void worker_prepare(const struct cl_begin *b, size_t len,
 int run_worker(const struct experiment *const *to_run, int n, const struct run_options *o)
 {
 	int threads = o->threads > 0 ? o->threads : 1;
+	struct preload pre = { .e = n > 0 ? to_run[0] : NULL };
+	if (pre.e)
+		pre.loaded = load_data(pre.e, &pre.d, &pre);
 	for (;;) {
 		void *buf;
 		size_t len;
@@ -1242,6 +1270,8 @@ int run_worker(const struct experiment *const *to_run, int n, const struct run_o
 		if (tag == CL_FINISH) {
 			int status = len == sizeof(int) ? *(int *)buf : EXIT_FAILURE;
 			free(buf);
+			if (pre.loaded)
+				dataset_free(&pre.d);
 			return status;
 		}
 		if (tag != CL_BEGIN) {
@@ -1251,7 +1281,7 @@ int run_worker(const struct experiment *const *to_run, int n, const struct run_o
 		const struct experiment *e;
 		struct dataset d;
 		char why[DS_ERR_MAX];
-		worker_prepare(buf, len, to_run, n, &e, &d, why, sizeof(why));
+		worker_prepare(buf, len, to_run, n, &pre, &e, &d, why, sizeof(why));
 		free(buf);
 		if (why[0]) {
 			worker_send(CL_FAIL, why, strlen(why));
@@ -1328,9 +1358,9 @@ static int calibrate(const struct experiment *e, const struct dataset *data, int
 		qsort(runs, 3, sizeof(*runs), compare_double);
 		s[i] = runs[1];
 	}
-	*b = f[1] > f[0] ? (s[1] - s[0]) / (f[1] - f[0]) : 0;
-	if (!(*b > 0)) { /* one width, or noise: the rate of the wider, no fixed cost */
-		*b = s[1] / f[1];
+	*b = f[1] > 1.5 * f[0] ? (s[1] - s[0]) / (f[1] - f[0]) : 0;
+	if (!(*b > 0)) { /* widths too alike to part the two terms, or noise: one rate */
+		*b = (s[0] + s[1]) / (f[0] + f[1]);
 		*a = 0;
 	} else {
 		*a = s[0] - *b * f[0];
