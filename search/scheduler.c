@@ -107,6 +107,8 @@ static void format_duration(double s, char *buf, size_t size)
 		snprintf(buf, size, "%ld:%02ld", t / 60, t % 60);
 }
 
+static void cluster_rates(const struct cluster_run *cl, char *buf, size_t size);
+
 /* One progress line, at most every half second on a terminal and every 30 s in a log;
  * called inside the progress critical section. */
 static void print_progress(struct run_state *st, int force)
@@ -131,12 +133,14 @@ static void print_progress(struct run_state *st, int force)
 	format_duration(elapsed, el, sizeof(el));
 	if (done > 0 && elapsed > 1.0)
 		format_duration(elapsed * (double)expected_left / (double)done, left, sizeof(left));
-	char failed[32] = "";
+	char failed[32] = "", ranks[96] = "";
 	if (st->failed)
 		snprintf(failed, sizeof(failed), ", %d failed", st->failed);
-	fprintf(stderr, "%s[%s] trials %d/%d%s | %.3g FLOPs | %s elapsed | ~%s left%s",
+	if (st->cl)
+		cluster_rates(st->cl, ranks, sizeof(ranks));
+	fprintf(stderr, "%s[%s] trials %d/%d%s | %.3g FLOPs | %s elapsed | ~%s left%s%s",
 		st->tty ? "\r\033[K" : "", st->exp->name, st->finished, st->n_jobs, failed,
-		(double)done, el, left, st->tty ? "" : "\n");
+		(double)done, el, left, ranks, st->tty ? "" : "\n");
 	fflush(stderr);
 }
 
@@ -495,6 +499,23 @@ struct cluster_run {
 	double *seconds;  /* per rank, their wall time added up */
 	uint64_t *flops;  /* per rank, their FLOPs */
 };
+
+/* " | N ranks, L..H GFLOP/s per trial" over the ranks that have ended a trial, for the
+ * progress line */
+static void cluster_rates(const struct cluster_run *cl, char *buf, size_t size)
+{
+	double lo = INFINITY, hi = 0;
+	for (int r = 0; cl->seconds && cl->flops && r < cl->ranks; r++)
+		if (cl->seconds[r] > 0) {
+			double rate = 1e-9 * (double)cl->flops[r] / cl->seconds[r];
+			lo = rate < lo ? rate : lo;
+			hi = rate > hi ? rate : hi;
+		}
+	if (hi > 0)
+		snprintf(buf, size, " | %d ranks, %.3g..%.3g GFLOP/s per trial", cl->ranks, lo, hi);
+	else
+		snprintf(buf, size, " | %d ranks", cl->ranks);
+}
 
 /* The messages (records travel as their bytes: every rank runs the same binary). */
 struct cl_begin {
