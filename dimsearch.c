@@ -1373,6 +1373,10 @@ static void print_version(void)
 	printf("BLAS: %s\n", blas_config());
 	printf("BLAS kernel: %s\n", kernel);
 	printf("threads: %d (OpenMP; one BLAS thread each)\n", default_threads());
+	if (cluster_built())
+		printf("MPI: built in; rank %d of %d\n", cluster_rank(), cluster_size());
+	else
+		printf("MPI: not in this build ('make mpi' builds %s-mpi)\n", prog);
 }
 
 /* The command line, run: its exit status. */
