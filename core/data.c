@@ -1,6 +1,7 @@
 /* data.c: dataset loading, synthetic generators and seeded splits. */
 #include "data.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -33,7 +34,87 @@ void dataset_free(struct dataset *d)
 		free(s[i]->x);
 		free(s[i]->y);
 	}
+	free(d->shift);
+	free(d->spread);
 	memset(d, 0, sizeof(*d));
+}
+
+/* ---- scaling ---- */
+
+static const char *const scale_names[] = { "none", "minmax", "zscore" };
+
+int data_scale_parse(const char *name, enum data_scale *out)
+{
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(name, scale_names[i])) {
+			*out = (enum data_scale)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *data_scale_name(enum data_scale s)
+{
+	return (unsigned)s < 3 ? scale_names[s] : "?";
+}
+
+enum data_scale data_scale_default(const char *spec)
+{
+	return !strncmp(spec, "csv:", 4) ? SCALE_ZSCORE : SCALE_NONE;
+}
+
+/* Per feature of the training split: minimum and maximum, or mean and standard deviation
+ * (of the population, divisor n), into shift and spread (in double: a float sum of 10^5
+ * squares loses digits the test split then shows). */
+static void scale_fit(const struct split *t, enum data_scale s, float *shift, float *spread)
+{
+	for (int j = 0; j < t->dim; j++) {
+		double a = 0, b = 0;
+		if (s == SCALE_MINMAX) {
+			a = t->n ? t->x[j] : 0;
+			b = a;
+			for (size_t i = 1; i < t->n; i++) {
+				double v = t->x[i * (size_t)t->dim + (size_t)j];
+				a = v < a ? v : a;
+				b = v > b ? v : b;
+			}
+			b -= a;
+		} else {
+			for (size_t i = 0; i < t->n; i++)
+				a += t->x[i * (size_t)t->dim + (size_t)j];
+			a = t->n ? a / (double)t->n : 0;
+			for (size_t i = 0; i < t->n; i++) {
+				double dv = t->x[i * (size_t)t->dim + (size_t)j] - a;
+				b += dv * dv;
+			}
+			b = t->n ? sqrt(b / (double)t->n) : 0;
+		}
+		shift[j] = (float)a;
+		/* a constant feature (or one whose spread a float cannot hold) maps to 0 */
+		spread[j] = b > 0 && (float)b > 0 && isfinite((float)b) ? (float)b : 1.0f;
+	}
+}
+
+int dataset_scale(struct dataset *d, enum data_scale s)
+{
+	if (s == SCALE_NONE)
+		return 0;
+	assert(d->scale == SCALE_NONE && !d->shift);
+	d->shift = malloc(sizeof(float) * (size_t)d->dim);
+	d->spread = malloc(sizeof(float) * (size_t)d->dim);
+	if (!d->shift || !d->spread)
+		return ds_fail("out of memory scaling %d features", d->dim);
+	scale_fit(&d->train, s, d->shift, d->spread);
+	struct split *all[] = { &d->train, &d->val, &d->test };
+	for (int k = 0; k < 3; k++)
+		for (size_t i = 0; i < all[k]->n; i++) {
+			float *row = all[k]->x + i * (size_t)d->dim;
+			for (int j = 0; j < d->dim; j++)
+				row[j] = (row[j] - d->shift[j]) / d->spread[j];
+		}
+	d->scale = s;
+	d->unit_range = s == SCALE_MINMAX;
+	return 0;
 }
 
 /* ---- IDX ---- */

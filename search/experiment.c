@@ -32,6 +32,7 @@
 /* ---- the experiment's own keys ---- */
 
 static int parse_widths(void *block, const char *value, char *why, size_t size);
+static int parse_scale(void *block, const char *value, char *why, size_t size);
 static int parse_latent_act(void *block, const char *value, char *why, size_t size);
 static int parse_output_act(void *block, const char *value, char *why, size_t size);
 static int parse_loss(void *block, const char *value, char *why, size_t size);
@@ -92,6 +93,16 @@ static const struct setting own_keys[] = {
 	  .def = "1",
 	  .help = "seed of the splits and synthetic data",
 	  .shared = 1 },
+	/* not .shared: identify() hashes the resolved scaling itself, and only when it is not
+	 * none, so that experiments from before the key keep their identity */
+	{ .name = "scale",
+	  .type = SETTING_CUSTOM,
+	  .offset = 0,
+	  .lo = 0,
+	  .hi = 0,
+	  .def = "auto",
+	  .help = "auto, " DATA_SCALE_NAMES " (auto: zscore for csv data, none otherwise)",
+	  .parse = parse_scale },
 	{ .name = "hidden",
 	  .type = SETTING_CUSTOM,
 	  .offset = 0,
@@ -219,6 +230,23 @@ static int parse_widths(void *block, const char *value, char *why, size_t size)
 	if (n < 0)
 		return -1;
 	e->n_hidden = n;
+	return 0;
+}
+
+/* scale: auto (by the dataset's kind, resolved in check_experiment) or a scaling. */
+static int parse_scale(void *block, const char *value, char *why, size_t size)
+{
+	struct experiment *e = block;
+	enum data_scale s;
+	if (!strcmp(value, "auto")) {
+		e->scale_key = -1;
+		return 0;
+	}
+	if (data_scale_parse(value, &s)) {
+		snprintf(why, size, "'%s' is not auto, %s", value, DATA_SCALE_NAMES);
+		return -1;
+	}
+	e->scale_key = (int)s;
 	return 0;
 }
 
@@ -634,6 +662,8 @@ static void check_experiment(struct parse *p, int x)
 		e->k_max = K_MAX_DEFAULT;
 	if (e->delivery_epochs == 0)
 		e->delivery_epochs = e->epochs;
+	e->scale = e->scale_key >= 0 ? (enum data_scale)e->scale_key
+				     : data_scale_default(e->dataset);
 	if (e->chunks > e->batch)
 		config_error(p, at[find_key(p, "chunks")], "[%s] chunks: %d exceeds batch = %d",
 			     e->name, e->chunks, e->batch);
@@ -653,6 +683,9 @@ static void identify(struct parse *p, int x)
 			continue;
 		const char *raw = p->raw[x * p->n_keys + k];
 		const char *v = raw ? raw : s->def ? s->def : "";
+		int scale_key = !strcmp(s->name, "scale");
+		if (scale_key)
+			v = data_scale_name(e->scale); /* the scaling, auto resolved */
 		int n = snprintf(e->config + used, sizeof(e->config) - used, "%s = %s\n", s->name,
 				 v);
 		if (n < 0 || (size_t)n >= sizeof(e->config) - used) {
@@ -661,7 +694,7 @@ static void identify(struct parse *p, int x)
 				     sizeof(e->config) - 1);
 			break;
 		}
-		if (p->keys[k].table < 0 && s->shared)
+		if (p->keys[k].table < 0 && (s->shared || (scale_key && e->scale != SCALE_NONE)))
 			hash = fnv1a(hash, e->config + used, (size_t)n);
 		used += (size_t)n;
 	}

@@ -684,6 +684,10 @@ enum run_status run_experiment(struct store *s, const struct experiment *e,
 		ds_fail("[%s] %s", e->name, ds_errmsg());
 		return RUN_BAD_INPUT;
 	}
+	if (dataset_scale(&d, e->scale)) { /* fitted on the training split (key scale) */
+		dataset_free(&d);
+		return RUN_FAILED;
+	}
 	if (check_data(e, &d)) {
 		dataset_free(&d);
 		return RUN_BAD_INPUT;

@@ -279,6 +279,65 @@ static void test_grid_choice_rules(void **state)
 	assert_int_equal(grid_choose(K, none, 2, SELECT_WITHIN, 0.05), -1);
 }
 
+/* scale: resolved by the dataset's kind when not given, part of the identity when it is not
+ * none (so that a changed scaling never reuses trials of the other), and a bad value named
+ * with its line and the values allowed. */
+static void test_scale_key(void **state)
+{
+	(void)state;
+	struct experiment_file plain = load("[x]\ndataset = affine\nstrategies = grid\n"
+					    "grid = 1..3\n",
+					    1);
+	struct experiment_file none = load("[x]\ndataset = affine\nscale = none\n"
+					   "strategies = grid\ngrid = 1..3\n",
+					   1);
+	struct experiment_file z = load("[x]\ndataset = affine\nscale = zscore\n"
+					"strategies = grid\ngrid = 1..3\n",
+					1);
+	struct experiment_file mm = load("[x]\ndataset = affine\nscale = minmax\n"
+					 "strategies = grid\ngrid = 1..3\n",
+					 1);
+	assert_int_equal(plain.exp[0].scale, SCALE_NONE);
+	assert_int_equal(z.exp[0].scale, SCALE_ZSCORE);
+	assert_int_equal(mm.exp[0].scale, SCALE_MINMAX);
+	/* none is the data as before the key: the same identity as an experiment without it */
+	assert_string_equal(plain.exp[0].hash, none.exp[0].hash);
+	assert_string_not_equal(plain.exp[0].hash, z.exp[0].hash);
+	assert_string_not_equal(plain.exp[0].hash, mm.exp[0].hash);
+	assert_string_not_equal(z.exp[0].hash, mm.exp[0].hash);
+	assert_non_null(strstr(plain.exp[0].config, "scale = none\n"));
+	assert_non_null(strstr(z.exp[0].config, "scale = zscore\n"));
+	experiments_free(&plain);
+	experiments_free(&none);
+	experiments_free(&z);
+	experiments_free(&mm);
+
+	/* csv data defaults to zscore, and says so in its record; naming it changes nothing */
+	struct experiment_file csv = load("[c]\ndataset = csv:/tmp/x.csv\nstrategies = grid\n"
+					  "grid = 1..3\n",
+					  1);
+	struct experiment_file csv_z = load("[c]\ndataset = csv:/tmp/x.csv\nscale = zscore\n"
+					    "strategies = grid\ngrid = 1..3\n",
+					    1);
+	struct experiment_file csv_raw = load("[c]\ndataset = csv:/tmp/x.csv\nscale = none\n"
+					      "strategies = grid\ngrid = 1..3\n",
+					      1);
+	assert_int_equal(csv.exp[0].scale, SCALE_ZSCORE);
+	assert_int_equal(csv_raw.exp[0].scale, SCALE_NONE);
+	assert_non_null(strstr(csv.exp[0].config, "scale = zscore\n"));
+	assert_string_equal(csv.exp[0].hash, csv_z.exp[0].hash);
+	assert_string_not_equal(csv.exp[0].hash, csv_raw.exp[0].hash);
+	experiments_free(&csv);
+	experiments_free(&csv_z);
+	experiments_free(&csv_raw);
+
+	struct experiment_file bad = load("[x]\ndataset = affine\nstrategies = grid\n"
+					  "grid = 1..3\nscale = standard\n",
+					  0);
+	expect_error(&bad, 5, "[x] scale: 'standard' is not auto, none, minmax or zscore");
+	experiments_free(&bad);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +350,7 @@ int main(void)
 		cmocka_unit_test(test_int_lists_at_the_limits),
 		cmocka_unit_test(test_byte_order_mark),
 		cmocka_unit_test(test_grid_choice_rules),
+		cmocka_unit_test(test_scale_key),
 	};
 	return cmocka_run_group_tests_name("experiment", tests, NULL, NULL);
 }
