@@ -630,6 +630,9 @@ static int run_all(struct store *s, const struct experiment *const *to_run, int 
 	for (int i = 0; i < n && !stop_requested; i++) {
 		const struct experiment *e = to_run[i];
 		struct run_result r;
+		/* what the file did not say, before any of it trains (k_max 64 without a grid) */
+		if (!ro->quiet)
+			fputs(e->defaults, stderr);
 		enum run_status rc = run_experiment(s, e, &o, &r);
 		if (rc == RUN_OK && store_check(s))
 			rc = RUN_FAILED;

@@ -637,6 +637,88 @@ static int table_used(const struct experiment *e, const struct settings *t)
 	return 0;
 }
 
+/* printf into e->defaults after what it holds; text that does not fit is dropped whole */
+__attribute__((format(printf, 2, 3))) static void defaults_add(struct experiment *e,
+							       const char *fmt, ...)
+{
+	size_t used = strlen(e->defaults);
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(e->defaults + used, sizeof(e->defaults) - used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(e->defaults) - used)
+		e->defaults[used] = '\0';
+}
+
+/* Whether key s of table t belongs to a strategy e does not run, though a strategy it runs
+ * reads the table (halving.eta in grid search's table, when halving is not listed): its
+ * prefix names a strategy other than the one of the table's first key. */
+static int for_a_strategy_not_run(const struct experiment *e, int t, const struct setting *s)
+{
+	const struct settings *table = e->registry->table[t];
+	char prefix[64], owner[64];
+	snprintf(prefix, sizeof(prefix), "%.*s", (int)strcspn(s->name, "."), s->name);
+	snprintf(owner, sizeof(owner), "%.*s", (int)strcspn(table->keys[0].name, "."),
+		 table->keys[0].name);
+	return strcmp(prefix, owner) && registry_find(e->registry, prefix) &&
+	       !experiment_has(e, prefix);
+}
+
+/* What a default of 0 or nothing stands for, as its help says it (" (2 / k_max)" from
+ * "..., 0 for 2 / k_max"; "(unset: delivery.epochs)" for an empty default whose help says
+ * "(default delivery.epochs)"), else "". */
+static void default_meaning(const struct setting *s, char *out, size_t size)
+{
+	const char *at = NULL;
+	size_t n = 0;
+	out[0] = '\0';
+	if (!*s->def && (at = strstr(s->help, "(default"))) {
+		at += strlen("(default");
+		at += strspn(at, ": ");
+		n = strcspn(at, ")");
+	} else if (!strcmp(s->def, "0") && (at = strstr(s->help, "0 for "))) {
+		at += strlen("0 for ");
+		n = strcspn(at, ";,");
+	}
+	if (!*s->def)
+		snprintf(out, size, n ? "(unset: %.*s)" : "(unset)", (int)n, at);
+	else if (n)
+		snprintf(out, size, " (%.*s)", (int)n, at);
+}
+
+/* e->defaults: k_max and its source, the scaling when auto chose it, then one line per
+ * settings table a strategy of e reads, naming each key the section left to its default
+ * (its text as the table declares it: 0 is often "the experiment's", see README.md). */
+static void note_defaults(struct parse *p, int x, const char *k_max_from)
+{
+	struct experiment *e = &p->f->exp[x];
+	const int *at = &p->key_line[x * p->n_keys];
+	e->defaults[0] = '\0';
+	defaults_add(e, "[%s] k_max = %d (%s)", e->name, e->k_max, k_max_from);
+	if (e->scale_key < 0)
+		defaults_add(e, "; scale = %s (default for %.*s data)", data_scale_name(e->scale),
+			     (int)strcspn(e->dataset, ":"), e->dataset);
+	defaults_add(e, "\n");
+	const struct registry *r = p->registry;
+	for (int t = 0; t < r->n_tables; t++) {
+		if (!table_used(e, r->table[t]))
+			continue;
+		char keys[2048] = "";
+		size_t used = 0;
+		for (int k = 0; k < p->n_keys && used < sizeof(keys); k++) {
+			const struct setting *s = p->keys[k].s;
+			if (p->keys[k].table != t || at[k] || !s->def || for_a_strategy_not_run(e, t, s))
+				continue;
+			char meaning[128];
+			default_meaning(s, meaning, sizeof(meaning));
+			used += (size_t)snprintf(keys + used, sizeof(keys) - used, "%s%s = %s%s",
+						 used ? ", " : "", s->name, s->def, meaning);
+		}
+		if (used)
+			defaults_add(e, "[%s] %s defaults: %s\n", e->name, r->table[t]->title, keys);
+	}
+}
+
 /* Each table's checks across its keys, then the experiment's own. */
 static void check_experiment(struct parse *p, int x)
 {
@@ -647,6 +729,7 @@ static void check_experiment(struct parse *p, int x)
 			config_error(p, e->line, "[%s] %s: missing required key (%s)", e->name,
 				     p->keys[k].s->name, p->keys[k].s->help);
 	const struct registry *r = p->registry;
+	int k_max_given = e->k_max != 0;
 	for (int t = 0; t < r->n_tables; t++) {
 		if (!r->table[t]->finish)
 			continue;
@@ -658,12 +741,16 @@ static void check_experiment(struct parse *p, int x)
 			config_error(p, k >= 0 && at[k] ? at[k] : e->line, "[%s] %s", e->name, why);
 		}
 	}
-	if (e->k_max == 0)
+	const char *k_max_from = k_max_given ? "given" : "the largest grid value";
+	if (e->k_max == 0) {
 		e->k_max = K_MAX_DEFAULT;
+		k_max_from = "default: no grid given";
+	}
 	if (e->delivery_epochs == 0)
 		e->delivery_epochs = e->epochs;
 	e->scale = e->scale_key >= 0 ? (enum data_scale)e->scale_key
 				     : data_scale_default(e->dataset);
+	note_defaults(p, x, k_max_from);
 	if (e->chunks > e->batch)
 		config_error(p, at[find_key(p, "chunks")], "[%s] chunks: %d exceeds batch = %d",
 			     e->name, e->chunks, e->batch);

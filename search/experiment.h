@@ -45,6 +45,10 @@ struct experiment {
 	/* probe */
 	int probe_epochs;
 	double probe_lr;
+	/* what the file left to defaults a reader should see before trusting a run: the
+	 * effective k_max and where it came from, the scaling when auto, and every key of the
+	 * settings its strategies read that the section does not set; lines "[name] ...\n" */
+	char defaults[4096];
 	/* identity */
 	char config[16384];             /* every resolved setting, one "key = value" a line */
 	char hash[17];                  /* FNV-1a 64 of the settings every trial shares, hex */

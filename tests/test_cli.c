@@ -165,6 +165,37 @@ static void test_scale_of_csv_data(void **state)
 		fail_msg("expected '%s' in:\n%s", text, out);
 }
 
+/* Before a run trains, stderr shows k_max and where it came from, the scaling auto chose,
+ * and each setting the file left to its default (not with --quiet). */
+static void test_run_prints_its_defaults(void **state)
+{
+	(void)state;
+	char ini[512], db[512], cmd[2048];
+	snprintf(ini, sizeof(ini), "%s", tmp_path("defaults.ini"));
+	snprintf(db, sizeof(db), "%s", tmp_path("defaults.db"));
+	write_text(ini, "[nogrid]\ndataset = affine:d=2,D=6,n=400\nhidden = 8\nepochs = 2\n"
+			"batch = 32\nstrategies = sosae\nsosae.alpha = 0.3\n");
+	snprintf(cmd, sizeof(cmd), BIN " run --config %s --experiment nogrid --db %s --threads 1",
+		 ini, db);
+	if (run_command(cmd, out, sizeof(out)))
+		fail_msg("%s:\n%s", cmd, out);
+	const char *want[] = { "[nogrid] k_max = 64 (default: no grid given); scale = none "
+			       "(default for affine data)\n",
+			       "[nogrid] SOSAE defaults: sosae.lambda = ",
+			       ", sosae.tau = 0 (an exact (lossless) cut), " };
+	for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++)
+		if (!strstr(out, want[i]))
+			fail_msg("expected '%s' in:\n%s", want[i], out);
+	assert_null(strstr(out, "sosae.alpha ="));  /* set in the file */
+	assert_null(strstr(out, "halving.eta"));    /* no strategy of this run reads it */
+	snprintf(cmd, sizeof(cmd), BIN " run --config %s --experiment nogrid --db %s --quiet", ini,
+		 db);
+	if (run_command(cmd, out, sizeof(out)))
+		fail_msg("%s:\n%s", cmd, out);
+	assert_null(strstr(out, "k_max = 64"));
+	assert_null(strstr(out, "defaults:"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -172,6 +203,7 @@ int main(void)
 		cmocka_unit_test(test_bad_input_exits_2_with_a_message),
 		cmocka_unit_test(test_train_json_summary),
 		cmocka_unit_test(test_scale_of_csv_data),
+		cmocka_unit_test(test_run_prints_its_defaults),
 	};
 	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

@@ -338,6 +338,31 @@ static void test_scale_key(void **state)
 	experiments_free(&bad);
 }
 
+/* k_max's source in the defaults shown at a run's start: given, the grid's, or 64. */
+static void test_defaults_name_k_max_and_unset_keys(void **state)
+{
+	(void)state;
+	struct experiment_file f = load("[given]\ndataset = affine\nstrategies = grid\n"
+					"grid = 1..3\nk_max = 8\n"
+					"[from_grid]\ndataset = csv:/tmp/x.csv\nstrategies = grid, bisect\n"
+					"grid = 1..5\ngrid.select = knee\n"
+					"[none]\ndataset = affine\nscale = minmax\nstrategies = nested\n",
+					1);
+	const char *given = experiments_find(&f, "given")->defaults;
+	const char *grid = experiments_find(&f, "from_grid")->defaults;
+	const char *none = experiments_find(&f, "none")->defaults;
+	assert_non_null(strstr(given, "[given] k_max = 8 (given); scale = none (default for "
+				      "affine data)\n"));
+	assert_non_null(strstr(grid, "[from_grid] k_max = 5 (the largest grid value); scale = "
+				     "zscore (default for csv data)\n"));
+	assert_null(strstr(grid, "grid.select")); /* set */
+	assert_null(strstr(grid, "halving."));    /* halving does not run */
+	assert_non_null(strstr(none, "[none] k_max = 64 (default: no grid given)\n"));
+	assert_non_null(strstr(none, "nested.p = 0 (2 / k_max)"));
+	assert_null(strstr(none, "SOSAE")); /* a table no strategy of it reads */
+	experiments_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +376,7 @@ int main(void)
 		cmocka_unit_test(test_byte_order_mark),
 		cmocka_unit_test(test_grid_choice_rules),
 		cmocka_unit_test(test_scale_key),
+		cmocka_unit_test(test_defaults_name_k_max_and_unset_keys),
 	};
 	return cmocka_run_group_tests_name("experiment", tests, NULL, NULL);
 }
