@@ -25,6 +25,7 @@ void data_opts_defaults(struct data_opts *o)
 	o->n_val = -1;
 	o->n_test = -1;
 	o->seed = 1;
+	o->keep_order = 0;
 }
 
 void dataset_free(struct dataset *d)
@@ -95,16 +96,46 @@ static void scale_fit(const struct split *t, enum data_scale s, float *shift, fl
 	}
 }
 
-int dataset_scale(struct dataset *d, enum data_scale s)
+/* Room for d's shift and spread: 0, or -1 with ds_errmsg(). */
+static int scale_alloc(struct dataset *d)
 {
-	if (s == SCALE_NONE)
-		return 0;
 	assert(d->scale == SCALE_NONE && !d->shift);
 	d->shift = malloc(sizeof(float) * (size_t)d->dim);
 	d->spread = malloc(sizeof(float) * (size_t)d->dim);
 	if (!d->shift || !d->spread)
 		return ds_fail("out of memory scaling %d features", d->dim);
+	return 0;
+}
+
+static void scale_apply(struct dataset *d, enum data_scale s);
+
+int dataset_scale(struct dataset *d, enum data_scale s)
+{
+	if (s == SCALE_NONE)
+		return 0;
+	if (scale_alloc(d))
+		return -1;
 	scale_fit(&d->train, s, d->shift, d->spread);
+	scale_apply(d, s);
+	return 0;
+}
+
+int dataset_apply_scale(struct dataset *d, enum data_scale s, const float *shift,
+			const float *spread)
+{
+	if (s == SCALE_NONE)
+		return 0;
+	if (scale_alloc(d))
+		return -1;
+	memcpy(d->shift, shift, sizeof(float) * (size_t)d->dim);
+	memcpy(d->spread, spread, sizeof(float) * (size_t)d->dim);
+	scale_apply(d, s);
+	return 0;
+}
+
+/* Every split by d's shift and spread. */
+static void scale_apply(struct dataset *d, enum data_scale s)
+{
 	struct split *all[] = { &d->train, &d->val, &d->test };
 	for (int k = 0; k < 3; k++)
 		for (size_t i = 0; i < all[k]->n; i++) {
@@ -114,7 +145,6 @@ int dataset_scale(struct dataset *d, enum data_scale s)
 		}
 	d->scale = s;
 	d->unit_range = s == SCALE_MINMAX;
-	return 0;
 }
 
 /* ---- IDX ---- */
@@ -331,7 +361,8 @@ static int split_pool(struct dataset *d, const float *x, const int *y, size_t n,
 		idx[i] = (int)i;
 	struct rng r;
 	rng_seed(&r, o->seed ^ 0x5eed5a1175ULL);
-	rng_shuffle(&r, idx, n);
+	if (!o->keep_order)
+		rng_shuffle(&r, idx, n);
 	size_t n_train = limit(o->n_train, n - n_val - n_test);
 	int rc = split_take(&d->val, x, y, d->dim, idx, n_val) ||
 		 split_take(&d->test, x, y, d->dim, idx + n_val, n_test) ||
@@ -367,6 +398,8 @@ static int ranked_cmp(const void *pa, const void *pb)
 static int split_stratified(struct dataset *d, const float *x, const int *y, size_t n,
 			    int n_classes, const struct data_opts *o, const char *what)
 {
+	if (o->keep_order)
+		return split_pool(d, x, y, n, o, what);
 	size_t n_val, n_test;
 	if (split_sizes(n, o, what, &n_val, &n_test))
 		return -1;

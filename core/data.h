@@ -62,6 +62,9 @@ struct data_opts {
 	long n_val;             /* validation examples (-1: the default for the kind) */
 	long n_test;            /* test examples (-1: the default for the kind) */
 	uint64_t seed;          /* shuffles, splits and synthetic draws */
+	int keep_order;         /* rows as read, not shuffled: validation first, then test,
+				 * then training (with sizes 0 and 0, training is every row in
+				 * file order) */
 };
 
 void data_opts_defaults(struct data_opts *o);
@@ -83,6 +86,10 @@ enum data_scale data_scale_default(const char *spec);
  * scaled data: 1 after minmax (the training split spans [0, 1]), 0 after zscore, as loaded
  * after none. Call once, right after dataset_load. */
 int dataset_scale(struct dataset *d, enum data_scale s);
+/* The same with a scaling fitted before (a saved model's): shift and spread (d->dim each),
+ * which d keeps copies of. */
+int dataset_apply_scale(struct dataset *d, enum data_scale s, const float *shift,
+			const float *spread);
 
 /* Read an IDX file (gzipped or plain): ubyte data with magic 0x0801 (labels) or 0x0803
  * (images). *data is malloc'd (count * item_size bytes); item_size is the product of the

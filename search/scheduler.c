@@ -13,6 +13,7 @@
 #include "../core/err.h"
 #include "../core/hash.h"
 #include "../results/store.h"
+#include "models.h"
 #include "strategy.h"
 
 /* One trial to run (or found stored). Two strategies that plan the same training (the same
@@ -62,6 +63,8 @@ struct run_state {
 	int store_failed;
 	char store_error[DS_ERR_MAX];
 	int tty;
+	char model_dir[4096]; /* this configuration's models (models.h); "" for none */
+	FILE *models_list;    /* the delivered models, while deciding */
 };
 
 static double now_seconds(void)
@@ -503,7 +506,8 @@ static void run_job(struct run_state *st, struct job *job, int threads)
 				 .stop = o->stop,
 				 .on_epoch = on_epoch,
 				 .on_activity = on_activity,
-				 .ctx = &ec };
+				 .ctx = &ec,
+				 .model_dir = st->model_dir[0] ? st->model_dir : NULL };
 	t->state = job->strategy->run(&ctx, t);
 	/* a trial cut short because its epochs could not be stored is not finished, whatever
 	 * its training returned */
@@ -644,6 +648,8 @@ static int decide_group(struct run_state *st, const struct strategy *strat,
 			return -1;
 		} else {
 			r->decisions++;
+			if (st->models_list)
+				models_note(st->models_list, &dec, same, m);
 		}
 	}
 	return 0;
@@ -660,12 +666,17 @@ static int decide_all(struct run_state *st)
 	struct trial_record *plan = malloc(sizeof(*plan) * room);
 	struct trial_record *same = malloc(sizeof(*same) * room);
 	int rc = plan && same ? 0 : ds_fail("out of memory deciding [%s]", st->exp->name);
+	if (!rc && st->model_dir[0] && !(st->models_list = models_begin(st->model_dir)))
+		rc = -1;
 	for (int g = 0; g < st->n_groups && !rc; g++) {
 		int ready, n = group_trials(st, g, plan, &ready);
 		if (n == 0 || !ready || !st->groups[g].closed)
 			continue;
 		rc = decide_group(st, st->groups[g].strategy, plan, n, same);
 	}
+	if (st->models_list && models_end(st->models_list, st->model_dir, !rc) && !rc)
+		rc = -1;
+	st->models_list = NULL;
 	free(plan);
 	free(same);
 	return rc;
@@ -701,6 +712,8 @@ enum run_status run_experiment(struct store *s, const struct experiment *e,
 		ds_fail("out of memory recording [%s]", e->name);
 		goto done;
 	}
+	if (o->model_root && models_dir(st.model_dir, sizeof(st.model_dir), o->model_root, hash))
+		goto done;
 	if (store_experiment(s, e->name, hash, e->dataset, d.true_dim, config, &st.exp_id) ||
 	    store_mark_interrupted(s, st.exp_id) < 0)
 		goto done;
