@@ -65,14 +65,19 @@ FILE *models_begin(const char *dir)
 void models_note(FILE *list, const struct decision_record *d, const struct trial_record *trials,
 		 int n)
 {
-	for (int i = 0; i < n; i++)
-		if (trials[i].state == TRIAL_COMPLETE && trials[i].latent == d->chosen_latent &&
-		    trials[i].test_mse == d->test_mse && !isnan(d->test_mse)) {
-			char path[4096];
-			models_file(path, sizeof(path), ".", trials[i].key);
-			fprintf(list, "%s\t%ld\t%s\n", d->strategy, d->seed, path + 2);
-			return;
-		}
+	/* at its width first; a strategy that trained at k_max and cut the model to its choice
+	 * (nested dropout, Least Volume, IRMAE) keeps the trained width in its trial */
+	int found = -1;
+	for (int pass = 0; pass < 2 && found < 0; pass++)
+		for (int i = 0; i < n && found < 0; i++)
+			if (trials[i].state == TRIAL_COMPLETE && trials[i].test_mse == d->test_mse &&
+			    !isnan(d->test_mse) && (pass || trials[i].latent == d->chosen_latent))
+				found = i;
+	if (found < 0)
+		return;
+	char path[4096];
+	models_file(path, sizeof(path), ".", trials[found].key);
+	fprintf(list, "%s\t%ld\t%s\n", d->strategy, d->seed, path + 2);
 }
 
 /* Whether name is listed in the list file at path (a line ending in "\tname"). */

@@ -23,8 +23,9 @@ void models_file(char *path, size_t size, const char *dir, const char *trial_key
 
 /* Begin the list of delivered models (NULL and ds_errmsg() when it cannot be written). */
 FILE *models_begin(const char *dir);
-/* Note decision d, made from trials[0..n): the trial that delivered its model is the one at
- * its width whose test MSE is the decision's. Nothing when no trial matches. */
+/* Note decision d, made from trials[0..n): the trial that delivered its model is the one
+ * whose test MSE is the decision's, at its width when there are several. Nothing when no
+ * trial matches. */
 void models_note(FILE *list, const struct decision_record *d, const struct trial_record *trials,
 		 int n);
 /* Close the list and, when prune (every decision was made), put it in place of the last

@@ -163,11 +163,63 @@ static void test_mistakes_exit_2_with_what_exists(void **state)
 	assert_non_null(strstr(out, "not an .npz file"));
 }
 
+/* Every strategy's decision names a kept model, of the width it chose and with its test
+ * MSE: those that cut a model trained at k_max (nested dropout, Least Volume, IRMAE) too. */
+static void test_every_strategy_delivers_a_model(void **state)
+{
+	(void)state;
+	char all_ini[512], all_db[512], cmd[2048];
+	snprintf(all_ini, sizeof(all_ini), "%s", tmp_path("all.ini"));
+	snprintf(all_db, sizeof(all_db), "%s", tmp_path("all.db"));
+	write_text(all_ini, "[all]\ndataset = affine:d=2,D=8,n=600,noise=0.02\nhidden = 16\n"
+			    "epochs = 3\nbatch = 32\nlr = 0.003\nk_max = 6\ngrid = 1..6\n"
+			    "strategies = grid, geogrid, bisect, halving, nested, matryoshka, sosae, "
+			    "sosae-tuned, leastvolume, irmae, earlybird, vae, lpca, mle, twonn\n");
+	snprintf(cmd, sizeof(cmd), BIN " run --config %s --experiment all --db %s --threads 1 --quiet",
+		 all_ini, all_db);
+	if (run_command(cmd, out, sizeof(out)))
+		fail_msg("%s:\n%s", cmd, out);
+	char *rows = db_dump(all_db, "SELECT strategy || ' ' || chosen_latent || ' ' || "
+				     "printf('%.17g', test_mse) FROM decision ORDER BY strategy");
+	int n = 0;
+	for (char *save = NULL, *line = strtok_r(rows, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save), n++) {
+		char strategy[64];
+		int K;
+		double mse;
+		assert_int_equal(sscanf(line, "%63s %d %lf", strategy, &K, &mse), 3);
+		char npz[512];
+		snprintf(npz, sizeof(npz), "%s", tmp_path("one.npz"));
+		snprintf(cmd, sizeof(cmd), BIN " export --db %s --experiment all --strategy %s --out %s",
+			 all_db, strategy, npz);
+		if (run_command(cmd, out, sizeof(out)))
+			fail_msg("%s:\n%s", cmd, out);
+		struct model_scaling sc;
+		char meta[8192];
+		struct ae *m = ae_load_npz(npz, &sc, meta, sizeof(meta));
+		if (!m)
+			fail_msg("%s: %s", strategy, ds_errmsg());
+		if (m->arch.latent != K)
+			fail_msg("%s chose K = %d but its model has %d units", strategy, K,
+				 m->arch.latent);
+		const char *at = strstr(meta, "\"test_mse\":");
+		assert_non_null(at);
+		if (fabs(atof(at + 11) - mse) > 1e-8 * mse)
+			fail_msg("%s: the model's test MSE %s, the decision's %.17g", strategy, at + 11,
+				 mse);
+		model_scaling_free(&sc);
+		ae_delete(m);
+	}
+	assert_int_equal(n, 15);
+	free(rows);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_export_is_the_delivered_model),
 		cmocka_unit_test(test_mistakes_exit_2_with_what_exists),
+		cmocka_unit_test(test_every_strategy_delivers_a_model),
 	};
 	return cmocka_run_group_tests_name("export", tests, setup, NULL);
 }
