@@ -20,12 +20,14 @@
 #include "core/flops.h"
 #include "core/manifolds.h"
 #include "core/model.h"
+#include "core/model_io.h"
 #include "core/train.h"
 #include "results/plot.h"
 #include "results/report.h"
 #include "results/store.h"
 #include "search/cluster.h"
 #include "search/experiment.h"
+#include "search/models.h"
 #include "search/scheduler.h"
 #include "strategies.h"
 
@@ -233,7 +235,9 @@ enum {
 	O_OUT,
 	O_SET,
 	O_PLAN,
-	O_RANKS
+	O_RANKS,
+	O_STRATEGY,
+	O_MODEL
 };
 
 /* --hidden-act, --latent-act, --output-act */
@@ -639,13 +643,20 @@ static int select_experiments(const struct experiment_file *f, const struct run_
 static int run_all(struct store *s, const struct experiment *const *to_run, int n,
 		   const struct run_opts *ro)
 {
+	/* the delivered models beside the database, for 'dimsearch export' */
+	char models[4096];
+	snprintf(models, sizeof(models), "%s%s", ro->db, MODELS_SUFFIX);
 	struct run_options o = { .threads = (int)ro->threads,
 				 .quiet = ro->quiet,
-				 .stop = &stop_requested };
+				 .stop = &stop_requested,
+				 .model_root = models };
 	int status = 0;
 	for (int i = 0; i < n && !stop_requested; i++) {
 		const struct experiment *e = to_run[i];
 		struct run_result r;
+		/* what the file did not say, before any of it trains (k_max 64 without a grid) */
+		if (!ro->quiet)
+			fputs(e->defaults, stderr);
 		enum run_status rc = run_experiment(s, e, &o, &r);
 		if (rc == RUN_OK && store_check(s))
 			rc = RUN_FAILED;
@@ -1332,6 +1343,258 @@ static int cmd_plot(int argc, char **argv)
 	return status;
 }
 
+/* ---- export and encode: the delivered models ---- */
+
+/* The help of export. */
+static void export_help(FILE *out)
+{
+	fprintf(out,
+		"usage: %s export --experiment NAME --strategy S [--seed N] --out FILE.npz\n"
+		"                 [--db PATH]\n"
+		"\n"
+		"Write the model strategy S delivered for one seed of the current configuration\n"
+		"of experiment NAME, as 'run' kept it beside the database (PATH%s): an .npz\n"
+		"that numpy.load reads, one float32 array per layer (W0, b0, W1, ...), the data's\n"
+		"scaling (scale_shift, scale_spread) and metadata.json naming the architecture,\n"
+		"each layer's activation and how to run it.\n"
+		"\n"
+		"  --db PATH          results database (%s)\n"
+		"  --experiment NAME  the experiment\n"
+		"  --strategy S       a strategy's row of the report: grid, sosae, sosae(a=0.1,...)\n"
+		"  --seed N           the seed (the first seed listed)\n"
+		"  --out FILE         the .npz to write\n"
+		"  -h, --help         this help\n",
+		prog, MODELS_SUFFIX, STORE_DEFAULT_PATH);
+}
+
+struct export_opts {
+	const char *db, *experiment, *strategy, *out;
+	long seed;
+};
+
+/* One option of export. */
+static int export_option(void *ctx, int code, const char *arg)
+{
+	struct export_opts *o = ctx;
+	switch (code) {
+	case O_DB: o->db = arg; return 0;
+	case O_EXPERIMENT: o->experiment = arg; return 0;
+	case O_STRATEGY: o->strategy = arg; return 0;
+	case O_OUT: o->out = arg; return 0;
+	case O_SEED: return parse_long("--seed", arg, 0, INT64_MAX, &o->seed);
+	}
+	return -1;
+}
+
+/* Copy file from to file to: 0, or -1 with ds_errmsg(). */
+static int copy_file(const char *from, const char *to)
+{
+	FILE *in = fopen(from, "rb");
+	if (!in)
+		return ds_fail("cannot open %s: %s", from, strerror(errno));
+	FILE *out = fopen(to, "wb");
+	if (!out) {
+		fclose(in);
+		return ds_fail("cannot create %s: %s", to, strerror(errno));
+	}
+	char buf[1 << 16];
+	size_t n;
+	int rc = 0;
+	while (!rc && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			rc = ds_fail("cannot write %s: %s", to, strerror(errno));
+	if (!rc && ferror(in))
+		rc = ds_fail("cannot read %s: %s", from, strerror(errno));
+	fclose(in);
+	if (fclose(out) && !rc)
+		rc = ds_fail("cannot write %s: %s", to, strerror(errno));
+	return rc;
+}
+
+/* dimsearch export: a delivered model, as run kept it, to an .npz of the user's. */
+static int cmd_export(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, O_DB },
+		{ "experiment", required_argument, NULL, O_EXPERIMENT },
+		{ "strategy", required_argument, NULL, O_STRATEGY },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "out", required_argument, NULL, O_OUT },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct export_opts o = { .db = STORE_DEFAULT_PATH, .seed = -1 };
+	int r = options_exit(parse_options(argc, argv, "export", opts, export_option, &o,
+					   export_help));
+	if (r >= 0)
+		return r;
+	const char *missing = !o.experiment ? "--experiment NAME"
+			      : !o.strategy ? "--strategy S"
+			      : !o.out	    ? "--out FILE.npz"
+					    : NULL;
+	if (missing) {
+		usage_error("export needs %s (see '%s export --help')", missing, prog);
+		return EXIT_USAGE;
+	}
+	struct store *s = store_open(o.db, 0);
+	if (!s) {
+		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+		return EXIT_USAGE;
+	}
+	char hash[64];
+	const char *const name[] = { o.experiment, NULL };
+	store_scalar(s,
+		     "SELECT e.hash FROM experiment e JOIN v_latest l ON l.experiment_id = e.id "
+		     "WHERE e.name = ?",
+		     name, hash, sizeof(hash), "");
+	store_close(s);
+	if (!hash[0]) {
+		fprintf(stderr, "%s: no experiment '%s' in %s (run 'dimsearch run --experiment %s')\n",
+			prog, o.experiment, o.db, o.experiment);
+		return EXIT_USAGE;
+	}
+	char root[4096], dir[4200], path[8192];
+	long seed;
+	snprintf(root, sizeof(root), "%s%s", o.db, MODELS_SUFFIX);
+	snprintf(dir, sizeof(dir), "%s/%s", root, hash);
+	if (models_find(dir, o.strategy, o.seed, path, sizeof(path), &seed)) {
+		fprintf(stderr, "%s: [%s] %s\n", prog, o.experiment, ds_errmsg());
+		return EXIT_USAGE;
+	}
+	if (copy_file(path, o.out)) {
+		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+		return EXIT_FAILED;
+	}
+	printf("%s: the model %s delivered for [%s] seed %ld\n", o.out, o.strategy, o.experiment,
+	       seed);
+	return 0;
+}
+
+/* The help of encode. */
+static void encode_help(FILE *out)
+{
+	fprintf(out,
+		"usage: %s encode --model FILE --dataset SPEC --out FILE.csv [--threads T]\n"
+		"\n"
+		"Encode every example of a dataset with a model 'export' wrote: the rows in the\n"
+		"order read (CSV, IDX; a generator's draws in order; Fashion-MNIST's training file),\n"
+		"scaled as the model's training data was, one line of K codes each under a header\n"
+		"z1,...,zK (a VAE's mean mu).\n"
+		"\n"
+		"  --model FILE    an .npz of 'dimsearch export'\n"
+		"  --dataset SPEC  as for train (see 'dimsearch train --help')\n"
+		"  --out FILE      the CSV to write\n"
+		"  --threads T     cores to use (%d)\n"
+		"  -h, --help      this help\n",
+		prog, default_threads());
+}
+
+struct encode_opts {
+	const char *model, *dataset, *out;
+	long threads;
+};
+
+/* One option of encode. */
+static int encode_option(void *ctx, int code, const char *arg)
+{
+	struct encode_opts *o = ctx;
+	switch (code) {
+	case O_MODEL: o->model = arg; return 0;
+	case O_DATASET: o->dataset = arg; return 0;
+	case O_OUT: o->out = arg; return 0;
+	case O_THREADS: return parse_long("--threads", arg, 1, 1024, &o->threads);
+	}
+	return -1;
+}
+
+/* Codes (n, K) as CSV into path: 0, or -1 with ds_errmsg(). */
+static int write_codes(const char *path, const float *codes, size_t n, int K)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return ds_fail("cannot create %s: %s", path, strerror(errno));
+	for (int k = 0; k < K; k++)
+		fprintf(f, "%sz%d", k ? "," : "", k + 1);
+	fputc('\n', f);
+	for (size_t i = 0; i < n; i++)
+		for (int k = 0; k < K; k++)
+			fprintf(f, "%.9g%c", codes[i * (size_t)K + (size_t)k], k + 1 < K ? ',' : '\n');
+	int failed = ferror(f);
+	if (fclose(f) || failed)
+		return ds_fail("cannot write %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* dimsearch encode: a model's codes of a dataset, as CSV. */
+static int cmd_encode(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "model", required_argument, NULL, O_MODEL },
+		{ "dataset", required_argument, NULL, O_DATASET },
+		{ "out", required_argument, NULL, O_OUT },
+		{ "threads", required_argument, NULL, O_THREADS },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct encode_opts o = { .threads = default_threads() };
+	int r = options_exit(parse_options(argc, argv, "encode", opts, encode_option, &o,
+					   encode_help));
+	if (r >= 0)
+		return r;
+	const char *missing = !o.model	   ? "--model FILE"
+			      : !o.dataset ? "--dataset SPEC"
+			      : !o.out	   ? "--out FILE.csv"
+					   : NULL;
+	if (missing) {
+		usage_error("encode needs %s (see '%s encode --help')", missing, prog);
+		return EXIT_USAGE;
+	}
+	omp_set_num_threads((int)o.threads);
+	struct model_scaling sc;
+	struct ae *m = ae_load_npz(o.model, &sc, NULL, 0);
+	if (!m) {
+		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+		return EXIT_USAGE;
+	}
+	struct data_opts dopt;
+	data_opts_defaults(&dopt);
+	dopt.n_val = 0;
+	dopt.n_test = 0;
+	dopt.keep_order = 1;
+	struct dataset d;
+	int status = 0;
+	float *codes = NULL;
+	if (dataset_load(&d, o.dataset, &dopt)) {
+		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
+		ae_delete(m);
+		model_scaling_free(&sc);
+		return EXIT_USAGE;
+	}
+	if (d.dim != m->arch.input_dim) {
+		fprintf(stderr, "%s: %s has %d features but the model %s reads %d: encode the data "
+				"it was trained on (or data of the same layout)\n",
+			prog, o.dataset, d.dim, o.model, m->arch.input_dim);
+		status = EXIT_USAGE;
+		goto done;
+	}
+	struct flops f = { 0 };
+	codes = malloc(sizeof(float) * (d.train.n ? d.train.n : 1) * (size_t)m->arch.latent);
+	if (!codes || dataset_apply_scale(&d, sc.scale, sc.shift, sc.spread) ||
+	    ae_encode(m, &d.train, (int)o.threads, codes, NULL, &f) ||
+	    write_codes(o.out, codes, d.train.n, m->arch.latent)) {
+		fprintf(stderr, "%s: %s\n", prog, codes ? ds_errmsg() : "out of memory for the codes");
+		status = EXIT_FAILED;
+		goto done;
+	}
+	printf("%s: %zu codes of %d units from %s\n", o.out, d.train.n, m->arch.latent, o.model);
+done:
+	free(codes);
+	dataset_free(&d);
+	ae_delete(m);
+	model_scaling_free(&sc);
+	return status;
+}
+
 /* ---- dispatch ---- */
 
 static const struct command {
@@ -1344,6 +1607,8 @@ static const struct command {
 	{ "train", cmd_train, "train one autoencoder; report MSE, images/s and FLOPs" },
 	{ "id", cmd_id, "estimate a data set's intrinsic dimension (11 estimators, no training)" },
 	{ "plot", cmd_plot, "draw an experiment's figures with gnuplot (PNG and SVG)" },
+	{ "export", cmd_export, "write a strategy's delivered model as an .npz for NumPy" },
+	{ "encode", cmd_encode, "encode a dataset with an exported model, codes as CSV" },
 };
 
 /* The help of dimsearch. */

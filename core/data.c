@@ -1,6 +1,7 @@
 /* data.c: dataset loading, synthetic generators and seeded splits. */
 #include "data.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -24,6 +25,7 @@ void data_opts_defaults(struct data_opts *o)
 	o->n_val = -1;
 	o->n_test = -1;
 	o->seed = 1;
+	o->keep_order = 0;
 }
 
 void dataset_free(struct dataset *d)
@@ -33,7 +35,116 @@ void dataset_free(struct dataset *d)
 		free(s[i]->x);
 		free(s[i]->y);
 	}
+	free(d->shift);
+	free(d->spread);
 	memset(d, 0, sizeof(*d));
+}
+
+/* ---- scaling ---- */
+
+static const char *const scale_names[] = { "none", "minmax", "zscore" };
+
+int data_scale_parse(const char *name, enum data_scale *out)
+{
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(name, scale_names[i])) {
+			*out = (enum data_scale)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *data_scale_name(enum data_scale s)
+{
+	return (unsigned)s < 3 ? scale_names[s] : "?";
+}
+
+enum data_scale data_scale_default(const char *spec)
+{
+	return !strncmp(spec, "csv:", 4) ? SCALE_ZSCORE : SCALE_NONE;
+}
+
+/* Per feature of the training split: minimum and maximum, or mean and standard deviation
+ * (of the population, divisor n), into shift and spread (in double: a float sum of 10^5
+ * squares loses digits the test split then shows). */
+static void scale_fit(const struct split *t, enum data_scale s, float *shift, float *spread)
+{
+	for (int j = 0; j < t->dim; j++) {
+		double a = 0, b = 0;
+		if (s == SCALE_MINMAX) {
+			a = t->n ? t->x[j] : 0;
+			b = a;
+			for (size_t i = 1; i < t->n; i++) {
+				double v = t->x[i * (size_t)t->dim + (size_t)j];
+				a = v < a ? v : a;
+				b = v > b ? v : b;
+			}
+			b -= a;
+		} else {
+			for (size_t i = 0; i < t->n; i++)
+				a += t->x[i * (size_t)t->dim + (size_t)j];
+			a = t->n ? a / (double)t->n : 0;
+			for (size_t i = 0; i < t->n; i++) {
+				double dv = t->x[i * (size_t)t->dim + (size_t)j] - a;
+				b += dv * dv;
+			}
+			b = t->n ? sqrt(b / (double)t->n) : 0;
+		}
+		shift[j] = (float)a;
+		/* a constant feature (or one whose spread a float cannot hold) maps to 0 */
+		spread[j] = b > 0 && (float)b > 0 && isfinite((float)b) ? (float)b : 1.0f;
+	}
+}
+
+/* Room for d's shift and spread: 0, or -1 with ds_errmsg(). */
+static int scale_alloc(struct dataset *d)
+{
+	assert(d->scale == SCALE_NONE && !d->shift);
+	d->shift = malloc(sizeof(float) * (size_t)d->dim);
+	d->spread = malloc(sizeof(float) * (size_t)d->dim);
+	if (!d->shift || !d->spread)
+		return ds_fail("out of memory scaling %d features", d->dim);
+	return 0;
+}
+
+static void scale_apply(struct dataset *d, enum data_scale s);
+
+int dataset_scale(struct dataset *d, enum data_scale s)
+{
+	if (s == SCALE_NONE)
+		return 0;
+	if (scale_alloc(d))
+		return -1;
+	scale_fit(&d->train, s, d->shift, d->spread);
+	scale_apply(d, s);
+	return 0;
+}
+
+int dataset_apply_scale(struct dataset *d, enum data_scale s, const float *shift,
+			const float *spread)
+{
+	if (s == SCALE_NONE)
+		return 0;
+	if (scale_alloc(d))
+		return -1;
+	memcpy(d->shift, shift, sizeof(float) * (size_t)d->dim);
+	memcpy(d->spread, spread, sizeof(float) * (size_t)d->dim);
+	scale_apply(d, s);
+	return 0;
+}
+
+/* Every split by d's shift and spread. */
+static void scale_apply(struct dataset *d, enum data_scale s)
+{
+	struct split *all[] = { &d->train, &d->val, &d->test };
+	for (int k = 0; k < 3; k++)
+		for (size_t i = 0; i < all[k]->n; i++) {
+			float *row = all[k]->x + i * (size_t)d->dim;
+			for (int j = 0; j < d->dim; j++)
+				row[j] = (row[j] - d->shift[j]) / d->spread[j];
+		}
+	d->scale = s;
+	d->unit_range = s == SCALE_MINMAX;
 }
 
 /* ---- IDX ---- */
@@ -250,7 +361,8 @@ static int split_pool(struct dataset *d, const float *x, const int *y, size_t n,
 		idx[i] = (int)i;
 	struct rng r;
 	rng_seed(&r, o->seed ^ 0x5eed5a1175ULL);
-	rng_shuffle(&r, idx, n);
+	if (!o->keep_order)
+		rng_shuffle(&r, idx, n);
 	size_t n_train = limit(o->n_train, n - n_val - n_test);
 	int rc = split_take(&d->val, x, y, d->dim, idx, n_val) ||
 		 split_take(&d->test, x, y, d->dim, idx + n_val, n_test) ||
@@ -286,6 +398,8 @@ static int ranked_cmp(const void *pa, const void *pb)
 static int split_stratified(struct dataset *d, const float *x, const int *y, size_t n,
 			    int n_classes, const struct data_opts *o, const char *what)
 {
+	if (o->keep_order)
+		return split_pool(d, x, y, n, o, what);
 	size_t n_val, n_test;
 	if (split_sizes(n, o, what, &n_val, &n_test))
 		return -1;

@@ -390,7 +390,7 @@ void ae_work_delete(struct ae_work *w)
 
 /* ---- passes ---- */
 
-static enum act layer_act(const struct ae *m, int l)
+enum act ae_layer_act(const struct ae *m, int l)
 {
 	if (l == m->n_layers - 1)
 		return m->arch.output_act;
@@ -581,7 +581,7 @@ static const float *forward_layers(const struct ae *m, struct ae_work *w, const 
 			dense_forward(rows, m->width[l], n_out, in, W, b, out, gemm);
 		if (m->bn_at[l])
 			bn_forward(m, w, l, rows, out, elementwise);
-		act_forward(layer_act(m, l), (size_t)rows * n_out, out, elementwise);
+		act_forward(ae_layer_act(m, l), (size_t)rows * n_out, out, elementwise);
 		if (l == m->latent_layer && m->arch.vae) {
 			vae_sample(m, w, rows, out, elementwise);
 			out = w->z;
@@ -649,7 +649,7 @@ static float *backward_layers(const struct ae *m, struct ae_work *w, const float
 			apply_mask(m, rows, delta, elementwise);
 			apply_keep(m, w, rows, delta, elementwise);
 		}
-		act_backward(layer_act(m, l), (size_t)rows * out, y, delta, elementwise);
+		act_backward(ae_layer_act(m, l), (size_t)rows * out, y, delta, elementwise);
 		if (m->bn_at[l])
 			bn_backward(m, w, l, rows, delta, grad, (float)rows * penalty_scale,
 				    elementwise);

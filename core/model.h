@@ -131,6 +131,9 @@ void ae_init(struct ae *m, struct rng *r);
  * ones: one update per optimisation step. */
 void ae_bn_update(struct ae *m, struct ae_work *const *w, int n);
 
+/* The activation of layer l: hidden_act, latent_act on the code layer, identity on IRMAE's
+ * linear layers, output_act on the last. */
+enum act ae_layer_act(const struct ae *m, int l);
 /* Outputs of layer l: its width, or 2K (mu, log sigma^2) for a VAE's code layer. */
 int ae_layer_out(const struct ae *m, int l);
 /* A new model keeping latent units 0..keep-1 (encoder's last-layer rows, decoder's first-layer

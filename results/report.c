@@ -77,6 +77,9 @@ struct printer {
 	int n, cap;
 	int has_grid;                  /* whether that experiment has grid search to pair with */
 	int failed;                    /* out of memory, with ds_errmsg() */
+	struct store *store;           /* for the configuration of each experiment */
+	long experiment_id;            /* the one configuration asked for, 0: the current ones */
+	char scale[16];                /* that experiment's scaling of the data ("none") */
 };
 
 static int column(int ncol, char **names, const char *want)
@@ -400,8 +403,17 @@ static void headline(FILE *out, const struct table_row *rows, int n, const struc
 static void table_flush(struct printer *p)
 {
 	int width[NCOLS], min_seeds = 0, max_seeds = 0;
+	const char *head[NCOLS];
+	char mse_head[64];
 	for (int c = 0; c < NCOLS; c++)
-		width[c] = display_width(headers[c]);
+		head[c] = headers[c];
+	/* errors of scaled data are in the scaled units: say which, beside the numbers */
+	if (strcmp(p->scale, "none")) {
+		snprintf(mse_head, sizeof(mse_head), "test MSE, %s units (vs grid)", p->scale);
+		head[COL_MSE] = mse_head;
+	}
+	for (int c = 0; c < NCOLS; c++)
+		width[c] = display_width(head[c]);
 	for (int i = 0; i < p->n; i++) {
 		for (int c = 0; c < NCOLS; c++)
 			if (display_width(p->table[i].cell[c]) > width[c])
@@ -414,7 +426,7 @@ static void table_flush(struct printer *p)
 		for (int c = 0; c < NCOLS; c++) {
 			if (c)
 				fputc(' ', p->out);
-			pad(p->out, i < 0 ? headers[c] : p->table[i].cell[c], width[c],
+			pad(p->out, i < 0 ? head[c] : p->table[i].cell[c], width[c],
 			    c == COL_STRATEGY);
 		}
 		fputc('\n', p->out);
@@ -460,6 +472,31 @@ static void table_flush(struct printer *p)
 			headline(p->out, p->table, p->n, &p->table[i]);
 	p->n = 0;
 	p->has_grid = 0;
+}
+
+/* The scaling of experiment exp's configuration (the one asked for, or its current one)
+ * into p->scale, from the line "scale = ..." of its record; "none" for a record from
+ * before the key. */
+static void experiment_scale(struct printer *p, const char *exp)
+{
+	char id[32], config[16384];
+	snprintf(id, sizeof(id), "%ld", p->experiment_id);
+	const char *const by_id[] = { id, NULL }, *const by_name[] = { exp, NULL };
+	if (p->experiment_id > 0)
+		store_scalar(p->store, "SELECT config FROM experiment WHERE id = ?", by_id, config,
+			     sizeof(config), "");
+	else
+		store_scalar(p->store,
+			     "SELECT e.config FROM experiment e JOIN v_latest l ON "
+			     "l.experiment_id = e.id WHERE e.name = ?",
+			     by_name, config, sizeof(config), "");
+	const char *at = !strncmp(config, "scale = ", 8) ? config : strstr(config, "\nscale = ");
+	snprintf(p->scale, sizeof(p->scale), "none");
+	if (at) {
+		at += at[0] == '\n' ? 9 : 8;
+		size_t n = strcspn(at, "\n");
+		snprintf(p->scale, sizeof(p->scale), "%.*s", (int)(n < 15 ? n : 15), at);
+	}
 }
 
 /* One row of v_summary in the chosen format; a table's rows wait for the end of their
@@ -515,6 +552,9 @@ static int print_row(void *ctx, int ncol, char **names, char **values)
 		fprintf(p->out, "experiment %s: %s", exp, dataset ? dataset : "");
 		if (truth)
 			fprintf(p->out, " (true dimension %g)", atof(truth));
+		experiment_scale(p, exp);
+		if (strcmp(p->scale, "none"))
+			fprintf(p->out, ", scaled by %s fitted on the training split", p->scale);
 		fputc('\n', p->out);
 	}
 	if (p->n == p->cap) {
@@ -625,7 +665,7 @@ static struct report_queries queries(const char *experiment, long experiment_id)
 int report_print(struct store *s, const char *experiment, long experiment_id,
 		 enum report_format f, FILE *out)
 {
-	struct printer p = { .f = f, .out = out };
+	struct printer p = { .f = f, .out = out, .store = s, .experiment_id = experiment_id };
 	char id[32];
 	snprintf(id, sizeof(id), "%ld", experiment_id);
 	const char *const only[] = { experiment_id > 0 ? id : experiment, NULL };

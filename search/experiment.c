@@ -32,6 +32,7 @@
 /* ---- the experiment's own keys ---- */
 
 static int parse_widths(void *block, const char *value, char *why, size_t size);
+static int parse_scale(void *block, const char *value, char *why, size_t size);
 static int parse_latent_act(void *block, const char *value, char *why, size_t size);
 static int parse_output_act(void *block, const char *value, char *why, size_t size);
 static int parse_loss(void *block, const char *value, char *why, size_t size);
@@ -92,6 +93,16 @@ static const struct setting own_keys[] = {
 	  .def = "1",
 	  .help = "seed of the splits and synthetic data",
 	  .shared = 1 },
+	/* not .shared: identify() hashes the resolved scaling itself, and only when it is not
+	 * none, so that experiments from before the key keep their identity */
+	{ .name = "scale",
+	  .type = SETTING_CUSTOM,
+	  .offset = 0,
+	  .lo = 0,
+	  .hi = 0,
+	  .def = "auto",
+	  .help = "auto, " DATA_SCALE_NAMES " (auto: zscore for csv data, none otherwise)",
+	  .parse = parse_scale },
 	{ .name = "hidden",
 	  .type = SETTING_CUSTOM,
 	  .offset = 0,
@@ -219,6 +230,23 @@ static int parse_widths(void *block, const char *value, char *why, size_t size)
 	if (n < 0)
 		return -1;
 	e->n_hidden = n;
+	return 0;
+}
+
+/* scale: auto (by the dataset's kind, resolved in check_experiment) or a scaling. */
+static int parse_scale(void *block, const char *value, char *why, size_t size)
+{
+	struct experiment *e = block;
+	enum data_scale s;
+	if (!strcmp(value, "auto")) {
+		e->scale_key = -1;
+		return 0;
+	}
+	if (data_scale_parse(value, &s)) {
+		snprintf(why, size, "'%s' is not auto, %s", value, DATA_SCALE_NAMES);
+		return -1;
+	}
+	e->scale_key = (int)s;
 	return 0;
 }
 
@@ -609,6 +637,88 @@ static int table_used(const struct experiment *e, const struct settings *t)
 	return 0;
 }
 
+/* printf into e->defaults after what it holds; text that does not fit is dropped whole */
+__attribute__((format(printf, 2, 3))) static void defaults_add(struct experiment *e,
+							       const char *fmt, ...)
+{
+	size_t used = strlen(e->defaults);
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(e->defaults + used, sizeof(e->defaults) - used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(e->defaults) - used)
+		e->defaults[used] = '\0';
+}
+
+/* Whether key s of table t belongs to a strategy e does not run, though a strategy it runs
+ * reads the table (halving.eta in grid search's table, when halving is not listed): its
+ * prefix names a strategy other than the one of the table's first key. */
+static int for_a_strategy_not_run(const struct experiment *e, int t, const struct setting *s)
+{
+	const struct settings *table = e->registry->table[t];
+	char prefix[64], owner[64];
+	snprintf(prefix, sizeof(prefix), "%.*s", (int)strcspn(s->name, "."), s->name);
+	snprintf(owner, sizeof(owner), "%.*s", (int)strcspn(table->keys[0].name, "."),
+		 table->keys[0].name);
+	return strcmp(prefix, owner) && registry_find(e->registry, prefix) &&
+	       !experiment_has(e, prefix);
+}
+
+/* What a default of 0 or nothing stands for, as its help says it (" (2 / k_max)" from
+ * "..., 0 for 2 / k_max"; "(unset: delivery.epochs)" for an empty default whose help says
+ * "(default delivery.epochs)"), else "". */
+static void default_meaning(const struct setting *s, char *out, size_t size)
+{
+	const char *at = NULL;
+	size_t n = 0;
+	out[0] = '\0';
+	if (!*s->def && (at = strstr(s->help, "(default"))) {
+		at += strlen("(default");
+		at += strspn(at, ": ");
+		n = strcspn(at, ")");
+	} else if (!strcmp(s->def, "0") && (at = strstr(s->help, "0 for "))) {
+		at += strlen("0 for ");
+		n = strcspn(at, ";,");
+	}
+	if (!*s->def)
+		snprintf(out, size, n ? "(unset: %.*s)" : "(unset)", (int)n, at);
+	else if (n)
+		snprintf(out, size, " (%.*s)", (int)n, at);
+}
+
+/* e->defaults: k_max and its source, the scaling when auto chose it, then one line per
+ * settings table a strategy of e reads, naming each key the section left to its default
+ * (its text as the table declares it: 0 is often "the experiment's", see README.md). */
+static void note_defaults(struct parse *p, int x, const char *k_max_from)
+{
+	struct experiment *e = &p->f->exp[x];
+	const int *at = &p->key_line[x * p->n_keys];
+	e->defaults[0] = '\0';
+	defaults_add(e, "[%s] k_max = %d (%s)", e->name, e->k_max, k_max_from);
+	if (e->scale_key < 0)
+		defaults_add(e, "; scale = %s (default for %.*s data)", data_scale_name(e->scale),
+			     (int)strcspn(e->dataset, ":"), e->dataset);
+	defaults_add(e, "\n");
+	const struct registry *r = p->registry;
+	for (int t = 0; t < r->n_tables; t++) {
+		if (!table_used(e, r->table[t]))
+			continue;
+		char keys[2048] = "";
+		size_t used = 0;
+		for (int k = 0; k < p->n_keys && used < sizeof(keys); k++) {
+			const struct setting *s = p->keys[k].s;
+			if (p->keys[k].table != t || at[k] || !s->def || for_a_strategy_not_run(e, t, s))
+				continue;
+			char meaning[128];
+			default_meaning(s, meaning, sizeof(meaning));
+			used += (size_t)snprintf(keys + used, sizeof(keys) - used, "%s%s = %s%s",
+						 used ? ", " : "", s->name, s->def, meaning);
+		}
+		if (used)
+			defaults_add(e, "[%s] %s defaults: %s\n", e->name, r->table[t]->title, keys);
+	}
+}
+
 /* Each table's checks across its keys, then the experiment's own. */
 static void check_experiment(struct parse *p, int x)
 {
@@ -619,6 +729,7 @@ static void check_experiment(struct parse *p, int x)
 			config_error(p, e->line, "[%s] %s: missing required key (%s)", e->name,
 				     p->keys[k].s->name, p->keys[k].s->help);
 	const struct registry *r = p->registry;
+	int k_max_given = e->k_max != 0;
 	for (int t = 0; t < r->n_tables; t++) {
 		if (!r->table[t]->finish)
 			continue;
@@ -630,10 +741,16 @@ static void check_experiment(struct parse *p, int x)
 			config_error(p, k >= 0 && at[k] ? at[k] : e->line, "[%s] %s", e->name, why);
 		}
 	}
-	if (e->k_max == 0)
+	const char *k_max_from = k_max_given ? "given" : "the largest grid value";
+	if (e->k_max == 0) {
 		e->k_max = K_MAX_DEFAULT;
+		k_max_from = "default: no grid given";
+	}
 	if (e->delivery_epochs == 0)
 		e->delivery_epochs = e->epochs;
+	e->scale = e->scale_key >= 0 ? (enum data_scale)e->scale_key
+				     : data_scale_default(e->dataset);
+	note_defaults(p, x, k_max_from);
 	if (e->chunks > e->batch)
 		config_error(p, at[find_key(p, "chunks")], "[%s] chunks: %d exceeds batch = %d",
 			     e->name, e->chunks, e->batch);
@@ -653,6 +770,9 @@ static void identify(struct parse *p, int x)
 			continue;
 		const char *raw = p->raw[x * p->n_keys + k];
 		const char *v = raw ? raw : s->def ? s->def : "";
+		int scale_key = !strcmp(s->name, "scale");
+		if (scale_key)
+			v = data_scale_name(e->scale); /* the scaling, auto resolved */
 		int n = snprintf(e->config + used, sizeof(e->config) - used, "%s = %s\n", s->name,
 				 v);
 		if (n < 0 || (size_t)n >= sizeof(e->config) - used) {
@@ -661,7 +781,7 @@ static void identify(struct parse *p, int x)
 				     sizeof(e->config) - 1);
 			break;
 		}
-		if (p->keys[k].table < 0 && s->shared)
+		if (p->keys[k].table < 0 && (s->shared || (scale_key && e->scale != SCALE_NONE)))
 			hash = fnv1a(hash, e->config + used, (size_t)n);
 		used += (size_t)n;
 	}

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "../core/data.h"
 #include "../core/model.h"
 #include "../core/nn.h"
 #include "settings.h"
@@ -25,6 +26,9 @@ struct experiment {
 	char dataset[1024];             /* SPEC, see core/data.h */
 	long n_train, n_val, n_test;    /* 0 / -1 / -1: the dataset's defaults */
 	long data_seed;                 /* splits and synthetic draws */
+	int scale_key;                  /* the key scale: an enum data_scale, -1 for auto */
+	enum data_scale scale;          /* the scaling trained on: scale_key, or for auto the
+	                                 * default of the dataset's kind (data_scale_default) */
 	int hidden[AE_MAX_HIDDEN];      /* encoder widths, mirrored in the decoder */
 	int n_hidden;
 	enum act latent_act;
@@ -41,6 +45,10 @@ struct experiment {
 	/* probe */
 	int probe_epochs;
 	double probe_lr;
+	/* what the file left to defaults a reader should see before trusting a run: the
+	 * effective k_max and where it came from, the scaling when auto, and every key of the
+	 * settings its strategies read that the section does not set; lines "[name] ...\n" */
+	char defaults[4096];
 	/* identity */
 	char config[16384];             /* every resolved setting, one "key = value" a line */
 	char hash[17];                  /* FNV-1a 64 of the settings every trial shares, hex */

@@ -16,6 +16,7 @@
 #include "../core/train.h"
 #include "../results/store.h"
 #include "cluster.h"
+#include "models.h"
 #include "strategy.h"
 
 /* One trial to run (or found stored). Two strategies that plan the same training (the same
@@ -75,6 +76,8 @@ struct run_state {
 	struct pending *queue; /* this round's pending trials, largest first ... */
 	int n_queue, next;     /* ... and the next to hand out */
 	struct cluster_run *cl; /* the other ranks, under MPI; NULL alone */
+	char model_dir[4096]; /* this configuration's models (models.h); "" for none */
+	FILE *models_list;    /* the delivered models, while deciding */
 };
 
 static double now_seconds(void)
@@ -522,6 +525,7 @@ struct cl_begin {
 	char name[EXP_NAME_MAX];
 	char hash[17];
 	unsigned record_bytes; /* sizeof(struct trial_record): the same build everywhere */
+	char model_dir[4096];  /* where each rank saves its trials' models; "" for none */
 };
 struct cl_trial {
 	int more;     /* 0: no more trials in this experiment, the slot ends */
@@ -622,7 +626,8 @@ static void run_job(struct run_state *st, struct job *job, int threads)
 				 .stop = st->opt->stop,
 				 .on_epoch = on_epoch,
 				 .on_activity = on_activity,
-				 .ctx = &ec };
+				 .ctx = &ec,
+				 .model_dir = st->model_dir[0] ? st->model_dir : NULL };
 	job->t.state = job->strategy->run(&ctx, &job->t);
 	keep_end(st, job, 0);
 }
@@ -788,6 +793,7 @@ static int cluster_begin(struct run_state *st, const char hash[17])
 	struct cl_begin b = { .record_bytes = sizeof(struct trial_record) };
 	snprintf(b.name, sizeof(b.name), "%s", st->exp->name);
 	memcpy(b.hash, hash, sizeof(b.hash));
+	memcpy(b.model_dir, st->model_dir, sizeof(b.model_dir));
 	int rc = 0;
 	for (int r = 1; r < ranks && !rc; r++)
 		rc = cluster_send(r, CL_BEGIN, &b, sizeof(b));
@@ -1048,6 +1054,8 @@ static int decide_group(struct run_state *st, const struct strategy *strat,
 			return -1;
 		} else {
 			r->decisions++;
+			if (st->models_list)
+				models_note(st->models_list, &dec, same, m);
 		}
 	}
 	return 0;
@@ -1064,12 +1072,17 @@ static int decide_all(struct run_state *st)
 	struct trial_record *plan = malloc(sizeof(*plan) * room);
 	struct trial_record *same = malloc(sizeof(*same) * room);
 	int rc = plan && same ? 0 : ds_fail("out of memory deciding [%s]", st->exp->name);
+	if (!rc && st->model_dir[0] && !(st->models_list = models_begin(st->model_dir)))
+		rc = -1;
 	for (int g = 0; g < st->n_groups && !rc; g++) {
 		int ready, n = group_trials(st, g, plan, &ready);
 		if (n == 0 || !ready || !st->groups[g].closed)
 			continue;
 		rc = decide_group(st, st->groups[g].strategy, plan, n, same);
 	}
+	if (st->models_list && models_end(st->models_list, st->model_dir, !rc) && !rc)
+		rc = -1;
+	st->models_list = NULL;
 	free(plan);
 	free(same);
 	return rc;
@@ -1088,6 +1101,10 @@ enum run_status run_experiment(struct store *s, const struct experiment *e,
 		ds_fail("[%s] %s", e->name, ds_errmsg());
 		return RUN_BAD_INPUT;
 	}
+	if (dataset_scale(&d, e->scale)) { /* fitted on the training split (key scale) */
+		dataset_free(&d);
+		return RUN_FAILED;
+	}
 	if (check_data(e, &d)) {
 		dataset_free(&d);
 		return RUN_BAD_INPUT;
@@ -1101,6 +1118,8 @@ enum run_status run_experiment(struct store *s, const struct experiment *e,
 		ds_fail("out of memory recording [%s]", e->name);
 		goto done;
 	}
+	if (o->model_root && models_dir(st.model_dir, sizeof(st.model_dir), o->model_root, hash))
+		goto done;
 	if (store_experiment(s, e->name, hash, e->dataset, d.true_dim, config, &st.exp_id) ||
 	    store_mark_interrupted(s, st.exp_id) < 0)
 		goto done;
@@ -1181,7 +1200,7 @@ static int worker_activity(void *ctx, const struct trial_record *t, int K, const
 /* A worker's threads during one experiment: each asks for a trial, runs it, sends its epochs
  * and result, and asks again, until rank 0 says there are no more. */
 static void worker_slots(const struct experiment *e, const struct dataset *d, int threads,
-			 const volatile sig_atomic_t *stop)
+			 const char *model_dir, const volatile sig_atomic_t *stop)
 {
 #pragma omp parallel num_threads(threads)
 	{
@@ -1204,7 +1223,8 @@ static void worker_slots(const struct experiment *e, const struct dataset *d, in
 						 .stop = stop,
 						 .on_epoch = worker_epoch,
 						 .on_activity = worker_activity,
-						 .ctx = &ws };
+						 .ctx = &ws,
+						 .model_dir = model_dir[0] ? model_dir : NULL };
 			struct cl_end end = { .slot = ws.slot, .t = m->t };
 			end.t.state = e->strategies[m->strategy]->run(&ctx, &end.t);
 			free(buf);
@@ -1233,7 +1253,13 @@ static int load_data(const struct experiment *e, struct dataset *d, struct prelo
 				  .n_val = e->n_val,
 				  .n_test = e->n_test,
 				  .seed = (uint64_t)e->data_seed };
-	return dataset_load(d, e->dataset, &dopt) == 0;
+	if (dataset_load(d, e->dataset, &dopt))
+		return 0;
+	if (dataset_scale(d, e->scale)) {
+		dataset_free(d);
+		return 0;
+	}
+	return 1;
 }
 
 /* Why this worker cannot run the experiment rank 0 began, or "" when it can; its data into d
@@ -1303,13 +1329,14 @@ int run_worker(const struct experiment *const *to_run, int n, const struct run_o
 		struct dataset d;
 		char why[DS_ERR_MAX];
 		worker_prepare(buf, len, to_run, n, &pre, &e, &d, why, sizeof(why));
-		free(buf);
 		if (why[0]) {
+			free(buf);
 			worker_send(CL_FAIL, why, strlen(why));
 			continue;
 		}
 		worker_send(CL_READY, &threads, sizeof(threads));
-		worker_slots(e, &d, threads, o->stop);
+		worker_slots(e, &d, threads, ((const struct cl_begin *)buf)->model_dir, o->stop);
+		free(buf);
 		dataset_free(&d);
 	}
 }
@@ -1447,6 +1474,10 @@ enum run_status run_plan(const struct experiment *e, const struct run_options *o
 		return RUN_BAD_INPUT;
 	}
 	double load = now_seconds() - t0;
+	if (dataset_scale(&d, e->scale)) {
+		dataset_free(&d);
+		return RUN_FAILED;
+	}
 	if (check_data(e, &d)) {
 		dataset_free(&d);
 		return RUN_BAD_INPUT;

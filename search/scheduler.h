@@ -13,6 +13,8 @@ struct run_options {
 	int threads;			   /* cores to use */
 	int quiet;			   /* no progress on stderr */
 	const volatile sig_atomic_t *stop; /* raised by Ctrl-C / SIGTERM */
+	const char *model_root;		   /* folder of the delivered models (models.h), one
+					    * subfolder per configuration; NULL: none kept */
 };
 
 struct run_result {

@@ -28,6 +28,7 @@ struct trial_ctx {
 	int (*on_activity)(void *ctx, const struct trial_record *t, int K, const double *max_abs,
 			   const double *mean_abs, const double *var_mu, const double *mean_sigma2);
 	void *ctx;
+	const char *model_dir; /* where each measured model is saved (models.h); NULL: nowhere */
 };
 
 /* What a strategy adds to the shared training run. */

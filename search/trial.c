@@ -6,7 +6,9 @@
 #include <time.h>
 
 #include "../core/err.h"
+#include "../core/model_io.h"
 #include "../core/probe.h"
+#include "models.h"
 #include "strategy.h"
 
 static double now_seconds(void)
@@ -103,6 +105,27 @@ static int bridge_epoch(void *ctx, const struct epoch_report *r, struct ae *m)
 	return stop;
 }
 
+/* The measured model under its trial key in c->model_dir, with the data's scaling and
+ * where it came from, for 'dimsearch export' (nothing without a folder). */
+static enum trial_state save_model(const struct trial_ctx *c, const struct ae *m,
+				   struct trial_record *t)
+{
+	if (!c->model_dir)
+		return TRIAL_COMPLETE;
+	const struct dataset *d = c->data;
+	struct model_scaling s = { d->scale, d->dim, d->shift, d->spread };
+	char about[1024], path[4096];
+	snprintf(about, sizeof(about),
+		 "\"experiment\":\"%s\",\"trial\":\"%s\",\"seed\":%ld,\"test_mse\":%.9g",
+		 c->exp->name, t->key, t->seed, isfinite(t->test_mse) ? t->test_mse : -1.0);
+	models_file(path, sizeof(path), c->model_dir, t->key);
+	if (ae_save_npz(m, &s, about, path)) {
+		snprintf(t->error, sizeof(t->error), "%s", ds_errmsg());
+		return TRIAL_FAILED;
+	}
+	return TRIAL_COMPLETE;
+}
+
 enum trial_state trial_measure(const struct trial_ctx *c, const struct ae *m,
 			       struct trial_record *t)
 {
@@ -144,7 +167,7 @@ enum trial_state trial_measure(const struct trial_ctx *c, const struct ae *m,
 		t->test_mse = ae_eval_mse(m, &d->test, c->threads, &report);
 	}
 	t->flops.report += flops_total(&report);
-	return TRIAL_COMPLETE;
+	return save_model(c, m, t);
 }
 
 enum trial_state trial_deliver(const struct trial_ctx *c, struct trial_record *t, int K)

@@ -2,9 +2,11 @@
  * Run from the repository root, where make runs the tests. */
 #include "testutil.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BIN "./dimsearch"
 
@@ -106,12 +108,102 @@ static void test_train_json_summary(void **state)
 		fail_msg("expected %s in %s", expect, json);
 }
 
+/* A CSV of raw numbers (a Swiss roll: |x| up to 14, height 0..21) runs zscore'd by default:
+ * the table names the scaling and its MSE is in those units (predicting the mean costs 1);
+ * scale = none is a new experiment beside it, in raw units; a bad value exits 2 naming the
+ * file, the line and the values allowed. */
+static void test_scale_of_csv_data(void **state)
+{
+	(void)state;
+	char csv[512], ini[512], db[512], cmd[2048], text[4096];
+	snprintf(csv, sizeof(csv), "%s", tmp_path("roll.csv"));
+	snprintf(ini, sizeof(ini), "%s", tmp_path("scale.ini"));
+	snprintf(db, sizeof(db), "%s", tmp_path("scale.db"));
+	unlink(db);
+	FILE *f = fopen(csv, "w");
+	assert_non_null(f);
+	fputs("x,y,z\n", f);
+	for (int i = 0; i < 600; i++) {
+		double t = 4.712 + 9.425 * ((i * 37 % 600) / 600.0), h = 21.0 * ((i * 101 % 600) / 600.0);
+		fprintf(f, "%.5f,%.5f,%.5f\n", t * cos(t), h, t * sin(t));
+	}
+	fclose(f);
+	const char *body = "hidden = 16\nepochs = 5\nbatch = 32\nlr = 0.003\n"
+			   "strategies = grid\ngrid = 1..2\n";
+	snprintf(text, sizeof(text), "[roll]\ndataset = csv:%s\n%s[raw]\ndataset = csv:%s\n"
+		 "scale = none\n%s", csv, body, csv, body);
+	write_text(ini, text);
+	snprintf(cmd, sizeof(cmd), BIN " run --config %s --experiment roll --db %s --threads 1", ini,
+		 db);
+	if (run_command(cmd, out, sizeof(out)))
+		fail_msg("%s:\n%s", cmd, out);
+	assert_non_null(strstr(out, "experiment roll: csv:"));
+	assert_non_null(strstr(out, ", scaled by zscore fitted on the training split\n"));
+	assert_non_null(strstr(out, "test MSE, zscore units (vs grid)"));
+	snprintf(cmd, sizeof(cmd), BIN " run --config %s --experiment raw --db %s --threads 1 --quiet",
+		 ini, db);
+	if (run_command(cmd, out, sizeof(out)))
+		fail_msg("%s:\n%s", cmd, out);
+	assert_null(strstr(out, "scaled by"));
+	assert_null(strstr(out, "units (vs grid)"));
+	char *z = db_dump(db, "SELECT d.test_mse FROM decision d JOIN experiment e ON "
+			      "e.id = d.experiment_id WHERE e.name = 'roll'");
+	char *raw = db_dump(db, "SELECT d.test_mse FROM decision d JOIN experiment e ON "
+				"e.id = d.experiment_id WHERE e.name = 'raw'");
+	if (!(atof(z) > 0 && atof(z) < 1.5 && atof(raw) > 5))
+		fail_msg("test MSE zscore'd %s, raw %s", z, raw);
+	free(z);
+	free(raw);
+
+	snprintf(text, sizeof(text), "[roll]\ndataset = csv:%s\nscale = standard\n%s", csv, body);
+	write_text(ini, text);
+	snprintf(cmd, sizeof(cmd), BIN " run --config %s --experiment roll --db %s", ini, db);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 2);
+	snprintf(text, sizeof(text), "%s:3: [roll] scale: 'standard' is not auto, none, minmax or "
+		 "zscore", ini);
+	if (!strstr(out, text))
+		fail_msg("expected '%s' in:\n%s", text, out);
+}
+
+/* Before a run trains, stderr shows k_max and where it came from, the scaling auto chose,
+ * and each setting the file left to its default (not with --quiet). */
+static void test_run_prints_its_defaults(void **state)
+{
+	(void)state;
+	char ini[512], db[512], cmd[2048];
+	snprintf(ini, sizeof(ini), "%s", tmp_path("defaults.ini"));
+	snprintf(db, sizeof(db), "%s", tmp_path("defaults.db"));
+	write_text(ini, "[nogrid]\ndataset = affine:d=2,D=6,n=400\nhidden = 8\nepochs = 2\n"
+			"batch = 32\nstrategies = sosae\nsosae.alpha = 0.3\n");
+	snprintf(cmd, sizeof(cmd), BIN " run --config %s --experiment nogrid --db %s --threads 1",
+		 ini, db);
+	if (run_command(cmd, out, sizeof(out)))
+		fail_msg("%s:\n%s", cmd, out);
+	const char *want[] = { "[nogrid] k_max = 64 (default: no grid given); scale = none "
+			       "(default for affine data)\n",
+			       "[nogrid] SOSAE defaults: sosae.lambda = ",
+			       ", sosae.tau = 0 (an exact (lossless) cut), " };
+	for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++)
+		if (!strstr(out, want[i]))
+			fail_msg("expected '%s' in:\n%s", want[i], out);
+	assert_null(strstr(out, "sosae.alpha ="));  /* set in the file */
+	assert_null(strstr(out, "halving.eta"));    /* no strategy of this run reads it */
+	snprintf(cmd, sizeof(cmd), BIN " run --config %s --experiment nogrid --db %s --quiet", ini,
+		 db);
+	if (run_command(cmd, out, sizeof(out)))
+		fail_msg("%s:\n%s", cmd, out);
+	assert_null(strstr(out, "k_max = 64"));
+	assert_null(strstr(out, "defaults:"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_help_lists_every_option_with_defaults),
 		cmocka_unit_test(test_bad_input_exits_2_with_a_message),
 		cmocka_unit_test(test_train_json_summary),
+		cmocka_unit_test(test_scale_of_csv_data),
+		cmocka_unit_test(test_run_prints_its_defaults),
 	};
 	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
 /* test_data.c: the IDX reader, CSV, synthetic generators (the sine set against its formula),
- * splits, and Fashion-MNIST. */
+ * splits, the scalings fitted on the training split, and Fashion-MNIST. */
 #include "testutil.h"
 
 #include <math.h>
@@ -10,6 +10,7 @@
 
 #include "../core/data.h"
 #include "../core/err.h"
+#include "../core/model.h"
 
 static unsigned char pixels[30 * 4 * 3];
 static unsigned char labels[30];
@@ -553,6 +554,137 @@ static void test_fashion_mnist(void **state)
 	assert_non_null(strstr(ds_errmsg(), "dataset-fashion-mnist"));
 }
 
+/* ---- scaling ---- */
+
+/* A split of n rows of 2 features from v, malloc'd as dataset_free expects. */
+static void fill_split(struct split *s, size_t n, const float *v)
+{
+	s->n = n;
+	s->dim = 2;
+	s->x = malloc(sizeof(float) * n * 2);
+	assert_non_null(s->x);
+	memcpy(s->x, v, sizeof(float) * n * 2);
+}
+
+/* Train (1, 10), (3, 10), (5, 10): the second feature constant; validation (7, 4), test
+ * (-1, 10), each far from the training rows, so that their own statistics would differ. */
+static void small_set(struct dataset *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->dim = 2;
+	fill_split(&d->train, 3, (const float[]){ 1, 10, 3, 10, 5, 10 });
+	fill_split(&d->val, 1, (const float[]){ 7, 4 });
+	fill_split(&d->test, 1, (const float[]){ -1, 10 });
+}
+
+static void test_scale_closed_form(void **state)
+{
+	(void)state;
+	struct dataset d;
+	/* zscore: mean 3, sd sqrt(8/3) of the first feature; the constant one has sd 0 and
+	 * maps to 0 (shift 10, spread 1), never a division by zero */
+	small_set(&d);
+	d.unit_range = 1;
+	assert_int_equal(dataset_scale(&d, SCALE_ZSCORE), 0);
+	double sd = sqrt(8.0 / 3.0);
+	assert_int_equal(d.scale, SCALE_ZSCORE);
+	assert_int_equal(d.unit_range, 0); /* a sigmoid output cannot reach negative values */
+	/* output_act auto ("by the data") is then linear, as zscore'd data needs */
+	assert_int_equal(ae_arch_plain(2, NULL, 0, 1, ACT_RELU, ACT_RELU, -1, d.unit_range)
+				 .output_act,
+			 ACT_IDENTITY);
+	assert_float_equal(d.train.x[0], -2 / sd, 1e-6);
+	assert_float_equal(d.train.x[2], 0, 1e-6);
+	assert_float_equal(d.train.x[4], 2 / sd, 1e-6);
+	for (int i = 0; i < 3; i++)
+		assert_float_equal(d.train.x[2 * i + 1], 0, 0);
+	assert_float_equal(d.spread[1], 1, 0);
+	/* validation and test by the training split's mean and sd, not their own (which would
+	 * map their single rows to 0) */
+	assert_float_equal(d.val.x[0], 4 / sd, 1e-6);
+	assert_float_equal(d.val.x[1], -6, 1e-6);
+	assert_float_equal(d.test.x[0], -4 / sd, 1e-6);
+	assert_float_equal(d.test.x[1], 0, 0);
+	dataset_free(&d);
+
+	/* minmax: the training split onto [0, 1], the others by its minimum and range */
+	small_set(&d);
+	assert_int_equal(dataset_scale(&d, SCALE_MINMAX), 0);
+	assert_int_equal(d.unit_range, 1);
+	const float train[] = { 0, 0, 0.5f, 0, 1, 0 };
+	for (int i = 0; i < 6; i++)
+		assert_float_equal(d.train.x[i], train[i], 1e-7);
+	assert_float_equal(d.val.x[0], 1.5, 1e-7);
+	assert_float_equal(d.val.x[1], -6, 1e-7);
+	assert_float_equal(d.test.x[0], -0.5, 1e-7);
+	dataset_free(&d);
+
+	/* none: the data as loaded, no statistics kept */
+	small_set(&d);
+	d.unit_range = 1;
+	assert_int_equal(dataset_scale(&d, SCALE_NONE), 0);
+	assert_null(d.shift);
+	assert_int_equal(d.unit_range, 1);
+	assert_float_equal(d.val.x[0], 7, 0);
+	dataset_free(&d);
+}
+
+/* On a generated set: every training column of zscore'd data has mean 0 and sd 1, and the
+ * validation rows are the raw rows mapped by the training split's statistics. */
+static void test_scale_zscore_columns(void **state)
+{
+	(void)state;
+	struct data_opts o;
+	data_opts_defaults(&o);
+	struct dataset raw, d;
+	assert_int_equal(dataset_load(&raw, "affine:d=3,D=8,n=2000,noise=0.1", &o), 0);
+	assert_int_equal(dataset_load(&d, "affine:d=3,D=8,n=2000,noise=0.1", &o), 0);
+	assert_int_equal(dataset_scale(&d, SCALE_ZSCORE), 0);
+	for (int j = 0; j < d.dim; j++) {
+		double sum = 0, sq = 0, raw_mean = 0, raw_sq = 0;
+		for (size_t i = 0; i < d.train.n; i++) {
+			double v = d.train.x[i * 8 + j];
+			sum += v;
+			sq += v * v;
+			raw_mean += raw.train.x[i * 8 + j];
+		}
+		double mean = sum / (double)d.train.n;
+		assert_true(fabs(mean) < 1e-5);
+		assert_true(fabs(sqrt(sq / (double)d.train.n - mean * mean) - 1) < 1e-5);
+		raw_mean /= (double)raw.train.n;
+		for (size_t i = 0; i < raw.train.n; i++) {
+			double dv = raw.train.x[i * 8 + j] - raw_mean;
+			raw_sq += dv * dv;
+		}
+		double raw_sd = sqrt(raw_sq / (double)raw.train.n);
+		for (size_t i = 0; i < d.val.n; i++) {
+			double want = (raw.val.x[i * 8 + j] - raw_mean) / raw_sd;
+			assert_true(fabs(d.val.x[i * 8 + j] - want) < 1e-4);
+		}
+	}
+	dataset_free(&raw);
+	dataset_free(&d);
+}
+
+static void test_scale_names_and_defaults(void **state)
+{
+	(void)state;
+	enum data_scale s;
+	assert_int_equal(data_scale_parse("zscore", &s), 0);
+	assert_int_equal(s, SCALE_ZSCORE);
+	assert_int_equal(data_scale_parse("minmax", &s), 0);
+	assert_int_equal(s, SCALE_MINMAX);
+	assert_int_equal(data_scale_parse("none", &s), 0);
+	assert_int_equal(s, SCALE_NONE);
+	assert_int_equal(data_scale_parse("standard", &s), -1);
+	assert_string_equal(data_scale_name(SCALE_MINMAX), "minmax");
+	assert_int_equal(data_scale_default("csv:/tmp/x.csv,label=last"), SCALE_ZSCORE);
+	assert_int_equal(data_scale_default("fashion-mnist"), SCALE_NONE);
+	assert_int_equal(data_scale_default("idx:a.gz"), SCALE_NONE);
+	assert_int_equal(data_scale_default("M7_Roll:n=1000"), SCALE_NONE);
+	assert_int_equal(data_scale_default("affine:d=3"), SCALE_NONE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -564,6 +696,9 @@ int main(void)
 		cmocka_unit_test(test_synthetic_geometry),
 		cmocka_unit_test(test_sine),
 		cmocka_unit_test(test_splits_fixed_by_seed),
+		cmocka_unit_test(test_scale_closed_form),
+		cmocka_unit_test(test_scale_zscore_columns),
+		cmocka_unit_test(test_scale_names_and_defaults),
 		cmocka_unit_test(test_fashion_mnist),
 	};
 	return cmocka_run_group_tests_name("data", tests, NULL, NULL);

@@ -279,6 +279,90 @@ static void test_grid_choice_rules(void **state)
 	assert_int_equal(grid_choose(K, none, 2, SELECT_WITHIN, 0.05), -1);
 }
 
+/* scale: resolved by the dataset's kind when not given, part of the identity when it is not
+ * none (so that a changed scaling never reuses trials of the other), and a bad value named
+ * with its line and the values allowed. */
+static void test_scale_key(void **state)
+{
+	(void)state;
+	struct experiment_file plain = load("[x]\ndataset = affine\nstrategies = grid\n"
+					    "grid = 1..3\n",
+					    1);
+	struct experiment_file none = load("[x]\ndataset = affine\nscale = none\n"
+					   "strategies = grid\ngrid = 1..3\n",
+					   1);
+	struct experiment_file z = load("[x]\ndataset = affine\nscale = zscore\n"
+					"strategies = grid\ngrid = 1..3\n",
+					1);
+	struct experiment_file mm = load("[x]\ndataset = affine\nscale = minmax\n"
+					 "strategies = grid\ngrid = 1..3\n",
+					 1);
+	assert_int_equal(plain.exp[0].scale, SCALE_NONE);
+	assert_int_equal(z.exp[0].scale, SCALE_ZSCORE);
+	assert_int_equal(mm.exp[0].scale, SCALE_MINMAX);
+	/* none is the data as before the key: the same identity as an experiment without it */
+	assert_string_equal(plain.exp[0].hash, none.exp[0].hash);
+	assert_string_not_equal(plain.exp[0].hash, z.exp[0].hash);
+	assert_string_not_equal(plain.exp[0].hash, mm.exp[0].hash);
+	assert_string_not_equal(z.exp[0].hash, mm.exp[0].hash);
+	assert_non_null(strstr(plain.exp[0].config, "scale = none\n"));
+	assert_non_null(strstr(z.exp[0].config, "scale = zscore\n"));
+	experiments_free(&plain);
+	experiments_free(&none);
+	experiments_free(&z);
+	experiments_free(&mm);
+
+	/* csv data defaults to zscore, and says so in its record; naming it changes nothing */
+	struct experiment_file csv = load("[c]\ndataset = csv:/tmp/x.csv\nstrategies = grid\n"
+					  "grid = 1..3\n",
+					  1);
+	struct experiment_file csv_z = load("[c]\ndataset = csv:/tmp/x.csv\nscale = zscore\n"
+					    "strategies = grid\ngrid = 1..3\n",
+					    1);
+	struct experiment_file csv_raw = load("[c]\ndataset = csv:/tmp/x.csv\nscale = none\n"
+					      "strategies = grid\ngrid = 1..3\n",
+					      1);
+	assert_int_equal(csv.exp[0].scale, SCALE_ZSCORE);
+	assert_int_equal(csv_raw.exp[0].scale, SCALE_NONE);
+	assert_non_null(strstr(csv.exp[0].config, "scale = zscore\n"));
+	assert_string_equal(csv.exp[0].hash, csv_z.exp[0].hash);
+	assert_string_not_equal(csv.exp[0].hash, csv_raw.exp[0].hash);
+	experiments_free(&csv);
+	experiments_free(&csv_z);
+	experiments_free(&csv_raw);
+
+	struct experiment_file bad = load("[x]\ndataset = affine\nstrategies = grid\n"
+					  "grid = 1..3\nscale = standard\n",
+					  0);
+	expect_error(&bad, 5, "[x] scale: 'standard' is not auto, none, minmax or zscore");
+	experiments_free(&bad);
+}
+
+/* k_max's source in the defaults shown at a run's start: given, the grid's, or 64. */
+static void test_defaults_name_k_max_and_unset_keys(void **state)
+{
+	(void)state;
+	struct experiment_file f = load("[given]\ndataset = affine\nstrategies = grid\n"
+					"grid = 1..3\nk_max = 8\n"
+					"[from_grid]\ndataset = csv:/tmp/x.csv\nstrategies = grid, bisect\n"
+					"grid = 1..5\ngrid.select = knee\n"
+					"[none]\ndataset = affine\nscale = minmax\nstrategies = nested\n",
+					1);
+	const char *given = experiments_find(&f, "given")->defaults;
+	const char *grid = experiments_find(&f, "from_grid")->defaults;
+	const char *none = experiments_find(&f, "none")->defaults;
+	assert_non_null(strstr(given, "[given] k_max = 8 (given); scale = none (default for "
+				      "affine data)\n"));
+	assert_non_null(strstr(grid, "[from_grid] k_max = 5 (the largest grid value); scale = "
+				     "zscore (default for csv data)\n"));
+	assert_null(strstr(grid, "grid.select")); /* set */
+	assert_null(strstr(grid, "halving."));    /* halving does not run */
+	assert_non_null(strstr(none, "[none] k_max = 64 (default: no grid given)\n"));
+	assert_non_null(strstr(none, "nested.p = 0 (2 / k_max)"));
+	assert_null(strstr(none, "SOSAE")); /* a table no strategy of it reads */
+	experiments_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +375,8 @@ int main(void)
 		cmocka_unit_test(test_int_lists_at_the_limits),
 		cmocka_unit_test(test_byte_order_mark),
 		cmocka_unit_test(test_grid_choice_rules),
+		cmocka_unit_test(test_scale_key),
+		cmocka_unit_test(test_defaults_name_k_max_and_unset_keys),
 	};
 	return cmocka_run_group_tests_name("experiment", tests, NULL, NULL);
 }

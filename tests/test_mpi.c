@@ -1,7 +1,7 @@
 /* test_mpi.c: runs across MPI ranks on this machine (loopback): trials, epochs, latent
- * activity and decisions identical to one process on one thread, a worker or rank 0 killed
- * and the run continued (under MPI and without it) to the same results, bad input refused
- * once, and run --plan's schedule. Needs ./dimsearch-mpi and mpirun (make deps-mpi, make
+ * activity, decisions and delivered models identical to one process on one thread, a worker
+ * or rank 0 killed and the run continued (under MPI and without it) to the same results, bad
+ * input refused once, and run --plan's schedule. Needs ./dimsearch-mpi and mpirun (make deps-mpi, make
  * mpi): skipped, with the reason, without them. Run from the repository root. */
 #include "testutil.h"
 
@@ -156,6 +156,11 @@ static void assert_same(const char *a, const char *b)
 	}
 	free(x);
 	free(y);
+	/* the delivered models, written by whichever rank trained them, byte for byte */
+	char cmd[2048], diff[4096];
+	snprintf(cmd, sizeof(cmd), "diff -r '%s.models' '%s.models'", a, b);
+	if (run_command(cmd, diff, sizeof(diff)) != 0)
+		fail_msg("the models of %s and %s differ:\n%s", a, b, diff);
 }
 
 static void test_three_ranks_store_what_one_thread_stores(void **state)
