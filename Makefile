@@ -39,7 +39,7 @@ LDLIBS    = $(PKG_LIBS) -lm
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 DEB_PACKAGES := gcc make libopenblas-dev libsqlite3-dev libinih-dev libcmocka-dev zlib1g-dev \
-                pkg-config gnuplot-nox sqlite3 dataset-fashion-mnist
+                pkg-config gnuplot-nox sqlite3 dataset-fashion-mnist python3-numpy
 # Debian's npm, wanted only when no npm is on PATH: a Node.js from elsewhere (NodeSource's
 # nodejs package) brings its own npm and declares a conflict with Debian's
 DEB_IF_NO_COMMAND := npm
