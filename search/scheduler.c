@@ -1385,8 +1385,8 @@ static int compare_double(const void *a, const void *b)
 
 /* seconds = a + b * FLOPs for one epoch (its steps and its validation pass) on one thread of
  * this machine, fitted to one-epoch trainings (on up to 8,192 of the training examples) at
- * the narrowest and widest width planned, the median of three each, so that a moment's load
- * elsewhere does not set the rate. */
+ * the narrowest and widest width planned, in turn, the median of five each (after a
+ * second untimed), so that a moment's load elsewhere does not set the rate. */
 static int calibrate(const struct experiment *e, const struct dataset *data, int k_lo, int k_hi,
 		     double *a, double *b)
 {
@@ -1398,13 +1398,22 @@ static int calibrate(const struct experiment *e, const struct dataset *data, int
 		d.val.n = rows / 4;
 	double s[2], f[2];
 	int widths[2] = { k_lo, k_hi };
-	for (int i = 0; i < 2; i++) {
-		double runs[3];
-		for (int k = 0; k < 3; k++)
-			if (time_training(e, &d, widths[i], &runs[k], &f[i]))
+	/* the first trainings pay for page faults, BLAS buffers and a core waking up, which
+	 * a run's trials meet once: a second of them, not timed */
+	for (double warm = 0; warm < 1.0;) {
+		if (time_training(e, &d, k_hi, &s[0], &f[0]))
+			return -1;
+		warm += s[0];
+	}
+	enum { RUNS = 5 };
+	double runs[2][RUNS];
+	for (int k = 0; k < RUNS; k++) /* the two widths in turn: a drift moves both */
+		for (int i = 0; i < 2; i++)
+			if (time_training(e, &d, widths[i], &runs[i][k], &f[i]))
 				return -1;
-		qsort(runs, 3, sizeof(*runs), compare_double);
-		s[i] = runs[1];
+	for (int i = 0; i < 2; i++) {
+		qsort(runs[i], RUNS, sizeof(double), compare_double);
+		s[i] = runs[i][RUNS / 2];
 	}
 	*b = f[1] > 1.5 * f[0] ? (s[1] - s[0]) / (f[1] - f[0]) : 0;
 	if (!(*b > 0)) { /* widths too alike to part the two terms, or noise: one rate */
