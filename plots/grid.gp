@@ -9,6 +9,12 @@ load 'common.gp'
 set label 1 sprintf("Grid search's MSE against latent width K, and the K each strategy chose%s", title_extra) \
     at screen 0.5, screen 0.975 center
 set xlabel 'latent width K'
+# the widths' range set here (not autoscaled), so that the top axis linked to it never
+# scales itself to one chosen width; a whole number at each tick on a short range
+stats data.'/grid.tsv' using 1 nooutput
+kmin = STATS_min
+kmax = STATS_max
+kspan = kmax > kmin ? kmax - kmin : 1
 # a log axis over the data's own range, labelled at 1-2-5 of every decade (at 1, 1.2, 1.5,
 # 2, 2.5, 3, 4, 5, 6, 8 within about one), so that the plateau where the strategies' choices
 # differ reads, not at the powers of ten alone
@@ -19,8 +25,14 @@ set ylabel 'MSE per element (log scale)'
 set logscale y
 if (hi < 12 * lo) { eval log_tics_y_fine } else { eval log_tics_y }
 set yrange [lo / (hi / lo) ** 0.06:hi * (hi / lo) ** 0.06]
+set xrange [kmin - 0.03 * kspan:kmax + 0.03 * kspan]
+if (kspan <= 20) { set xtics 1 }
 set key at screen 0.5, screen 0.04 center horizontal maxrows 1 box
-set tmargin at screen 0.68
+# room above the graph for the longest name of the chosen widths (labelmax characters at 45
+# degrees, about 5 pixels each)
+if (!exists('labelmax')) labelmax = 40
+top = 0.93 - (labelmax * 5.0 * 0.71 + 12) / height
+set tmargin at screen (top < 0.62 ? 0.62 : top > 0.86 ? 0.86 : top)
 set bmargin at screen 0.15
 set lmargin at screen 0.11
 set rmargin at screen 0.86
@@ -28,7 +40,6 @@ set rmargin at screen 0.86
 set x2tics rotate by 45 left font ',9' scale 0
 set link x2
 set grid xtics ytics mytics lc rgb '#dddddd', lc rgb '#eeeeee'
-set offsets graph 0.02, graph 0.02, 0, 0
 plot data.'/grid.tsv' using 1:2 with linespoints pt 7 ps 0.6 lc rgb '#4477aa' title 'validation MSE', \
      '' using 1:3 with linespoints pt 5 ps 0.6 lc rgb '#ee6677' title 'test MSE', \
      data.'/chosen.tsv' using 2:(ymark) with impulses lw 2 lc rgb '#228833' title 'K chosen (strategies named on top)', \

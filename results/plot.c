@@ -329,6 +329,22 @@ static int fig_flops(const struct plot_ctx *c)
 			    "flops");
 }
 
+/* The longest first column of a data file written here, in characters (0 when none). */
+static int longest_label(const char *dir, const char *name)
+{
+	char path[4096], line[1024];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "r");
+	int longest = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		int n = (int)strcspn(line, "\t\n");
+		longest = n > longest ? n : longest;
+	}
+	if (f)
+		fclose(f);
+	return longest;
+}
+
 /* 2. grid curve with the chosen widths */
 static int fig_grid(const struct plot_ctx *c)
 {
@@ -360,7 +376,8 @@ static int fig_grid(const struct plot_ctx *c)
 	store_scalar(c->s, "SELECT max(val_mse) FROM v_grid_curve WHERE experiment = ?",
 		     ARGS(c->experiment), v, sizeof(v), "1");
 	/* numbers, whatever the file holds: nothing from it reaches gnuplot as code */
-	snprintf(extra, sizeof(extra), "ymark = %.9g", atof(v));
+	snprintf(extra, sizeof(extra), "ymark = %.9g; labelmax = %d", atof(v),
+		 longest_label(c->data, "chosen.tsv"));
 	return draw_rows(c, n, "grid", extra);
 }
 
@@ -534,13 +551,17 @@ static int fig_known_id(const struct plot_ctx *c)
 			 "k_mean IS NOT NULL AND " IN_SCOPE("1") " ORDER BY strategy",
 			 ARGS(scope)))
 		return -1;
-	char v[256], errors[64], extra[512];
+	char v[256], top[256], errors[64], extra[512];
 	store_scalar(c->s, "SELECT max(true_dimension) FROM v_known_id WHERE " IN_SCOPE("1"),
 		     ARGS(scope), v, sizeof(v), "1");
+	store_scalar(c->s, "SELECT max(k_mean + coalesce(k_ci95, 0)) FROM v_known_id WHERE "
+			   "strategy NOT LIKE '%(%' AND " IN_SCOPE("1"),
+		     ARGS(scope), top, sizeof(top), "1");
 	errors_var(c, "SELECT count(k_ci95) FROM v_known_id WHERE strategy NOT LIKE '%(%' AND "
 		      IN_SCOPE("1"), ARGS(scope), errors, sizeof(errors));
 #undef IN_SCOPE
-	snprintf(extra, sizeof(extra), "nblocks = %d; dmax = %.9g; %s", b.n, atof(v), errors);
+	snprintf(extra, sizeof(extra), "nblocks = %d; dmax = %.9g; kmax = %.9g; %s", b.n, atof(v),
+		 atof(top), errors);
 	return b.n > 0 ? draw(c, scope, "knownid", extra) : 0;
 }
 

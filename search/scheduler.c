@@ -1088,27 +1088,34 @@ static int decide_all(struct run_state *st)
 	return rc;
 }
 
-enum run_status run_experiment(struct store *s, const struct experiment *e,
-			       const struct run_options *o, struct run_result *r)
+/* e's data, read and scaled (key scale, fitted on the training split) and checked against
+ * the settings: RUN_OK, or RUN_BAD_INPUT / RUN_FAILED with ds_errmsg() and nothing held. */
+static enum run_status read_data(const struct experiment *e, struct dataset *d)
 {
-	memset(r, 0, sizeof(*r));
 	struct data_opts dopt = { .n_train = e->n_train,
 				  .n_val = e->n_val,
 				  .n_test = e->n_test,
 				  .seed = (uint64_t)e->data_seed };
-	struct dataset d;
-	if (dataset_load(&d, e->dataset, &dopt)) {
+	if (dataset_load(d, e->dataset, &dopt)) {
 		ds_fail("[%s] %s", e->name, ds_errmsg());
 		return RUN_BAD_INPUT;
 	}
-	if (dataset_scale(&d, e->scale)) { /* fitted on the training split (key scale) */
-		dataset_free(&d);
-		return RUN_FAILED;
-	}
-	if (check_data(e, &d)) {
-		dataset_free(&d);
-		return RUN_BAD_INPUT;
-	}
+	enum run_status rc = dataset_scale(d, e->scale) ? RUN_FAILED
+			     : check_data(e, d)		? RUN_BAD_INPUT
+							: RUN_OK;
+	if (rc != RUN_OK)
+		dataset_free(d);
+	return rc;
+}
+
+enum run_status run_experiment(struct store *s, const struct experiment *e,
+			       const struct run_options *o, struct run_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	struct dataset d;
+	enum run_status read = read_data(e, &d);
+	if (read != RUN_OK)
+		return read;
 	struct run_state st = {
 		.exp = e, .data = &d, .store = s, .opt = o, .result = r, .tty = isatty(2)
 	};
@@ -1249,17 +1256,7 @@ static int load_data(const struct experiment *e, struct dataset *d, struct prelo
 		p->loaded = 0;
 		return 1;
 	}
-	struct data_opts dopt = { .n_train = e->n_train,
-				  .n_val = e->n_val,
-				  .n_test = e->n_test,
-				  .seed = (uint64_t)e->data_seed };
-	if (dataset_load(d, e->dataset, &dopt))
-		return 0;
-	if (dataset_scale(d, e->scale)) {
-		dataset_free(d);
-		return 0;
-	}
-	return 1;
+	return read_data(e, d) == RUN_OK;
 }
 
 /* Why this worker cannot run the experiment rank 0 began, or "" when it can; its data into d
@@ -1284,19 +1281,17 @@ static void worker_prepare(const struct cl_begin *b, size_t len,
 		return;
 	}
 	if (!load_data(*e, d, preloaded)) {
-		snprintf(why, size, "rank %d cannot load its data: %s", cluster_rank(), ds_errmsg());
+		snprintf(why, size, "rank %d: %s", cluster_rank(), ds_errmsg());
 		return;
 	}
 	char hash[17], *config = identity(*e, d, hash);
-	if (!config || check_data(*e, d) || strcmp(hash, b->hash)) {
+	if (!config || strcmp(hash, b->hash)) {
 		if (!config)
 			snprintf(why, size, "rank %d: out of memory", cluster_rank());
-		else if (strcmp(hash, b->hash))
+		else
 			snprintf(why, size, "rank %d reads other settings or other data files than "
 				 "rank 0 (experiment %s against %s): every rank must see the same "
 				 "experiments file and data", cluster_rank(), hash, b->hash);
-		else
-			snprintf(why, size, "rank %d: %s", cluster_rank(), ds_errmsg());
 		dataset_free(d);
 	}
 	free(config);
@@ -1472,25 +1467,12 @@ static int longer_first(const void *a, const void *b)
 enum run_status run_plan(const struct experiment *e, const struct run_options *o,
 			 const int *ranks, int n_ranks, double *wall, FILE *out)
 {
-	struct data_opts dopt = { .n_train = e->n_train,
-				  .n_val = e->n_val,
-				  .n_test = e->n_test,
-				  .seed = (uint64_t)e->data_seed };
 	struct dataset d;
 	double t0 = now_seconds();
-	if (dataset_load(&d, e->dataset, &dopt)) {
-		ds_fail("[%s] %s", e->name, ds_errmsg());
-		return RUN_BAD_INPUT;
-	}
+	enum run_status read = read_data(e, &d);
+	if (read != RUN_OK)
+		return read;
 	double load = now_seconds() - t0;
-	if (dataset_scale(&d, e->scale)) {
-		dataset_free(&d);
-		return RUN_FAILED;
-	}
-	if (check_data(e, &d)) {
-		dataset_free(&d);
-		return RUN_BAD_INPUT;
-	}
 	struct run_result r;
 	memset(&r, 0, sizeof(r));
 	struct run_state st = { .exp = e, .data = &d, .opt = o, .result = &r };
