@@ -5,19 +5,33 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=${BENCH_EPOCHS:-3}
-echo "== sgemm ceiling"
-build/bench_sgemm 256 2 32
-echo
-echo "== dimsearch train, $epochs epochs (images/s and GFLOP/s exclude validation passes)"
-for t in 1 2; do
-  json=$(./dimsearch train --dataset fashion-mnist --latent 32 --epochs "$epochs" --threads "$t" \
-           --quiet --json | tail -n 1)
-  ips=$(printf '%s' "$json" | sed 's/.*"images_per_s":\([0-9.]*\).*/\1/')
-  gf=$(printf '%s' "$json" | sed 's/.*"train_gemm_gflops_per_s":\([0-9.]*\).*/\1/')
-  mse=$(printf '%s' "$json" | sed 's/.*"test_mse":\([0-9.e-]*\).*/\1/')
-  printf 'dimsearch, %d core%s: %8.0f images/s  %6.1f GFLOP/s  test MSE %s\n' "$t" \
-    "$([ "$t" -gt 1 ] && echo s || echo ' ')" "$ips" "$gf" "$mse"
-done
+# the machine and the kernel first: figures from two machines, or two kernels, differ
+echo "cpu: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+./dimsearch --version | sed -n 's/^BLAS kernel/BLAS kernel/p'
+# the sgemm ceiling of the step's shapes, and dimsearch's training on 1 and 2 cores
+speed() {
+  echo "== sgemm ceiling"
+  build/bench_sgemm 256 2 32
+  echo
+  echo "== dimsearch train, $epochs epochs (images/s and GFLOP/s exclude validation passes)"
+  for t in 1 2; do
+    json=$(./dimsearch train --dataset fashion-mnist --latent 32 --epochs "$epochs" --threads "$t" \
+             --quiet --json | tail -n 1)
+    ips=$(printf '%s' "$json" | sed 's/.*"images_per_s":\([0-9.]*\).*/\1/')
+    gf=$(printf '%s' "$json" | sed 's/.*"train_gemm_gflops_per_s":\([0-9.]*\).*/\1/')
+    mse=$(printf '%s' "$json" | sed 's/.*"test_mse":\([0-9.e-]*\).*/\1/')
+    printf 'dimsearch, %d core%s: %8.0f images/s  %6.1f GFLOP/s  test MSE %s\n' "$t" \
+      "$([ "$t" -gt 1 ] && echo s || echo ' ')" "$ips" "$gf" "$mse"
+  done
+}
+speed
+if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
+  # a kernel set in the environment (here: $OPENBLAS_CORETYPE) may not be the CPU's best:
+  # the same figures with it removed, OpenBLAS's own choice (or dimsearch's, on AVX-512)
+  echo
+  echo "== again with OPENBLAS_CORETYPE unset (it was $OPENBLAS_CORETYPE)"
+  (unset OPENBLAS_CORETYPE; ./dimsearch --version | sed -n 's/^BLAS kernel/BLAS kernel/p'; speed)
+fi
 peer=../shared/bench/peer_torch_ae.py
 echo
 if [ -f "$peer" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
@@ -48,7 +62,7 @@ INI
 for t in 1 2; do
   best=""
   for rep in 1 2 3; do
-    rm -f "$work/t$t.db"*
+    rm -rf "$work/t$t.db"*
     start=$(date +%s.%N)
     ./dimsearch run --config "$work/bench.ini" --experiment bench-grid --db "$work/t$t.db" \
       --threads "$t" --quiet > /dev/null
