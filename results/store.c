@@ -101,6 +101,7 @@ static const char *schema_tables[] = {
 	"  owner_host TEXT,                      -- ... on this machine ...\n"
 	"  heartbeat REAL,                       -- ... last heard from (unix seconds)\n"
 	"  owner_token TEXT,                     -- the owning process, unique to its run\n"
+	"  blas_kernel TEXT,                     -- the OpenBLAS kernel that trained it\n"
 	"  UNIQUE (experiment_id, trial_key)\n"
 	");\n",
 	"CREATE TABLE epoch (\n"
@@ -149,6 +150,13 @@ static const char *schema_upgrade_1[] = {
 	"ALTER TABLE experiment ADD COLUMN run_order INTEGER NOT NULL DEFAULT 0;\n",
 	"UPDATE experiment SET run_order = id;\n",
 	"ALTER TABLE trial ADD COLUMN owner_token TEXT;\n",
+	NULL,
+};
+
+/* from schema version 2 to 3: the BLAS kernel of each trial (results differ in their last
+ * bits between kernels) */
+static const char *schema_upgrade_2[] = {
+	"ALTER TABLE trial ADD COLUMN blas_kernel TEXT;\n",
 	NULL,
 };
 
@@ -619,11 +627,15 @@ static int reading_views(struct store *s, int version)
  * inside the caller's write transaction. */
 static int create_or_upgrade(struct store *s, int version)
 {
-	const char *const *steps = version == 0 ? schema_tables : schema_upgrade_1;
-	for (int i = 0; steps[i]; i++)
-		if (exec(s, steps[i], version == 0 ? "cannot create the schema"
-						   : "cannot upgrade the schema"))
-			return -1;
+	/* an empty file gets the whole schema (version 0), an older one each upgrade from its
+	 * version to this one */
+	const char *const *const steps[] = { schema_tables, schema_upgrade_1, schema_upgrade_2 };
+	int last = version == 0 ? 0 : STORE_SCHEMA_VERSION - 1;
+	for (int v = version; v <= last; v++)
+		for (int i = 0; steps[v][i]; i++)
+			if (exec(s, steps[v][i], version == 0 ? "cannot create the schema"
+							      : "cannot upgrade the schema"))
+				return -1;
 	char set[128];
 	snprintf(set, sizeof(set), "PRAGMA application_id = %d; PRAGMA user_version = %d",
 		 APPLICATION_ID, STORE_SCHEMA_VERSION);
@@ -878,6 +890,28 @@ int store_latest_experiment(struct store *s, const char *name, long *experiment_
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return fail_db(s, "cannot read experiments");
 	return 0;
+}
+
+int store_other_kernel(struct store *s, long experiment_id, const char *kernel, char *other,
+		       size_t size)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT count(*), min(blas_kernel) FROM trial WHERE "
+				      "experiment_id = ? AND state = 'complete' AND blas_kernel IS "
+				      "NOT NULL AND blas_kernel <> ?");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, experiment_id);
+	sqlite3_bind_text(st, 2, kernel, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(st), n = 0;
+	if (rc == SQLITE_ROW) {
+		n = sqlite3_column_int(st, 0);
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		snprintf(other, size, "%s", name ? name : "");
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return fail_db(s, "cannot read the trials' kernels");
+	return n;
 }
 
 void store_group_member(struct store *s, const char *group, char *out, size_t size)
@@ -1216,7 +1250,8 @@ int store_trial_end(struct store *s, const struct trial_record *t)
 		   "test_mse = ?, probe_accuracy = ?, nan_mask = ?, flops_train_gemm = ?, "
 		   "flops_eval_gemm = ?, flops_elementwise = ?, flops_overhead = ?, "
 		   "flops_report = ?, seconds = ?, error = ?, details = ?, flops_delivery = ?, "
-		   "latent = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?");
+		   "latent = ?, blas_kernel = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', "
+		   "'now') WHERE id = ?");
 	if (!st)
 		goto fail;
 	int mask = 0;
@@ -1240,7 +1275,11 @@ int store_trial_end(struct store *s, const struct trial_record *t)
 	sqlite3_bind_text(st, 15, t->details[0] ? t->details : "{}", -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 16, (sqlite3_int64)t->delivery_flops);
 	sqlite3_bind_int(st, 17, t->latent); /* the width delivered may differ from the plan */
-	sqlite3_bind_int64(st, 18, t->id);
+	if (t->blas_kernel[0])
+		sqlite3_bind_text(st, 18, t->blas_kernel, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 18);
+	sqlite3_bind_int64(st, 19, t->id);
 	if (step_done(s, st, "cannot record a trial's result"))
 		goto fail;
 	return commit(s);

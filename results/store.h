@@ -12,7 +12,7 @@
 #include "../search/records.h"
 
 #define STORE_DEFAULT_PATH "results/dimsearch.db"
-#define STORE_SCHEMA_VERSION 2   /* 2: experiment.run_order, trial.owner_token */
+#define STORE_SCHEMA_VERSION 3   /* 2: experiment.run_order, trial.owner_token; 3: trial.blas_kernel */
 #define STORE_BUSY_TIMEOUT_MS 10000   /* how long a write waits for a lock (DIMSEARCH_BUSY_MS) */
 
 /* The columns of v_summary, one row per experiment and strategy over its seeds: those of
@@ -85,6 +85,10 @@ int store_trial_end(struct store *s, const struct trial_record *t);
 /* Trials left running by an owner that is gone (no heartbeat within the lease of 60 s, or
  * its pid gone from this machine): marked interrupted. Returns the count, or -1. */
 int store_mark_interrupted(struct store *s, long experiment_id);
+/* How many complete trials of the experiment were trained under a BLAS kernel other than
+ * kernel (one of them named in other), or -1. */
+int store_other_kernel(struct store *s, long experiment_id, const char *kernel, char *other,
+		       size_t size);
 
 int store_decision(struct store *s, long experiment_id, const struct decision_record *d);
 /* Forget an experiment's decisions, before they are made again from its trials. */

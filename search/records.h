@@ -32,6 +32,7 @@ struct trial_record {
 	double seconds;		 /* wall time of the trial */
 	char error[512];	 /* why it failed */
 	char details[2048];	 /* what the strategy learnt, JSON */
+	char blas_kernel[32];	 /* the OpenBLAS kernel it was trained under ("" unknown) */
 };
 
 struct epoch_record {

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/blas.h"
 #include "../core/err.h"
 #include "../core/hash.h"
 #include "../core/model.h"
@@ -76,6 +77,7 @@ struct run_state {
 	struct pending *queue; /* this round's pending trials, largest first ... */
 	int n_queue, next;     /* ... and the next to hand out */
 	struct cluster_run *cl; /* the other ranks, under MPI; NULL alone */
+	int kernel_checked;	/* the stored trials' BLAS kernels, against this run's */
 	char model_dir[4096]; /* this configuration's models (models.h); "" for none */
 	FILE *models_list;    /* the delivered models, while deciding */
 };
@@ -629,6 +631,7 @@ static void run_job(struct run_state *st, struct job *job, int threads)
 				 .ctx = &ec,
 				 .model_dir = st->model_dir[0] ? st->model_dir : NULL };
 	job->t.state = job->strategy->run(&ctx, &job->t);
+	snprintf(job->t.blas_kernel, sizeof(job->t.blas_kernel), "%s", blas_core_name());
 	keep_end(st, job, 0);
 }
 
@@ -915,6 +918,26 @@ static void cluster_end(struct run_state *st)
 	st->cl = NULL;
 }
 
+/* A resumed run under another BLAS kernel than its stored trials: said, since the results of
+ * the two differ in their last bits and its table will mix them. 0, or -1 (the store). */
+static int warn_kernels(struct run_state *st)
+{
+	char other[64];
+	const char *kernel = blas_core_name();
+	int n = store_other_kernel(st->store, st->exp_id, kernel, other, sizeof(other));
+	if (n < 0)
+		return -1;
+	if (n > 0 && !st->opt->quiet)
+		fprintf(stderr,
+			"[%s] warning: %d trial%s stored complete %s trained under the OpenBLAS "
+			"kernel %s, and the trials this run adds use %s: results differ in their last "
+			"bits between kernels, so this experiment's table will mix them. To keep one "
+			"kernel, run with OPENBLAS_CORETYPE=%s, or into a new --db\n",
+			st->exp->name, n, n == 1 ? "" : "s", n == 1 ? "was" : "were", other, kernel,
+			other);
+	return 0;
+}
+
 /* The pending trials of the latest planning round, largest first: one per thread when
  * there are enough of them, otherwise one at a time with the threads sharing its batches.
  * Under MPI one more thread hands trials to the workers, each of whose threads runs one. */
@@ -934,6 +957,13 @@ static int run_pending(struct run_state *st)
 				expected += st->jobs[i].expected;
 			}
 		}
+	if (np > 0 && !st->kernel_checked) {
+		st->kernel_checked = 1;
+		if (warn_kernels(st)) {
+			free(pending);
+			return -1;
+		}
+	}
 	int threads = o->threads > 0 ? o->threads : 1;
 	int outer = np >= threads || st->cl ? threads : 1;
 	int inner = threads / outer;
@@ -1234,6 +1264,8 @@ static void worker_slots(const struct experiment *e, const struct dataset *d, in
 						 .model_dir = model_dir[0] ? model_dir : NULL };
 			struct cl_end end = { .slot = ws.slot, .t = m->t };
 			end.t.state = e->strategies[m->strategy]->run(&ctx, &end.t);
+			snprintf(end.t.blas_kernel, sizeof(end.t.blas_kernel), "%s",
+				 blas_core_name());
 			free(buf);
 			worker_send(CL_END, &end, sizeof(end));
 		}

@@ -410,6 +410,29 @@ static void test_divergence_is_recorded(void **state)
 			 1);
 }
 
+/* A run that adds trials to ones stored under another BLAS kernel says so, naming both; a run
+ * that adds none, or adds them under the same kernel, says nothing. (Atom: a kernel of
+ * OpenBLAS that test-kernels never runs, so never this run's.) */
+static void test_mixed_kernels_are_warned(void **state)
+{
+	(void)state;
+	char db[512], cmd[2048];
+	snprintf(db, sizeof(db), "%s", tmp_path("kernels.db"));
+	run_to_end(db, 2);
+	assert_null(strstr(out, "warning"));
+	snprintf(cmd, sizeof(cmd),
+		 "sqlite3 '%s' \"UPDATE trial SET blas_kernel = 'Atom'; UPDATE trial SET "
+		 "state = 'interrupted' WHERE trial_key = 'grid/K=6/seed=1'\"",
+		 db);
+	assert_int_equal(run_command(cmd, out, sizeof(out)), 0);
+	run_to_end(db, 2);
+	assert_non_null(strstr(out, "warning: 5 trials stored complete were trained under the "
+				    "OpenBLAS kernel Atom"));
+	assert_non_null(strstr(out, "OPENBLAS_CORETYPE=Atom"));
+	run_to_end(db, 2); /* nothing to add: nothing to say */
+	assert_null(strstr(out, "warning"));
+}
+
 static void test_report_prints_the_view(void **state)
 {
 	(void)state;
@@ -522,6 +545,7 @@ int main(void)
 		cmocka_unit_test(test_full_disk_stops_cleanly),
 		cmocka_unit_test(test_read_only_file_and_folder),
 		cmocka_unit_test(test_report_prints_the_view),
+		cmocka_unit_test(test_mixed_kernels_are_warned),
 		cmocka_unit_test(test_groups_and_estimators_against_truth),
 	};
 	return cmocka_run_group_tests_name("run", tests, setup, teardown);

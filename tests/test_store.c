@@ -135,6 +135,42 @@ static void test_trial_round_trip_with_nan(void **state)
 	assert_int_equal(scalar(path, "SELECT count(*) FROM trial WHERE state = 'interrupted'"), 1);
 }
 
+/* Each trial's BLAS kernel is stored, and the complete ones under another kernel than a
+ * run's are counted (failed trials and those of unknown kernel are not). */
+static void test_kernels_recorded_and_counted(void **state)
+{
+	(void)state;
+	char path[512];
+	snprintf(path, sizeof(path), "%s", tmp_path("kernels.db"));
+	struct store *s = store_open(path, 1);
+	long exp;
+	assert_int_equal(store_experiment(s, "x", "h", "affine", -1, "", &exp), 0);
+	const char *kernels[] = { "Haswell", "Zen", "Prescott", "" };
+	enum trial_state states[] = { TRIAL_COMPLETE, TRIAL_COMPLETE, TRIAL_FAILED,
+				      TRIAL_COMPLETE };
+	for (int i = 0; i < 4; i++) {
+		struct trial_record t = { .latent = i + 1, .seed = 1 };
+		snprintf(t.key, sizeof(t.key), "grid/K=%d/seed=1", i + 1);
+		snprintf(t.strategy, sizeof(t.strategy), "grid");
+		snprintf(t.role, sizeof(t.role), "search");
+		assert_int_equal(store_trial_claim(s, exp, &t), CLAIM_TAKEN);
+		t.state = states[i];
+		snprintf(t.blas_kernel, sizeof(t.blas_kernel), "%s", kernels[i]);
+		assert_int_equal(store_trial_end(s, &t), 0);
+	}
+	char other[64];
+	assert_int_equal(store_other_kernel(s, exp, "Haswell", other, sizeof(other)), 1);
+	assert_string_equal(other, "Zen");
+	assert_int_equal(store_other_kernel(s, exp, "Zen", other, sizeof(other)), 1);
+	assert_string_equal(other, "Haswell");
+	assert_int_equal(store_other_kernel(s, exp, "SkylakeX", other, sizeof(other)), 2);
+	assert_int_equal(store_other_kernel(s, exp + 1, "SkylakeX", other, sizeof(other)), 0);
+	store_close(s);
+	assert_int_equal(scalar(path, "SELECT count(*) FROM trial WHERE blas_kernel IS NULL"), 1);
+	assert_int_equal(scalar(path, "SELECT count(*) FROM trial WHERE blas_kernel = 'Prescott'"),
+			 1);
+}
+
 static void test_refuses_foreign_and_newer_files(void **state)
 {
 	(void)state;
@@ -277,7 +313,8 @@ static void test_schema_1_read_then_upgraded(void **state)
 		  "DROP VIEW v_moments_all; DROP VIEW v_paired; DROP VIEW v_paired_all; "
 		  "DROP VIEW v_t_quantile; DROP VIEW v_latest; "
 		  "ALTER TABLE experiment DROP COLUMN run_order; "
-		  "ALTER TABLE trial DROP COLUMN owner_token; PRAGMA user_version = 1");
+		  "ALTER TABLE trial DROP COLUMN owner_token; "
+		  "ALTER TABLE trial DROP COLUMN blas_kernel; PRAGMA user_version = 1");
 	s = store_open(path, 0);
 	assert_non_null(s);
 	assert_int_equal(store_latest_experiment(s, "x", &latest), 0);
@@ -295,6 +332,9 @@ static void test_schema_1_read_then_upgraded(void **state)
 	assert_int_equal(scalar(path, "SELECT count(*) FROM pragma_table_info('trial') WHERE "
 				      "name = 'owner_token'"),
 			 1);
+	assert_int_equal(scalar(path, "SELECT count(*) FROM pragma_table_info('trial') WHERE "
+				      "name = 'blas_kernel'"),
+			 1); /* both upgrades, 1 to 2 and 2 to 3 */
 	assert_int_equal(store_latest_experiment(s, "x", &latest), 0);
 	assert_int_equal(latest, h2);
 	/* running h1 again makes it current */
@@ -310,6 +350,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_schema_created_and_versioned),
 		cmocka_unit_test(test_trial_round_trip_with_nan),
+		cmocka_unit_test(test_kernels_recorded_and_counted),
 		cmocka_unit_test(test_refuses_foreign_and_newer_files),
 		cmocka_unit_test(test_comparison_view),
 		cmocka_unit_test(test_reader_sees_current_views),
