@@ -670,8 +670,11 @@ static int run_all(struct store *s, const struct experiment *const *to_run, int 
 			command_line(again, sizeof(again));
 			fprintf(stderr,
 				"%s: interrupted; %d of %d trials of [%s] are stored as complete. "
-				"To continue, run again: %s\n",
-				prog, r.already_complete + r.completed, r.trials, e->name, again);
+				"To continue, run again: %s%s\n",
+				prog, r.already_complete + r.completed, r.trials, e->name, again,
+				cluster_size() > 1 ? " (under mpirun or srun, on any number of "
+						     "ranks, or without MPI)"
+						   : "");
 			status = EXIT_INTERRUPTED;
 			break;
 		}

@@ -5,8 +5,8 @@
  * never open the database. This file is only the transport: the scheduler (scheduler.c)
  * decides what is sent. Every rank runs the same binary, so records travel as their bytes.
  *
- * Built with -DDIMSEARCH_MPI (make mpi: ./dimsearch-mpi) it uses MPI; otherwise every
- * function is a stub and the process is a cluster of one (rank 0, size 1). */
+ * Built with -DDIMSEARCH_MPI (make mpi: ./dimsearch-mpi) it uses MPI; otherwise the process
+ * is a cluster of one (rank 0, size 1) and sending or polling is an error. */
 #ifndef DS_CLUSTER_H
 #define DS_CLUSTER_H
 

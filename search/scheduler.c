@@ -78,6 +78,7 @@ struct run_state {
 	int n_queue, next;     /* ... and the next to hand out */
 	struct cluster_run *cl; /* the other ranks, under MPI; NULL alone */
 	int kernel_checked;	/* the stored trials' BLAS kernels, against this run's */
+	double stopped_at;	/* when rank 0 first saw the stop signal (0: not yet) */
 	char model_dir[4096]; /* this configuration's models (models.h); "" for none */
 	FILE *models_list;    /* the delivered models, while deciding */
 };
@@ -643,12 +644,6 @@ static int strategy_index(const struct experiment *e, const struct strategy *s)
 	return -1;
 }
 
-/* A failure of the transport: nothing can be stored any more. */
-static void note_cluster_failure(struct run_state *st)
-{
-	note_store_failure(st);
-}
-
 /* Hand the next trial to each slot that waits for one. */
 static void hand_out(struct run_state *st)
 {
@@ -666,7 +661,7 @@ static void hand_out(struct run_state *st)
 				      .strategy = strategy_index(st->exp, st->jobs[j].strategy),
 				      .t = st->jobs[j].t };
 		if (cluster_send(r, CL_TRIAL + (s - cl->first[r]), &m, sizeof(m))) {
-			note_cluster_failure(st);
+			note_store_failure(st);
 			return;
 		}
 		cl->asked[s] = 0;
@@ -684,7 +679,7 @@ static void take_message(struct run_state *st, int from, int tag, const void *bu
 		slot = len >= sizeof(double) ? (int)((const double *)buf)[0] : -1;
 	if (from < 1 || from >= cl->ranks || slot < 0 || slot >= cl->first[from + 1] - cl->first[from]) {
 		ds_fail("rank 0: a message (tag %d) from rank %d that names no slot of it", tag, from);
-		note_cluster_failure(st);
+		note_store_failure(st);
 		return;
 	}
 	int s = cl->first[from] + slot;
@@ -699,7 +694,7 @@ static void take_message(struct run_state *st, int from, int tag, const void *bu
 		if (len != sizeof(double) * (size_t)(3 + K * (vae ? 4 : 2))) {
 			ds_fail("rank 0: a latent activity message of %zu bytes from rank %d", len,
 				from);
-			note_cluster_failure(st);
+			note_store_failure(st);
 			return;
 		}
 		keep_activity(st, job->t.id, K, v + 3, v + 3 + K, vae ? v + 3 + 2 * K : NULL,
@@ -713,7 +708,7 @@ static void take_message(struct run_state *st, int from, int tag, const void *bu
 	} else {
 		ds_fail("rank 0: an unexpected message (tag %d, %zu bytes) from rank %d", tag, len,
 			from);
-		note_cluster_failure(st);
+		note_store_failure(st);
 	}
 }
 
@@ -725,7 +720,7 @@ static int serve_one(struct run_state *st)
 	int from, tag;
 	int r = cluster_poll(-1, -1, &from, &tag, &buf, &len);
 	if (r < 0) {
-		note_cluster_failure(st);
+		note_store_failure(st);
 		return -1;
 	}
 	if (r == 0)
@@ -733,6 +728,21 @@ static int serve_one(struct run_state *st)
 	take_message(st, from, tag, buf, len);
 	free(buf);
 	return 1;
+}
+
+/* Stopped by a signal, the workers (signalled too) end their trials within a batch; rank 0
+ * waits for them this long, then gives up on the rest (cluster_end). */
+#define CLUSTER_GRACE_S 10.0
+
+/* Whether the run was stopped and its grace has run out. */
+static int past_grace(struct run_state *st)
+{
+	if (!(st->opt->stop && *st->opt->stop))
+		return 0;
+	double now = now_seconds();
+	if (st->stopped_at == 0)
+		st->stopped_at = now;
+	return now - st->stopped_at > CLUSTER_GRACE_S;
 }
 
 /* Rank 0's dispatcher thread during a round: trials to the slots that ask, their epochs and
@@ -750,6 +760,8 @@ static void dispatch(struct run_state *st)
 			if (!left || st->store_failed || (st->opt->stop && *st->opt->stop))
 				return;
 		}
+		if (past_grace(st))
+			return; /* a worker that does not answer: cluster_end gives it up */
 		int r = serve_one(st);
 		if (r < 0 && cl->in_flight > 0)
 			return; /* cannot reach the workers: MPI will end the job */
@@ -848,8 +860,6 @@ static int cluster_begin(struct run_state *st, const char hash[17])
 	return 0;
 }
 
-#define CLUSTER_GRACE_S 10.0
-
 /* The experiment ends on every worker: the trials still out are waited for and stored, each
  * slot is told there are no more, and each rank's share is printed. */
 static void cluster_end(struct run_state *st)
@@ -858,9 +868,6 @@ static void cluster_end(struct run_state *st)
 	if (!cl)
 		return;
 	if (cl->job && cl->asked) {
-		/* stopped by a signal, the workers (stopped too) end their trials within a batch;
-		 * one that does not answer in CLUSTER_GRACE_S is given up */
-		double stopped = 0;
 		int idle = 0, quiet = 0;
 		for (;;) {
 			idle = cl->in_flight == 0;
@@ -868,12 +875,8 @@ static void cluster_end(struct run_state *st)
 				idle = cl->asked[s];
 			if (idle)
 				break;
-			if (st->opt->stop && *st->opt->stop) {
-				if (stopped == 0)
-					stopped = now_seconds();
-				else if (now_seconds() - stopped > CLUSTER_GRACE_S)
-					break;
-			}
+			if (past_grace(st))
+				break;
 			int r = serve_one(st);
 			if (r < 0)
 				break;
@@ -899,7 +902,7 @@ static void cluster_end(struct run_state *st)
 			for (int s = cl->first[r]; s < cl->first[r + 1]; s++)
 				if (cluster_send(r, CL_TRIAL + (s - cl->first[r]), &none,
 						 sizeof(none)))
-					note_cluster_failure(st);
+					note_store_failure(st);
 	}
 	if (!st->opt->quiet && cl->trials) {
 		int total = 0;
@@ -1383,25 +1386,17 @@ void run_release_workers(int status)
 static int time_training(const struct experiment *e, const struct dataset *d, int K,
 			 double *seconds, double *flops)
 {
+	/* the shared trial's own training, one epoch, none of it kept */
 	struct trial_ctx c = { .exp = e, .data = d, .threads = 1 };
-	struct train_cfg cfg;
-	trial_train_cfg(&c, &cfg);
-	cfg.epochs = 1;
-	cfg.stop = NULL;
-	struct ae_arch arch = experiment_arch(e, d, K);
-	double t0 = now_seconds();
-	struct ae *m = ae_new(&arch);
-	if (!m)
-		return -1;
-	struct rng r;
-	rng_seed(&r, 1);
-	ae_init(m, &r);
-	struct flops f = { 0 };
-	int rc = ae_train(m, &d->train, &d->val, &cfg, &r, &f);
-	*seconds = now_seconds() - t0;
-	*flops = (double)flops_total(&f);
+	struct trial_hooks h = { .epochs = 1 };
+	struct trial_record t = { .latent = K, .seed = 1 };
+	struct ae *m;
+	if (trial_train(&c, &t, &h, &m) != TRIAL_COMPLETE)
+		return ds_fail("[%s] timing a training at K = %d: %s", e->name, K, t.error);
 	ae_delete(m);
-	return rc < 0 ? -1 : 0;
+	*seconds = t.seconds;
+	*flops = (double)flops_total(&t.flops);
+	return 0;
 }
 
 static int compare_double(const void *a, const void *b)
