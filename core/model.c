@@ -354,6 +354,7 @@ struct ae_work *ae_work_new(const struct ae *m, int max_rows)
 	}
 	for (int i = 0; i < 2; i++)
 		ok &= (w->delta[i] = malloc(sizeof(float) * max_rows * widest)) != NULL;
+	ok &= (w->row_sum = malloc(sizeof(double) * max_rows)) != NULL;
 	int L = m->latent_layer;
 	size_t wt = (size_t)m->width[L] * ae_layer_out(m, L);
 	if ((size_t)m->width[L + 1] * m->width[L + 2] > wt)
@@ -376,6 +377,7 @@ void ae_work_delete(struct ae_work *w)
 	free(w->delta[0]);
 	free(w->delta[1]);
 	free(w->wt);
+	free(w->row_sum);
 	free(w->z);
 	free(w->eps);
 	for (int l = 0; l < AE_MAX_LAYERS; l++) {
@@ -562,6 +564,98 @@ void ae_bn_update(struct ae *m, struct ae_work *const *w, int n)
 	}
 }
 
+/* ---- the work of one layer, on the pass's threads ----
+ *
+ * Every split here is fixed by the shapes (dense_pieces) or touches only independent
+ * elements, and every sum runs in one fixed order, so w->threads changes the speed alone. */
+
+/* Threads for n independent jobs of a pass. */
+static int team(const struct ae_work *w, int n)
+{
+	return w->threads > 1 ? (w->threads < n ? w->threads : n) : 1;
+}
+
+/* Element-wise work of fewer elements than this stays on one thread. */
+#define PAR_MIN_ELEMENTS 16384
+
+static void layer_forward(const struct ae_work *w, int rows, int in, int out, const float *X,
+			  const float *W, const float *b, float *Y, uint64_t *gemm)
+{
+	int pieces = dense_pieces(rows, in, out);
+	uint64_t g = 0;
+#pragma omp parallel for num_threads(team(w, pieces)) schedule(static) reduction(+ : g)
+	for (int p = 0; p < pieces; p++)
+		dense_forward_part(rows, in, out, X, W, b, Y, p, pieces, &g);
+	*gemm += g;
+}
+
+/* dW and db, and dX unless it is NULL, as 2 * pieces independent jobs. */
+static void layer_backward(const struct ae_work *w, int rows, int in, int out, const float *X,
+			   const float *W, const float *dY, float *dX, float *dW, float *db,
+			   uint64_t *gemm)
+{
+	int pieces = dense_pieces(rows, in, out), jobs = dX ? 2 * pieces : pieces;
+	uint64_t g = 0;
+#pragma omp parallel for num_threads(team(w, jobs)) schedule(static) reduction(+ : g)
+	for (int j = 0; j < jobs; j++)
+		dense_backward_part(rows, in, out, X, W, dY, dX, dW, db, j, pieces, &g);
+	*gemm += g;
+}
+
+/* dense_forward_ordered, its rows shared out (each row's sums are its own). */
+static void ordered_forward(const struct ae_work *w, int rows, int in, int out, const float *X,
+			    const float *W, const float *b, float *Y, uint64_t *gemm)
+{
+	dense_transpose(in, out, W, w->wt);
+	int parts = (size_t)rows * out >= PAR_MIN_ELEMENTS ? team(w, rows) : 1;
+#pragma omp parallel for num_threads(parts) schedule(static)
+	for (int p = 0; p < parts; p++) {
+		int lo = rows * p / parts, hi = rows * (p + 1) / parts;
+		dense_forward_ordered_t(hi - lo, in, out, X + (size_t)lo * in, w->wt, b,
+					Y + (size_t)lo * out);
+	}
+	*gemm += 2ull * rows * in * out + (uint64_t)rows * out;
+}
+
+/* The activation of a (rows, width) block in place: forward when y is NULL, else backward
+ * on its gradient d from the activation's output y. */
+static void act_rows(const struct ae_work *w, enum act a, int rows, int width, float *d,
+		     const float *y, uint64_t *elementwise)
+{
+	size_t n = (size_t)rows * width;
+	int parts = n >= PAR_MIN_ELEMENTS ? team(w, rows) : 1;
+	uint64_t e = 0;
+#pragma omp parallel for num_threads(parts) schedule(static) reduction(+ : e)
+	for (int p = 0; p < parts; p++) {
+		size_t lo = n * p / parts, hi = n * (p + 1) / parts;
+		if (y)
+			act_backward(a, hi - lo, y + lo, d + lo, &e);
+		else
+			act_forward(a, hi - lo, d + lo, &e);
+	}
+	*elementwise += e;
+}
+
+/* The training loss of (rows, width) outputs y against x and its gradient dy: each row's
+ * sum on its own, then the rows' sums in row order. row_sum is (rows) scratch. */
+static double loss_rows(const struct ae_work *w, enum loss loss, int rows, int width,
+			const float *y, const float *x, float *dy, float scale, double *row_sum,
+			uint64_t *elementwise)
+{
+	int parts = (size_t)rows * width >= PAR_MIN_ELEMENTS ? team(w, rows) : 1;
+	uint64_t e = 0;
+#pragma omp parallel for num_threads(parts) schedule(static) reduction(+ : e)
+	for (int r = 0; r < rows; r++) {
+		size_t at = (size_t)r * width;
+		row_sum[r] = loss_forward_backward(loss, width, y + at, x + at, dy + at, scale, &e);
+	}
+	*elementwise += e;
+	double sum = 0.0;
+	for (int r = 0; r < rows; r++)
+		sum += row_sum[r];
+	return sum;
+}
+
 /* layers first .. last-1 of the forward pass, from x (first = 0) or the output of layer
  * first-1 held in w; returns the last output */
 static const float *forward_layers(const struct ae *m, struct ae_work *w, const float *x, int rows,
@@ -576,12 +670,12 @@ static const float *forward_layers(const struct ae *m, struct ae_work *w, const 
 		/* the layers into and out of the code sum in a fixed order, so that cutting
 		 * silent latent units leaves every output bit-identical */
 		if (l == m->latent_layer || l == m->latent_layer + 1)
-			dense_forward_ordered(rows, m->width[l], n_out, in, W, b, out, w->wt, gemm);
+			ordered_forward(w, rows, m->width[l], n_out, in, W, b, out, gemm);
 		else
-			dense_forward(rows, m->width[l], n_out, in, W, b, out, gemm);
+			layer_forward(w, rows, m->width[l], n_out, in, W, b, out, gemm);
 		if (m->bn_at[l])
 			bn_forward(m, w, l, rows, out, elementwise);
-		act_forward(ae_layer_act(m, l), (size_t)rows * n_out, out, elementwise);
+		act_rows(w, ae_layer_act(m, l), rows, n_out, out, NULL, elementwise);
 		if (l == m->latent_layer && m->arch.vae) {
 			vae_sample(m, w, rows, out, elementwise);
 			out = w->z;
@@ -649,14 +743,14 @@ static float *backward_layers(const struct ae *m, struct ae_work *w, const float
 			apply_mask(m, rows, delta, elementwise);
 			apply_keep(m, w, rows, delta, elementwise);
 		}
-		act_backward(ae_layer_act(m, l), (size_t)rows * out, y, delta, elementwise);
+		act_rows(w, ae_layer_act(m, l), rows, out, delta, y, elementwise);
 		if (m->bn_at[l])
 			bn_backward(m, w, l, rows, delta, grad, (float)rows * penalty_scale,
 				    elementwise);
 		const float *input = l == 0				       ? x
 				     : m->arch.vae && l == m->latent_layer + 1 ? w->z
 									       : w->act[l];
-		dense_backward(rows, in, out, input, m->params + m->w_off[l], delta,
+		layer_backward(w, rows, in, out, input, m->params + m->w_off[l], delta,
 			       l == 0 ? NULL : next, grad + m->w_off[l], grad + m->b_off[l], gemm);
 		float *t = delta;
 		delta = next;
@@ -670,8 +764,8 @@ double ae_backward(const struct ae *m, struct ae_work *w, const float *x, int ro
 		   double *penalty_sum, float *grad, uint64_t *gemm, uint64_t *elementwise)
 {
 	int L = m->n_layers, D = m->width[L];
-	double loss_sum = loss_forward_backward(loss, (size_t)rows * D, w->act[L], x, w->delta[0],
-						scale, elementwise);
+	double loss_sum = loss_rows(w, loss, rows, D, w->act[L], x, w->delta[0], scale,
+				    w->row_sum, elementwise);
 	if (penalty_sum)
 		*penalty_sum = 0.0;
 	backward_layers(m, w, x, rows, L - 1, 0, w->delta[0], w->delta[1], scale, penalty,
@@ -711,8 +805,8 @@ double ae_backward_nested(const struct ae *m, struct ae_work *w, const float *x,
 				*elementwise += hk * FLOPS_MASK;
 				ae_forward_decoder(m, w, rows, gemm, elementwise);
 			}
-			total += loss_forward_backward(loss, (size_t)rows * D, w->act[L], x,
-						       w->delta[0], scale, elementwise);
+			total += loss_rows(w, loss, rows, D, w->act[L], x, w->delta[0], scale,
+					   w->row_sum, elementwise);
 			const float *dh = backward_layers(m, w, x, rows, L - 1, c + 1, w->delta[0],
 							  w->delta[1], scale, NULL, 0.0f, NULL,
 							  w->grad_prefix, gemm, elementwise);

@@ -77,9 +77,14 @@ struct ae {
 /* Scratch space for forward and backward passes over up to max_rows rows. */
 struct ae_work {
 	int max_rows;
+	int threads;                    /* threads one pass may use inside its layers (pieces of
+					 * a GEMM, a layer's dW beside its dX, rows of element-wise
+					 * work); 0 or 1 runs on the calling thread alone. The
+					 * results are the same for any number */
 	float *act[AE_MAX_LAYERS + 1];  /* act[l + 1] (rows, width[l + 1]): output of layer l */
 	float *delta[2];                /* (rows, max width) ping-pong gradients */
 	float *wt;                      /* transposed weights of a layer touching the code */
+	double *row_sum;                /* (rows) each row's training loss */
 	float *z;                       /* VAE: (rows, K) the sample the decoder reads */
 	float *eps;                     /* VAE: (rows, K) its standard normal draws */
 	int training;                   /* a training pass: a VAE draws eps (else z = mu) and batch

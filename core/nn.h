@@ -19,14 +19,35 @@ int loss_parse(const char *s, enum loss *l);
 
 /* ---- dense layer ---- */
 
+/* A large layer's GEMMs are cut along their output features into DENSE_PIECES pieces (W's
+ * rows going forward and for dW, dX's columns going back), chosen by shape alone: threads can
+ * share one layer while every piece is the same BLAS call whatever the thread count, so the
+ * results do not depend on it. OpenBLAS's kernels need not give a row of C the same bits
+ * when the call around it is cut differently (its AVX2 kernels do not); a fixed cut avoids
+ * the question. Half a layer's multiply-adds must reach DENSE_PIECE_MIN_MNK, far above the
+ * sizes where OpenBLAS switches to its small-matrix and direct kernels (1e6 and 7.3e6). */
+#define DENSE_PIECES 2
+#define DENSE_PIECE_MIN_MNK 8388608.0
+
+int dense_pieces(int B, int in, int out);      /* 1 or DENSE_PIECES for a layer on B rows */
+int dense_cut(int n, int p, int pieces);       /* where piece p of n features starts (a
+						* multiple of 16; n for p = pieces) */
+
 /* Y (B, out) = X (B, in) W^T + b; gemm += 2*B*in*out + B*out */
 void dense_forward(int B, int in, int out, const float *X, const float *W, const float *b,
 		   float *Y, uint64_t *gemm);
+/* The same for output features piece p of pieces only; gemm += its share. */
+void dense_forward_part(int B, int in, int out, const float *X, const float *W, const float *b,
+			float *Y, int p, int pieces, uint64_t *gemm);
 
 /* From dY (B, out): dW (out, in) = dY^T X and db (out) = column sums of dY, both overwritten;
  * dX (B, in) = dY W unless dX is NULL (first layer). gemm += what was computed. */
 void dense_backward(int B, int in, int out, const float *X, const float *W, const float *dY,
 		    float *dX, float *dW, float *db, uint64_t *gemm);
+/* One job of 2 * pieces of the same: job j < pieces computes rows piece j of dW and db, job
+ * pieces + j columns piece j of dX (nothing when dX is NULL). The jobs are independent. */
+void dense_backward_part(int B, int in, int out, const float *X, const float *W, const float *dY,
+			 float *dX, float *dW, float *db, int job, int pieces, uint64_t *gemm);
 
 /* Y (B, out) = X W^T + b with every output summed in input order and zero inputs skipped:
  * output j does not depend on how many outputs there are, and inputs that are exactly zero
@@ -35,6 +56,10 @@ void dense_backward(int B, int in, int out, const float *X, const float *W, cons
  * dense convention, even where zeros were skipped. */
 void dense_forward_ordered(int B, int in, int out, const float *X, const float *W,
 			   const float *b, float *Y, float *Wt, uint64_t *gemm);
+/* Its two steps: Wt (in, out) = W^T, then the rows of X from Wt (rows are independent). */
+void dense_transpose(int in, int out, const float *W, float *Wt);
+void dense_forward_ordered_t(int B, int in, int out, const float *X, const float *Wt,
+			     const float *b, float *Y);
 
 /* Plain-loop versions of the two above, the reference the tests compare BLAS against. */
 void dense_forward_ref(int B, int in, int out, const float *X, const float *W, const float *b,
@@ -45,6 +70,8 @@ void dense_backward_ref(int B, int in, int out, const float *X, const float *W, 
 /* ---- activations (applied in place; backward works from the activation's output) ---- */
 
 void act_forward(enum act a, size_t n, float *y, uint64_t *elementwise);
+/* e^x as the sigmoid computes it (within 2 ulp of expf; clamped to [-87, 88]) */
+float nn_exp(float x);
 /* dy (n) *= f'(.) evaluated through the output y */
 void act_backward(enum act a, size_t n, const float *y, float *dy, uint64_t *elementwise);
 

@@ -315,7 +315,8 @@ static void trainer_free(struct trainer *t)
 	if (t->chunk)
 		for (int c = 0; c < t->n_chunks; c++) {
 			ae_work_delete(t->chunk[c].work);
-			free(t->chunk[c].grad);
+			if (t->n_chunks > 1)
+				free(t->chunk[c].grad);
 			free(t->chunk[c].x);
 			free(t->chunk[c].keep);
 		}
@@ -339,7 +340,7 @@ static int trainer_init(struct trainer *t, const struct ae *m, const struct trai
 		ch->work = ae_work_new(m, t->chunk_rows);
 		if (ch->work)
 			ch->work->chunk = i;
-		ch->grad = malloc(sizeof(float) * m->n_params);
+		ch->grad = t->n_chunks == 1 ? m->grad : malloc(sizeof(float) * m->n_params);
 		ch->x = malloc(sizeof(float) * t->chunk_rows * m->width[0]);
 		ch->keep = c->nested_p > 0 ? malloc(sizeof(int) * t->chunk_rows) : NULL;
 		if (!ch->work || !ch->grad || !ch->x || (c->nested_p > 0 && !ch->keep))
@@ -377,58 +378,68 @@ static int check_cfg(const struct ae *m, const struct split *train, const struct
 	return 0;
 }
 
-/* One optimisation step on examples order[first .. first+rows-1]. */
-static void train_step(struct ae *m, struct trainer *t, const struct split *train,
-		       const struct train_cfg *c, size_t first, int rows, uint64_t step_seed,
-		       struct flops *f)
+/* Chunk i's forward and backward pass on its rows of the batch at first. */
+static void run_chunk(const struct ae *m, struct trainer *t, const struct split *train,
+		      const struct train_cfg *c, size_t first, int rows, uint64_t step_seed, int i)
 {
 	int D = m->width[0];
 	float scale = 1.0f / ((float)rows * (float)D);   /* mean over the batch's elements */
 	float penalty_scale = 1.0f / (float)rows;         /* mean over the batch's examples */
 	int per_chunk = (rows + t->n_chunks - 1) / t->n_chunks;
+	struct chunk *ch = &t->chunk[i];
+	int lo = i * per_chunk;
+	int r = rows - lo < per_chunk ? rows - lo : per_chunk;
+	ch->loss_sum = ch->penalty_sum = 0.0;
+	if (r <= 0) {
+		memset(ch->grad, 0, sizeof(float) * m->n_params);
+		return;
+	}
+	ch->work->training = 1;
+	if (m->arch.vae) /* each chunk its own draws, whatever thread runs it */
+		rng_seed(&ch->work->rng, step_seed + (uint64_t)i);
+	if (c->nested_p > 0) {
+		rng_seed(&ch->rng, step_seed + (uint64_t)i);
+		double q = log1p(-c->nested_p);
+		for (int j = 0; j < r; j++) {
+			double b = 1.0 + floor(log1p(-rng_uniform(&ch->rng)) / q);
+			ch->keep[j] = b < m->arch.latent ? (int)b : m->arch.latent;
+		}
+		ch->work->keep = ch->keep;
+	}
+	for (int j = 0; j < r; j++)
+		memcpy(ch->x + (size_t)j * D, train->x + (size_t)t->order[first + lo + j] * D,
+		       sizeof(float) * D);
+	ae_forward(m, ch->work, ch->x, r, &ch->gemm, &ch->elementwise);
+	if (c->n_prefixes > 0)
+		ch->loss_sum = ae_backward_nested(m, ch->work, ch->x, r, c->loss, scale,
+						  c->prefixes, c->n_prefixes, ch->grad, &ch->gemm,
+						  &ch->elementwise);
+	else
+		ch->loss_sum = ae_backward(m, ch->work, ch->x, r, c->loss, scale, c->penalty,
+					   penalty_scale, &ch->penalty_sum, ch->grad, &ch->gemm,
+					   &ch->elementwise);
+	ch->work->keep = NULL;
+}
+
+/* One optimisation step on examples order[first .. first+rows-1]. One chunk (the default)
+ * runs on every thread inside its layers; several run one per thread. */
+static void train_step(struct ae *m, struct trainer *t, const struct split *train,
+		       const struct train_cfg *c, size_t first, int rows, uint64_t step_seed,
+		       struct flops *f)
+{
 	size_t n = m->n_params;
 	uint64_t adam_flops = 0;
 	m->adam_t++;
+	if (t->n_chunks == 1) {
+		t->chunk[0].work->threads = c->threads;
+		run_chunk(m, t, train, c, first, rows, step_seed, 0);
+	}
 #pragma omp parallel num_threads(c->threads)
 	{
+		if (t->n_chunks > 1) {
 #pragma omp for schedule(static)
-		for (int i = 0; i < t->n_chunks; i++) {
-			struct chunk *ch = &t->chunk[i];
-			int lo = i * per_chunk;
-			int r = rows - lo < per_chunk ? rows - lo : per_chunk;
-			ch->loss_sum = ch->penalty_sum = 0.0;
-			if (r <= 0) {
-				memset(ch->grad, 0, sizeof(float) * n);
-				continue;
-			}
-			ch->work->training = 1;
-			if (m->arch.vae) /* each chunk its own draws, whatever thread runs it */
-				rng_seed(&ch->work->rng, step_seed + (uint64_t)i);
-			if (c->nested_p > 0) {
-				rng_seed(&ch->rng, step_seed + (uint64_t)i);
-				double q = log1p(-c->nested_p);
-				for (int j = 0; j < r; j++) {
-					double b = 1.0 + floor(log1p(-rng_uniform(&ch->rng)) / q);
-					ch->keep[j] = b < m->arch.latent ? (int)b : m->arch.latent;
-				}
-				ch->work->keep = ch->keep;
-			}
-			for (int j = 0; j < r; j++)
-				memcpy(ch->x + (size_t)j * D,
-				       train->x + (size_t)t->order[first + lo + j] * D,
-				       sizeof(float) * D);
-			ae_forward(m, ch->work, ch->x, r, &ch->gemm, &ch->elementwise);
-			if (c->n_prefixes > 0)
-				ch->loss_sum = ae_backward_nested(m, ch->work, ch->x, r, c->loss,
-								  scale, c->prefixes, c->n_prefixes,
-								  ch->grad, &ch->gemm,
-								  &ch->elementwise);
-			else
-				ch->loss_sum = ae_backward(m, ch->work, ch->x, r, c->loss, scale,
-							   c->penalty, penalty_scale,
-							   &ch->penalty_sum, ch->grad, &ch->gemm,
-							   &ch->elementwise);
-			ch->work->keep = NULL;
+			for (int i = 0; i < t->n_chunks; i++)
+				run_chunk(m, t, train, c, first, rows, step_seed, i);
 		}
 		/* the gradient is the chunks' sum, always in chunk order, then Adam on it; one
 		 * pass over the parameters, in slices small enough to stay in cache. Spectral
@@ -437,7 +448,8 @@ static void train_step(struct ae *m, struct trainer *t, const struct split *trai
 		for (int part = 0; part < OPTIMISER_SLICES; part++) {
 			size_t lo = n * part / OPTIMISER_SLICES, hi = n * (part + 1) / OPTIMISER_SLICES;
 			float *g = m->grad + lo;
-			memcpy(g, t->chunk[0].grad + lo, sizeof(float) * (hi - lo));
+			if (t->n_chunks > 1) /* one chunk writes m->grad itself */
+				memcpy(g, t->chunk[0].grad + lo, sizeof(float) * (hi - lo));
 			for (int i = 1; i < t->n_chunks; i++) {
 				const float *gi = t->chunk[i].grad + lo;
 #pragma omp simd
@@ -476,7 +488,7 @@ static void train_step(struct ae *m, struct trainer *t, const struct split *trai
 		double loss = 0.0;
 		for (int i = 0; i < t->n_chunks; i++)
 			loss += t->chunk[i].loss_sum;
-		c->after_step(c->step_ctx, m, loss / ((double)rows * D), f);
+		c->after_step(c->step_ctx, m, loss / ((double)rows * m->width[0]), f);
 	}
 }
 

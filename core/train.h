@@ -1,8 +1,10 @@
 /* train.h: mini-batch training with Adam, evaluation passes and latent codes.
  *
- * Each batch is cut into a fixed number of chunks (`chunks`); chunks run on OpenMP threads with
- * one BLAS thread each, and their gradients are added in chunk order. The result therefore
- * depends on the seed, batch and chunk count, never on the number of threads. */
+ * A batch is one chunk by default: its passes run on all the threads inside each layer, the
+ * large GEMMs in fixed pieces (nn.h), a layer's dW beside its dX. With `chunks` > 1 the batch
+ * is cut into that many chunks, which run one per thread, and their gradients are added in
+ * chunk order. Every BLAS call has one BLAS thread. The result depends on the seed, batch and
+ * chunk count, never on the number of threads. */
 #ifndef DS_TRAIN_H
 #define DS_TRAIN_H
 
@@ -57,7 +59,7 @@ struct train_cfg {
 /* The defaults of every training run: the experiments' keys and dimsearch train use them. */
 #define TRAIN_DEFAULT_EPOCHS 10
 #define TRAIN_DEFAULT_BATCH 256
-#define TRAIN_DEFAULT_CHUNKS 2
+#define TRAIN_DEFAULT_CHUNKS 1
 #define TRAIN_DEFAULT_LR 0.001
 
 /* Defaults: PyTorch's Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8), batch 256, MSE, 10 epochs. */

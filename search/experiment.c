@@ -41,6 +41,11 @@ static int parse_strategies(void *block, const char *value, char *why, size_t si
 
 #define F(field) offsetof(struct experiment, field)
 
+/* Bumped whenever training's results change in their last bits for the same settings (a new
+ * summation order, a new exp): 2 = one chunk per batch by default, GEMMs in fixed pieces, the
+ * vectorised sigmoid. Version 1 was not written into the hash. */
+#define ENGINE_NUMERICS "numerics = 2\n"
+
 /* In the order of the configuration record. The identity hashes the shared keys in this
  * order: keep it, or every stored experiment gets a new identity. */
 static const struct setting own_keys[] = {
@@ -763,7 +768,9 @@ static void identify(struct parse *p, int x)
 {
 	struct experiment *e = &p->f->exp[x];
 	size_t used = 0;
-	uint64_t hash = FNV1A_START;
+	/* the engine's arithmetic first: trials stored by an engine that sums differently are
+	 * another configuration's, never mixed with this one's */
+	uint64_t hash = fnv1a(FNV1A_START, ENGINE_NUMERICS, strlen(ENGINE_NUMERICS));
 	for (int k = 0; k < p->n_keys; k++) {
 		const struct setting *s = p->keys[k].s;
 		if (!strcmp(s->name, "description"))

@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
 # make bench: training speed of the 784-512-256-32-256-512-784 autoencoder on Fashion-MNIST
 # (ReLU, sigmoid output, MSE, Adam, batch 256) on 1 and 2 cores, next to the sgemm ceiling of
-# the same shapes and, when python3-torch is installed, the PyTorch peer in ../shared/bench.
+# the same shapes and, when python3-torch is installed, the PyTorch peer in ../shared/bench;
+# then a grid search's trials side by side on 1 and 2 threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=${BENCH_EPOCHS:-3}
 # the machine and the kernel first: figures from two machines, or two kernels, differ
 echo "cpu: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 ./dimsearch --version | sed -n 's/^BLAS kernel/BLAS kernel/p'
-# the sgemm ceiling of the step's shapes, and dimsearch's training on 1 and 2 cores
+peer=../shared/bench/peer_torch_ae.py
+have_peer=$([ -f "$peer" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null && echo yes || true)
+# images/s of "sgemm ceiling, N core" from bench_sgemm's output
+ceiling_of() { sed -n "s/^sgemm ceiling, $1 cores\{0,1\} *: .*, *\([0-9]*\) images\/s.*/\1/p"; }
+# The sgemm ceiling of the step's shapes (batch unsplit, the default), dimsearch's training on
+# 1 and 2 cores, and the PyTorch peer on the same model, in one sitting, with the ratios.
 speed() {
-  echo "== sgemm ceiling"
-  build/bench_sgemm 256 2 32
+  echo "== sgemm ceiling (the step's GEMMs alone; 2 cores: two steps side by side)"
+  local out
+  out=$(build/bench_sgemm 256 1 32)
+  printf '%s\n' "$out"
+  local c1 c2
+  c1=$(printf '%s\n' "$out" | ceiling_of 1)
+  c2=$(printf '%s\n' "$out" | ceiling_of 2)
   echo
   echo "== dimsearch train, $epochs epochs (images/s and GFLOP/s exclude validation passes)"
   for t in 1 2; do
@@ -20,9 +31,32 @@ speed() {
     ips=$(printf '%s' "$json" | sed 's/.*"images_per_s":\([0-9.]*\).*/\1/')
     gf=$(printf '%s' "$json" | sed 's/.*"train_gemm_gflops_per_s":\([0-9.]*\).*/\1/')
     mse=$(printf '%s' "$json" | sed 's/.*"test_mse":\([0-9.e-]*\).*/\1/')
-    printf 'dimsearch, %d core%s: %8.0f images/s  %6.1f GFLOP/s  test MSE %s\n' "$t" \
-      "$([ "$t" -gt 1 ] && echo s || echo ' ')" "$ips" "$gf" "$mse"
+    eval "ds$t=$ips"
+    printf 'dimsearch, %d core%s: %8.0f images/s  %6.1f GFLOP/s  test MSE %s  (%.0f%% of the ceiling)\n' \
+      "$t" "$([ "$t" -gt 1 ] && echo s || echo ' ')" "$ips" "$gf" "$mse" \
+      "$(awk -v a="$ips" -v b="$([ "$t" = 1 ] && echo "$c1" || echo "$c2")" 'BEGIN { print 100 * a / b }')"
   done
+  echo
+  if [ -z "$have_peer" ]; then
+    echo "== PyTorch peer skipped: apt-get install -y python3-torch python3-numpy, and keep"
+    echo "   ../shared/bench beside the checkout"
+    return
+  fi
+  echo "== PyTorch peer ($peer), same model, $epochs epochs, best of its thread settings"
+  local best1=0 best2=0
+  for setting in "1 default" "2 default" "2 PASSIVE"; do
+    set -- $setting
+    line=$(/usr/bin/python3 "$peer" --threads "$1" --omp-wait "$2" --latent 32 --epochs "$epochs" |
+             grep '^RESULT' || true)
+    printf '%s\n' "$line"
+    ips=$(printf '%s' "$line" | sed -n 's/.* img\/s=\([0-9]*\).*/\1/p')
+    [ -n "$ips" ] || continue
+    if [ "$1" = 1 ]; then best1=$ips; elif [ "$ips" -gt "$best2" ]; then best2=$ips; fi
+  done
+  [ "$best2" -gt "$best1" ] || best2=$best1   # its best on 2 cores may be 1 thread
+  awk -v a="$ds1" -v b="$best1" -v c="$ds2" -v d="$best2" 'BEGIN {
+    if (b > 0) printf "dimsearch / PyTorch, 1 core : %.2fx\n", a / b
+    if (d > 0) printf "dimsearch / PyTorch, 2 cores: %.2fx (against its best setting on 2 cores)\n", c / d }'
 }
 speed
 if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
@@ -32,17 +66,6 @@ if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
   echo "== again with OPENBLAS_CORETYPE unset (it was $OPENBLAS_CORETYPE)"
   (unset OPENBLAS_CORETYPE; ./dimsearch --version | sed -n 's/^BLAS kernel/BLAS kernel/p'; speed)
 fi
-peer=../shared/bench/peer_torch_ae.py
-echo
-if [ -f "$peer" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-  echo "== PyTorch peer ($peer), same model, $epochs epochs"
-  for t in 1 2; do
-    /usr/bin/python3 "$peer" --threads "$t" --latent 32 --epochs "$epochs" | grep '^RESULT' || true
-  done
-else
-  echo "== PyTorch peer skipped: install python3-torch python3-numpy and keep ../shared/bench beside the checkout"
-fi
-
 echo
 echo "== grid search over 8 latent sizes, Fashion-MNIST subset, 1 and 2 threads"
 work=$(mktemp -d)

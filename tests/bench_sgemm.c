@@ -1,6 +1,8 @@
-/* bench_sgemm.c: the sgemm-only ceiling of one training step of the benchmark autoencoder,
- * with the shapes dimsearch runs: each batch in fixed chunks, one BLAS thread per OpenMP
- * thread. Prints GFLOP/s and the images/s that GEMMs alone would allow. */
+/* bench_sgemm.c: the sgemm-only ceiling of one training step of the benchmark autoencoder:
+ * every GEMM of the step on the whole batch (chunks = 1, dimsearch's default) or on each of
+ * its chunks of rows, one BLAS thread per OpenMP thread; on 2 cores, two steps side by side.
+ * Prints GFLOP/s and the images/s that GEMMs alone would allow.
+ * Usage: bench_sgemm [batch 256] [chunks 1] [latent 32] */
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -21,7 +23,7 @@ int main(int argc, char **argv)
 	blas_select_kernel(argv);
 	blas_single_thread();
 	int batch = argc > 1 ? atoi(argv[1]) : 256;
-	int chunks = argc > 2 ? atoi(argv[2]) : 2;
+	int chunks = argc > 2 ? atoi(argv[2]) : 1;
 	int latent = argc > 3 ? atoi(argv[3]) : 32;
 	int width[] = { 784, 512, 256, latent, 256, 512, 784 };
 	int rows = batch / chunks;

@@ -235,6 +235,131 @@ static void test_rng_reproducible_and_normal(void **state)
 		assert_int_equal(seen[i], 1);
 }
 
+/* A large layer in pieces: the pieces cover every output feature once (each a multiple of 16
+ * from the start), they reproduce the reference, their FLOPs add up to the layer's, and the
+ * choice depends on the shape alone. */
+static void test_dense_pieces(void **state)
+{
+	(void)state;
+	assert_int_equal(dense_pieces(256, 784, 512), DENSE_PIECES);
+	assert_int_equal(dense_pieces(256, 256, 32), 1);   /* small: one call */
+	assert_int_equal(dense_pieces(16, 784, 512), 1);   /* a short last batch */
+	assert_int_equal(dense_cut(784, 0, 2), 0);
+	assert_int_equal(dense_cut(784, 1, 2), 384);
+	assert_int_equal(dense_cut(784, 2, 2), 784);
+	enum { B = 200, IN = 330, OUT = 260 };
+	assert_int_equal(dense_pieces(B, IN, OUT), DENSE_PIECES);
+	struct rng r;
+	rng_seed(&r, 3);
+	float *X = malloc(sizeof(float) * B * IN), *W = malloc(sizeof(float) * OUT * IN);
+	float *b = malloc(sizeof(float) * OUT), *G = malloc(sizeof(float) * B * OUT);
+	float *Y = malloc(sizeof(float) * B * OUT), *Yref = malloc(sizeof(float) * B * OUT);
+	float *dX = malloc(sizeof(float) * B * IN), *dXref = malloc(sizeof(float) * B * IN);
+	float *dW = malloc(sizeof(float) * OUT * IN), *dWref = malloc(sizeof(float) * OUT * IN);
+	float *db = malloc(sizeof(float) * OUT), *dbref = malloc(sizeof(float) * OUT);
+	fill(&r, X, (size_t)B * IN, 1);
+	fill(&r, W, (size_t)OUT * IN, 0.1);
+	fill(&r, b, OUT, 1);
+	fill(&r, G, (size_t)B * OUT, 1);
+	for (size_t i = 0; i < (size_t)B * OUT; i++)
+		Y[i] = NAN; /* every element must be written by exactly one piece */
+	for (size_t i = 0; i < (size_t)B * IN; i++)
+		dX[i] = NAN;
+	uint64_t fwd = 0, bwd = 0, whole = 0;
+	int P = dense_pieces(B, IN, OUT);
+	for (int p = P - 1; p >= 0; p--) /* any order */
+		dense_forward_part(B, IN, OUT, X, W, b, Y, p, P, &fwd);
+	for (int j = 2 * P - 1; j >= 0; j--)
+		dense_backward_part(B, IN, OUT, X, W, G, dX, dW, db, j, P, &bwd);
+	dense_forward_ref(B, IN, OUT, X, W, b, Yref);
+	dense_backward_ref(B, IN, OUT, X, W, G, dXref, dWref, dbref);
+	for (size_t i = 0; i < (size_t)B * OUT; i++)
+		assert_float_equal(Y[i], Yref[i], 1e-3);
+	for (size_t i = 0; i < (size_t)B * IN; i++)
+		assert_float_equal(dX[i], dXref[i], 1e-3);
+	for (size_t i = 0; i < (size_t)OUT * IN; i++)
+		assert_float_equal(dW[i], dWref[i], 2e-3);
+	for (int j = 0; j < OUT; j++)
+		assert_float_equal(db[j], dbref[j], 1e-3);
+	dense_forward(B, IN, OUT, X, W, b, Yref, &whole);
+	assert_int_equal(fwd, whole);
+	whole = 0;
+	dense_backward(B, IN, OUT, X, W, G, dXref, dWref, dbref, &whole);
+	assert_int_equal(bwd, whole);
+	free(X), free(W), free(b), free(G), free(Y), free(Yref);
+	free(dX), free(dXref), free(dW), free(dWref), free(db), free(dbref);
+}
+
+/* The layers touching the code, done in row blocks as threads do them: the same bits as one
+ * call, and the reference's values. */
+static void test_dense_ordered_rows(void **state)
+{
+	(void)state;
+	enum { B = 9, IN = 70, OUT = 75 }; /* a full tile of 64 and a short one */
+	struct rng r;
+	rng_seed(&r, 4);
+	float X[B * IN], W[OUT * IN], Wt[IN * OUT], b[OUT], Y[B * OUT], Y2[B * OUT];
+	float Yref[B * OUT];
+	fill(&r, X, B * IN, 1);
+	for (int i = 0; i < B * IN; i += 3)
+		X[i] = 0.0f; /* skipped inputs */
+	fill(&r, W, OUT * IN, 0.2);
+	fill(&r, b, OUT, 1);
+	uint64_t gemm = 0;
+	dense_forward_ordered(B, IN, OUT, X, W, b, Y, Wt, &gemm);
+	assert_int_equal(gemm, 2 * B * IN * OUT + B * OUT);
+	dense_forward_ordered_t(4, IN, OUT, X, Wt, b, Y2);
+	dense_forward_ordered_t(B - 4, IN, OUT, X + 4 * IN, Wt, b, Y2 + 4 * OUT);
+	assert_memory_equal(Y, Y2, sizeof(Y));
+	dense_forward_ref(B, IN, OUT, X, W, b, Yref);
+	for (int i = 0; i < B * OUT; i++)
+		assert_float_equal(Y[i], Yref[i], 1e-4);
+}
+
+/* The sigmoid's exp against libm's over the whole clamped range (every 4099th float), its
+ * clamps, and a sigmoid that stays finite and in [0, 1] at the extremes. */
+static void test_vector_exp(void **state)
+{
+	(void)state;
+	double worst = 0.0;
+	for (int sign = 0; sign < 2; sign++) {
+		float end = sign ? 87.0f : 88.0f;
+		uint32_t last;
+		memcpy(&last, &end, sizeof(last));
+		for (uint32_t bits = 0; bits <= last; bits += 4099) {
+			float x;
+			memcpy(&x, &bits, sizeof(x));
+			x = sign ? -x : x;
+			float a = nn_exp(x), e = expf(x);
+			double ulp = (double)nextafterf(e, INFINITY) - (double)e;
+			double err = fabs((double)a - (double)e) / ulp;
+			worst = err > worst ? err : worst;
+		}
+	}
+	print_message("largest difference from expf: %.2f ulp\n", worst);
+	assert_true(worst <= 2.0);
+	assert_float_equal(nn_exp(0.0f), 1.0f, 0.0);
+	assert_float_equal(nn_exp(-200.0f), expf(-87.0f), 0.0);
+	assert_float_equal(nn_exp(200.0f), expf(88.0f), expf(88.0f) * 1e-6);
+	float y[37];
+	for (int i = 0; i < 37; i++) /* 37: two full vectors and a tail */
+		y[i] = (float)(i - 18) * 10.0f;
+	float z[37];
+	memcpy(z, y, sizeof(y));
+	uint64_t ew = 0;
+	act_forward(ACT_SIGMOID, 37, y, &ew);
+	for (int i = 0; i < 37; i++) {
+		assert_true(y[i] >= 0.0f && y[i] <= 1.0f);
+		assert_float_equal(y[i], 1.0 / (1.0 + exp(-(double)z[i])), 1e-6);
+	}
+	/* an element's value does not depend on where it sits: the tail against a full vector */
+	float one = z[36];
+	act_forward(ACT_SIGMOID, 1, &one, &ew);
+	assert_memory_equal(&one, &y[36], sizeof(float));
+	act_forward(ACT_SIGMOID, 16, z + 20, &ew);
+	assert_memory_equal(z + 20, y + 20, 16 * sizeof(float));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +369,9 @@ int main(void)
 		cmocka_unit_test(test_losses_finite_differences),
 		cmocka_unit_test(test_adam_closed_form),
 		cmocka_unit_test(test_rng_reproducible_and_normal),
+		cmocka_unit_test(test_dense_pieces),
+		cmocka_unit_test(test_dense_ordered_rows),
+		cmocka_unit_test(test_vector_exp),
 	};
 	return cmocka_run_group_tests_name("nn", tests, NULL, NULL);
 }
