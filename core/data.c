@@ -515,15 +515,28 @@ static int load_fashion(struct dataset *d, const char *dir, const struct data_op
 			       "'apt-get install dataset-fashion-mnist')",
 			       tr_x, strerror(errno));
 	fclose(probe);
-	float *x, *tx;
-	int *y, *ty, dim, tdim, classes, tclasses;
-	size_t n, tn;
-	if (load_idx_pair(tr_x, tr_y, &x, &y, &n, &dim, &classes))
-		return -1;
-	if (load_idx_pair(te_x, te_y, &tx, &ty, &tn, &tdim, &tclasses)) {
+	float *x = NULL, *tx = NULL;
+	int *y = NULL, *ty = NULL, dim = 0, tdim = 0, classes = 0, tclasses = 0;
+	size_t n = 0, tn = 0;
+	int failed[2] = { 0, 0 };
+	char why[2][DS_ERR_MAX] = { "", "" }; /* messages are per thread: carry them out */
+	/* the two pairs at once when there are threads (inflating the training images is most
+	 * of the loading time, and the rest can run beside it) */
+#pragma omp parallel sections
+	{
+#pragma omp section
+		if ((failed[0] = load_idx_pair(tr_x, tr_y, &x, &y, &n, &dim, &classes)) != 0)
+			snprintf(why[0], sizeof(why[0]), "%s", ds_errmsg());
+#pragma omp section
+		if ((failed[1] = load_idx_pair(te_x, te_y, &tx, &ty, &tn, &tdim, &tclasses)) != 0)
+			snprintf(why[1], sizeof(why[1]), "%s", ds_errmsg());
+	}
+	if (failed[0] || failed[1]) {
 		free(x);
 		free(y);
-		return -1;
+		free(tx);
+		free(ty);
+		return ds_fail("%s", failed[0] ? why[0] : why[1]);
 	}
 	int rc = 0;
 	if (tdim != dim)

@@ -3,9 +3,11 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../core/data.h"
@@ -554,6 +556,45 @@ static void test_fashion_mnist(void **state)
 	assert_non_null(strstr(ds_errmsg(), "dataset-fashion-mnist"));
 }
 
+/* A Fashion-MNIST folder of small files: the two pairs load on two threads, and a broken
+ * file in either is reported by name, whichever thread read it. */
+static void test_fashion_folder_pairs(void **state)
+{
+	(void)state;
+	char dir[512], spec[600], tr_x[600], tr_y[600], te_x[600], te_y[600];
+	snprintf(dir, sizeof(dir), "%s", tmp_path("fashion"));
+	mkdir(dir, 0755);
+	snprintf(tr_x, sizeof(tr_x), "%s/train-images-idx3-ubyte.gz", dir);
+	snprintf(tr_y, sizeof(tr_y), "%s/train-labels-idx1-ubyte.gz", dir);
+	snprintf(te_x, sizeof(te_x), "%s/t10k-images-idx3-ubyte.gz", dir);
+	snprintf(te_y, sizeof(te_y), "%s/t10k-labels-idx1-ubyte.gz", dir);
+	snprintf(spec, sizeof(spec), "fashion-mnist:dir=%s", dir);
+	struct data_opts o;
+	data_opts_defaults(&o);
+	o.n_val = 5;
+	omp_set_num_threads(2);
+	for (int broken = -1; broken < 2; broken++) {
+		make_pair(tr_x, tr_y, 1);
+		make_pair(te_x, te_y, 1);
+		if (broken >= 0) /* labels that do not match their images */
+			write_text(broken ? te_y : tr_y, "not an IDX file");
+		struct dataset d;
+		int rc = dataset_load(&d, spec, &o);
+		if (broken < 0) {
+			assert_int_equal(rc, 0);
+			assert_int_equal(d.train.n, 25);
+			assert_int_equal(d.val.n, 5);
+			assert_int_equal(d.test.n, 30);
+			assert_int_equal(d.dim, 12);
+			dataset_free(&d);
+		} else {
+			assert_int_equal(rc, -1);
+			assert_non_null(strstr(ds_errmsg(), broken ? "t10k-labels" : "train-labels"));
+		}
+	}
+	omp_set_num_threads(1);
+}
+
 /* ---- scaling ---- */
 
 /* A split of n rows of 2 features from v, malloc'd as dataset_free expects. */
@@ -689,6 +730,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_idx_valid_plain_and_gz),
+		cmocka_unit_test(test_fashion_folder_pairs),
 		cmocka_unit_test(test_idx_truncated),
 		cmocka_unit_test(test_idx_wrong_magic_and_mismatch),
 		cmocka_unit_test(test_corrupt_gzip),
