@@ -575,15 +575,18 @@ static int team(const struct ae_work *w, int n)
 	return w->threads > 1 ? (w->threads < n ? w->threads : n) : 1;
 }
 
-/* Element-wise work of fewer elements than this stays on one thread. */
+/* Work smaller than these stays on the calling thread, where starting a team would cost more
+ * than it saves: element-wise passes over fewer elements, a layer's dW beside its dX with fewer
+ * multiply-adds each. Which thread does what never changes a result. */
 #define PAR_MIN_ELEMENTS 16384
+#define PAR_MIN_MNK (1 << 20)
 
 static void layer_forward(const struct ae_work *w, int rows, int in, int out, const float *X,
 			  const float *W, const float *b, float *Y, uint64_t *gemm)
 {
-	int pieces = dense_pieces(rows, in, out);
+	int pieces = dense_pieces(rows, in, out), t = team(w, pieces);
 	uint64_t g = 0;
-#pragma omp parallel for num_threads(team(w, pieces)) schedule(static) reduction(+ : g)
+#pragma omp parallel for num_threads(t) if (t > 1) schedule(static) reduction(+ : g)
 	for (int p = 0; p < pieces; p++)
 		dense_forward_part(rows, in, out, X, W, b, Y, p, pieces, &g);
 	*gemm += g;
@@ -595,8 +598,9 @@ static void layer_backward(const struct ae_work *w, int rows, int in, int out, c
 			   uint64_t *gemm)
 {
 	int pieces = dense_pieces(rows, in, out), jobs = dX ? 2 * pieces : pieces;
+	int t = (double)rows * in * out >= PAR_MIN_MNK ? team(w, jobs) : 1;
 	uint64_t g = 0;
-#pragma omp parallel for num_threads(team(w, jobs)) schedule(static) reduction(+ : g)
+#pragma omp parallel for num_threads(t) if (t > 1) schedule(static) reduction(+ : g)
 	for (int j = 0; j < jobs; j++)
 		dense_backward_part(rows, in, out, X, W, dY, dX, dW, db, j, pieces, &g);
 	*gemm += g;
@@ -608,7 +612,7 @@ static void ordered_forward(const struct ae_work *w, int rows, int in, int out, 
 {
 	dense_transpose(in, out, W, w->wt);
 	int parts = (size_t)rows * out >= PAR_MIN_ELEMENTS ? team(w, rows) : 1;
-#pragma omp parallel for num_threads(parts) schedule(static)
+#pragma omp parallel for num_threads(parts) if (parts > 1) schedule(static)
 	for (int p = 0; p < parts; p++) {
 		int lo = rows * p / parts, hi = rows * (p + 1) / parts;
 		dense_forward_ordered_t(hi - lo, in, out, X + (size_t)lo * in, w->wt, b,
@@ -625,7 +629,7 @@ static void act_rows(const struct ae_work *w, enum act a, int rows, int width, f
 	size_t n = (size_t)rows * width;
 	int parts = n >= PAR_MIN_ELEMENTS ? team(w, rows) : 1;
 	uint64_t e = 0;
-#pragma omp parallel for num_threads(parts) schedule(static) reduction(+ : e)
+#pragma omp parallel for num_threads(parts) if (parts > 1) schedule(static) reduction(+ : e)
 	for (int p = 0; p < parts; p++) {
 		size_t lo = n * p / parts, hi = n * (p + 1) / parts;
 		if (y)
@@ -644,7 +648,7 @@ static double loss_rows(const struct ae_work *w, enum loss loss, int rows, int w
 {
 	int parts = (size_t)rows * width >= PAR_MIN_ELEMENTS ? team(w, rows) : 1;
 	uint64_t e = 0;
-#pragma omp parallel for num_threads(parts) schedule(static) reduction(+ : e)
+#pragma omp parallel for num_threads(parts) if (parts > 1) schedule(static) reduction(+ : e)
 	for (int r = 0; r < rows; r++) {
 		size_t at = (size_t)r * width;
 		row_sum[r] = loss_forward_backward(loss, width, y + at, x + at, dy + at, scale, &e);
