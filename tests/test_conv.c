@@ -26,6 +26,15 @@ static double dot(const float *a, const float *b, size_t n)
 	return s;
 }
 
+/* a layer's multiply-adds per image: every output (convolution) or every input (transposed)
+ * meets a k x k window of every channel on the other side */
+static uint64_t multiply_adds(const struct conv_shape *s)
+{
+	uint64_t side = s->transposed ? (uint64_t)s->c_in * s->h * s->w
+				      : (uint64_t)s->c_out * s->h_out * s->w_out;
+	return side * (uint64_t)(s->transposed ? s->c_out : s->c_in) * s->k * s->k;
+}
+
 /* the shapes: odd sizes, stride 1 to 3, padding, single channels, and transposed ones that
  * invert a stride-2 convolution of 28 and 14 pixels as an image decoder does */
 static const struct conv_shape shapes[] = {
@@ -64,8 +73,7 @@ static void test_forward_against_direct_loops(void **state)
 		for (size_t i = 0; i < ny; i++)
 			assert_float_equal(Y[i], Yref[i], 1e-4);
 		/* 2 per multiply-add of the GEMM, 1 per bias add */
-		uint64_t macs = s.transposed ? (uint64_t)s.c_in * s.h * s.w * s.c_out * s.k * s.k
-					     : (uint64_t)s.c_out * s.h_out * s.w_out * s.c_in * s.k * s.k;
+		uint64_t macs = multiply_adds(&s);
 		assert_int_equal(gemm, (uint64_t)B * (2 * macs + (uint64_t)s.c_out * s.h_out * s.w_out));
 		free(X), free(W), free(b), free(Y), free(Yref), free(col);
 	}
@@ -129,8 +137,7 @@ static void test_backward_directional_derivatives(void **state)
 		uint64_t gemm2 = 0;
 		conv_backward(&s, B, X, W, G, NULL, dW2, db, col, &gemm2);
 		assert_memory_equal(dW, dW2, sizeof(float) * nw);
-		uint64_t macs = s.transposed ? (uint64_t)s.c_in * s.h * s.w * s.c_out * s.k * s.k
-					     : (uint64_t)s.c_out * s.h_out * s.w_out * s.c_in * s.k * s.k;
+		uint64_t macs = multiply_adds(&s);
 		assert_int_equal(gemm, (uint64_t)B * (4 * macs + (uint64_t)s.c_out * per));
 		assert_int_equal(gemm2, (uint64_t)B * (2 * macs + (uint64_t)s.c_out * per));
 		free(X), free(W), free(b), free(G), free(Y), free(dX), free(dW), free(db);
