@@ -423,6 +423,7 @@ static int cmd_train(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	omp_set_max_active_levels(1);
+	omp_set_num_threads((int)o.threads); /* loading too uses no more than --threads */
 	struct dataset d;
 	if (dataset_load(&d, o.dataset, &o.data)) {
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());
@@ -741,6 +742,7 @@ static int cmd_run(int argc, char **argv)
 	int r = options_exit(parse_options(argc, argv, "run", opts, run_option, &o, run_help));
 	if (r >= 0)
 		return r;
+	omp_set_num_threads((int)o.threads);
 	if (o.n_ranks > 0 && !o.plan) {
 		usage_error("--ranks goes with --plan; to run on N ranks: mpirun -np N %s-mpi run",
 			    prog);
@@ -1127,6 +1129,7 @@ static int cmd_id(int argc, char **argv)
 	int r = options_exit(parse_options(argc, argv, "id", opts, id_option, &o, id_help));
 	if (r >= 0)
 		return r;
+	omp_set_num_threads((int)o.threads);
 	if (o.list) {
 		id_list();
 		return 0;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -484,6 +485,8 @@ static int load_idx_pair(const char *images, const char *labels, float **x, int 
 		free(lab);
 		free(*x);
 		free(*y);
+		*x = NULL; /* the caller frees what it is handed back */
+		*y = NULL;
 		return ds_fail("out of memory loading %s", images);
 	}
 	for (size_t i = 0; i < count * item; i++)
@@ -522,7 +525,7 @@ static int load_fashion(struct dataset *d, const char *dir, const struct data_op
 	char why[2][DS_ERR_MAX] = { "", "" }; /* messages are per thread: carry them out */
 	/* the two pairs at once when there are threads (inflating the training images is most
 	 * of the loading time, and the rest can run beside it) */
-#pragma omp parallel sections
+#pragma omp parallel sections num_threads(omp_get_max_threads() > 1 ? 2 : 1)
 	{
 #pragma omp section
 		if ((failed[0] = load_idx_pair(tr_x, tr_y, &x, &y, &n, &dim, &classes)) != 0)

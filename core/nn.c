@@ -234,7 +234,7 @@ void dense_backward_ref(int B, int in, int out, const float *X, const float *W, 
  * and their order are the same everywhere, with no FMA contraction. */
 static v16f exp16(v16f x)
 {
-	v16f lo = x - x - 87.0f, hi = x - x + 88.0f;
+	v16f zero = { 0 }, lo = zero - 87.0f, hi = zero + 88.0f; /* constants: +-inf clamp too */
 	x = select16(x < lo, lo, x);
 	x = select16(x > hi, hi, x);
 	v16f t = x * 1.44269504088896341f + 0.5f;

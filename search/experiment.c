@@ -767,9 +767,9 @@ static void check_experiment(struct parse *p, int x)
 static void identify(struct parse *p, int x)
 {
 	struct experiment *e = &p->f->exp[x];
-	size_t used = 0;
 	/* the engine's arithmetic first: trials stored by an engine that sums differently are
-	 * another configuration's, never mixed with this one's */
+	 * another configuration's, never mixed with this one's; the stored settings say so */
+	size_t used = (size_t)snprintf(e->config, sizeof(e->config), "%s", ENGINE_NUMERICS);
 	uint64_t hash = fnv1a(FNV1A_START, ENGINE_NUMERICS, strlen(ENGINE_NUMERICS));
 	for (int k = 0; k < p->n_keys; k++) {
 		const struct setting *s = p->keys[k].s;

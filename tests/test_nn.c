@@ -341,6 +341,14 @@ static void test_vector_exp(void **state)
 	assert_float_equal(nn_exp(0.0f), 1.0f, 0.0);
 	assert_float_equal(nn_exp(-200.0f), expf(-87.0f), 0.0);
 	assert_float_equal(nn_exp(200.0f), expf(88.0f), expf(88.0f) * 1e-6);
+	/* infinities clamp as well: a diverged unit's sigmoid is 1 or 0, never -0 */
+	assert_true(nn_exp(-INFINITY) == nn_exp(-87.0f));
+	assert_true(nn_exp(INFINITY) == nn_exp(88.0f));
+	float inf[2] = { INFINITY, -INFINITY };
+	uint64_t count = 0;
+	act_forward(ACT_SIGMOID, 2, inf, &count);
+	assert_true(inf[0] == 1.0f);
+	assert_true(inf[1] >= 0.0f && inf[1] < 1e-37f && !signbit(inf[1]));
 	float y[37];
 	for (int i = 0; i < 37; i++) /* 37: two full vectors and a tail */
 		y[i] = (float)(i - 18) * 10.0f;
