@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=${BENCH_EPOCHS:-3}
+runs=${BENCH_RUNS:-3}
 # the machine and the kernel first: figures from two machines, or two kernels, differ
 echo "cpu: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 ./dimsearch --version | sed -n 's/^BLAS kernel/BLAS kernel/p'
@@ -13,50 +14,72 @@ peer=../shared/bench/peer_torch_ae.py
 have_peer=$([ -f "$peer" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null && echo yes || true)
 # images/s of "sgemm ceiling, N core" from bench_sgemm's output
 ceiling_of() { sed -n "s/^sgemm ceiling, $1 cores\{0,1\} *: .*, *\([0-9]*\) images\/s.*/\1/p"; }
+# "median (min-max)" of the numbers on stdin
+median() {
+  sort -n | awk '{ a[NR] = $1 } END {
+    m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+    printf "%.0f (%.0f-%.0f)\n", m, a[1], a[NR] }'
+}
+mid() { median | cut -d' ' -f1; }
 # The sgemm ceiling of the step's shapes (batch unsplit, the default), dimsearch's training on
-# 1 and 2 cores, and the PyTorch peer on the same model, in one sitting, with the ratios.
+# 1 and 2 cores, and the PyTorch peer on the same model, in one sitting, with the ratios: each
+# measured $runs times, in turn, and its median taken (single runs of a shared machine vary by
+# 10% and more).
 speed() {
-  echo "== sgemm ceiling (the step's GEMMs alone; 2 cores: two steps side by side)"
-  local out
-  out=$(build/bench_sgemm 256 1 32)
-  printf '%s\n' "$out"
-  local c1 c2
-  c1=$(printf '%s\n' "$out" | ceiling_of 1)
-  c2=$(printf '%s\n' "$out" | ceiling_of 2)
-  echo
-  echo "== dimsearch train, $epochs epochs (images/s and GFLOP/s exclude validation passes)"
-  for t in 1 2; do
-    json=$(./dimsearch train --dataset fashion-mnist --latent 32 --epochs "$epochs" --threads "$t" \
-             --quiet --json | tail -n 1)
-    ips=$(printf '%s' "$json" | sed 's/.*"images_per_s":\([0-9.]*\).*/\1/')
-    gf=$(printf '%s' "$json" | sed 's/.*"train_gemm_gflops_per_s":\([0-9.]*\).*/\1/')
-    mse=$(printf '%s' "$json" | sed 's/.*"test_mse":\([0-9.e-]*\).*/\1/')
-    eval "ds$t=$ips"
-    printf 'dimsearch, %d core%s: %8.0f images/s  %6.1f GFLOP/s  test MSE %s  (%.0f%% of the ceiling)\n' \
-      "$t" "$([ "$t" -gt 1 ] && echo s || echo ' ')" "$ips" "$gf" "$mse" \
-      "$(awk -v a="$ips" -v b="$([ "$t" = 1 ] && echo "$c1" || echo "$c2")" 'BEGIN { print 100 * a / b }')"
+  local dir r t ips json setting
+  dir=$(mktemp -d)
+  for r in $(seq "$runs"); do
+    echo "   round $r of $runs" >&2
+    build/bench_sgemm 256 1 32 > "$dir/ceiling"
+    ceiling_of 1 < "$dir/ceiling" >> "$dir/c1"
+    ceiling_of 2 < "$dir/ceiling" >> "$dir/c2"
+    for t in 1 2; do
+      json=$(./dimsearch train --dataset fashion-mnist --latent 32 --epochs "$epochs" \
+               --threads "$t" --quiet --json | tail -n 1)
+      printf '%s\n' "$json" | sed 's/.*"images_per_s":\([0-9.]*\).*/\1/' >> "$dir/ds$t"
+      printf '%s\n' "$json" | sed 's/.*"test_mse":\([0-9.e-]*\).*/\1/' >> "$dir/mse$t"
+    done
+    [ -n "$have_peer" ] || continue
+    for setting in "1 default" "2 default" "2 PASSIVE"; do
+      set -- $setting
+      /usr/bin/python3 "$peer" --threads "$1" --omp-wait "$2" --latent 32 --epochs "$epochs" |
+        sed -n 's/^RESULT.* img\/s=\([0-9]*\).*/\1/p' >> "$dir/peer-$1-$2"
+    done
   done
-  echo
+  local c1 c2 ds1 ds2
+  c1=$(mid < "$dir/c1")
+  c2=$(mid < "$dir/c2")
+  ds1=$(mid < "$dir/ds1")
+  ds2=$(mid < "$dir/ds2")
+  head -n 1 "$dir/ceiling"
+  echo "images/s of training (validation excluded), medians of $runs runs (min-max):"
+  printf 'sgemm ceiling, 1 core : %s\n' "$(median < "$dir/c1")"
+  printf 'sgemm ceiling, 2 cores: %s\n' "$(median < "$dir/c2")"
+  for t in 1 2; do
+    printf 'dimsearch,     %d core%s: %s, %.0f%% of the ceiling; test MSE %s\n' "$t" \
+      "$([ "$t" -gt 1 ] && echo s || echo ' ')" "$(median < "$dir/ds$t")" \
+      "$(awk -v a="$(eval echo "\$ds$t")" -v b="$([ "$t" = 1 ] && echo "$c1" || echo "$c2")" \
+           'BEGIN { print 100 * a / b }')" \
+      "$(sort -u "$dir/mse$t" | tr '\n' ' ' | sed 's/ $//')"
+  done
   if [ -z "$have_peer" ]; then
-    echo "== PyTorch peer skipped: apt-get install -y python3-torch python3-numpy, and keep"
-    echo "   ../shared/bench beside the checkout"
+    echo "PyTorch peer skipped: apt-get install -y python3-torch python3-numpy, and keep"
+    echo "../shared/bench beside the checkout"
+    rm -rf "$dir"
     return
   fi
-  echo "== PyTorch peer ($peer), same model, $epochs epochs, best of its thread settings"
-  local best1=0 best2=0
-  for setting in "1 default" "2 default" "2 PASSIVE"; do
-    set -- $setting
-    line=$(/usr/bin/python3 "$peer" --threads "$1" --omp-wait "$2" --latent 32 --epochs "$epochs" |
-             grep '^RESULT' || true)
-    printf '%s\n' "$line"
-    ips=$(printf '%s' "$line" | sed -n 's/.* img\/s=\([0-9]*\).*/\1/p')
-    [ -n "$ips" ] || continue
-    if [ "$1" = 1 ]; then best1=$ips; elif [ "$ips" -gt "$best2" ]; then best2=$ips; fi
-  done
-  [ "$best2" -gt "$best1" ] || best2=$best1   # its best on 2 cores may be 1 thread
-  awk -v a="$ds1" -v b="$best1" -v c="$ds2" -v d="$best2" 'BEGIN {
+  local p1 p2d p2p best2
+  p1=$(mid < "$dir/peer-1-default")
+  p2d=$(mid < "$dir/peer-2-default")
+  p2p=$(mid < "$dir/peer-2-PASSIVE")
+  printf 'PyTorch peer,  1 thread : %s\n' "$(median < "$dir/peer-1-default")"
+  printf 'PyTorch peer,  2 threads: %s (default wait), %s (PASSIVE)\n' \
+    "$(median < "$dir/peer-2-default")" "$(median < "$dir/peer-2-PASSIVE")"
+  best2=$(printf '%s\n%s\n%s\n' "$p1" "$p2d" "$p2p" | sort -n | tail -n 1)
+  awk -v a="$ds1" -v b="$p1" -v c="$ds2" -v d="$best2" 'BEGIN {
     if (b > 0) printf "dimsearch / PyTorch, 1 core : %.2fx\n", a / b
     if (d > 0) printf "dimsearch / PyTorch, 2 cores: %.2fx (against its best setting on 2 cores)\n", c / d }'
+  rm -rf "$dir"
 }
 speed
 if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
