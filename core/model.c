@@ -606,21 +606,6 @@ static void layer_backward(const struct ae_work *w, int rows, int in, int out, c
 	*gemm += g;
 }
 
-/* dense_forward_ordered, its rows shared out (each row's sums are its own). */
-static void ordered_forward(const struct ae_work *w, int rows, int in, int out, const float *X,
-			    const float *W, const float *b, float *Y, uint64_t *gemm)
-{
-	dense_transpose(in, out, W, w->wt);
-	int parts = (size_t)rows * out >= PAR_MIN_ELEMENTS ? team(w, rows) : 1;
-#pragma omp parallel for num_threads(parts) if (parts > 1) schedule(static)
-	for (int p = 0; p < parts; p++) {
-		int lo = rows * p / parts, hi = rows * (p + 1) / parts;
-		dense_forward_ordered_t(hi - lo, in, out, X + (size_t)lo * in, w->wt, b,
-					Y + (size_t)lo * out);
-	}
-	*gemm += 2ull * rows * in * out + (uint64_t)rows * out;
-}
-
 /* The activation of a (rows, width) block in place: forward when y is NULL, else backward
  * on its gradient d from the activation's output y. */
 static void act_rows(const struct ae_work *w, enum act a, int rows, int width, float *d,
@@ -674,7 +659,11 @@ static const float *forward_layers(const struct ae *m, struct ae_work *w, const 
 		/* the layers into and out of the code sum in a fixed order, so that cutting
 		 * silent latent units leaves every output bit-identical */
 		if (l == m->latent_layer || l == m->latent_layer + 1)
-			ordered_forward(w, rows, m->width[l], n_out, in, W, b, out, gemm);
+			dense_forward_ordered(rows, m->width[l], n_out, in, W, b, out, w->wt,
+					      (size_t)rows * n_out >= PAR_MIN_ELEMENTS
+						      ? team(w, rows)
+						      : 1,
+					      gemm);
 		else
 			layer_forward(w, rows, m->width[l], n_out, in, W, b, out, gemm);
 		if (m->bn_at[l])

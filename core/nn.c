@@ -117,19 +117,12 @@ void dense_backward_part(int B, int in, int out, const float *X, const float *W,
 	}
 }
 
-void dense_transpose(int in, int out, const float *W, float *Wt)
+/* Wt (in, out) = W^T */
+static void dense_transpose(int in, int out, const float *W, float *Wt)
 {
 	for (int j = 0; j < out; j++)
 		for (int i = 0; i < in; i++)
 			Wt[(size_t)i * out + j] = W[(size_t)j * in + i];
-}
-
-void dense_forward_ordered(int B, int in, int out, const float *X, const float *W,
-			   const float *b, float *Y, float *Wt, uint64_t *gemm)
-{
-	dense_transpose(in, out, W, Wt);
-	dense_forward_ordered_t(B, in, out, X, Wt, b, Y);
-	*gemm += 2ull * B * in * out + (uint64_t)B * out;
 }
 
 /* Output j of a row is b_j + x_0 w_0j + x_1 w_1j + ..., added in input order, an input that
@@ -167,8 +160,9 @@ static void ordered_one(int in, int out, int j, const float *x, const float *Wt,
 	y[j] = acc;
 }
 
-void dense_forward_ordered_t(int B, int in, int out, const float *X, const float *Wt,
-			     const float *b, float *Y)
+/* rows [0, B) of X from Wt (in, out) = W^T */
+static void ordered_rows(int B, int in, int out, const float *X, const float *Wt,
+			 const float *b, float *Y)
 {
 	int full = out / 16 * 16, r = 0;
 	for (; r + 4 <= B; r += 4) {
@@ -183,6 +177,19 @@ void dense_forward_ordered_t(int B, int in, int out, const float *X, const float
 	for (; r < B; r++)
 		for (int j = 0; j < out; j++)
 			ordered_one(in, out, j, X + (size_t)r * in, Wt, b, Y + (size_t)r * out);
+}
+
+void dense_forward_ordered(int B, int in, int out, const float *X, const float *W,
+			   const float *b, float *Y, float *Wt, int threads, uint64_t *gemm)
+{
+	dense_transpose(in, out, W, Wt);
+	int parts = threads > 1 ? (threads < B ? threads : B) : 1;
+#pragma omp parallel for num_threads(parts) if (parts > 1) schedule(static)
+	for (int p = 0; p < parts; p++) {
+		int lo = B * p / parts, hi = B * (p + 1) / parts;
+		ordered_rows(hi - lo, in, out, X + (size_t)lo * in, Wt, b, Y + (size_t)lo * out);
+	}
+	*gemm += 2ull * B * in * out + (uint64_t)B * out;
 }
 
 void dense_forward_ref(int B, int in, int out, const float *X, const float *W, const float *b,

@@ -52,14 +52,12 @@ void dense_backward_part(int B, int in, int out, const float *X, const float *W,
 /* Y (B, out) = X W^T + b with every output summed in input order and zero inputs skipped:
  * output j does not depend on how many outputs there are, and inputs that are exactly zero
  * change nothing, so cutting silent latent units is bit-exact. Used for the two layers that
- * touch the latent code. Wt (in * out floats) is scratch. gemm += 2*B*in*out + B*out, the
- * dense convention, even where zeros were skipped. */
+ * touch the latent code. Rows are shared by `threads` threads (1: the calling thread alone);
+ * each row's sums are its own, so the result does not depend on them. Wt (in * out floats)
+ * is scratch. gemm += 2*B*in*out + B*out, the dense convention, even where zeros were
+ * skipped. */
 void dense_forward_ordered(int B, int in, int out, const float *X, const float *W,
-			   const float *b, float *Y, float *Wt, uint64_t *gemm);
-/* Its two steps: Wt (in, out) = W^T, then the rows of X from Wt (rows are independent). */
-void dense_transpose(int in, int out, const float *W, float *Wt);
-void dense_forward_ordered_t(int B, int in, int out, const float *X, const float *Wt,
-			     const float *b, float *Y);
+			   const float *b, float *Y, float *Wt, int threads, uint64_t *gemm);
 
 /* Plain-loop versions of the two above, the reference the tests compare BLAS against. */
 void dense_forward_ref(int B, int in, int out, const float *X, const float *W, const float *b,

@@ -338,8 +338,11 @@ static int trainer_init(struct trainer *t, const struct ae *m, const struct trai
 	for (int i = 0; i < t->n_chunks; i++) {
 		struct chunk *ch = &t->chunk[i];
 		ch->work = ae_work_new(m, t->chunk_rows);
-		if (ch->work)
+		if (ch->work) {
 			ch->work->chunk = i;
+			/* one chunk has every thread inside its layers; several, one each */
+			ch->work->threads = t->n_chunks == 1 ? c->threads : 1;
+		}
 		ch->grad = t->n_chunks == 1 ? m->grad : malloc(sizeof(float) * m->n_params);
 		ch->x = malloc(sizeof(float) * t->chunk_rows * m->width[0]);
 		ch->keep = c->nested_p > 0 ? malloc(sizeof(int) * t->chunk_rows) : NULL;
@@ -430,10 +433,8 @@ static void train_step(struct ae *m, struct trainer *t, const struct split *trai
 	size_t n = m->n_params;
 	uint64_t adam_flops = 0;
 	m->adam_t++;
-	if (t->n_chunks == 1) {
-		t->chunk[0].work->threads = c->threads;
+	if (t->n_chunks == 1)
 		run_chunk(m, t, train, c, first, rows, step_seed, 0);
-	}
 #pragma omp parallel num_threads(c->threads)
 	{
 		if (t->n_chunks > 1) {

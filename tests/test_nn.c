@@ -290,8 +290,8 @@ static void test_dense_pieces(void **state)
 	free(dX), free(dXref), free(dW), free(dWref), free(db), free(dbref);
 }
 
-/* The layers touching the code, done in row blocks as threads do them: the same bits as one
- * call, and the reference's values. */
+/* The layers touching the code, their rows shared by 2 and 3 threads: the same bits as one
+ * thread, and the reference's values. */
 static void test_dense_ordered_rows(void **state)
 {
 	(void)state;
@@ -306,11 +306,15 @@ static void test_dense_ordered_rows(void **state)
 	fill(&r, W, OUT * IN, 0.2);
 	fill(&r, b, OUT, 1);
 	uint64_t gemm = 0;
-	dense_forward_ordered(B, IN, OUT, X, W, b, Y, Wt, &gemm);
+	dense_forward_ordered(B, IN, OUT, X, W, b, Y, Wt, 1, &gemm);
 	assert_int_equal(gemm, 2 * B * IN * OUT + B * OUT);
-	dense_forward_ordered_t(4, IN, OUT, X, Wt, b, Y2);
-	dense_forward_ordered_t(B - 4, IN, OUT, X + 4 * IN, Wt, b, Y2 + 4 * OUT);
-	assert_memory_equal(Y, Y2, sizeof(Y));
+	for (int threads = 2; threads <= 3; threads++) {
+		uint64_t g = 0;
+		memset(Y2, 0, sizeof(Y2));
+		dense_forward_ordered(B, IN, OUT, X, W, b, Y2, Wt, threads, &g);
+		assert_memory_equal(Y, Y2, sizeof(Y));
+		assert_int_equal(g, gemm);
+	}
 	dense_forward_ref(B, IN, OUT, X, W, b, Yref);
 	for (int i = 0; i < B * OUT; i++)
 		assert_float_equal(Y[i], Yref[i], 1e-4);
