@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <omp.h>
+
 #include "err.h"
 #include "flops.h"
 
@@ -72,14 +74,13 @@ size_t conv_col_floats(const struct conv_shape *s)
 	return (size_t)g.c * g.k * g.k * g.hc * g.wc;
 }
 
-/* col (C k k, Hc Wc) = the k x k windows of img (C, Hi, Wi), zero outside it */
-static void im2col(const struct geometry *g, const float *img, float *col)
+/* col (C k k, Hc Wc), rows ld apart = the k x k windows of img (C, Hi, Wi), zero outside it */
+static void im2col(const struct geometry *g, const float *img, float *col, size_t ld)
 {
-	size_t n = (size_t)g->hc * g->wc;
 	for (int c = 0; c < g->c; c++)
 		for (int ki = 0; ki < g->k; ki++)
 			for (int kj = 0; kj < g->k; kj++) {
-				float *row = col + ((size_t)(c * g->k + ki) * g->k + kj) * n;
+				float *row = col + ((size_t)(c * g->k + ki) * g->k + kj) * ld;
 				const float *plane = img + (size_t)c * g->hi * g->wi;
 				for (int y = 0; y < g->hc; y++) {
 					int iy = y * g->stride - g->pad + ki;
@@ -88,47 +89,53 @@ static void im2col(const struct geometry *g, const float *img, float *col)
 						memset(out, 0, sizeof(float) * g->wc);
 						continue;
 					}
+					const float *in = plane + (size_t)iy * g->wi;
 					for (int x = 0; x < g->wc; x++) {
 						int ix = x * g->stride - g->pad + kj;
-						out[x] = ix >= 0 && ix < g->wi ? plane[(size_t)iy * g->wi + ix]
-									       : 0.0f;
+						out[x] = ix >= 0 && ix < g->wi ? in[ix] : 0.0f;
 					}
 				}
 			}
 }
 
-/* img (C, Hi, Wi) += the windows of col, added in the order im2col reads them */
-static void col2im(const struct geometry *g, const float *col, float *img)
+/* img (C, Hi, Wi) += the windows of col (rows ld apart), added in the order im2col reads them */
+static void col2im(const struct geometry *g, const float *col, size_t ld, float *img)
 {
-	size_t n = (size_t)g->hc * g->wc;
 	for (int c = 0; c < g->c; c++)
 		for (int ki = 0; ki < g->k; ki++)
 			for (int kj = 0; kj < g->k; kj++) {
-				const float *row = col + ((size_t)(c * g->k + ki) * g->k + kj) * n;
+				const float *row = col + ((size_t)(c * g->k + ki) * g->k + kj) * ld;
 				float *plane = img + (size_t)c * g->hi * g->wi;
 				for (int y = 0; y < g->hc; y++) {
 					int iy = y * g->stride - g->pad + ki;
 					if (iy < 0 || iy >= g->hi)
 						continue;
+					float *out = plane + (size_t)iy * g->wi;
+					const float *in = row + (size_t)y * g->wc;
 					for (int x = 0; x < g->wc; x++) {
 						int ix = x * g->stride - g->pad + kj;
 						if (ix >= 0 && ix < g->wi)
-							plane[(size_t)iy * g->wi + ix] +=
-								row[(size_t)y * g->wc + x];
+							out[ix] += in[x];
 					}
 				}
 			}
 }
 
-/* Y (B, C, P) = b_c broadcast, then plus what follows */
-static void fill_bias(int B, int C, size_t P, const float *b, float *Y)
+/* Between an image-major block T (n, C, P) and a channel-major one Q (C, n P) */
+static void to_channels(int n, int C, size_t P, const float *T, float *Q)
 {
-	for (int i = 0; i < B; i++)
-		for (int c = 0; c < C; c++) {
-			float *y = Y + ((size_t)i * C + c) * P;
-			for (size_t p = 0; p < P; p++)
-				y[p] = b[c];
-		}
+	for (int i = 0; i < n; i++)
+		for (int c = 0; c < C; c++)
+			memcpy(Q + ((size_t)c * n + i) * P, T + ((size_t)i * C + c) * P,
+			       sizeof(float) * P);
+}
+
+static void to_images(int n, int C, size_t P, const float *Q, float *T)
+{
+	for (int i = 0; i < n; i++)
+		for (int c = 0; c < C; c++)
+			memcpy(T + ((size_t)i * C + c) * P, Q + ((size_t)c * n + i) * P,
+			       sizeof(float) * P);
 }
 
 /* db (C) = sums of dY (B, C, P) over images and positions, in that order */
@@ -145,71 +152,136 @@ static void bias_grad(int B, int C, size_t P, const float *dY, float *db)
 	}
 }
 
-/* ---- passes ---- */
+/* ---- passes ----
+ *
+ * The batch is cut into blocks of CONV_BLOCK images, fixed by the batch size alone. Each block
+ * is one GEMM (its images' columns side by side); a block's weight gradient goes to a buffer of
+ * its own, and the blocks' gradients are added in block order, so any number of threads gives
+ * the same bits. Per thread the scratch holds a block's columns and one block-sized tensor in
+ * channel-major order; then come the blocks' weight gradients. */
+
+/* a pass over fewer elements stays on the calling thread */
+#define BN2D_MIN_ELEMENTS 16384
+
+static int blocks_of(int B)
+{
+	return (B + CONV_BLOCK - 1) / CONV_BLOCK;
+}
+
+static size_t thread_floats(const struct conv_shape *s)
+{
+	size_t in = (size_t)s->c_in * s->h * s->w, out = (size_t)s->c_out * s->h_out * s->w_out;
+	return (size_t)CONV_BLOCK * (conv_col_floats(s) + (in > out ? in : out));
+}
+
+size_t conv_scratch_floats(const struct conv_shape *s, int B, int threads)
+{
+	return (size_t)(threads > 1 ? threads : 1) * thread_floats(s) +
+	       (size_t)blocks_of(B) * conv_weights(s);
+}
+
+/* Threads for nb blocks */
+static int team_of(int threads, int nb)
+{
+	return threads > 1 ? (threads < nb ? threads : nb) : 1;
+}
 
 void conv_forward(const struct conv_shape *s, int B, const float *X, const float *W,
-		  const float *b, float *Y, float *col, uint64_t *gemm)
+		  const float *b, float *Y, float *scratch, int threads, uint64_t *gemm)
 {
 	struct geometry g = geometry_of(s);
-	int ckk = g.c * g.k * g.k;
+	int ckk = g.c * g.k * g.k, nb = blocks_of(B), t = team_of(threads, nb);
 	size_t hw_in = (size_t)s->h * s->w, hw_out = (size_t)s->h_out * s->w_out;
 	size_t hwc = (size_t)g.hc * g.wc;
-	fill_bias(B, s->c_out, hw_out, b, Y);
-	for (int i = 0; i < B; i++) {
-		const float *x = X + (size_t)i * s->c_in * hw_in;
-		float *y = Y + (size_t)i * s->c_out * hw_out;
+#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+	for (int j = 0; j < nb; j++) {
+		int i0 = j * CONV_BLOCK, n = B - i0 < CONV_BLOCK ? B - i0 : CONV_BLOCK;
+		float *col = scratch + (size_t)omp_get_thread_num() * thread_floats(s);
+		float *q = col + (size_t)CONV_BLOCK * conv_col_floats(s);
+		size_t ld = (size_t)n * hwc;
+		const float *x = X + (size_t)i0 * s->c_in * hw_in;
+		float *y = Y + (size_t)i0 * s->c_out * hw_out;
 		if (!s->transposed) {
-			/* y (C_out, Ho Wo) += W (C_out, C_in k k) col */
-			im2col(&g, x, col);
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->c_out, (int)hwc,
-				    ckk, 1.0f, W, ckk, col, (int)hwc, 1.0f, y, (int)hwc);
+			/* q (C_out, n Ho Wo) = W (C_out, C_in k k) col */
+			for (int i = 0; i < n; i++)
+				im2col(&g, x + (size_t)i * s->c_in * hw_in, col + i * hwc, ld);
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->c_out, (int)ld, ckk,
+				    1.0f, W, ckk, col, (int)ld, 0.0f, q, (int)ld);
+			to_images(n, s->c_out, hw_out, q, y);
 		} else {
-			/* col (C_out k k, H W) = W^T x with W (C_in, C_out k k); y += its windows */
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, (int)hwc, s->c_in,
-				    1.0f, W, ckk, x, (int)hwc, 0.0f, col, (int)hwc);
-			col2im(&g, col, y);
+			/* col (C_out k k, n H W) = W^T q with W (C_in, C_out k k); y = its windows */
+			to_channels(n, s->c_in, hw_in, x, q);
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, (int)ld, s->c_in,
+				    1.0f, W, ckk, q, (int)ld, 0.0f, col, (int)ld);
+			memset(y, 0, sizeof(float) * n * s->c_out * hw_out);
+			for (int i = 0; i < n; i++)
+				col2im(&g, col + i * hwc, ld, y + (size_t)i * s->c_out * hw_out);
 		}
+		for (int i = 0; i < n; i++)
+			for (int c = 0; c < s->c_out; c++) {
+				float *p = y + ((size_t)i * s->c_out + c) * hw_out;
+				for (size_t e = 0; e < hw_out; e++)
+					p[e] += b[c];
+			}
 	}
 	*gemm += (uint64_t)B * (2ull * ckk * hwc * (s->transposed ? s->c_in : s->c_out) +
 				(uint64_t)s->c_out * hw_out);
 }
 
 void conv_backward(const struct conv_shape *s, int B, const float *X, const float *W,
-		   const float *dY, float *dX, float *dW, float *db, float *col, uint64_t *gemm)
+		   const float *dY, float *dX, float *dW, float *db, float *scratch, int threads,
+		   uint64_t *gemm)
 {
 	struct geometry g = geometry_of(s);
-	int ckk = g.c * g.k * g.k;
+	int ckk = g.c * g.k * g.k, nb = blocks_of(B), t = team_of(threads, nb);
 	size_t hw_in = (size_t)s->h * s->w, hw_out = (size_t)s->h_out * s->w_out;
-	size_t hwc = (size_t)g.hc * g.wc;
+	size_t hwc = (size_t)g.hc * g.wc, nw = conv_weights(s);
 	int small = s->transposed ? s->c_in : s->c_out; /* W is (small, ckk) */
-	bias_grad(B, s->c_out, hw_out, dY, db);
-	if (dX)
-		memset(dX, 0, sizeof(float) * (size_t)B * s->c_in * hw_in);
-	for (int i = 0; i < B; i++) {
-		const float *x = X + (size_t)i * s->c_in * hw_in;
-		const float *dy = dY + (size_t)i * s->c_out * hw_out;
-		float beta = i ? 1.0f : 0.0f; /* images added in order */
+	float *partial = scratch + (size_t)(threads > 1 ? threads : 1) * thread_floats(s);
+#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+	for (int j = 0; j < nb; j++) {
+		int i0 = j * CONV_BLOCK, n = B - i0 < CONV_BLOCK ? B - i0 : CONV_BLOCK;
+		float *col = scratch + (size_t)omp_get_thread_num() * thread_floats(s);
+		float *q = col + (size_t)CONV_BLOCK * conv_col_floats(s);
+		float *dw = partial + (size_t)j * nw;
+		size_t ld = (size_t)n * hwc;
+		const float *x = X + (size_t)i0 * s->c_in * hw_in;
+		const float *dy = dY + (size_t)i0 * s->c_out * hw_out;
+		float *dx = dX ? dX + (size_t)i0 * s->c_in * hw_in : NULL;
 		if (!s->transposed) {
-			/* dW (C_out, C_in k k) += dy (C_out, Ho Wo) col^T; dcol = W^T dy */
-			im2col(&g, x, col);
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, small, ckk, (int)hwc,
-				    1.0f, dy, (int)hwc, col, (int)hwc, beta, dW, ckk);
-			if (dX) {
-				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, (int)hwc,
-					    small, 1.0f, W, ckk, dy, (int)hwc, 0.0f, col, (int)hwc);
-				col2im(&g, col, dX + (size_t)i * s->c_in * hw_in);
+			/* dW (C_out, C_in k k) = q col^T with q = dy channel-major; dcol = W^T q */
+			for (int i = 0; i < n; i++)
+				im2col(&g, x + (size_t)i * s->c_in * hw_in, col + i * hwc, ld);
+			to_channels(n, s->c_out, hw_out, dy, q);
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, small, ckk, (int)ld, 1.0f,
+				    q, (int)ld, col, (int)ld, 0.0f, dw, ckk);
+			if (dx) {
+				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, (int)ld,
+					    small, 1.0f, W, ckk, q, (int)ld, 0.0f, col, (int)ld);
+				memset(dx, 0, sizeof(float) * n * s->c_in * hw_in);
+				for (int i = 0; i < n; i++)
+					col2im(&g, col + i * hwc, ld, dx + (size_t)i * s->c_in * hw_in);
 			}
 		} else {
-			/* col = the windows of dy; dW (C_in, C_out k k) += x col^T; dx = W col */
-			im2col(&g, dy, col);
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, small, ckk, (int)hwc,
-				    1.0f, x, (int)hwc, col, (int)hwc, beta, dW, ckk);
-			if (dX)
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, small, (int)hwc,
-					    ckk, 1.0f, W, ckk, col, (int)hwc, 0.0f,
-					    dX + (size_t)i * s->c_in * hw_in, (int)hwc);
+			/* col = the windows of dy; dW (C_in, C_out k k) = q col^T with q = x
+			 * channel-major; dx = W col */
+			for (int i = 0; i < n; i++)
+				im2col(&g, dy + (size_t)i * s->c_out * hw_out, col + i * hwc, ld);
+			to_channels(n, s->c_in, hw_in, x, q);
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, small, ckk, (int)ld, 1.0f,
+				    q, (int)ld, col, (int)ld, 0.0f, dw, ckk);
+			if (dx) {
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, small, (int)ld,
+					    ckk, 1.0f, W, ckk, col, (int)ld, 0.0f, q, (int)ld);
+				to_images(n, s->c_in, hw_in, q, dx);
+			}
 		}
 	}
+	memcpy(dW, partial, sizeof(float) * nw);
+	for (int j = 1; j < nb; j++)
+		for (size_t e = 0; e < nw; e++)
+			dW[e] += partial[(size_t)j * nw + e];
+	bias_grad(B, s->c_out, hw_out, dY, db);
 	uint64_t per = 2ull * small * ckk * hwc;
 	*gemm += (uint64_t)B * (per + (uint64_t)s->c_out * hw_out + (dX ? per : 0));
 }
@@ -274,9 +346,12 @@ void conv_forward_ref(const struct conv_shape *s, int B, const float *X, const f
 /* ---- 2-D batch norm ---- */
 
 void bn2d_forward(int B, int C, int HW, float *x, const float *gamma, const float *beta,
-		  float eps, float *mean, float *var, float *xhat, uint64_t *elementwise)
+		  float eps, float *mean, float *var, float *xhat, int threads,
+		  uint64_t *elementwise)
 {
 	double n = (double)B * HW;
+	int t = (size_t)B * C * HW >= BN2D_MIN_ELEMENTS ? team_of(threads, C) : 1;
+#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
 	for (int c = 0; c < C; c++) {
 		double s = 0.0, sq = 0.0;
 		for (int i = 0; i < B; i++) {
@@ -302,11 +377,27 @@ void bn2d_forward(int B, int C, int HW, float *x, const float *gamma, const floa
 	*elementwise += (uint64_t)B * C * HW * FLOPS_BN;
 }
 
+void bn2d_eval(int B, int C, int HW, float *x, const float *gamma, const float *beta,
+	       float eps, const float *mean, const float *var, uint64_t *elementwise)
+{
+	for (int c = 0; c < C; c++) {
+		float inv = 1.0f / sqrtf(var[c] + eps);
+		for (int i = 0; i < B; i++) {
+			float *p = x + ((size_t)i * C + c) * HW;
+			for (int j = 0; j < HW; j++)
+				p[j] = gamma[c] * ((p[j] - mean[c]) * inv) + beta[c];
+		}
+	}
+	*elementwise += (uint64_t)B * C * HW * FLOPS_BN;
+}
+
 void bn2d_backward(int B, int C, int HW, float *dy, const float *gamma, const float *xhat,
-		   const float *var, float eps, float *dgamma, float *dbeta,
+		   const float *var, float eps, float *dgamma, float *dbeta, int threads,
 		   uint64_t *elementwise)
 {
 	double n = (double)B * HW;
+	int t = (size_t)B * C * HW >= BN2D_MIN_ELEMENTS ? team_of(threads, C) : 1;
+#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
 	for (int c = 0; c < C; c++) {
 		double dg = 0.0, dbt = 0.0;
 		for (int i = 0; i < B; i++) {
