@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <omp.h>
+
 #include "err.h"
 #include "flops.h"
 #include "spectral.h"
@@ -29,14 +31,106 @@ struct ae_arch ae_arch_plain(int D, const int *hidden, int n_hidden, int K, enum
 	return a;
 }
 
-/* The widths w[0..L] of an arch's layers (L = 2 (n_hidden + 1) + linear, returned): the
+/* The convolutional layers of an arch (2 conv, returned): block i of the encoder is layer i,
+ * its mirror in the decoder layer 2 conv - 1 - i. -1 with ds_errmsg() when they do not fit. */
+static int conv_shapes(const struct ae_arch *a, struct conv_shape *s)
+{
+	int n = a->conv;
+	if (n == 0)
+		return 0;
+	if (n < 0 || n > AE_MAX_CONV)
+		return ds_fail("between 1 and %d convolutional blocks are supported (got %d)",
+			       AE_MAX_CONV, n);
+	if (a->image[0] < 1 || a->image[1] < 1 || a->image[2] < 1 ||
+	    (long long)a->image[0] * a->image[1] * a->image[2] != a->input_dim)
+		return ds_fail("the image shape %dx%dx%d does not hold the data's %d features",
+			       a->image[0], a->image[1], a->image[2], a->input_dim);
+	if (a->kernel < 1 || a->kernel % 2 == 0)
+		return ds_fail("the kernel side must be odd and positive (got %d)", a->kernel);
+	int c = a->image[0], h = a->image[1], w = a->image[2];
+	for (int i = 0; i < n; i++) {
+		if (a->channels[i] < 1)
+			return ds_fail("block %d's channels must be positive (got %d)", i + 1,
+				       a->channels[i]);
+		if (a->kernel > h || a->kernel > w)
+			return ds_fail("kernel %d is larger than block %d's %dx%d input; use a smaller "
+				       "kernel or fewer channels' blocks",
+				       a->kernel, i + 1, h, w);
+		s[i] = (struct conv_shape){ .c_in = c, .h = h, .w = w, .c_out = a->channels[i],
+					    .k = a->kernel, .stride = 2, .pad = a->kernel / 2 };
+		if (conv_shape_check(&s[i]))
+			return ds_fail("block %d: %s", i + 1, ds_errmsg());
+		c = s[i].c_out, h = s[i].h_out, w = s[i].w_out;
+	}
+	for (int i = n - 1; i >= 0; i--) {
+		const struct conv_shape *e = &s[i];
+		struct conv_shape *d = &s[2 * n - 1 - i];
+		/* back to e's input size: H_out = (H - 1) 2 - 2 pad + k + out_pad */
+		int oh = e->h - ((e->h_out - 1) * 2 - 2 * e->pad + e->k);
+		int ow = e->w - ((e->w_out - 1) * 2 - 2 * e->pad + e->k);
+		if (oh < 0 || oh > 1 || ow < 0 || ow > 1)
+			return ds_fail("block %d's stride-2 convolution of %dx%d gives %dx%d, which a "
+				       "transposed convolution with kernel %d cannot give back",
+				       i + 1, e->h, e->w, e->h_out, e->w_out, e->k);
+		*d = (struct conv_shape){ .c_in = e->c_out, .h = e->h_out, .w = e->w_out,
+					  .c_out = e->c_in, .k = e->k, .stride = 2, .pad = e->pad,
+					  .transposed = 1 };
+		d->out_pad = oh > ow ? oh : ow;
+		if (oh != ow)
+			return ds_fail("block %d: rows and columns need different output padding "
+				       "(%d and %d) on a %dx%d image; use a square image or "
+				       "sizes of the same parity",
+				       i + 1, oh, ow, e->h, e->w);
+		if (conv_shape_check(d))
+			return ds_fail("decoder block %d: %s", n - i, ds_errmsg());
+	}
+	return 2 * n;
+}
+
+int ae_dense_input(const struct ae_arch *a)
+{
+	struct conv_shape s[2 * AE_MAX_CONV];
+	int n = conv_shapes(a, s);
+	if (n < 0)
+		return -1;
+	if (n == 0)
+		return a->input_dim;
+	const struct conv_shape *e = &s[a->conv - 1];
+	long long f = (long long)e->c_out * e->h_out * e->w_out;
+	if (f > (1 << 24))
+		return ds_fail("the convolutional blocks' output is too large (%lld values)", f);
+	return (int)f;
+}
+
+struct ae_arch ae_arch_conv(int C, int H, int W, const int *channels, int conv, int kernel,
+			    const int *hidden, int n_hidden, int K, enum act hidden_act,
+			    enum act latent_act, int output_act, int unit_range)
+{
+	struct ae_arch a = ae_arch_plain(C * H * W, hidden, n_hidden, K, hidden_act, latent_act,
+					 output_act, unit_range);
+	a.conv = conv;
+	for (int i = 0; i < conv && i < AE_MAX_CONV; i++)
+		a.channels[i] = channels[i];
+	a.kernel = kernel;
+	a.image[0] = C, a.image[1] = H, a.image[2] = W;
+	a.hidden_bn = AE_BN_ENCODER;
+	if (n_hidden == 0) {
+		int f = ae_dense_input(&a);
+		a.n_hidden = f > 1 ? 1 : 0;
+		a.hidden[0] = f / 2;
+	}
+	return a;
+}
+
+/* The widths w[0..L] of an arch's dense layers (L = 2 (n_hidden + 1) + linear, returned): the
  * decoder's hidden widths mirror the encoder's unless dec_hidden says otherwise. */
 static int arch_widths(const struct ae_arch *a, int *w)
 {
 	int n = a->n_hidden < 0 ? 0 : a->n_hidden < AE_MAX_HIDDEN ? a->n_hidden : AE_MAX_HIDDEN;
 	int lin = a->linear < 0 ? 0 : a->linear < AE_MAX_LINEAR ? a->linear : AE_MAX_LINEAR;
 	int L = 2 * (n + 1) + lin;
-	w[0] = w[L] = a->input_dim;
+	int d = a->conv ? ae_dense_input(a) : a->input_dim;
+	w[0] = w[L] = d;
 	for (int i = 0; i < n; i++) {
 		w[i + 1] = a->hidden[i];
 		w[L - 1 - i] = a->dec_hidden[i] ? a->dec_hidden[i] : a->hidden[i];
@@ -54,9 +148,19 @@ void ae_flops_per_example(const struct ae_arch *a, uint64_t *step, uint64_t *eva
 		uint64_t io = (uint64_t)w[l] * (uint64_t)w[l + 1], out = (uint64_t)w[l + 1];
 		*step += 2 * io + out; /* forward and bias */
 		*step += 2 * io + out; /* dW and the bias gradient */
-		if (l > 0)
+		if (l > 0 || a->conv)
 			*step += 2 * io; /* dX, not for the first layer */
 		*eval += 2 * io + out;
+	}
+	struct conv_shape s[2 * AE_MAX_CONV];
+	int n = conv_shapes(a, s);
+	for (int j = 0; j < n; j++) {
+		const struct conv_shape *c = &s[j];
+		uint64_t macs = (uint64_t)c->c_in * c->c_out * c->k * c->k *
+				(c->transposed ? (uint64_t)c->h * c->w : (uint64_t)c->h_out * c->w_out);
+		uint64_t out = (uint64_t)c->c_out * c->h_out * c->w_out;
+		*step += 2 * (2 * macs + out) + (j > 0 ? 2 * macs : 0);
+		*eval += 2 * macs + out;
 	}
 }
 
@@ -72,6 +176,9 @@ static int layout(struct ae *m)
 	if (a->input_dim <= 0 || a->latent <= 0)
 		return ds_fail("input and latent widths must be positive (got %d and %d)",
 			       a->input_dim, a->latent);
+	m->n_conv = conv_shapes(a, m->conv);
+	if (m->n_conv < 0)
+		return -1;
 	if (a->n_hidden < 0 || a->n_hidden > AE_MAX_HIDDEN)
 		return ds_fail("between 0 and %d hidden layers are supported (got %d)",
 			       AE_MAX_HIDDEN, a->n_hidden);
@@ -115,6 +222,25 @@ static int layout(struct ae *m)
 	if (m->bn_at[m->latent_layer]) {
 		m->gamma_off = m->bn_off[m->latent_layer];
 		m->beta_off = m->gamma_off + (size_t)a->latent;
+	}
+	if (a->conv && (a->vae || a->linear))
+		return ds_fail("a convolutional autoencoder's code is a plain dense layer (no VAE "
+			       "or linear layers before it yet)");
+	m->conv_off = off;
+	m->conv_bn_unit = m->n_bn;
+	for (int j = 0; j < m->n_conv; j++) {
+		const struct conv_shape *c = &m->conv[j];
+		m->cw_off[j] = off;
+		off += conv_weights(c);
+		m->cb_off[j] = off;
+		off += (size_t)c->c_out;
+		m->cbn_at[j] = j < m->n_conv - 1; /* all but the reconstruction */
+		if (!m->cbn_at[j])
+			continue;
+		m->cbn_off[j] = off;
+		off += 2 * (size_t)c->c_out;
+		m->cbn_unit[j] = m->n_bn;
+		m->n_bn += (size_t)c->c_out;
 	}
 	m->n_params = off;
 	return 0;
@@ -178,6 +304,22 @@ void ae_init(struct ae *m, struct rng *r)
 		for (int j = 0; j < out; j++)
 			b[j] = (float)((2.0 * rng_uniform(r) - 1.0) * bound);
 	}
+	for (int j = 0; j < m->n_conv; j++) {
+		/* PyTorch's Conv2d and ConvTranspose2d: +-1/sqrt(fan in), fan in from W's second
+		 * dimension times k k */
+		const struct conv_shape *c = &m->conv[j];
+		int fan = (c->transposed ? c->c_out : c->c_in) * c->k * c->k;
+		double bound = 1.0 / sqrt((double)fan);
+		float *W = m->params + m->cw_off[j], *b = m->params + m->cb_off[j];
+		for (size_t i = 0; i < conv_weights(c); i++)
+			W[i] = (float)((2.0 * rng_uniform(r) - 1.0) * bound);
+		for (int o = 0; o < c->c_out; o++)
+			b[o] = (float)((2.0 * rng_uniform(r) - 1.0) * bound);
+		for (int o = 0; m->cbn_at[j] && o < c->c_out; o++) {
+			m->params[m->cbn_off[j] + o] = 1.0f;
+			m->params[m->cbn_off[j] + c->c_out + o] = 0.0f;
+		}
+	}
 	memset(m->adam_m, 0, sizeof(float) * m->n_params);
 	memset(m->adam_v, 0, sizeof(float) * m->n_params);
 	m->adam_t = 0;
@@ -207,10 +349,36 @@ static void copy_layer(const struct ae *from, const float *src, const struct ae 
 	memcpy(dst + to->b_off[l], src + from->b_off[l], sizeof(float) * out);
 }
 
+/* The convolutional layers of `from` into `to`, which has the same ones: parameters, Adam
+ * state and running statistics. */
+static void copy_conv(const struct ae *from, struct ae *to)
+{
+	size_t n = from->n_params - from->conv_off, u = from->n_bn - from->conv_bn_unit;
+	memcpy(to->params + to->conv_off, from->params + from->conv_off, sizeof(float) * n);
+	memcpy(to->adam_m + to->conv_off, from->adam_m + from->conv_off, sizeof(float) * n);
+	memcpy(to->adam_v + to->conv_off, from->adam_v + from->conv_off, sizeof(float) * n);
+	memcpy(to->bn_mean + to->conv_bn_unit, from->bn_mean + from->conv_bn_unit,
+	       sizeof(float) * u);
+	memcpy(to->bn_var + to->conv_bn_unit, from->bn_var + from->conv_bn_unit, sizeof(float) * u);
+}
+
+/* Dense layer l's batch norm (gamma, beta, their Adam state and running statistics), of the
+ * same width in both models. */
+static void copy_bn(const struct ae *from, struct ae *to, int l)
+{
+	size_t n = 2 * (size_t)from->width[l + 1], u = (size_t)from->width[l + 1];
+	memcpy(to->params + to->bn_off[l], from->params + from->bn_off[l], sizeof(float) * n);
+	memcpy(to->adam_m + to->bn_off[l], from->adam_m + from->bn_off[l], sizeof(float) * n);
+	memcpy(to->adam_v + to->bn_off[l], from->adam_v + from->bn_off[l], sizeof(float) * n);
+	memcpy(to->bn_mean + to->bn_unit[l], from->bn_mean + from->bn_unit[l], sizeof(float) * u);
+	memcpy(to->bn_var + to->bn_unit[l], from->bn_var + from->bn_unit[l], sizeof(float) * u);
+}
+
 struct ae *ae_truncate(const struct ae *m, int keep)
 {
-	if (m->arch.vae || m->n_bn || m->arch.linear) {
-		ds_fail("only a plain autoencoder's latent layer can be cut");
+	if (m->arch.vae || m->bn_at[m->latent_layer] || m->arch.linear) {
+		ds_fail("only a plain autoencoder's latent layer can be cut (no VAE, no batch norm "
+			"on the code)");
 		return NULL;
 	}
 	if (keep < 1 || keep > m->arch.latent) {
@@ -227,7 +395,10 @@ struct ae *ae_truncate(const struct ae *m, int keep)
 		copy_layer(m, m->params, t, t->params, l);
 		copy_layer(m, m->adam_m, t, t->adam_m, l);
 		copy_layer(m, m->adam_v, t, t->adam_v, l);
+		if (m->bn_at[l])
+			copy_bn(m, t, l);
 	}
+	copy_conv(m, t);
 	memcpy(t->latent_mask, m->latent_mask, sizeof(float) * keep);
 	t->adam_t = m->adam_t;
 	return t;
@@ -315,6 +486,7 @@ struct ae *ae_prune(const struct ae *m, const unsigned char *const *keep)
 				jp++;
 			}
 	}
+	copy_conv(m, p);
 	for (int k = 0, kp = 0; k < m->arch.latent; k++)
 		if (kept(m, keep, n, k))
 			p->latent_mask[kp++] = m->latent_mask[k];
@@ -352,6 +524,23 @@ struct ae_work *ae_work_new(const struct ae *m, int max_rows)
 		ok &= (w->z = malloc(sizeof(float) * max_rows * m->arch.latent)) != NULL;
 		ok &= (w->eps = calloc((size_t)max_rows * m->arch.latent, sizeof(float))) != NULL;
 	}
+	size_t scratch = 0;
+	w->cthreads = omp_get_max_threads();
+	for (int j = 0; j < m->n_conv; j++) {
+		const struct conv_shape *c = &m->conv[j];
+		int in = c->c_in * c->h * c->w, out = c->c_out * c->h_out * c->w_out;
+		widest = in > widest ? in : widest;
+		widest = out > widest ? out : widest;
+		ok &= (w->cact[j] = malloc(sizeof(float) * max_rows * out)) != NULL;
+		if (m->cbn_at[j]) {
+			ok &= (w->cxhat[j] = malloc(sizeof(float) * max_rows * out)) != NULL;
+			ok &= (w->cstats[j] = malloc(sizeof(float) * 2 * c->c_out)) != NULL;
+		}
+		size_t f = conv_scratch_floats(c, max_rows, w->cthreads);
+		scratch = f > scratch ? f : scratch;
+	}
+	if (scratch)
+		ok &= (w->cscratch = malloc(sizeof(float) * scratch)) != NULL;
 	for (int i = 0; i < 2; i++)
 		ok &= (w->delta[i] = malloc(sizeof(float) * max_rows * widest)) != NULL;
 	ok &= (w->row_sum = malloc(sizeof(double) * max_rows)) != NULL;
@@ -387,6 +576,12 @@ void ae_work_delete(struct ae_work *w)
 	free(w->code_copy);
 	free(w->dcode);
 	free(w->grad_prefix);
+	for (int j = 0; j < 2 * AE_MAX_CONV; j++) {
+		free(w->cact[j]);
+		free(w->cxhat[j]);
+		free(w->cstats[j]);
+	}
+	free(w->cscratch);
 	free(w);
 }
 
@@ -395,7 +590,7 @@ void ae_work_delete(struct ae_work *w)
 enum act ae_layer_act(const struct ae *m, int l)
 {
 	if (l == m->n_layers - 1)
-		return m->arch.output_act;
+		return m->n_conv ? m->arch.hidden_act : m->arch.output_act;
 	if (l == m->latent_layer)
 		return m->arch.latent_act;
 	if (l >= m->latent_layer - m->arch.linear && l < m->latent_layer)
@@ -532,35 +727,52 @@ static void bn_backward(const struct ae *m, const struct ae_work *w, int l, int 
 	*elementwise += (uint64_t)rows * K * FLOPS_BN_BACKWARD;
 }
 
+/* Fold n batches' statistics into K running ones: stats[i] holds batch i's means (K), then
+ * its biased variances (K), from count values per unit. */
+static void fold_running(float *run_mean, float *run_var, int K, const float *const *stats,
+			 const long *count, int n)
+{
+	for (int k = 0; k < K; k++) {
+		double mean = 0.0, var = 0.0;
+		int used = 0;
+		for (int i = 0; i < n; i++) {
+			if (count[i] < 1)
+				continue;
+			mean += stats[i][k];
+			/* unbiased, as running variances conventionally are */
+			long r = count[i];
+			var += stats[i][K + k] * (r > 1 ? (double)r / (r - 1) : 1.0);
+			used++;
+		}
+		if (!used)
+			return;
+		run_mean[k] = (1 - BN_MOMENTUM) * run_mean[k] + BN_MOMENTUM * (float)(mean / used);
+		run_var[k] = (1 - BN_MOMENTUM) * run_var[k] + BN_MOMENTUM * (float)(var / used);
+	}
+}
+
 void ae_bn_update(struct ae *m, struct ae_work *const *w, int n)
 {
+	const float *stats[64];
+	long count[64];
+	n = n < 64 ? n : 64;
 	for (int l = 0; l < m->n_layers; l++) {
 		if (!m->bn_at[l])
 			continue;
-		int K = m->width[l + 1], used = 0;
-		double *mean = calloc((size_t)K * 2, sizeof(double));
-		if (!mean)
-			return;
-		for (int i = 0; i < n; i++) {
-			if (w[i]->bn_rows < 1)
-				continue;
-			const float *stats = w[i]->bn_stats[l];
-			for (int k = 0; k < K; k++) {
-				mean[k] += stats[k];
-				/* unbiased, as running variances conventionally are */
-				int r = w[i]->bn_rows;
-				mean[K + k] += stats[K + k] * (r > 1 ? (double)r / (r - 1) : 1.0);
-			}
-			used++;
-		}
-		float *run_mean = m->bn_mean + m->bn_unit[l], *run_var = m->bn_var + m->bn_unit[l];
-		for (int k = 0; used && k < K; k++) {
-			run_mean[k] = (1 - BN_MOMENTUM) * run_mean[k] +
-				      BN_MOMENTUM * (float)(mean[k] / used);
-			run_var[k] = (1 - BN_MOMENTUM) * run_var[k] +
-				     BN_MOMENTUM * (float)(mean[K + k] / used);
-		}
-		free(mean);
+		for (int i = 0; i < n; i++)
+			stats[i] = w[i]->bn_stats[l], count[i] = w[i]->bn_rows;
+		fold_running(m->bn_mean + m->bn_unit[l], m->bn_var + m->bn_unit[l],
+			     m->width[l + 1], stats, count, n);
+	}
+	for (int j = 0; j < m->n_conv; j++) {
+		if (!m->cbn_at[j])
+			continue;
+		const struct conv_shape *c = &m->conv[j];
+		for (int i = 0; i < n; i++)
+			stats[i] = w[i]->cstats[j],
+			count[i] = (long)w[i]->bn_rows * c->h_out * c->w_out;
+		fold_running(m->bn_mean + m->cbn_unit[j], m->bn_var + m->cbn_unit[j], c->c_out,
+			     stats, count, n);
 	}
 }
 
@@ -645,6 +857,91 @@ static double loss_rows(const struct ae_work *w, enum loss loss, int rows, int w
 	return sum;
 }
 
+/* ---- convolutional layers ---- */
+
+/* The activation of convolutional layer j: output_act on the reconstruction, else hidden_act */
+static enum act conv_act(const struct ae *m, int j)
+{
+	return j == m->n_conv - 1 ? m->arch.output_act : m->arch.hidden_act;
+}
+
+static size_t conv_out_size(const struct ae *m, int j)
+{
+	const struct conv_shape *c = &m->conv[j];
+	return (size_t)c->c_out * c->h_out * c->w_out;
+}
+
+/* Threads a convolutional pass may use: the workspace's, within what its scratch holds */
+static int conv_threads(const struct ae_work *w)
+{
+	return w->threads < w->cthreads ? w->threads : w->cthreads;
+}
+
+/* Convolutional layers j0 .. j1-1 forward from `in`; returns the last output. */
+static const float *conv_layers_forward(const struct ae *m, struct ae_work *w, const float *in,
+					int rows, int j0, int j1, uint64_t *gemm,
+					uint64_t *elementwise)
+{
+	for (int j = j0; j < j1; j++) {
+		const struct conv_shape *c = &m->conv[j];
+		float *out = w->cact[j];
+		int hw = c->h_out * c->w_out, t = conv_threads(w);
+		conv_forward(c, rows, in, m->params + m->cw_off[j], m->params + m->cb_off[j], out,
+			     w->cscratch, t, gemm);
+		if (m->cbn_at[j]) {
+			const float *gamma = m->params + m->cbn_off[j], *beta = gamma + c->c_out;
+			if (w->training) {
+				bn2d_forward(rows, c->c_out, hw, out, gamma, beta, BN_EPS, w->cstats[j],
+					     w->cstats[j] + c->c_out, w->cxhat[j], t, elementwise);
+				w->bn_rows = rows;
+			} else {
+				bn2d_eval(rows, c->c_out, hw, out, gamma, beta, BN_EPS,
+					  m->bn_mean + m->cbn_unit[j], m->bn_var + m->cbn_unit[j],
+					  elementwise);
+			}
+		}
+		act_rows(w, conv_act(m, j), rows, (int)conv_out_size(m, j), out, NULL, elementwise);
+		in = out;
+	}
+	return in;
+}
+
+/* Back from delta, the gradient of convolutional layer j1's output, through layers j1 down to
+ * j0, writing their parameters' gradients into grad; the gradient of layer j0's input is
+ * computed when j0 > 0 or with_dx, and the buffer holding it returned. `input` is layer 0's
+ * input, `mid` the decoder's first input (the dense layers' output). */
+static float *conv_layers_backward(const struct ae *m, struct ae_work *w, const float *input,
+				   const float *mid, int rows, int j1, int j0, int with_dx,
+				   float *delta, float *next, float share, float *grad,
+				   uint64_t *gemm, uint64_t *elementwise)
+{
+	int t = conv_threads(w), n = m->arch.conv;
+	for (int j = j1; j >= j0; j--) {
+		const struct conv_shape *c = &m->conv[j];
+		act_rows(w, conv_act(m, j), rows, (int)conv_out_size(m, j), delta, w->cact[j],
+			 elementwise);
+		if (m->cbn_at[j]) {
+			size_t g = m->cbn_off[j];
+			const float *gamma = m->params + g;
+			bn2d_backward(rows, c->c_out, c->h_out * c->w_out, delta, gamma, w->cxhat[j],
+				      w->cstats[j] + c->c_out, BN_EPS, grad + g, grad + g + c->c_out,
+				      t, elementwise);
+			for (int o = 0; m->cbn_l1[j] != 0.0f && o < c->c_out; o++) {
+				float sign = gamma[o] > 0 ? 1.0f : gamma[o] < 0 ? -1.0f : 0.0f;
+				grad[g + o] += m->cbn_l1[j] * sign * share;
+			}
+		}
+		const float *x = j == 0 ? input : j == n ? mid : w->cact[j - 1];
+		conv_backward(c, rows, x, m->params + m->cw_off[j], delta,
+			      j > j0 || with_dx ? next : NULL, grad + m->cw_off[j],
+			      grad + m->cb_off[j], w->cscratch, t, gemm);
+		float *tmp = delta;
+		delta = next;
+		next = tmp;
+	}
+	return delta;
+}
+
 /* layers first .. last-1 of the forward pass, from x (first = 0) or the output of layer
  * first-1 held in w; returns the last output */
 static const float *forward_layers(const struct ae *m, struct ae_work *w, const float *x, int rows,
@@ -681,23 +978,41 @@ static const float *forward_layers(const struct ae *m, struct ae_work *w, const 
 	return in;
 }
 
-const float *ae_forward(const struct ae *m, struct ae_work *w, const float *x, int rows,
-			uint64_t *gemm, uint64_t *elementwise)
+const float *ae_forward_encoder(const struct ae *m, struct ae_work *w, const float *x, int rows,
+				uint64_t *gemm, uint64_t *elementwise)
 {
-	return forward_layers(m, w, x, rows, 0, m->n_layers, gemm, elementwise);
+	if (m->n_conv)
+		x = conv_layers_forward(m, w, x, rows, 0, m->arch.conv, gemm, elementwise);
+	return forward_layers(m, w, x, rows, 0, m->latent_layer + 1, gemm, elementwise);
 }
 
 const float *ae_forward_decoder(const struct ae *m, struct ae_work *w, int rows, uint64_t *gemm,
 				uint64_t *elementwise)
 {
-	return forward_layers(m, w, NULL, rows, m->latent_layer + 1, m->n_layers, gemm,
-			      elementwise);
+	const float *y = forward_layers(m, w, NULL, rows, m->latent_layer + 1, m->n_layers, gemm,
+					elementwise);
+	if (m->n_conv)
+		y = conv_layers_forward(m, w, y, rows, m->arch.conv, m->n_conv, gemm, elementwise);
+	return y;
 }
 
-const float *ae_forward_encoder(const struct ae *m, struct ae_work *w, const float *x, int rows,
-				uint64_t *gemm, uint64_t *elementwise)
+const float *ae_forward(const struct ae *m, struct ae_work *w, const float *x, int rows,
+			uint64_t *gemm, uint64_t *elementwise)
 {
-	return forward_layers(m, w, x, rows, 0, m->latent_layer + 1, gemm, elementwise);
+	ae_forward_encoder(m, w, x, rows, gemm, elementwise);
+	return ae_forward_decoder(m, w, rows, gemm, elementwise);
+}
+
+/* The reconstruction of the last forward pass (rows, input_dim) */
+static const float *output_of(const struct ae *m, const struct ae_work *w)
+{
+	return m->n_conv ? w->cact[m->n_conv - 1] : w->act[m->n_layers];
+}
+
+/* The dense layers' input: the data, or the encoder's convolutional blocks' output */
+static const float *dense_input(const struct ae *m, const struct ae_work *w, const float *x)
+{
+	return m->n_conv ? w->cact[m->arch.conv - 1] : x;
 }
 
 const float *ae_codes(const struct ae *m, const struct ae_work *w)
@@ -743,8 +1058,10 @@ static float *backward_layers(const struct ae *m, struct ae_work *w, const float
 		const float *input = l == 0				       ? x
 				     : m->arch.vae && l == m->latent_layer + 1 ? w->z
 									       : w->act[l];
+		/* the first layer's dX only when convolutions lie before it */
 		layer_backward(w, rows, in, out, input, m->params + m->w_off[l], delta,
-			       l == 0 ? NULL : next, grad + m->w_off[l], grad + m->b_off[l], gemm);
+			       l == 0 && !m->n_conv ? NULL : next, grad + m->w_off[l],
+			       grad + m->b_off[l], gemm);
 		float *t = delta;
 		delta = next;
 		next = t;
@@ -756,13 +1073,23 @@ double ae_backward(const struct ae *m, struct ae_work *w, const float *x, int ro
 		   float scale, const struct latent_penalty *penalty, float penalty_scale,
 		   double *penalty_sum, float *grad, uint64_t *gemm, uint64_t *elementwise)
 {
-	int L = m->n_layers, D = m->width[L];
-	double loss_sum = loss_rows(w, loss, rows, D, w->act[L], x, w->delta[0], scale,
+	int L = m->n_layers, D = m->arch.input_dim, n = m->arch.conv;
+	float share = (float)rows * penalty_scale;
+	double loss_sum = loss_rows(w, loss, rows, D, output_of(m, w), x, w->delta[0], scale,
 				    w->row_sum, elementwise);
 	if (penalty_sum)
 		*penalty_sum = 0.0;
-	backward_layers(m, w, x, rows, L - 1, 0, w->delta[0], w->delta[1], scale, penalty,
-			penalty_scale, penalty_sum, grad, gemm, elementwise);
+	float *d = w->delta[0];
+	if (m->n_conv)
+		d = conv_layers_backward(m, w, x, w->act[L], rows, m->n_conv - 1, n, 1, d,
+					 w->delta[1], share, grad, gemm, elementwise);
+	d = backward_layers(m, w, dense_input(m, w, x), rows, L - 1, 0, d,
+			    d == w->delta[0] ? w->delta[1] : w->delta[0], scale, penalty,
+			    penalty_scale, penalty_sum, grad, gemm, elementwise);
+	if (m->n_conv)
+		conv_layers_backward(m, w, x, NULL, rows, n - 1, 0, 0, d,
+				     d == w->delta[0] ? w->delta[1] : w->delta[0], share, grad, gemm,
+				     elementwise);
 	return loss_sum;
 }
 

@@ -1,4 +1,5 @@
-/* model.h: the autoencoder D - h1 - ... - hn - K - hn - ... - h1 - D on dense layers.
+/* model.h: the autoencoder D - h1 - ... - hn - K - hn - ... - h1 - D on dense layers, with
+ * optional convolutional blocks in front of the dense layers and transposed ones behind them.
  *
  * All parameters live in one buffer (layer by layer: W (out, in), then b (out)); the gradient
  * and Adam's moments are buffers of the same layout. The latent layer's output, after its
@@ -9,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conv.h"
 #include "nn.h"
 #include "rng.h"
 
@@ -16,6 +18,9 @@
 #define AE_DEFAULT_HIDDEN "512,256"   /* encoder widths unless told otherwise */
 #define AE_MAX_LINEAR 16   /* IRMAE's square layers between the encoder and the code */
 #define AE_MAX_LAYERS (2 * AE_MAX_HIDDEN + 2 + AE_MAX_LINEAR)
+#define AE_MAX_CONV 4      /* convolutional blocks of the encoder (mirrored in the decoder) */
+#define AE_DEFAULT_CHANNELS "32,64"
+#define AE_DEFAULT_KERNEL 3
 
 enum { AE_BN_ENCODER = 1, AE_BN_DECODER = 2, AE_BN_HIDDEN = 3 };
 
@@ -42,6 +47,18 @@ struct ae_arch {
 					 * layer and these without activation (the last of them
 					 * is the code layer, with latent_act); 0 for none. Not
 					 * with a VAE, batch norm, truncation or pruning */
+	/* Convolutional autoencoder (the Klazinga thesis's shape): `conv` encoder blocks, block i
+	 * a stride-2 convolution to channels[i] (kernel side `kernel`, padding kernel / 2), 2-D
+	 * batch norm and hidden_act, read an image (image[0] channels of image[1] x image[2]
+	 * pixels, input_dim values in all); their output, flattened, is the dense layers' input
+	 * and the dense layers' output (hidden_act, not output_act). The decoder mirrors the
+	 * blocks with stride-2 transposed convolutions, each back to its encoder block's input
+	 * size, with batch norm and hidden_act but the last, which ends in output_act. 0 blocks:
+	 * a dense model. */
+	int conv;
+	int channels[AE_MAX_CONV];
+	int kernel;
+	int image[3];
 };
 
 struct ae_spectral;
@@ -72,6 +89,17 @@ struct ae {
 					 * lambda sign(gamma) joins gamma's gradient (0: none) */
 	struct ae_spectral *sn;         /* spectral normalisation of some layers (spectral.h);
 					 * NULL for none. Copies and cuts do not inherit it */
+	/* Convolutional layers: arch.conv encoder blocks, then as many decoder blocks (n_conv in
+	 * all). Layer j's weights start at params[cw_off[j]], its bias at cb_off[j]; with cbn_at[j]
+	 * its 2-D batch norm's gamma (channels) at cbn_off[j], its beta after it, and its running
+	 * statistics at bn_mean[cbn_unit[j]]. They follow every dense parameter, from conv_off. */
+	int n_conv;
+	struct conv_shape conv[2 * AE_MAX_CONV];
+	size_t cw_off[2 * AE_MAX_CONV], cb_off[2 * AE_MAX_CONV];
+	int cbn_at[2 * AE_MAX_CONV];
+	size_t cbn_off[2 * AE_MAX_CONV], cbn_unit[2 * AE_MAX_CONV];
+	size_t conv_off, conv_bn_unit;  /* the first convolutional parameter and running unit */
+	float cbn_l1[2 * AE_MAX_CONV];  /* as bn_l1, on layer j's batch-norm gamma */
 };
 
 /* Scratch space for forward and backward passes over up to max_rows rows. */
@@ -100,6 +128,11 @@ struct ae_work {
 	float *grad_prefix;             /* nested losses: (n_params) one prefix's gradient */
 	int chunk;                      /* training: which chunk of the batch this workspace
 					 * serves (0 outside training), passed to a penalty */
+	float *cact[2 * AE_MAX_CONV];   /* convolutional layer j's output (rows, C H W) */
+	float *cxhat[2 * AE_MAX_CONV];  /* its batch norm's normalised input ... */
+	float *cstats[2 * AE_MAX_CONV]; /* ... and (2 C) this batch's mean and variance */
+	float *cscratch;                /* convolutions' scratch, for up to cthreads threads */
+	int cthreads;
 };
 
 /* Penalty on the latent codes h (rows, K), added to the loss by a strategy (e.g. SOSAE). */
@@ -118,9 +151,22 @@ struct latent_penalty {
 struct ae_arch ae_arch_plain(int D, const int *hidden, int n_hidden, int K, enum act hidden_act,
 			     enum act latent_act, int output_act, int unit_range);
 
+/* A convolutional arch (conv blocks of the given channels and kernel side) for images of
+ * C x H x W, dense layers between: one hidden layer of half the flattened size with batch
+ * norm, unless n_hidden > 0 gives the widths (then batch norm on the encoder's). */
+struct ae_arch ae_arch_conv(int C, int H, int W, const int *channels, int conv, int kernel,
+			    const int *hidden, int n_hidden, int K, enum act hidden_act,
+			    enum act latent_act, int output_act, int unit_range);
+
+/* The size of the convolutional blocks' flattened output (the dense layers' input) for a conv
+ * arch, input_dim for a dense one; -1 with ds_errmsg() naming the sizes when the blocks do not
+ * fit the image or the decoder cannot give its size back. */
+int ae_dense_input(const struct ae_arch *a);
+
 /* The GEMM FLOPs per example that the counter counts for a plain (not VAE) arch, by the
  * convention of README's "The FLOP convention": one training step (forward, dW and bias
- * gradient, dX but the first layer's) in *step, one evaluation pass in *eval. */
+ * gradient, dX but the first layer's) in *step, one evaluation pass in *eval. The
+ * convolutions count as conv.h says. */
 void ae_flops_per_example(const struct ae_arch *a, uint64_t *step, uint64_t *eval);
 
 /* Checks the architecture (positive widths, at most AE_MAX_HIDDEN hidden layers, size

@@ -82,7 +82,7 @@ static void encode_block(void *ctx, const struct ae *m, struct ae_work *w, size_
 			 size_t first, int rows, uint64_t *gemm, uint64_t *elementwise)
 {
 	struct encode_ctx *c = ctx;
-	int D = m->width[0], K = m->arch.latent;
+	int D = m->arch.input_dim, K = m->arch.latent;
 	const float *x = c->s->x + first * D;
 	const float *y = ae_forward(m, w, x, rows, gemm, elementwise);
 	c->block_sum[b] = loss_forward_backward(LOSS_MSE, (size_t)rows * D, y, x, NULL, 0.0f,
@@ -115,7 +115,7 @@ int ae_encode(const struct ae *m, const struct split *s, int threads, float *cod
 	f->eval_gemm += gemm;
 	f->elementwise += elementwise;
 	if (mse)
-		*mse = total / ((double)s->n * m->width[0]);
+		*mse = total / ((double)s->n * m->arch.input_dim);
 	return 0;
 }
 
@@ -133,7 +133,7 @@ static void prefix_block(void *ctx, const struct ae *m, struct ae_work *w, size_
 			 int rows, uint64_t *gemm, uint64_t *elementwise)
 {
 	struct prefix_ctx *c = ctx;
-	int D = m->width[0], K = m->arch.latent;
+	int D = m->arch.input_dim, K = m->arch.latent;
 	const float *x = c->s->x + first * D;
 	float *h = w->act[m->latent_layer + 1];
 	float *saved = c->codes + (size_t)omp_get_thread_num() * EVAL_ROWS * K;
@@ -156,8 +156,9 @@ static void prefix_block(void *ctx, const struct ae *m, struct ae_work *w, size_
 int ae_prefix_mse(const struct ae *m, const struct split *s, int threads, const int *prefix,
 		  int n, const float *fill, double *mse, struct flops *f)
 {
-	if (m->arch.vae || m->n_bn)
-		return ds_fail("prefix errors need a plain autoencoder");
+	if (m->arch.vae || m->bn_at[m->latent_layer])
+		return ds_fail("prefix errors need a plain autoencoder (no VAE, no batch norm on "
+			       "the code)");
 	size_t n_blocks = (s->n + EVAL_ROWS - 1) / EVAL_ROWS;
 	int t = threads < 1 ? 1 : threads;
 	struct prefix_ctx c = { s, prefix, n, fill, calloc(n_blocks * (size_t)n + 1, sizeof(double)),
@@ -170,7 +171,7 @@ int ae_prefix_mse(const struct ae *m, const struct split *s, int threads, const 
 		double total = 0.0;
 		for (size_t b = 0; b < n_blocks; b++)
 			total += c.block_sum[b * n + i];
-		mse[i] = s->n ? total / ((double)s->n * m->width[0]) : NAN;
+		mse[i] = s->n ? total / ((double)s->n * m->arch.input_dim) : NAN;
 	}
 	free(c.block_sum);
 	free(c.codes);
@@ -197,7 +198,7 @@ static void activity_block(void *ctx, const struct ae *m, struct ae_work *w, siz
 			   size_t first, int rows, uint64_t *gemm, uint64_t *elementwise)
 {
 	struct activity_ctx *c = ctx;
-	int D = m->width[0], K = m->arch.latent;
+	int D = m->arch.input_dim, K = m->arch.latent;
 	const float *h = ae_forward_encoder(m, w, c->s->x + first * D, rows, gemm, elementwise);
 	double *mx = c->part + b * 2 * K, *sum = mx + K;
 	for (int r = 0; r < rows; r++)
@@ -242,7 +243,7 @@ static void vae_block(void *ctx, const struct ae *m, struct ae_work *w, size_t b
 		      int rows, uint64_t *gemm, uint64_t *elementwise)
 {
 	struct activity_ctx *c = ctx;
-	int D = m->width[0], K = m->arch.latent;
+	int D = m->arch.input_dim, K = m->arch.latent;
 	ae_forward_encoder(m, w, c->s->x + first * D, rows, gemm, elementwise);
 	const float *mv = w->act[m->latent_layer + 1];
 	double *sum = c->part + b * 3 * K, *sq = sum + K, *var = sq + K;
@@ -344,7 +345,7 @@ static int trainer_init(struct trainer *t, const struct ae *m, const struct trai
 			ch->work->threads = t->n_chunks == 1 ? c->threads : 1;
 		}
 		ch->grad = t->n_chunks == 1 ? m->grad : malloc(sizeof(float) * m->n_params);
-		ch->x = malloc(sizeof(float) * t->chunk_rows * m->width[0]);
+		ch->x = malloc(sizeof(float) * t->chunk_rows * m->arch.input_dim);
 		ch->keep = c->nested_p > 0 ? malloc(sizeof(int) * t->chunk_rows) : NULL;
 		if (!ch->work || !ch->grad || !ch->x || (c->nested_p > 0 && !ch->keep))
 			goto oom;
@@ -369,15 +370,19 @@ static int check_cfg(const struct ae *m, const struct split *train, const struct
 		return ds_fail("learning rate must be positive (got %g)", (double)c->adam.lr);
 	if (train->n == 0)
 		return ds_fail("the training split is empty");
-	if (train->dim != m->width[0])
+	if (train->dim != m->arch.input_dim)
 		return ds_fail("data has %d features but the model expects %d", train->dim,
-			       m->width[0]);
+			       m->arch.input_dim);
 	if (train->n > (size_t)INT32_MAX)
 		return ds_fail("too many training examples (%zu)", train->n);
 	if (!(c->nested_p >= 0 && c->nested_p < 1))
 		return ds_fail("nested dropout's p must be in [0, 1) (got %g)", c->nested_p);
-	if ((c->nested_p > 0 || c->n_prefixes > 0) && (m->arch.vae || m->n_bn))
-		return ds_fail("nested codes need a plain autoencoder (no VAE, no batch norm)");
+	if ((c->nested_p > 0 || c->n_prefixes > 0) && (m->arch.vae || m->bn_at[m->latent_layer]))
+		return ds_fail("nested codes need a plain autoencoder (no VAE, no batch norm on "
+			       "the code)");
+	if (c->n_prefixes > 0 && (m->n_conv || m->arch.hidden_bn & AE_BN_DECODER))
+		return ds_fail("nested losses need a decoder without batch norm (each prefix "
+			       "decodes the batch again)");
 	return 0;
 }
 
@@ -385,7 +390,7 @@ static int check_cfg(const struct ae *m, const struct split *train, const struct
 static void run_chunk(const struct ae *m, struct trainer *t, const struct split *train,
 		      const struct train_cfg *c, size_t first, int rows, uint64_t step_seed, int i)
 {
-	int D = m->width[0];
+	int D = m->arch.input_dim;
 	float scale = 1.0f / ((float)rows * (float)D);   /* mean over the batch's elements */
 	float penalty_scale = 1.0f / (float)rows;         /* mean over the batch's examples */
 	int per_chunk = (rows + t->n_chunks - 1) / t->n_chunks;
@@ -489,7 +494,7 @@ static void train_step(struct ae *m, struct trainer *t, const struct split *trai
 		double loss = 0.0;
 		for (int i = 0; i < t->n_chunks; i++)
 			loss += t->chunk[i].loss_sum;
-		c->after_step(c->step_ctx, m, loss / ((double)rows * m->width[0]), f);
+		c->after_step(c->step_ctx, m, loss / ((double)rows * m->arch.input_dim), f);
 	}
 }
 
@@ -531,7 +536,7 @@ int ae_train(struct ae *m, const struct split *train, const struct split *val,
 		}
 		struct epoch_report e = {
 			.epoch = epoch,
-			.train_loss = loss_sum / ((double)train->n * m->width[0]),
+			.train_loss = loss_sum / ((double)train->n * m->arch.input_dim),
 			.penalty = penalty_sum / (double)train->n,
 			.val_mse = val && val->n ? ae_eval_mse(m, val, threads, f) : NAN,
 			.train_seconds = t1 - t0,
