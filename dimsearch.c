@@ -155,7 +155,12 @@ struct train_opts {
 	const char *dataset;
 	long latent;
 	int hidden[AE_MAX_HIDDEN];
-	int n_hidden;
+	int n_hidden, hidden_given;
+	int conv;                  /* --arch conv */
+	int channels[AE_MAX_CONV];
+	int n_channels;
+	long kernel;
+	int shape[3];              /* --shape; 0 0 0: the data's own */
 	enum act hidden_act, latent_act;
 	int output_act; /* -1: by the data */
 	enum loss loss;
@@ -182,7 +187,15 @@ static void train_help(FILE *out)
 		"                     | a benchmark manifold: M1_Sphere:n=2500,noise=0 ...\n"
 		"                       ('%s id --list' lists them)\n"
 		"  --latent K         latent width (required)\n"
-		"  --hidden LIST      encoder hidden widths, mirrored in the decoder (%s)\n"
+		"  --hidden LIST      encoder hidden widths, mirrored in the decoder (%s;\n"
+		"                     with --arch conv, one layer of half the flattened size)\n"
+		"  --arch A           dense | conv (dense): conv puts stride-2 convolutional\n"
+		"                     blocks with batch norm before the dense layers and\n"
+		"                     transposed ones after them, back to the image's size\n"
+		"  --channels LIST    conv: each block's output channels (%s)\n"
+		"  --kernel K         conv: the kernel side, odd (%d)\n"
+		"  --shape CxHxW      conv: an example's shape (the image files' own for\n"
+		"                     fashion-mnist, mnist and idx data; needed for csv)\n"
 		"  --hidden-act A     relu | sigmoid | identity (relu)\n"
 		"  --latent-act A     activation of the code layer (relu)\n"
 		"  --output-act A     (sigmoid when the data lies in [0,1], else identity)\n"
@@ -202,7 +215,8 @@ static void train_help(FILE *out)
 		"                     summary lines go to stderr)\n"
 		"  --quiet            no per-epoch progress\n"
 		"  -h, --help         this help\n",
-		prog, prog, AE_DEFAULT_HIDDEN, TRAIN_DEFAULT_EPOCHS, TRAIN_DEFAULT_BATCH,
+		prog, prog, AE_DEFAULT_HIDDEN, AE_DEFAULT_CHANNELS, AE_DEFAULT_KERNEL,
+		TRAIN_DEFAULT_EPOCHS, TRAIN_DEFAULT_BATCH,
 		TRAIN_DEFAULT_LR, default_threads(), TRAIN_DEFAULT_CHUNKS);
 }
 
@@ -238,7 +252,11 @@ enum {
 	O_PLAN,
 	O_RANKS,
 	O_STRATEGY,
-	O_MODEL
+	O_MODEL,
+	O_ARCH,
+	O_CHANNELS,
+	O_KERNEL,
+	O_SHAPE
 };
 
 /* --hidden-act, --latent-act, --output-act */
@@ -271,7 +289,39 @@ static int train_option(void *ctx, int code, const char *arg)
 	case O_LATENT: return parse_long("--latent", arg, 1, 1 << 20, &o->latent);
 	case O_HIDDEN:
 		o->n_hidden = parse_widths("--hidden", arg, o->hidden, AE_MAX_HIDDEN);
+		o->hidden_given = 1;
 		return o->n_hidden < 0 ? -1 : 0;
+	case O_ARCH:
+		if (strcmp(arg, "dense") && strcmp(arg, "conv")) {
+			usage_error("--arch takes dense or conv (got '%s')", arg);
+			return -1;
+		}
+		o->conv = !strcmp(arg, "conv");
+		return 0;
+	case O_CHANNELS:
+		o->n_channels = parse_widths("--channels", arg, o->channels, AE_MAX_CONV);
+		if (o->n_channels == 0)
+			usage_error("--channels needs at least one block's channels, e.g. 32,64");
+		return o->n_channels < 1 ? -1 : 0;
+	case O_KERNEL:
+		if (parse_long("--kernel", arg, 1, 31, &o->kernel))
+			return -1;
+		if (o->kernel % 2 == 0) {
+			usage_error("--kernel must be odd (got %ld)", o->kernel);
+			return -1;
+		}
+		return 0;
+	case O_SHAPE: {
+		int used = 0;
+		if (sscanf(arg, "%dx%dx%d%n", &o->shape[0], &o->shape[1], &o->shape[2], &used) != 3 ||
+		    arg[used] || o->shape[0] < 1 || o->shape[1] < 1 || o->shape[2] < 1) {
+			usage_error("--shape takes CxHxW with positive sizes, e.g. 1x28x28 (got "
+				    "'%s')",
+				    arg);
+			return -1;
+		}
+		return 0;
+	}
 	case O_HACT:
 	case O_LACT:
 	case O_OACT: return train_activation(o, code, arg);
@@ -307,6 +357,10 @@ static int train_parse(int argc, char **argv, struct train_opts *o)
 		{ "dataset", required_argument, NULL, O_DATASET },
 		{ "latent", required_argument, NULL, O_LATENT },
 		{ "hidden", required_argument, NULL, O_HIDDEN },
+		{ "arch", required_argument, NULL, O_ARCH },
+		{ "channels", required_argument, NULL, O_CHANNELS },
+		{ "kernel", required_argument, NULL, O_KERNEL },
+		{ "shape", required_argument, NULL, O_SHAPE },
 		{ "hidden-act", required_argument, NULL, O_HACT },
 		{ "latent-act", required_argument, NULL, O_LACT },
 		{ "output-act", required_argument, NULL, O_OACT },
@@ -329,6 +383,8 @@ static int train_parse(int argc, char **argv, struct train_opts *o)
 	train_cfg_defaults(&defaults);
 	memset(o, 0, sizeof(*o));
 	o->n_hidden = parse_widths("hidden", AE_DEFAULT_HIDDEN, o->hidden, AE_MAX_HIDDEN);
+	o->n_channels = parse_widths("channels", AE_DEFAULT_CHANNELS, o->channels, AE_MAX_CONV);
+	o->kernel = AE_DEFAULT_KERNEL;
 	o->hidden_act = o->latent_act = ACT_RELU;
 	o->output_act = -1;
 	o->loss = defaults.loss;
@@ -349,6 +405,10 @@ static int train_parse(int argc, char **argv, struct train_opts *o)
 	}
 	if (o->chunks > o->batch) {
 		usage_error("--chunks (%ld) cannot exceed --batch (%ld)", o->chunks, o->batch);
+		return OPTIONS_BAD;
+	}
+	if (!o->conv && o->shape[0]) {
+		usage_error("--shape is for --arch conv");
 		return OPTIONS_BAD;
 	}
 	return OPTIONS_OK;
@@ -431,6 +491,22 @@ static int cmd_train(int argc, char **argv)
 	}
 	struct ae_arch arch = ae_arch_plain(d.dim, o.hidden, o.n_hidden, (int)o.latent,
 					    o.hidden_act, o.latent_act, o.output_act, d.unit_range);
+	if (o.conv) {
+		const int *shape = o.shape[0] ? o.shape : d.image;
+		if (!shape[0]) {
+			fprintf(stderr,
+				"%s: --arch conv: %s does not say its examples' image shape; give "
+				"--shape CxHxW (C H W = %d)\n",
+				prog, o.dataset, d.dim);
+			dataset_free(&d);
+			return EXIT_USAGE;
+		}
+		arch = ae_arch_conv(shape[0], shape[1], shape[2], o.channels, o.n_channels,
+				    (int)o.kernel, o.hidden, o.hidden_given ? o.n_hidden : 0,
+				    (int)o.latent, o.hidden_act, o.latent_act, o.output_act,
+				    d.unit_range);
+		arch.input_dim = d.dim; /* a --shape that does not hold the data is refused */
+	}
 	struct ae *m = ae_new(&arch);
 	if (!m) {
 		fprintf(stderr, "%s: %s\n", prog, ds_errmsg());

@@ -454,6 +454,23 @@ static int split_stratified(struct dataset *d, const float *x, const int *y, siz
 
 /* ---- IDX datasets ---- */
 
+/* d->image = 1 x rows x columns from the header of the IDX image file at path (already read
+ * whole once, so only a failing disk fails here) */
+static int idx_image_shape(struct dataset *d, const char *path)
+{
+	gzFile f = gzopen(path, "rb");
+	unsigned char head[16];
+	int ok = f && gzread(f, head, sizeof(head)) == (int)sizeof(head);
+	if (f)
+		gzclose(f);
+	if (!ok)
+		return ds_fail("cannot read the header of %s again", path);
+	d->image[0] = 1;
+	d->image[1] = (int)be32(head + 8);
+	d->image[2] = (int)be32(head + 12);
+	return 0;
+}
+
 /* Images (and labels) of an IDX pair as floats in [0, 1]. */
 static int load_idx_pair(const char *images, const char *labels, float **x, int **y, size_t *n,
 			 int *dim, int *n_classes)
@@ -548,6 +565,8 @@ static int load_fashion(struct dataset *d, const char *dir, const struct data_op
 	for (int i = 0; i < 4 && !rc; i++)
 		rc = fingerprint(d, files[i]);
 	d->dim = dim;
+	if (!rc)
+		rc = idx_image_shape(d, tr_x);
 	d->n_classes = classes > tclasses ? classes : tclasses;
 	d->unit_range = 1;
 	/* validation comes from the training file (5000 by default), test from the test file */
@@ -805,6 +824,7 @@ static int load_mnist(struct dataset *d, const char *dir, const struct data_opts
 	}
 	if (!rc) {
 		d->dim = MNIST_PIXELS;
+		d->image[0] = 1, d->image[1] = 28, d->image[2] = 28;
 		d->n_classes = 10;
 		d->unit_range = 1; /* every value was checked to lie in [0, 1] */
 		rc = split_stratified(d, x, y, digits, 10, o, dir);
@@ -1305,7 +1325,8 @@ int dataset_load(struct dataset *d, const char *spec, const struct data_opts *o)
 			int *y;
 			size_t n;
 			rc = load_idx_pair(images, labels, &x, &y, &n, &d->dim, &d->n_classes);
-			if (!rc && (fingerprint(d, images) || (labels && fingerprint(d, labels)))) {
+			if (!rc && (fingerprint(d, images) || (labels && fingerprint(d, labels)) ||
+				    idx_image_shape(d, images))) {
 				free(x);
 				free(y);
 				rc = -1;

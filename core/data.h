@@ -47,6 +47,8 @@ struct dataset {
 	int n_classes;          /* 0 when unlabelled */
 	double true_dim;        /* intrinsic dimension of a synthetic set, -1 when unknown */
 	int unit_range;         /* every feature lies in [0, 1] (sigmoid output fits) */
+	int image[3];           /* an example's channels, rows and columns, for image files;
+				 * 0 0 0 when the data does not say */
 	struct split train, val, test;
 	enum data_scale scale;  /* applied by dataset_scale; SCALE_NONE as loaded */
 	float *shift, *spread;  /* (dim) the fitted scaling; NULL when none was applied */

@@ -223,9 +223,8 @@ static int layout(struct ae *m)
 		m->gamma_off = m->bn_off[m->latent_layer];
 		m->beta_off = m->gamma_off + (size_t)a->latent;
 	}
-	if (a->conv && (a->vae || a->linear))
-		return ds_fail("a convolutional autoencoder's code is a plain dense layer (no VAE "
-			       "or linear layers before it yet)");
+	if (a->conv && a->linear)
+		return ds_fail("linear layers before the code are for dense autoencoders");
 	m->conv_off = off;
 	m->conv_bn_unit = m->n_bn;
 	for (int j = 0; j < m->n_conv; j++) {

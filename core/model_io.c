@@ -9,8 +9,17 @@
 #include "err.h"
 #include "npz.h"
 
-#define MODEL_MAGIC "dsmodel1"
-#define ARCH_INTS (2 * AE_MAX_HIDDEN + 10) /* the fields arch_pack writes */
+#define MODEL_MAGIC "dsmodel1"       /* a dense model: the architecture in ARCH_INTS */
+#define MODEL_MAGIC_CONV "dsmodel2"  /* a convolutional one: CONV_INTS more */
+#define ARCH_INTS (2 * AE_MAX_HIDDEN + 10) /* the fields arch_pack writes for a dense arch */
+#define CONV_INTS (AE_MAX_CONV + 5)        /* conv, channels, kernel, image */
+
+/* the record's magic and architecture ints for arch */
+static const char *magic_of(const struct ae_arch *a, int *ints)
+{
+	*ints = a->conv ? ARCH_INTS + CONV_INTS : ARCH_INTS;
+	return a->conv ? MODEL_MAGIC_CONV : MODEL_MAGIC;
+}
 
 /* The architecture as int32 values, in a fixed order (the record is not a struct dump). */
 static void arch_pack(const struct ae_arch *a, int32_t *v)
@@ -30,6 +39,12 @@ static void arch_pack(const struct ae_arch *a, int32_t *v)
 		v[i++] = a->dec_hidden[h];
 	v[i++] = a->vae;
 	v[i++] = a->linear;
+	v[i++] = a->conv;
+	for (int c = 0; c < AE_MAX_CONV; c++)
+		v[i++] = a->channels[c];
+	v[i++] = a->kernel;
+	for (int c = 0; c < 3; c++)
+		v[i++] = a->image[c];
 }
 
 static void arch_unpack(const int32_t *v, struct ae_arch *a)
@@ -50,6 +65,12 @@ static void arch_unpack(const int32_t *v, struct ae_arch *a)
 		a->dec_hidden[h] = v[i++];
 	a->vae = v[i++];
 	a->linear = v[i++];
+	a->conv = v[i++]; /* 0 from here on in a dense model's record */
+	for (int c = 0; c < AE_MAX_CONV; c++)
+		a->channels[c] = v[i++];
+	a->kernel = v[i++];
+	for (int c = 0; c < 3; c++)
+		a->image[c] = v[i++];
 }
 
 /* model.bin: magic, the architecture, n_params, n_bn (uint64), vae_beta, then params,
@@ -57,17 +78,19 @@ static void arch_unpack(const int32_t *v, struct ae_arch *a)
 static unsigned char *record(const struct ae *m, size_t *size)
 {
 	size_t K = (size_t)m->arch.latent, floats = 1 + m->n_params + 2 * m->n_bn + K;
-	*size = 8 + sizeof(int32_t) * ARCH_INTS + 2 * sizeof(uint64_t) + sizeof(float) * floats;
+	int ints;
+	const char *magic = magic_of(&m->arch, &ints);
+	*size = 8 + sizeof(int32_t) * ints + 2 * sizeof(uint64_t) + sizeof(float) * floats;
 	unsigned char *r = malloc(*size), *p = r;
 	if (!r)
 		return NULL;
-	int32_t arch[ARCH_INTS];
+	int32_t arch[ARCH_INTS + CONV_INTS];
 	arch_pack(&m->arch, arch);
 	uint64_t counts[2] = { m->n_params, m->n_bn };
-	memcpy(p, MODEL_MAGIC, 8);
+	memcpy(p, magic, 8);
 	p += 8;
-	memcpy(p, arch, sizeof(arch));
-	p += sizeof(arch);
+	memcpy(p, arch, sizeof(int32_t) * ints);
+	p += sizeof(int32_t) * ints;
 	memcpy(p, counts, sizeof(counts));
 	p += sizeof(counts);
 	memcpy(p, &m->vae_beta, sizeof(float));
@@ -104,6 +127,25 @@ static void metadata(const struct ae *m, const struct model_scaling *s, const ch
 		}
 	PUT("],\"vae\":%d,\"scale\":\"%s\",", m->arch.vae,
 	    data_scale_name(s ? s->scale : SCALE_NONE));
+	if (m->n_conv) {
+		const int *im = m->arch.image;
+		PUT("\"image\":[%d,%d,%d],\"conv\":[", im[0], im[1], im[2]);
+		for (int j = 0; j < m->n_conv; j++) {
+			const struct conv_shape *c = &m->conv[j];
+			PUT("%s{\"name\":\"C%d\",\"transposed\":%d,\"in_channels\":%d,"
+			    "\"out_channels\":%d,\"kernel\":%d,\"stride\":%d,\"padding\":%d,"
+			    "\"output_padding\":%d,\"batch_norm\":%d,\"activation\":\"%s\"}",
+			    j ? "," : "", j, c->transposed, c->c_in, c->c_out, c->k, c->stride, c->pad,
+			    c->out_pad, m->cbn_at[j], act_name(j == m->n_conv - 1 ? m->arch.output_act
+										: m->arch.hidden_act));
+		}
+		PUT("],\"conv_forward\":\"the first %d conv layers (PyTorch's Conv2d, weights "
+		    "CW_j, bias Cb_j, then batch norm with Cgamma_j, Cbeta_j, Crunning_mean_j, "
+		    "Crunning_var_j, then the activation) read the image reshaped to (C, H, W); "
+		    "their output, flattened, is the dense layers' input; the dense layers' output, "
+		    "reshaped, goes through the rest (ConvTranspose2d) to the reconstruction\",",
+		    m->arch.conv);
+	}
 	PUT("\"forward\":\"x = (x - scale_shift) / scale_spread when scaled; for each layer l, "
 	    "h = act_l(h @ W_l.T + b_l) (with batch norm: gamma_l * (z - running_mean_l) / "
 	    "sqrt(running_var_l + 1e-5) + beta_l before act_l); the code is layer latent_layer's "
@@ -145,6 +187,24 @@ int ae_save_npz(const struct ae *m, const struct model_scaling *s, const char *a
 		for (int i = 0; i < 4 && !rc; i++) {
 			snprintf(name, sizeof(name), "%s%d", what[i], l);
 			rc = npz_add_floats(z, name, bn[i], 1, &units);
+		}
+	}
+	for (int j = 0; j < m->n_conv && !rc; j++) {
+		const struct conv_shape *c = &m->conv[j];
+		size_t wshape[4] = { (size_t)(c->transposed ? c->c_in : c->c_out),
+				     (size_t)(c->transposed ? c->c_out : c->c_in), (size_t)c->k,
+				     (size_t)c->k };
+		size_t ch = (size_t)c->c_out;
+		snprintf(name, sizeof(name), "CW%d", j);
+		rc = npz_add_floats(z, name, m->params + m->cw_off[j], 4, wshape);
+		snprintf(name, sizeof(name), "Cb%d", j);
+		rc = rc || npz_add_floats(z, name, m->params + m->cb_off[j], 1, &ch);
+		const float *bn[4] = { m->params + m->cbn_off[j], m->params + m->cbn_off[j] + ch,
+				       m->bn_mean + m->cbn_unit[j], m->bn_var + m->cbn_unit[j] };
+		const char *what[4] = { "Cgamma", "Cbeta", "Crunning_mean", "Crunning_var" };
+		for (int i = 0; m->cbn_at[j] && i < 4 && !rc; i++) {
+			snprintf(name, sizeof(name), "%s%d", what[i], j);
+			rc = npz_add_floats(z, name, bn[i], 1, &ch);
 		}
 	}
 	size_t K = (size_t)m->arch.latent, D = (size_t)m->arch.input_dim;
@@ -210,17 +270,19 @@ struct ae *ae_load_npz(const char *path, struct model_scaling *s, char *meta, si
 	size_t rec_size, meta_size = 0;
 	const unsigned char *rec = npz_find(&z, "model.bin", &rec_size);
 	const char *json = (const char *)npz_find(&z, "metadata.json", &meta_size);
-	size_t head = 8 + sizeof(int32_t) * ARCH_INTS + 2 * sizeof(uint64_t) + sizeof(float);
+	int conv = rec && rec_size >= 8 && !memcmp(rec, MODEL_MAGIC_CONV, 8);
+	size_t ints = conv ? ARCH_INTS + CONV_INTS : ARCH_INTS;
+	size_t head = 8 + sizeof(int32_t) * ints + 2 * sizeof(uint64_t) + sizeof(float);
 	struct ae *m = NULL;
-	if (!rec || rec_size < head || memcmp(rec, MODEL_MAGIC, 8)) {
-		ds_fail("%s: not a model dimsearch saved (no model.bin with magic %s)", path,
-			MODEL_MAGIC);
+	if (!rec || rec_size < head || (!conv && memcmp(rec, MODEL_MAGIC, 8))) {
+		ds_fail("%s: not a model dimsearch saved (no model.bin with magic %s or %s)", path,
+			MODEL_MAGIC, MODEL_MAGIC_CONV);
 		goto done;
 	}
-	int32_t arch_v[ARCH_INTS];
+	int32_t arch_v[ARCH_INTS + CONV_INTS] = { 0 };
 	uint64_t counts[2];
-	memcpy(arch_v, rec + 8, sizeof(arch_v));
-	memcpy(counts, rec + 8 + sizeof(arch_v), sizeof(counts));
+	memcpy(arch_v, rec + 8, sizeof(int32_t) * ints);
+	memcpy(counts, rec + 8 + sizeof(int32_t) * ints, sizeof(counts));
 	struct ae_arch arch;
 	arch_unpack(arch_v, &arch);
 	m = ae_new(&arch);

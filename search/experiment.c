@@ -34,6 +34,9 @@
 static int parse_widths(void *block, const char *value, char *why, size_t size);
 static int parse_scale(void *block, const char *value, char *why, size_t size);
 static int parse_latent_act(void *block, const char *value, char *why, size_t size);
+static int parse_arch(void *block, const char *value, char *why, size_t size);
+static int parse_channels(void *block, const char *value, char *why, size_t size);
+static int parse_shape(void *block, const char *value, char *why, size_t size);
 static int parse_output_act(void *block, const char *value, char *why, size_t size);
 static int parse_loss(void *block, const char *value, char *why, size_t size);
 static int parse_seeds(void *block, const char *value, char *why, size_t size);
@@ -114,9 +117,45 @@ static const struct setting own_keys[] = {
 	  .lo = 0,
 	  .hi = 0,
 	  .def = AE_DEFAULT_HIDDEN,
-	  .help = "comma-separated encoder widths, e.g. 512,256, or none",
+	  .help = "comma-separated encoder widths, e.g. 512,256, or none (with arch = conv: "
+		  "one layer of half the flattened size unless given)",
 	  .parse = parse_widths,
 	  .shared = 1 },
+	/* the convolutional keys: not .shared, identify() hashes them when arch = conv, so
+	 * that dense experiments keep their identity */
+	{ .name = "arch",
+	  .type = SETTING_CUSTOM,
+	  .offset = 0,
+	  .lo = 0,
+	  .hi = 0,
+	  .def = "dense",
+	  .help = "dense, or conv: convolutional blocks before the dense layers and transposed "
+		  "ones after them",
+	  .parse = parse_arch },
+	{ .name = "channels",
+	  .type = SETTING_CUSTOM,
+	  .offset = 0,
+	  .lo = 0,
+	  .hi = 0,
+	  .def = AE_DEFAULT_CHANNELS,
+	  .help = "arch = conv: each block's output channels, e.g. 32,64 (up to 4 blocks)",
+	  .parse = parse_channels },
+	{ .name = "kernel",
+	  .type = SETTING_INT,
+	  .offset = F(kernel),
+	  .lo = 1,
+	  .hi = 31,
+	  .def = SETTING_NUMBER(AE_DEFAULT_KERNEL),
+	  .help = "arch = conv: the kernel side, odd, from 1 to 31" },
+	{ .name = "shape",
+	  .type = SETTING_CUSTOM,
+	  .offset = 0,
+	  .lo = 0,
+	  .hi = 0,
+	  .def = "auto",
+	  .help = "arch = conv: an example's shape CxHxW, e.g. 1x28x28 (auto: the image files' "
+		  "own, for fashion-mnist, mnist and idx data)",
+	  .parse = parse_shape },
 	{ .name = "latent_act",
 	  .type = SETTING_CUSTOM,
 	  .offset = 0,
@@ -235,6 +274,52 @@ static int parse_widths(void *block, const char *value, char *why, size_t size)
 	if (n < 0)
 		return -1;
 	e->n_hidden = n;
+	return 0;
+}
+
+/* arch: dense or conv */
+static int parse_arch(void *block, const char *value, char *why, size_t size)
+{
+	struct experiment *e = block;
+	if (strcmp(value, "dense") && strcmp(value, "conv")) {
+		snprintf(why, size, "'%s' is not dense or conv", value);
+		return -1;
+	}
+	e->conv = !strcmp(value, "conv");
+	return 0;
+}
+
+/* channels: "32,64" */
+static int parse_channels(void *block, const char *value, char *why, size_t size)
+{
+	struct experiment *e = block;
+	int n = setting_widths(value, e->channels, AE_MAX_CONV, why, size);
+	if (n < 0)
+		return -1;
+	if (n == 0) {
+		snprintf(why, size, "at least one block's channels, e.g. 32,64");
+		return -1;
+	}
+	e->n_channels = n;
+	return 0;
+}
+
+/* shape: auto, or CxHxW */
+static int parse_shape(void *block, const char *value, char *why, size_t size)
+{
+	struct experiment *e = block;
+	if (!strcmp(value, "auto")) {
+		e->shape[0] = e->shape[1] = e->shape[2] = 0;
+		return 0;
+	}
+	int c, h, w, used = 0;
+	if (sscanf(value, "%dx%dx%d%n", &c, &h, &w, &used) != 3 || value[used] || c < 1 ||
+	    h < 1 || w < 1 || (long long)c * h * w > (1 << 24)) {
+		snprintf(why, size, "'%s' is not auto or CxHxW with positive sizes, e.g. 1x28x28",
+			 value);
+		return -1;
+	}
+	e->shape[0] = c, e->shape[1] = h, e->shape[2] = w;
 	return 0;
 }
 
@@ -733,6 +818,19 @@ static void check_experiment(struct parse *p, int x)
 		if (!p->keys[k].s->def && !at[k])
 			config_error(p, e->line, "[%s] %s: missing required key (%s)", e->name,
 				     p->keys[k].s->name, p->keys[k].s->help);
+	for (int k = 0; k < p->n_keys; k++)
+		if (!strcmp(p->keys[k].s->name, "hidden"))
+			e->hidden_given = at[k] != 0;
+	for (int k = 0; k < p->n_keys && !e->conv; k++) {
+		const char *name = p->keys[k].s->name;
+		if (at[k] && (!strcmp(name, "channels") || !strcmp(name, "kernel") ||
+			      !strcmp(name, "shape")))
+			config_error(p, at[k], "[%s] %s: only for convolutional models; add arch = "
+				     "conv, or remove it", e->name, name);
+	}
+	if (e->conv && e->kernel % 2 == 0)
+		config_error(p, e->line, "[%s] kernel: %d is even; the blocks need an odd kernel "
+			     "side (1, 3, 5, ...)", e->name, e->kernel);
 	const struct registry *r = p->registry;
 	int k_max_given = e->k_max != 0;
 	for (int t = 0; t < r->n_tables; t++) {
@@ -780,6 +878,12 @@ static void identify(struct parse *p, int x)
 		int scale_key = !strcmp(s->name, "scale");
 		if (scale_key)
 			v = data_scale_name(e->scale); /* the scaling, auto resolved */
+		int conv_key = !strcmp(s->name, "arch") || !strcmp(s->name, "channels") ||
+			       !strcmp(s->name, "kernel") || !strcmp(s->name, "shape");
+		if (conv_key && !e->conv)
+			continue;
+		if (e->conv && !e->hidden_given && !strcmp(s->name, "hidden"))
+			v = "auto (half the flattened size)";
 		int n = snprintf(e->config + used, sizeof(e->config) - used, "%s = %s\n", s->name,
 				 v);
 		if (n < 0 || (size_t)n >= sizeof(e->config) - used) {
@@ -788,7 +892,8 @@ static void identify(struct parse *p, int x)
 				     sizeof(e->config) - 1);
 			break;
 		}
-		if (p->keys[k].table < 0 && (s->shared || (scale_key && e->scale != SCALE_NONE)))
+		if (p->keys[k].table < 0 &&
+		    (s->shared || conv_key || (scale_key && e->scale != SCALE_NONE)))
 			hash = fnv1a(hash, e->config + used, (size_t)n);
 		used += (size_t)n;
 	}

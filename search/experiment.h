@@ -31,6 +31,13 @@ struct experiment {
 	                                 * default of the dataset's kind (data_scale_default) */
 	int hidden[AE_MAX_HIDDEN];      /* encoder widths, mirrored in the decoder */
 	int n_hidden;
+	int hidden_given;               /* the key was set (a conv model otherwise takes half
+					 * its flattened size) */
+	int conv;                       /* arch = conv */
+	int channels[AE_MAX_CONV];      /* its blocks' output channels */
+	int n_channels;
+	int kernel;
+	int shape[3];                   /* C, H, W; 0 0 0: the data's own image shape */
 	enum act latent_act;
 	int output_act;                 /* -1: sigmoid for data in [0, 1], else identity */
 	enum loss loss;

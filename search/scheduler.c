@@ -236,6 +236,16 @@ static int check_data(const struct experiment *e, const struct dataset *d)
 		return ds_fail("[%s] dataset %s has %zu training examples, fewer than batch = %d: "
 			       "lower batch, or raise n_train",
 			       e->name, e->dataset, d->train.n, e->batch);
+	if (e->conv && !e->shape[0] && !d->image[0])
+		return ds_fail("[%s] arch = conv: dataset %s does not say its examples' image shape; "
+			       "set shape = CxHxW (C H W = %d)",
+			       e->name, e->dataset, d->dim);
+	if (e->conv) {
+		struct ae_arch a = experiment_arch(e, d, 1);
+		if (ae_dense_input(&a) < 0)
+			return ds_fail("[%s] arch = conv%s: %s", e->name,
+				       e->shape[0] ? ", shape" : "", ds_errmsg());
+	}
 	for (int i = 0; i < e->n_strategies; i++)
 		if (e->strategies[i]->check && e->strategies[i]->check(e, d))
 			return -1;

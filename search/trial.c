@@ -20,8 +20,16 @@ static double now_seconds(void)
 
 struct ae_arch experiment_arch(const struct experiment *e, const struct dataset *d, int K)
 {
-	return ae_arch_plain(d->dim, e->hidden, e->n_hidden, K, ACT_RELU, e->latent_act,
-			     e->output_act, d->unit_range);
+	if (!e->conv)
+		return ae_arch_plain(d->dim, e->hidden, e->n_hidden, K, ACT_RELU, e->latent_act,
+				     e->output_act, d->unit_range);
+	const int *shape = e->shape[0] ? e->shape : d->image;
+	struct ae_arch a = ae_arch_conv(shape[0], shape[1], shape[2], e->channels,
+					e->n_channels, e->kernel, e->hidden,
+					e->hidden_given ? e->n_hidden : 0, K, ACT_RELU,
+					e->latent_act, e->output_act, d->unit_range);
+	a.input_dim = d->dim; /* a shape that does not hold the data is refused, naming both */
+	return a;
 }
 
 double details_number(const char *json, const char *key)

@@ -276,9 +276,9 @@ static void test_bad_shapes_refused(void **state)
 	a = ae_arch_conv(1, 6, 7, ch, 1, 3, NULL, 0, 2, ACT_RELU, ACT_RELU, -1, 1);
 	assert_null(ae_new(&a));
 	assert_non_null(strstr(ds_errmsg(), "6x7"));
-	/* no VAE head on a convolutional model yet */
+	/* IRMAE's linear layers are for dense models */
 	a = ae_arch_conv(1, 8, 8, ch, 1, 3, NULL, 0, 2, ACT_RELU, ACT_RELU, -1, 1);
-	a.vae = 1;
+	a.linear = 2;
 	assert_null(ae_new(&a));
 }
 
