@@ -303,10 +303,18 @@ done:
 	return status;
 }
 
+static int check(const struct experiment *e, const struct dataset *d)
+{
+	(void)d;
+	return strategy_dense_only(e, "irmae", "its linear layers need a model without batch "
+				   "norm");
+}
+
 const struct strategy irmae_strategy = {
 	.name = "irmae",
 	.settings = &irmae_settings,
 	.plan = plan,
 	.run = run,
 	.decide = decide_k_chosen,
+	.check = check,
 };

@@ -532,6 +532,9 @@ done:
 static int check(const struct experiment *e, const struct dataset *d)
 {
 	(void)d;
+	if (strategy_dense_only(e, "leastvolume", "its Lipschitz bound covers dense decoder layers "
+				"and its cut a model without batch norm"))
+		return -1;
 	if (e->chunks > LV_MAX_CHUNKS)
 		return ds_fail("leastvolume keeps statistics of at most %d chunks (chunks = %d)",
 			       LV_MAX_CHUNKS, e->chunks);

@@ -255,10 +255,19 @@ const struct strategy nested_strategy = {
 	.decide = decide_k_chosen,
 };
 
+static int check_matryoshka(const struct experiment *e, const struct dataset *d)
+{
+	(void)d;
+	return strategy_dense_only(e, "matryoshka",
+				   "each prefix decodes the batch again, through the decoder's "
+				   "batch norm");
+}
+
 const struct strategy matryoshka_strategy = {
 	.name = "matryoshka",
 	.settings = &nested_settings,
 	.plan = plan_matryoshka,
 	.run = run,
 	.decide = decide_k_chosen,
+	.check = check_matryoshka,
 };

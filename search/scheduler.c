@@ -232,10 +232,6 @@ static int on_epoch(void *ctx, const struct trial_record *t, const struct epoch_
 /* Data too small for the settings: said before anything trains. */
 static int check_data(const struct experiment *e, const struct dataset *d)
 {
-	if (d->train.n < (size_t)e->batch)
-		return ds_fail("[%s] dataset %s has %zu training examples, fewer than batch = %d: "
-			       "lower batch, or raise n_train",
-			       e->name, e->dataset, d->train.n, e->batch);
 	if (e->conv && !e->shape[0] && !d->image[0])
 		return ds_fail("[%s] arch = conv: dataset %s does not say its examples' image shape; "
 			       "set shape = CxHxW (C H W = %d)",
@@ -246,6 +242,10 @@ static int check_data(const struct experiment *e, const struct dataset *d)
 			return ds_fail("[%s] arch = conv%s: %s", e->name,
 				       e->shape[0] ? ", shape" : "", ds_errmsg());
 	}
+	if (d->train.n < (size_t)e->batch)
+		return ds_fail("[%s] dataset %s has %zu training examples, fewer than batch = %d: "
+			       "lower batch, or raise n_train",
+			       e->name, e->dataset, d->train.n, e->batch);
 	for (int i = 0; i < e->n_strategies; i++)
 		if (e->strategies[i]->check && e->strategies[i]->check(e, d))
 			return -1;

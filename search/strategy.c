@@ -175,3 +175,12 @@ void trial_key(char *key, size_t size, const char *prefix, const char *knobs, co
 	}
 	snprintf(key, size, "%s/%s%s", prefix, knobs, tail);
 }
+
+int strategy_dense_only(const struct experiment *e, const char *strategy, const char *why)
+{
+	if (!e->conv)
+		return 0;
+	return ds_fail("[%s] %s does not run on arch = conv (%s): remove it from strategies, or "
+		       "set arch = dense",
+		       e->name, strategy, why);
+}

@@ -83,6 +83,10 @@ struct strategy {
 	int (*check)(const struct experiment *e, const struct dataset *d);
 };
 
+/* A check for a strategy that works on dense autoencoders only: 0, or -1 with ds_errmsg()
+ * naming the experiment, the strategy and the key arch when e is convolutional. */
+int strategy_dense_only(const struct experiment *e, const char *strategy, const char *why);
+
 /* The strategies a program offers (its registry) and the blocks of their settings. */
 #define REGISTRY_MAX 32
 struct registry {
