@@ -144,6 +144,14 @@ static const struct setting eb_keys[] = {
 	  .help = "the L1 weight on the hidden layers' scales; a list for a sweep",
 	  .capacity = EB_MAX_RATIOS,
 	  .count_offset = S(n_lambda_hidden) },
+	{ .name = "eb.lambda_conv",
+	  .type = SETTING_DOUBLE,
+	  .offset = S(lambda_conv),
+	  .lo = 0,
+	  .hi = 1e6,
+	  .def = "0.0001",
+	  .help = "arch = conv: the L1 weight on the 2-D batch norms' scales (the thesis's "
+		  "1e-4); they shrink but no mask or pruning covers channels" },
 	{ .name = "eb.weight_decay",
 	  .type = SETTING_DOUBLE,
 	  .offset = S(weight_decay),
@@ -260,8 +268,11 @@ static int eb_plan(const struct experiment *e, long seed, struct trial_record *t
 			snprintf(t->strategy, sizeof(t->strategy), "earlybird(l=%g,h=%g)", lambda,
 				 hidden);
 		char knobs[320], tail[64];
-		snprintf(knobs, sizeof(knobs), "l=%g,%g/keep=%s/d=%d/min=%g/eps=%g%s/%s", lambda,
-			 hidden, keep, o->draws, o->layer_min, o->eps, run,
+		char conv[32] = "";
+		if (e->conv) /* dense experiments keep their trials' keys */
+			snprintf(conv, sizeof(conv), "/c=%g", o->lambda_conv);
+		snprintf(knobs, sizeof(knobs), "l=%g,%g%s/keep=%s/d=%d/min=%g/eps=%g%s/%s", lambda,
+			 hidden, conv, keep, o->draws, o->layer_min, o->eps, run,
 			 o->delivery == EB_DELIVER_FRESH ? "fresh" : "ticket");
 		snprintf(tail, sizeof(tail), "/K=%d/seed=%ld%s", e->k_max, seed,
 			 delivery_key(e, de));
@@ -333,9 +344,12 @@ static void draw(struct eb_run *s, struct ae *m, int epoch, struct flops *f)
 	}
 }
 
-uint64_t eb_scales_step(struct ae *m, double lambda, double lambda_hidden, double lr,
-			unsigned char *frozen)
+uint64_t eb_scales_step(struct ae *m, double lambda, double lambda_hidden, double lambda_conv,
+			double lr, unsigned char *frozen)
 {
+	for (int j = 0; lambda_conv > 0 && j < m->n_conv; j++)
+		if (m->cbn_at[j])
+			eb_shrink(m->params + m->cbn_off[j], m->conv[j].c_out, lambda_conv * lr);
 	for (int l = 0; l < m->n_layers; l++) {
 		if (!m->bn_at[l])
 			continue;
@@ -352,7 +366,9 @@ uint64_t eb_scales_step(struct ae *m, double lambda, double lambda_hidden, doubl
 			}
 		}
 	}
-	return (uint64_t)m->n_bn * (FLOPS_L1_SHRINK + FLOPS_FREEZE);
+	uint64_t conv_units = lambda_conv > 0 ? m->n_bn - m->conv_bn_unit : 0;
+	return (uint64_t)m->conv_bn_unit * (FLOPS_L1_SHRINK + FLOPS_FREEZE) +
+	       conv_units * FLOPS_L1_SHRINK;
 }
 
 /* After every step: the scales' step and, at its share of the epoch, a draw of the masks. */
@@ -362,7 +378,8 @@ static void eb_step(void *ctx, struct ae *m, double batch_loss, struct flops *f)
 	struct eb_run *s = ctx;
 	int decoupled = s->o->l1 == EB_L1_DECOUPLED;
 	f->overhead += eb_scales_step(m, decoupled ? s->lambda : 0,
-				      decoupled ? s->lambda_hidden : 0, s->lr, s->frozen);
+				      decoupled ? s->lambda_hidden : 0,
+				      decoupled ? s->o->lambda_conv : 0, s->lr, s->frozen);
 	if (s->o->weight_decay > 0) {
 		float keep = (float)(1.0 - s->lr * s->o->weight_decay);
 		for (int l = 0; l < m->n_layers; l++) {
@@ -407,6 +424,9 @@ static void eb_ready(void *ctx, struct ae *m)
 	for (int l = 0; s->o->l1 == EB_L1_ADAM && l < m->n_layers; l++)
 		if (m->bn_at[l])
 			m->bn_l1[l] = (float)(l == m->latent_layer ? s->lambda : s->lambda_hidden);
+	for (int j = 0; s->o->l1 == EB_L1_ADAM && j < m->n_conv; j++)
+		if (m->cbn_at[j])
+			m->cbn_l1[j] = (float)s->o->lambda_conv;
 }
 
 static void run_free(struct eb_run *s)
@@ -432,7 +452,7 @@ static struct eb_run *run_new(const struct trial_ctx *c, const struct eb_setting
 	run_budget_apply(&o->run, e, NULL, 0, &s->lr, &batch, &epochs);
 	s->o = o;
 	s->K = m->arch.latent;
-	s->n = (int)m->n_bn;
+	s->n = (int)m->conv_bn_unit; /* the dense layers' scales: masks cover no channel */
 	s->steps_per_epoch = (int)((c->data->train.n + (size_t)batch - 1) / (size_t)batch);
 	for (int l = 0; l < m->n_layers; l++)
 		if (m->bn_at[l]) {
@@ -503,7 +523,8 @@ static enum trial_state eb_run_trial(const struct trial_ctx *c, struct trial_rec
 	struct ae_arch arch = experiment_arch(c->exp, c->data, K);
 	static const int hidden_bn[] = { AE_BN_HIDDEN, AE_BN_ENCODER, 0 };
 	arch.latent_bn = 1;
-	arch.hidden_bn = hidden_bn[o->bn];
+	/* a convolutional model's encoder always normalises its dense hidden layer */
+	arch.hidden_bn = hidden_bn[o->bn] | (c->exp->conv ? AE_BN_ENCODER : 0);
 	struct ae *shape = ae_new(&arch);
 	struct eb_run *s = shape ? run_new(c, o, shape) : NULL;
 	ae_delete(shape);

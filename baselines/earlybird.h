@@ -12,6 +12,7 @@ struct eb_settings {
 	int n_lambda;
 	double lambda_hidden[EB_MAX_RATIOS]; /* ... and on the hidden layers' */
 	int n_lambda_hidden;
+	double lambda_conv;            /* ... and on a convolutional model's 2-D batch norms' */
 	double weight_decay;           /* decoupled weight decay on the weight matrices */
 	double keep[EB_MAX_RATIOS];    /* fractions of all scales a mask keeps */
 	int n_keep;
@@ -44,11 +45,13 @@ extern const struct strategy earlybird_strategy;
 void eb_shrink(float *gamma, int n, double step);
 
 /* One step's work on the scales of every batch-norm layer of m, after Adam's update:
- * eb_shrink by lambda * lr on the code layer and lambda_hidden * lr on the others, then the
- * freeze: a scale under EB_FREEZE is set to 0 with its Adam moments, and its unit marked in
- * frozen (m->n_bn flags, at bn_unit), for good. Returns the FLOPs it took. */
-uint64_t eb_scales_step(struct ae *m, double lambda, double lambda_hidden, double lr,
-			unsigned char *frozen);
+ * eb_shrink by lambda * lr on the code layer and lambda_hidden * lr on the other dense
+ * layers, then the freeze: a scale under EB_FREEZE is set to 0 with its Adam moments, and its
+ * unit marked in frozen (flags of the dense layers' units, at bn_unit), for good. The
+ * convolutional layers' scales shrink by lambda_conv * lr and are not frozen (no mask covers
+ * channels). Returns the FLOPs it took. */
+uint64_t eb_scales_step(struct ae *m, double lambda, double lambda_hidden, double lambda_conv,
+			double lr, unsigned char *frozen);
 
 /* The mask of the scales (|gamma| of every batch-norm layer, layer after layer: sizes[i]
  * units in layer i) that keeps the fraction `keep` of them by one global ordering: unit j is

@@ -9,6 +9,7 @@
 
 #include "../baselines/earlybird.h"
 #include "../core/blas.h"
+#include "../core/flops.h"
 #include "../core/model.h"
 #include "../search/strategy.h"
 #include "../strategies.h"
@@ -103,7 +104,7 @@ static void scales_step(void *ctx, struct ae *m, double batch_loss, struct flops
 {
 	(void)batch_loss;
 	(void)ctx;
-	f->overhead += eb_scales_step(m, test_lambda, test_lambda_hidden, test_lr, frozen_flags);
+	f->overhead += eb_scales_step(m, test_lambda, test_lambda_hidden, 0, test_lr, frozen_flags);
 	step_flops++;
 }
 
@@ -534,6 +535,40 @@ static void test_long_settings_key(void **state)
 	assert_string_not_equal(keys[0], keys[1]);
 }
 
+/* On a convolutional model the 2-D batch norms' scales shrink by lambda_conv * lr, exactly,
+ * and are never frozen; the dense scales keep to their own lambdas; the FLOPs count both. */
+static void test_conv_scales_shrink_at_lambda_conv(void **state)
+{
+	(void)state;
+	int ch[] = { 2, 3 };
+	struct ae_arch a = ae_arch_conv(1, 6, 6, ch, 2, 3, NULL, 0, 3, ACT_RELU, ACT_RELU, -1, 1);
+	a.latent_bn = 1;
+	struct ae *m = ae_new(&a);
+	assert_non_null(m);
+	struct rng r;
+	rng_seed(&r, 1);
+	ae_init(m, &r);
+	size_t dense = m->conv_bn_unit, conv = m->n_bn - m->conv_bn_unit;
+	assert_int_equal(conv, 2 + 3 + 2); /* two encoder blocks and the first decoder block */
+	m->params[m->cbn_off[1]] = 5e-5f; /* below the freeze: still not frozen */
+	unsigned char *frozen = calloc(m->n_bn, 1);
+	uint64_t f = eb_scales_step(m, 0, 0, 0.5, 0.1, frozen);
+	assert_true(f == dense * (FLOPS_L1_SHRINK + FLOPS_FREEZE) + conv * FLOPS_L1_SHRINK);
+	for (int j = 0; j < m->n_conv; j++)
+		for (int o = 0; m->cbn_at[j] && o < m->conv[j].c_out; o++) {
+			float g = m->params[m->cbn_off[j] + o];
+			if (j == 1 && o == 0)
+				assert_true(g == 0.0f); /* stopped at 0, not across it */
+			else
+				assert_float_equal(g, 1.0f - 0.05f, 1e-7);
+		}
+	for (int l = 0; l < m->n_layers; l++)
+		for (int k = 0; m->bn_at[l] && k < m->width[l + 1]; k++)
+			assert_true(m->params[m->bn_off[l] + k] == 1.0f);
+	free(frozen);
+	ae_delete(m);
+}
+
 int main(void)
 {
 	blas_single_thread();
@@ -541,6 +576,7 @@ int main(void)
 		cmocka_unit_test(test_window_rule_on_crafted_masks),
 		cmocka_unit_test(test_global_mask_with_layer_cap),
 		cmocka_unit_test(test_shrink_closed_form),
+		cmocka_unit_test(test_conv_scales_shrink_at_lambda_conv),
 		cmocka_unit_test(test_decoupled_l1_decays_at_lambda_lr),
 		cmocka_unit_test(test_scale_and_shift_gradient),
 		cmocka_unit_test(test_prune_folds_silent_units),
