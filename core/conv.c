@@ -74,6 +74,19 @@ size_t conv_col_floats(const struct conv_shape *s)
 	return (size_t)g.c * g.k * g.k * g.hc * g.wc;
 }
 
+/* The columns x of a row whose window column stride x - pad + kj falls inside 0..wi-1:
+ * [*lo, *hi) */
+static void inside(const struct geometry *g, int kj, int *lo, int *hi)
+{
+	int off = kj - g->pad; /* ix = x stride + off */
+	*lo = off >= 0 ? 0 : (-off + g->stride - 1) / g->stride;
+	*hi = g->wi - 1 - off < 0 ? 0 : (g->wi - 1 - off) / g->stride + 1;
+	if (*hi > g->wc)
+		*hi = g->wc;
+	if (*lo > *hi)
+		*lo = *hi;
+}
+
 /* col (C k k, Hc Wc), rows ld apart = the k x k windows of img (C, Hi, Wi), zero outside it */
 static void im2col(const struct geometry *g, const float *img, float *col, size_t ld)
 {
@@ -82,18 +95,23 @@ static void im2col(const struct geometry *g, const float *img, float *col, size_
 			for (int kj = 0; kj < g->k; kj++) {
 				float *row = col + ((size_t)(c * g->k + ki) * g->k + kj) * ld;
 				const float *plane = img + (size_t)c * g->hi * g->wi;
+				int lo, hi, st = g->stride;
+				inside(g, kj, &lo, &hi);
 				for (int y = 0; y < g->hc; y++) {
-					int iy = y * g->stride - g->pad + ki;
+					int iy = y * st - g->pad + ki;
 					float *out = row + (size_t)y * g->wc;
 					if (iy < 0 || iy >= g->hi) {
 						memset(out, 0, sizeof(float) * g->wc);
 						continue;
 					}
 					const float *in = plane + (size_t)iy * g->wi;
-					for (int x = 0; x < g->wc; x++) {
-						int ix = x * g->stride - g->pad + kj;
-						out[x] = ix >= 0 && ix < g->wi ? in[ix] : 0.0f;
-					}
+					int off = kj - g->pad;
+					for (int x = 0; x < lo; x++)
+						out[x] = 0.0f;
+					for (int x = lo; x < hi; x++)
+						out[x] = in[x * st + off];
+					for (int x = hi; x < g->wc; x++)
+						out[x] = 0.0f;
 				}
 			}
 }
@@ -106,17 +124,17 @@ static void col2im(const struct geometry *g, const float *col, size_t ld, float 
 			for (int kj = 0; kj < g->k; kj++) {
 				const float *row = col + ((size_t)(c * g->k + ki) * g->k + kj) * ld;
 				float *plane = img + (size_t)c * g->hi * g->wi;
+				int lo, hi, st = g->stride;
+				inside(g, kj, &lo, &hi);
 				for (int y = 0; y < g->hc; y++) {
-					int iy = y * g->stride - g->pad + ki;
+					int iy = y * st - g->pad + ki;
 					if (iy < 0 || iy >= g->hi)
 						continue;
 					float *out = plane + (size_t)iy * g->wi;
 					const float *in = row + (size_t)y * g->wc;
-					for (int x = 0; x < g->wc; x++) {
-						int ix = x * g->stride - g->pad + kj;
-						if (ix >= 0 && ix < g->wi)
-							out[ix] += in[x];
-					}
+					int off = kj - g->pad;
+					for (int x = lo; x < hi; x++)
+						out[x * st + off] += in[x];
 				}
 			}
 }
@@ -353,24 +371,27 @@ void bn2d_forward(int B, int C, int HW, float *x, const float *gamma, const floa
 	int t = (size_t)B * C * HW >= BN2D_MIN_ELEMENTS ? team_of(threads, C) : 1;
 #pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
 	for (int c = 0; c < C; c++) {
+		/* each image's plane summed in vector lanes, the planes in image order */
 		double s = 0.0, sq = 0.0;
 		for (int i = 0; i < B; i++) {
 			const float *p = x + ((size_t)i * C + c) * HW;
+#pragma omp simd reduction(+ : s, sq)
 			for (int j = 0; j < HW; j++) {
 				s += p[j];
 				sq += (double)p[j] * p[j];
 			}
 		}
 		double mu = s / n;
-		mean[c] = (float)mu;
-		var[c] = (float)fmax(sq / n - mu * mu, 0.0);
-		float inv = 1.0f / sqrtf(var[c] + eps);
+		float m = (float)mu, v = (float)fmax(sq / n - mu * mu, 0.0);
+		float inv = 1.0f / sqrtf(v + eps), g = gamma[c], b = beta[c];
+		mean[c] = m;
+		var[c] = v;
 		for (int i = 0; i < B; i++) {
-			size_t at = ((size_t)i * C + c) * HW;
+			float *p = x + ((size_t)i * C + c) * HW, *h = xhat + ((size_t)i * C + c) * HW;
+#pragma omp simd
 			for (int j = 0; j < HW; j++) {
-				float h = (x[at + j] - mean[c]) * inv;
-				xhat[at + j] = h;
-				x[at + j] = gamma[c] * h + beta[c];
+				h[j] = (p[j] - m) * inv;
+				p[j] = g * h[j] + b;
 			}
 		}
 	}
@@ -381,11 +402,12 @@ void bn2d_eval(int B, int C, int HW, float *x, const float *gamma, const float *
 	       float eps, const float *mean, const float *var, uint64_t *elementwise)
 {
 	for (int c = 0; c < C; c++) {
-		float inv = 1.0f / sqrtf(var[c] + eps);
+		float inv = 1.0f / sqrtf(var[c] + eps), g = gamma[c], b = beta[c], m = mean[c];
 		for (int i = 0; i < B; i++) {
 			float *p = x + ((size_t)i * C + c) * HW;
+#pragma omp simd
 			for (int j = 0; j < HW; j++)
-				p[j] = gamma[c] * ((p[j] - mean[c]) * inv) + beta[c];
+				p[j] = g * ((p[j] - m) * inv) + b;
 		}
 	}
 	*elementwise += (uint64_t)B * C * HW * FLOPS_BN;
@@ -401,20 +423,23 @@ void bn2d_backward(int B, int C, int HW, float *dy, const float *gamma, const fl
 	for (int c = 0; c < C; c++) {
 		double dg = 0.0, dbt = 0.0;
 		for (int i = 0; i < B; i++) {
-			size_t at = ((size_t)i * C + c) * HW;
+			const float *d = dy + ((size_t)i * C + c) * HW;
+			const float *h = xhat + ((size_t)i * C + c) * HW;
+#pragma omp simd reduction(+ : dg, dbt)
 			for (int j = 0; j < HW; j++) {
-				dg += (double)dy[at + j] * xhat[at + j];
-				dbt += dy[at + j];
+				dg += (double)d[j] * h[j];
+				dbt += d[j];
 			}
 		}
 		dgamma[c] = (float)dg;
 		dbeta[c] = (float)dbt;
-		double inv = 1.0 / sqrt((double)var[c] + eps);
+		double k = gamma[c] * (1.0 / sqrt((double)var[c] + eps)) / n;
 		for (int i = 0; i < B; i++) {
-			size_t at = ((size_t)i * C + c) * HW;
+			float *d = dy + ((size_t)i * C + c) * HW;
+			const float *h = xhat + ((size_t)i * C + c) * HW;
+#pragma omp simd
 			for (int j = 0; j < HW; j++)
-				dy[at + j] = (float)(gamma[c] * inv / n *
-						     (n * dy[at + j] - dbt - xhat[at + j] * dg));
+				d[j] = (float)(k * (n * d[j] - dbt - h[j] * dg));
 		}
 	}
 	*elementwise += (uint64_t)B * C * HW * FLOPS_BN_BACKWARD;

@@ -2,11 +2,17 @@
  * every GEMM of the step on the whole batch (chunks = 1, dimsearch's default) or on each of
  * its chunks of rows, one BLAS thread per OpenMP thread; on 2 cores, two steps side by side.
  * Prints GFLOP/s and the images/s that GEMMs alone would allow.
- * Usage: bench_sgemm [batch 256] [chunks 1] [latent 32] */
+ * Usage: bench_sgemm [batch 256] [chunks 1] [latent 32]
+ *        bench_sgemm conv [batch 256] [images per GEMM: 0 = the whole batch] [latent 32]
+ * The second is the convolutional autoencoder of the README (1x28x28, channels 32,64,
+ * kernel 3, stride 2, dense 3136-1568-K, mirrored with transposed convolutions) in its
+ * im2col formulation: every GEMM of a training step, the convolutions' on blocks of that
+ * many images (dimsearch runs them on CONV_BLOCK) or on the whole batch. */
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "../core/blas.h"
@@ -18,10 +24,98 @@ static double now(void)
 	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* One GEMM of a step: C (m, n) = op(A) op(B) with inner size k; n and k may count images:
+ * per_image says which of them scales with the images of the GEMM */
+struct gemm {
+	int ta, tb, m, n, k;
+	char per_image; /* 'n', 'k' or 0 */
+};
+
+static int conv_ceiling(int batch, int block, int latent)
+{
+	/* per image: 196 positions of conv 1 (and of the last transposed conv), 49 of conv 2 */
+	const struct gemm g[] = {
+		{ 0, 0, 32, 196, 9, 'n' },    /* conv 1 forward: W (32, 9) col (9, n 196) */
+		{ 0, 1, 32, 9, 196, 'k' },    /* its weight gradient (the input needs none) */
+		{ 0, 0, 64, 49, 288, 'n' },   /* conv 2 forward */
+		{ 0, 1, 64, 288, 49, 'k' },   /* weight gradient */
+		{ 1, 0, 288, 49, 64, 'n' },   /* input gradient (columns) */
+		{ 1, 0, 288, 49, 64, 'n' },   /* transposed conv 1 forward: W^T (288, 64) x */
+		{ 0, 1, 64, 288, 49, 'k' },   /* weight gradient */
+		{ 0, 0, 64, 49, 288, 'n' },   /* input gradient */
+		{ 1, 0, 9, 196, 32, 'n' },    /* transposed conv 2 forward */
+		{ 0, 1, 32, 9, 196, 'k' },    /* weight gradient */
+		{ 0, 0, 32, 196, 9, 'n' },    /* input gradient */
+	};
+	int dense[] = { 3136, 1568, latent, 1568, 3136 };
+	if (block <= 0 || block > batch)
+		block = batch;
+	int blocks = (batch + block - 1) / block;
+	char kernel[256];
+	blas_describe(kernel, sizeof(kernel));
+	printf("sgemm ceiling of one step of the convolutional autoencoder (32,64, K = %d), batch "
+	       "%d, convolutions on %d images per GEMM; BLAS kernel %s\n",
+	       latent, batch, block, kernel);
+	for (int threads = 1; threads <= 2; threads++) {
+		double flops = 0, seconds = 0;
+		int steps = 8;
+#pragma omp parallel num_threads(threads) reduction(+ : flops)
+		{
+			size_t big = (size_t)block * 288 * 196 + 3136 * 1568;
+			float *A = malloc(sizeof(float) * big), *B = malloc(sizeof(float) * big);
+			float *C = malloc(sizeof(float) * big);
+			for (size_t i = 0; i < big; i++)
+				A[i] = B[i] = C[i] = 0.001f * (float)(i % 13);
+#pragma omp barrier
+#pragma omp master
+			seconds = now();
+#pragma omp for schedule(static)
+			for (int step = 0; step < steps * threads; step++) {
+				for (size_t l = 0; l < sizeof(g) / sizeof(g[0]); l++)
+					for (int j = 0; j < blocks; j++) {
+						int imgs = batch - j * block < block ? batch - j * block
+										     : block;
+						int m = g[l].m, n = g[l].n, k = g[l].k;
+						n *= g[l].per_image == 'n' ? imgs : 1;
+						k *= g[l].per_image == 'k' ? imgs : 1;
+						cblas_sgemm(CblasRowMajor,
+							    g[l].ta ? CblasTrans : CblasNoTrans,
+							    g[l].tb ? CblasTrans : CblasNoTrans, m, n, k,
+							    1, A, g[l].ta ? m : k, B, g[l].tb ? k : n, 0,
+							    C, n);
+						flops += 2.0 * m * n * k;
+					}
+				for (int l = 0; l < 4; l++) {
+					int in = dense[l], out = dense[l + 1];
+					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, out,
+						    in, 1, A, in, B, in, 0, C, out);
+					cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in,
+						    batch, 1, A, out, B, in, 0, C, in);
+					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, in,
+						    out, 1, A, out, B, in, 0, C, in);
+					flops += 6.0 * batch * in * out;
+				}
+			}
+#pragma omp master
+			seconds = now() - seconds;
+			free(A);
+			free(B);
+			free(C);
+		}
+		printf("sgemm ceiling, %d core%s: %6.1f GFLOP/s, %8.0f images/s\n", threads,
+		       threads > 1 ? "s" : " ", flops / seconds / 1e9,
+		       (double)steps * threads * batch / seconds);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	blas_select_kernel(argv);
 	blas_single_thread();
+	if (argc > 1 && !strcmp(argv[1], "conv"))
+		return conv_ceiling(argc > 2 ? atoi(argv[2]) : 256, argc > 3 ? atoi(argv[3]) : 0,
+				    argc > 4 ? atoi(argv[4]) : 32);
 	int batch = argc > 1 ? atoi(argv[1]) : 256;
 	int chunks = argc > 2 ? atoi(argv[2]) : 1;
 	int latent = argc > 3 ? atoi(argv[3]) : 32;
