@@ -589,8 +589,9 @@ static enum trial_state eb_run_trial(const struct trial_ctx *c, struct trial_rec
 	return status;
 }
 
-/* The decision at the count after the full budget, charged for the whole run; flagged not
- * converged when the count moved in its last eb.stable epochs. */
+/* The decision at the count after the full budget, charged for the whole run; flagged
+ * collapsed when no unit is left, not converged when the count moved in its last eb.stable
+ * epochs. */
 static int eb_decide(const struct experiment *e, long seed, const struct trial_record *trials,
 		     int n, struct decision_record *d)
 {
@@ -598,7 +599,13 @@ static int eb_decide(const struct experiment *e, long seed, const struct trial_r
 		return -1;
 	int stable = settings_of(e)->stable;
 	double run = details_number(d->details, "stable_epochs");
-	count_decision_flag(d, count_flag(0, 0, isfinite(run) ? (int)run : 0, stable), stable);
+	/* the count itself (0: every unit pruned, collapsed); k_max's edge is judged by the
+	 * caller, so no saturation here */
+	double count = details_number(d->details, "k_full_budget");
+	count_decision_flag(d,
+			    count_flag(isfinite(count) ? (int)count : d->chosen_latent, 0,
+				       isfinite(run) ? (int)run : 0, stable),
+			    stable);
 	return 0;
 }
 

@@ -459,6 +459,8 @@ static void test_pruning_run_keeps_its_rules(void **state)
 	if (run < EPOCHS)
 		assert_true(h.active[EPOCHS - run] != full);
 	assert_true((strstr(dec.details, "\"flag\":\"not_converged\"") != NULL) == (run < 5));
+	/* units are left, so the decision is a width, never flagged collapsed */
+	assert_null(strstr(dec.details, "\"flag\":\"collapsed\""));
 	/* charged the whole run, its mask and scale work included */
 	assert_true(dec.tuning_flops == h.flops[EPOCHS]);
 	assert_true(details_number(dec.details, "tuning_flops_at_ticket") == h.flops[ticket]);
