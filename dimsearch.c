@@ -418,6 +418,7 @@ struct progress {
 	int epochs;
 	int quiet;
 	double train_seconds;
+	double sgemm_seconds;
 	double seconds;
 	int epochs_run;
 };
@@ -428,6 +429,7 @@ static int train_progress(void *ctx, const struct epoch_report *e, struct ae *m)
 	(void)m;
 	struct progress *p = ctx;
 	p->train_seconds += e->train_seconds;
+	p->sgemm_seconds += e->sgemm_seconds;
 	p->seconds += e->seconds;
 	p->epochs_run = e->epoch;
 	if (!p->quiet)
@@ -446,11 +448,15 @@ static void train_summary(const struct train_opts *o, const struct dataset *d,
 	double ips =
 		p->train_seconds > 0 ? (double)d->train.n * p->epochs_run / p->train_seconds : 0.0;
 	double gflops = p->train_seconds > 0 ? (double)f->train_gemm / p->train_seconds / 1e9 : 0.0;
+	/* the share of the threads' training time spent in sgemm */
+	double share =
+		p->train_seconds > 0 ? p->sgemm_seconds / (p->train_seconds * (double)o->threads) : 0.0;
 	FILE *text = o->json ? stderr : stdout;
 	fprintf(text,
 		"latent %ld, %d epochs: MSE train %.6f, val %.6f, test %.6f; %.0f images/s, "
-		"%.1f GFLOP/s (training GEMMs), %.2f s\n",
-		o->latent, p->epochs_run, train_mse, val_mse, test_mse, ips, gflops, p->seconds);
+		"%.1f GFLOP/s (training GEMMs, %.0f%% of the training time in sgemm), %.2f s\n",
+		o->latent, p->epochs_run, train_mse, val_mse, test_mse, ips, gflops, 100 * share,
+		p->seconds);
 	fprintf(text,
 		"FLOPs: training GEMM %.4g, evaluation GEMM %.4g, element-wise %.4g, total %.4g\n",
 		(double)f->train_gemm, (double)f->eval_gemm, (double)f->elementwise,
@@ -466,10 +472,10 @@ static void train_summary(const struct train_opts *o, const struct dataset *d,
 		json_number_out("val_mse", val_mse, ",");
 		json_number_out("test_mse", test_mse, ",");
 		printf("\"flops_train_gemm\":%llu,\"flops_eval_gemm\":%llu,\"flops_elementwise\":%llu,"
-		       "\"images_per_s\":%.1f,\"train_gemm_gflops_per_s\":%.2f,\"seconds\":%.3f,"
-		       "\"blas_core\":",
+		       "\"images_per_s\":%.1f,\"train_gemm_gflops_per_s\":%.2f,"
+		       "\"train_sgemm_share\":%.3f,\"seconds\":%.3f,\"blas_core\":",
 		       (unsigned long long)f->train_gemm, (unsigned long long)f->eval_gemm,
-		       (unsigned long long)f->elementwise, ips, gflops, p->seconds);
+		       (unsigned long long)f->elementwise, ips, gflops, share, p->seconds);
 		report_json_string(stdout, blas_core_name());
 		printf("}\n");
 	}

@@ -1,10 +1,12 @@
 /* blas.c: choosing OpenBLAS's kernels and keeping it to one thread. */
 #include "blas.h"
 
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 /* OpenBLAS extensions (declared in its cblas.h, repeated here to keep this file small) */
@@ -78,4 +80,33 @@ void blas_describe(char *buf, int size)
 	else
 		why = "CPU has no AVX-512; OpenBLAS's choice";
 	snprintf(buf, (size_t)size, "%s (%s)", core, why);
+}
+
+static double sgemm_seconds;
+
+static double clock_seconds(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+void blas_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *A,
+		int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+	double t0 = clock_seconds();
+	cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+		    trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, A, lda, B, ldb, beta, C,
+		    ldc);
+	double dt = clock_seconds() - t0;
+#pragma omp atomic
+	sgemm_seconds += dt;
+}
+
+double blas_sgemm_seconds(void)
+{
+	double s;
+#pragma omp atomic read
+	s = sgemm_seconds;
+	return s;
 }

@@ -22,6 +22,15 @@ void blas_single_thread(void);
 const char *blas_core_name(void);
 const char *blas_config(void);
 
+/* cblas_sgemm, row-major, its wall time added to blas_sgemm_seconds(): every GEMM of the
+ * layers goes through here, so `dimsearch train` can say what share of a step sgemm takes. */
+void blas_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *A,
+		int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+/* Seconds spent in blas_sgemm so far by all threads together (of every model this process
+ * trains: meaningful for one model at a time). */
+double blas_sgemm_seconds(void);
+
 /* How the kernel was chosen, one line, e.g. "Zen (CPU has no AVX-512; OpenBLAS's choice)". */
 void blas_describe(char *buf, int size);
 

@@ -1,13 +1,13 @@
 /* conv.c: convolution, transposed convolution and 2-D batch norm on im2col / col2im and sgemm. */
 #include "conv.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
 #include <omp.h>
 
 #include "err.h"
+#include "blas.h"
 #include "flops.h"
 
 /* ---- geometry ----
@@ -223,14 +223,14 @@ void conv_forward(const struct conv_shape *s, int B, const float *X, const float
 			/* q (C_out, n Ho Wo) = W (C_out, C_in k k) col */
 			for (int i = 0; i < n; i++)
 				im2col(&g, x + (size_t)i * s->c_in * hw_in, col + i * hwc, ld);
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->c_out, (int)ld, ckk,
-				    1.0f, W, ckk, col, (int)ld, 0.0f, q, (int)ld);
+			blas_sgemm(0, 0, s->c_out, (int)ld, ckk, 1.0f, W, ckk, col, (int)ld, 0.0f,
+				   q, (int)ld);
 			to_images(n, s->c_out, hw_out, q, y);
 		} else {
 			/* col (C_out k k, n H W) = W^T q with W (C_in, C_out k k); y = its windows */
 			to_channels(n, s->c_in, hw_in, x, q);
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, (int)ld, s->c_in,
-				    1.0f, W, ckk, q, (int)ld, 0.0f, col, (int)ld);
+			blas_sgemm(1, 0, ckk, (int)ld, s->c_in, 1.0f, W, ckk, q, (int)ld, 0.0f, col,
+				   (int)ld);
 			memset(y, 0, sizeof(float) * n * s->c_out * hw_out);
 			for (int i = 0; i < n; i++)
 				col2im(&g, col + i * hwc, ld, y + (size_t)i * s->c_out * hw_out);
@@ -271,11 +271,11 @@ void conv_backward(const struct conv_shape *s, int B, const float *X, const floa
 			for (int i = 0; i < n; i++)
 				im2col(&g, x + (size_t)i * s->c_in * hw_in, col + i * hwc, ld);
 			to_channels(n, s->c_out, hw_out, dy, q);
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, small, ckk, (int)ld, 1.0f,
-				    q, (int)ld, col, (int)ld, 0.0f, dw, ckk);
+			blas_sgemm(0, 1, small, ckk, (int)ld, 1.0f, q, (int)ld, col, (int)ld, 0.0f,
+				   dw, ckk);
 			if (dx) {
-				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, (int)ld,
-					    small, 1.0f, W, ckk, q, (int)ld, 0.0f, col, (int)ld);
+				blas_sgemm(1, 0, ckk, (int)ld, small, 1.0f, W, ckk, q, (int)ld,
+					   0.0f, col, (int)ld);
 				memset(dx, 0, sizeof(float) * n * s->c_in * hw_in);
 				for (int i = 0; i < n; i++)
 					col2im(&g, col + i * hwc, ld, dx + (size_t)i * s->c_in * hw_in);
@@ -286,11 +286,11 @@ void conv_backward(const struct conv_shape *s, int B, const float *X, const floa
 			for (int i = 0; i < n; i++)
 				im2col(&g, dy + (size_t)i * s->c_out * hw_out, col + i * hwc, ld);
 			to_channels(n, s->c_in, hw_in, x, q);
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, small, ckk, (int)ld, 1.0f,
-				    q, (int)ld, col, (int)ld, 0.0f, dw, ckk);
+			blas_sgemm(0, 1, small, ckk, (int)ld, 1.0f, q, (int)ld, col, (int)ld, 0.0f,
+				   dw, ckk);
 			if (dx) {
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, small, (int)ld,
-					    ckk, 1.0f, W, ckk, col, (int)ld, 0.0f, q, (int)ld);
+				blas_sgemm(0, 0, small, (int)ld, ckk, 1.0f, W, ckk, col, (int)ld,
+					   0.0f, q, (int)ld);
 				to_images(n, s->c_in, hw_in, q, dx);
 			}
 		}

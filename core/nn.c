@@ -1,10 +1,10 @@
 /* nn.c: dense layers, activations, losses and Adam, with their FLOP counts. */
 #include "nn.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
+#include "blas.h"
 #include "flops.h"
 
 /* GCC's vector types: the compiler maps them onto what the CPU has (AVX-512, AVX2, SSE), with
@@ -80,8 +80,7 @@ void dense_forward_part(int B, int in, int out, const float *X, const float *W, 
 	int lo = dense_cut(out, p, pieces), n = dense_cut(out, p + 1, pieces) - lo;
 	for (int r = 0; r < B; r++)
 		memcpy(Y + (size_t)r * out + lo, b + lo, sizeof(float) * n);
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, n, in, 1.0f, X, in,
-		    W + (size_t)lo * in, in, 1.0f, Y + lo, out);
+	blas_sgemm(0, 1, B, n, in, 1.0f, X, in, W + (size_t)lo * in, in, 1.0f, Y + lo, out);
 	*gemm += 2ull * B * in * n + (uint64_t)B * n;
 }
 
@@ -97,8 +96,7 @@ void dense_backward_part(int B, int in, int out, const float *X, const float *W,
 {
 	if (job < pieces) {
 		int lo = dense_cut(out, job, pieces), n = dense_cut(out, job + 1, pieces) - lo;
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, in, B, 1.0f, dY + lo, out,
-			    X, in, 0.0f, dW + (size_t)lo * in, in);
+		blas_sgemm(1, 0, n, in, B, 1.0f, dY + lo, out, X, in, 0.0f, dW + (size_t)lo * in, in);
 		float *d = db + lo;
 		memset(d, 0, sizeof(float) * n);
 		for (int r = 0; r < B; r++) {
@@ -111,8 +109,7 @@ void dense_backward_part(int B, int in, int out, const float *X, const float *W,
 	} else if (dX) {
 		int p = job - pieces;
 		int lo = dense_cut(in, p, pieces), n = dense_cut(in, p + 1, pieces) - lo;
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, n, out, 1.0f, dY, out,
-			    W + lo, in, 0.0f, dX + lo, in);
+		blas_sgemm(0, 0, B, n, out, 1.0f, dY, out, W + lo, in, 0.0f, dX + lo, in);
 		*gemm += 2ull * B * n * out;
 	}
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "blas.h"
 #include "err.h"
 #include "spectral.h"
 
@@ -511,7 +512,7 @@ int ae_train(struct ae *m, const struct split *train, const struct split *val,
 	cfg.threads = threads;
 	int epoch;
 	for (epoch = 1; epoch <= c->epochs; epoch++) {
-		double t0 = now_seconds();
+		double t0 = now_seconds(), g0 = blas_sgemm_seconds();
 		rng_shuffle(r, t.order, train->n);
 		double loss_sum = 0.0, penalty_sum = 0.0;
 		for (size_t first = 0; first < train->n; first += (size_t)c->batch) {
@@ -528,7 +529,7 @@ int ae_train(struct ae *m, const struct split *train, const struct split *val,
 				penalty_sum += t.chunk[i].penalty_sum;
 			}
 		}
-		double t1 = now_seconds();
+		double t1 = now_seconds(), g1 = blas_sgemm_seconds();
 		for (int i = 0; i < t.n_chunks; i++) {
 			f->train_gemm += t.chunk[i].gemm;
 			f->elementwise += t.chunk[i].elementwise;
@@ -541,6 +542,7 @@ int ae_train(struct ae *m, const struct split *train, const struct split *val,
 			.val_mse = val && val->n ? ae_eval_mse(m, val, threads, f) : NAN,
 			.train_seconds = t1 - t0,
 			.images_per_s = (double)train->n / (t1 - t0),
+			.sgemm_seconds = g1 - g0,
 		};
 		e.seconds = now_seconds() - t0;
 		e.flops = *f;

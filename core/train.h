@@ -25,6 +25,7 @@ struct epoch_report {
 	double seconds;         /* wall time of this epoch, validation included */
 	double train_seconds;   /* wall time of this epoch's training steps alone */
 	double images_per_s;    /* training examples per second (validation excluded) */
+	double sgemm_seconds;   /* of train_seconds, in sgemm, summed over the threads */
 	struct flops flops;     /* everything counted so far by this training run */
 };
 

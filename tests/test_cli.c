@@ -106,6 +106,14 @@ static void test_train_json_summary(void **state)
 	snprintf(expect, sizeof(expect), "\"flops_train_gemm\":%llu,", want);
 	if (!strstr(json, expect))
 		fail_msg("expected %s in %s", expect, json);
+	/* the share of the training time in sgemm: a fraction, and not nothing (every step
+	 * runs GEMMs) */
+	const char *share = strstr(json, "\"train_sgemm_share\":");
+	if (!share)
+		fail_msg("JSON lacks train_sgemm_share: %s", json);
+	double f = atof(share + strlen("\"train_sgemm_share\":"));
+	if (!(f > 0.0 && f <= 1.0))
+		fail_msg("train_sgemm_share %g is not in (0, 1]: %s", f, json);
 }
 
 /* A CSV of raw numbers (a Swiss roll: |x| up to 14, height 0..21) runs zscore'd by default:

@@ -35,13 +35,15 @@ static uint64_t multiply_adds(const struct conv_shape *s)
 	return side * (uint64_t)(s->transposed ? s->c_out : s->c_in) * s->k * s->k;
 }
 
-/* the shapes: odd sizes, stride 1 to 3, padding, single channels, and transposed ones that
+/* the shapes: odd sizes, stride 1 to 3, padding, single channels, a kernel wider than the
+ * image (window columns that fall wholly outside it), and transposed ones that
  * invert a stride-2 convolution of 28 and 14 pixels as an image decoder does */
 static const struct conv_shape shapes[] = {
 	{ .c_in = 1, .h = 7, .w = 5, .c_out = 3, .k = 3, .stride = 1, .pad = 1 },
 	{ .c_in = 2, .h = 8, .w = 9, .c_out = 4, .k = 3, .stride = 2, .pad = 1 },
 	{ .c_in = 3, .h = 7, .w = 6, .c_out = 2, .k = 4, .stride = 3, .pad = 0 },
 	{ .c_in = 2, .h = 5, .w = 5, .c_out = 1, .k = 5, .stride = 1, .pad = 2 },
+	{ .c_in = 2, .h = 4, .w = 2, .c_out = 2, .k = 5, .stride = 2, .pad = 2 },
 	{ .c_in = 3, .h = 7, .w = 7, .c_out = 2, .k = 3, .stride = 2, .pad = 1, .out_pad = 1,
 	  .transposed = 1 },
 	{ .c_in = 2, .h = 3, .w = 5, .c_out = 3, .k = 2, .stride = 2, .pad = 0, .transposed = 1 },
