@@ -12,13 +12,16 @@
 #                 a line per kernel; not part of 'make test' or CI (about a minute per kernel)
 #   make run      deps if missing, build, run the quick experiment and print the comparison
 #   make reproduce   the paper experiment and SOSAE's sensitivity sweeps, with figures
+#   make reproduce-conv  the comparison on the convolutional autoencoder (paper-conv) and
+#                 Asperti's count on its VAE (asperti-conv), with figures
 #   make plots    figures of every experiment run, each in its folder of plots/out (untracked)
 #   make readme-figures  the README's figures (quick, paper-small, paper, asperti's k128,
 #                 whichever have run) drawn again into docs/figures, for review before commit
 #   make valgrind memcheck on the smoke experiment
 #   make fuzz     libFuzzer on the INI, IDX, CSV and dataset SPEC parsers and the command
 #                 line, FUZZ_SECONDS each (600)
-#   make bench    training speed on Fashion-MNIST (1 and 2 cores) next to raw sgemm, and the
+#   make bench    training speed on Fashion-MNIST (1 and 2 cores) of the dense and the
+#                 convolutional autoencoder next to raw sgemm and the PyTorch peers, and the
 #                 speed-up of a parallel grid search
 #   make bench-mpi  a 16-width grid on 1 and on 2 MPI ranks against run --plan's projection
 
@@ -64,7 +67,7 @@ MPI_PACKAGES := libopenmpi-dev openmpi-bin
 MPICC        := mpicc
 HAVE_MPI      = $(shell command -v $(MPICC) >/dev/null 2>&1 && command -v mpirun >/dev/null 2>&1 && echo yes)
 
-.PHONY: all deps deps-mpi mpi bench-mpi test unit test-kernels bench run reproduce reproduce-full plots readme-figures fuzz valgrind clean
+.PHONY: all deps deps-mpi mpi bench-mpi test unit test-kernels bench run reproduce reproduce-conv reproduce-full plots readme-figures fuzz valgrind clean
 
 all: dimsearch
 
@@ -181,7 +184,7 @@ plots: dimsearch
 # (plot never writes docs/figures itself, so a user's database cannot overwrite them)
 README_PLOTTED := quick paper-small.fashion-mnist paper-small.mnist paper.fashion-mnist \
                   paper.mnist asperti.fashion-mnist.k128 asperti.mnist.k128 known-id.affine \
-                  klazinga-id.sine klazinga-lambda.d1
+                  klazinga-id.sine klazinga-lambda.d1 paper-conv asperti-conv.fashion-mnist.k128
 readme-figures: dimsearch
 	@rm -rf build/readme-figures
 	@for e in $(README_PLOTTED); do \
@@ -204,6 +207,14 @@ reproduce: deps
 	./dimsearch run --experiment paper-small
 	./dimsearch plot --experiment paper-small.fashion-mnist
 	./dimsearch plot --experiment paper-small.mnist
+
+# reproduce-conv: the comparison on the convolutional autoencoder and its VAE count (about
+# 1 hour 20 minutes on 2 cores)
+reproduce-conv: deps
+	@$(MAKE) --no-print-directory dimsearch
+	./dimsearch run --experiment paper-conv --experiment asperti-conv
+	./dimsearch plot --experiment paper-conv
+	./dimsearch plot --experiment asperti-conv
 
 reproduce-full: deps
 	@$(MAKE) --no-print-directory dimsearch
