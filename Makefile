@@ -209,7 +209,7 @@ reproduce: deps
 	./dimsearch plot --experiment paper-small.mnist
 
 # reproduce-conv: the comparison on the convolutional autoencoder and its VAE count (about
-# 1 hour 20 minutes on 2 cores)
+# 1 hour 40 minutes on 2 cores)
 reproduce-conv: deps
 	@$(MAKE) --no-print-directory dimsearch
 	./dimsearch run --experiment paper-conv --experiment asperti-conv
