@@ -24,6 +24,36 @@ static double now(void)
 	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* The GEMMs of a dense step through layers width[0] -> ... -> width[layers] on `rows` rows:
+ * forward (onto a preloaded bias), weight gradient and, but for the first layer unless
+ * first_dx, input gradient. Returns their FLOPs. X, Y hold rows x the widest layer, W and
+ * dW the largest weight matrix. */
+static double dense_step(int rows, const int *width, int layers, int first_dx, float *X,
+			 float *Y, const float *W, float *dW)
+{
+	double flops = 0;
+	for (int l = 0; l < layers; l++) {
+		int in = width[l], out = width[l + 1];
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1, X, in, W, in,
+			    1, Y, out);
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1, Y, out, X, in,
+			    0, dW, in);
+		flops += 4.0 * rows * in * out;
+		if (l > 0 || first_dx) {
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1, Y,
+				    out, W, in, 0, X, in);
+			flops += 2.0 * rows * in * out;
+		}
+	}
+	return flops;
+}
+
+static void print_ceiling(int threads, double flops, double seconds, double images)
+{
+	printf("sgemm ceiling, %d core%s: %6.1f GFLOP/s, %8.0f images/s\n", threads,
+	       threads > 1 ? "s" : " ", flops / seconds / 1e9, images / seconds);
+}
+
 /* One GEMM of a step: C (m, n) = op(A) op(B) with inner size k; n and k may count images:
  * per_image says which of them scales with the images of the GEMM */
 struct gemm {
@@ -63,9 +93,9 @@ static int conv_ceiling(int batch, int block, int latent)
 		{
 			size_t big = (size_t)block * 288 * 196 + 3136 * 1568;
 			float *A = malloc(sizeof(float) * big), *B = malloc(sizeof(float) * big);
-			float *C = malloc(sizeof(float) * big);
+			float *C = malloc(sizeof(float) * big), *D = malloc(sizeof(float) * big);
 			for (size_t i = 0; i < big; i++)
-				A[i] = B[i] = C[i] = 0.001f * (float)(i % 13);
+				A[i] = B[i] = C[i] = D[i] = 0.001f * (float)(i % 13);
 #pragma omp barrier
 #pragma omp master
 			seconds = now();
@@ -85,26 +115,18 @@ static int conv_ceiling(int batch, int block, int latent)
 							    C, n);
 						flops += 2.0 * m * n * k;
 					}
-				for (int l = 0; l < 4; l++) {
-					int in = dense[l], out = dense[l + 1];
-					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, out,
-						    in, 1, A, in, B, in, 0, C, out);
-					cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in,
-						    batch, 1, A, out, B, in, 0, C, in);
-					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, in,
-						    out, 1, A, out, B, in, 0, C, in);
-					flops += 6.0 * batch * in * out;
-				}
+				/* every dense layer's input gradient: the first one's feeds
+				 * the convolutions */
+				flops += dense_step(batch, dense, 4, 1, A, C, B, D);
 			}
 #pragma omp master
 			seconds = now() - seconds;
 			free(A);
 			free(B);
 			free(C);
+			free(D);
 		}
-		printf("sgemm ceiling, %d core%s: %6.1f GFLOP/s, %8.0f images/s\n", threads,
-		       threads > 1 ? "s" : " ", flops / seconds / 1e9,
-		       (double)steps * threads * batch / seconds);
+		print_ceiling(threads, flops, seconds, (double)steps * threads * batch);
 	}
 	return 0;
 }
@@ -144,19 +166,7 @@ int main(int argc, char **argv)
 			seconds = now();
 #pragma omp for schedule(static)
 			for (int job = 0; job < steps * chunks; job++)
-				for (int l = 0; l < 6; l++) {
-					int in = width[l], out = width[l + 1];
-					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out,
-						    in, 1, X, in, W, in, 1, Y, out);
-					cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in,
-						    rows, 1, Y, out, X, in, 0, dW, in);
-					flops += 4.0 * rows * in * out;
-					if (l > 0) {
-						cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-							    rows, in, out, 1, Y, out, W, in, 0, X, in);
-						flops += 2.0 * rows * in * out;
-					}
-				}
+				flops += dense_step(rows, width, 6, 0, X, Y, W, dW);
 #pragma omp master
 			seconds = now() - seconds;
 			free(X);
@@ -164,9 +174,7 @@ int main(int argc, char **argv)
 			free(W);
 			free(dW);
 		}
-		printf("sgemm ceiling, %d core%s: %6.1f GFLOP/s, %8.0f images/s\n", threads,
-		       threads > 1 ? "s" : " ", flops / seconds / 1e9,
-		       (double)steps * batch / seconds);
+		print_ceiling(threads, flops, seconds, (double)steps * batch);
 	}
 	return 0;
 }
